@@ -1,0 +1,436 @@
+//! pgshelf's backup engine: a library with no web or UI code.
+//!
+//! # Layout
+//!
+//! - [`catalog`]: the SQLite catalog (schema in `engine/migrations`) and every query.
+//! - [`secrets`]: the instance key and sealed credentials; [`secrets::Secret`] never prints.
+//! - [`servers`]: server settings as users enter them (validation, `postgres://` URLs).
+//! - [`pg`]: client tools by major version, probing servers, argument vectors.
+//! - [`storage`]: destinations (opendal) and the artifact layout.
+//! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
+//! - [`workers`]: named background workers (the backup runner) and their status.
+//! - [`retention`], [`cron`]: pure planning for retention tiers and schedules.
+//!
+//! [`Engine`] is the facade the dashboard and the CLI call: one method per
+//! user action, errors as [`Error`], which knows its HTTP status.
+
+pub mod catalog;
+pub mod pg;
+pub mod pipeline;
+pub mod secrets;
+pub mod servers;
+pub mod storage;
+pub mod workers;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use catalog::{BackupFilter, BackupRow, BackupStatus, Catalog, CatalogError, NewBackup, ServerFields, ServerRow};
+use pg::{ConnSpec, DatabaseInfo, PgError, PgTools, ServerInfo, ToolFinder};
+use pipeline::{BackupJob, PipelineError, Progress, RunContext, ZstdSettings};
+use secrets::{InstanceKey, Secret, SecretsError};
+use servers::{InvalidInput, Server, ServerInput};
+use storage::{Destination, StorageError};
+use workers::{BackupRunner, Queued, RunFn, WorkerStatus};
+
+/// Any engine failure, mapped once at the edge (HTTP status, CLI exit).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cannot create {path}: {detail}. Fix: make the data directory writable, or set PGSHELF_DATA")]
+    DataDir { path: String, detail: String },
+}
+
+impl Error {
+    /// HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Invalid(e) => e.status(),
+            Error::Catalog(e) => e.status(),
+            Error::Secrets(e) => e.status(),
+            Error::Pg(e) => e.status(),
+            Error::Storage(e) => e.status(),
+            Error::Pipeline(e) => e.status(),
+            Error::Conflict(_) => 409,
+            Error::DataDir { .. } => 500,
+        }
+    }
+}
+
+/// Settings the engine runs with (the binary fills them from config).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Holds `pgshelf.db` and `instance.key`.
+    pub data_dir: PathBuf,
+    /// Root of the local destination.
+    pub backup_dir: PathBuf,
+    /// Extra directories holding PostgreSQL client tools, searched first.
+    pub pg_bin_dirs: Vec<PathBuf>,
+    /// Also search `/usr/lib/postgresql/*/bin` and `$PATH`.
+    pub search_system_tools: bool,
+    pub zstd: ZstdSettings,
+    pub runs_per_server: usize,
+    pub max_runs: usize,
+}
+
+impl EngineConfig {
+    /// Defaults for a data directory: backups in `<data>/backups`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        EngineConfig {
+            backup_dir: data_dir.join("backups"),
+            data_dir,
+            pg_bin_dirs: Vec::new(),
+            search_system_tools: true,
+            zstd: ZstdSettings::default(),
+            runs_per_server: 1,
+            max_runs: 4,
+        }
+    }
+}
+
+/// What a connection test found.
+#[derive(Debug, Clone)]
+pub struct ConnectionReport {
+    pub info: ServerInfo,
+    /// The pg_dump that would be used, or why there is none.
+    pub tools: Result<PgTools, String>,
+}
+
+/// The engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    catalog: Catalog,
+    key: InstanceKey,
+    ctx: RunContext,
+    runner: BackupRunner,
+}
+
+impl Engine {
+    /// Opens the data directory (creating it, the key and the catalog on
+    /// first start), marks runs cut off by a crash as failed and removes
+    /// their partial artifacts, and starts the backup runner.
+    pub async fn open(cfg: EngineConfig) -> Result<Engine, Error> {
+        for dir in [&cfg.data_dir, &cfg.backup_dir] {
+            std::fs::create_dir_all(dir).map_err(|e| Error::DataDir {
+                path: dir.display().to_string(),
+                detail: e.to_string(),
+            })?;
+        }
+        let key = InstanceKey::load_or_create(&cfg.data_dir.join("instance.key"))?;
+        let catalog = Catalog::open(&cfg.data_dir.join("pgshelf.db")).await?;
+        let destination = Destination::local(&cfg.backup_dir)?;
+        let tools = ToolFinder {
+            dirs: cfg.pg_bin_dirs.clone(),
+            search_system: cfg.search_system_tools,
+        };
+        let ctx = RunContext {
+            catalog: catalog.clone(),
+            destination,
+            tools,
+            zstd: cfg.zstd,
+        };
+        let run_ctx = ctx.clone();
+        let run_key = key.clone();
+        let run: RunFn = Arc::new(move |job: Queued, progress: Arc<Progress>| {
+            let ctx = run_ctx.clone();
+            let key = run_key.clone();
+            Box::pin(async move { run_queued(&ctx, &key, job.backup_id, progress)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()) })
+        });
+        let runner = BackupRunner::start(run, cfg.runs_per_server, cfg.max_runs);
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                catalog,
+                key,
+                ctx,
+                runner,
+            }),
+        };
+        engine.recover_interrupted().await?;
+        Ok(engine)
+    }
+
+    /// Marks runs left behind by a dead process as failed and removes their artifacts.
+    pub async fn recover_interrupted(&self) -> Result<usize, Error> {
+        let orphans = self.inner.catalog.orphaned_runs().await?;
+        for run in &orphans {
+            if let Some(loc) = &run.location {
+                if let Some(dir) = loc.strip_prefix(&format!("{}/", self.inner.ctx.destination.describe)) {
+                    if let Err(e) = self.inner.ctx.destination.remove_artifact(dir).await {
+                        tracing::warn!(backup = run.id, "cannot remove partial artifact: {e}");
+                    }
+                }
+            }
+            let cause = if run.status() == BackupStatus::Running {
+                "interrupted: pgshelf stopped (crash, kill or restart) while this backup ran; its partial artifact was removed. Fix: run the backup again"
+            } else {
+                "interrupted: pgshelf stopped before this queued backup started. Fix: run the backup again"
+            };
+            self.inner
+                .catalog
+                .finish(
+                    run.id,
+                    BackupStatus::Failed,
+                    &catalog::Outcome {
+                        cause: Some(cause.into()),
+                        location: run.location.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            tracing::warn!(backup = run.id, "{cause}");
+        }
+        Ok(orphans.len())
+    }
+
+    /// Where backups are written, for display.
+    pub fn destination(&self) -> &str {
+        &self.inner.ctx.destination.describe
+    }
+
+    // ---- servers -------------------------------------------------------
+
+    pub async fn servers(&self) -> Result<Vec<Server>, Error> {
+        Ok(self.inner.catalog.servers().await?.iter().map(Server::from).collect())
+    }
+
+    pub async fn server(&self, id: i64) -> Result<Server, Error> {
+        Ok(Server::from(&self.inner.catalog.server(id).await?))
+    }
+
+    pub async fn server_by_name(&self, name: &str) -> Result<Server, Error> {
+        Ok(Server::from(&self.inner.catalog.server_by_name(name).await?))
+    }
+
+    pub async fn add_server(&self, input: ServerInput) -> Result<Server, Error> {
+        let input = input.validated()?;
+        let fields = self.fields(&input, None);
+        Ok(Server::from(&self.inner.catalog.insert_server(&fields).await?))
+    }
+
+    /// Updates a server; a `None` password keeps the stored one.
+    pub async fn update_server(&self, id: i64, input: ServerInput) -> Result<Server, Error> {
+        let input = input.validated()?;
+        let old = self.inner.catalog.server(id).await?;
+        let fields = self.fields(&input, old.password_enc);
+        Ok(Server::from(&self.inner.catalog.update_server(id, &fields).await?))
+    }
+
+    /// Deletes a server; its backups stay listed and on storage.
+    pub async fn delete_server(&self, id: i64) -> Result<(), Error> {
+        Ok(self.inner.catalog.delete_server(id).await?)
+    }
+
+    fn fields(&self, input: &ServerInput, keep: Option<String>) -> ServerFields {
+        let password_enc = match &input.password {
+            Some(p) if p.is_empty() => None,
+            Some(p) => Some(self.inner.key.seal(p)),
+            None => keep,
+        };
+        ServerFields {
+            name: input.name.clone(),
+            host: input.host.clone(),
+            port: input.port,
+            username: input.user.clone(),
+            password_enc,
+            sslmode: input.sslmode.clone(),
+            maintenance_db: input.maintenance_db.clone(),
+        }
+    }
+
+    async fn spec(&self, id: i64) -> Result<(ServerRow, ConnSpec), Error> {
+        let row = self.inner.catalog.server(id).await?;
+        let spec = spec_of(&row, &self.inner.key)?;
+        Ok((row, spec))
+    }
+
+    /// Connects to the maintenance database and reports version and tools.
+    pub async fn test_connection(&self, id: i64) -> Result<ConnectionReport, Error> {
+        let (row, spec) = self.spec(id).await?;
+        let mut conn = spec.connect(&row.maintenance_db).await?;
+        let info = pg::conn::server_info(&spec, &mut conn).await?;
+        let tools = self
+            .inner
+            .ctx
+            .tools
+            .for_server(&info.version, info.major)
+            .await
+            .map_err(|e| e.to_string());
+        Ok(ConnectionReport { info, tools })
+    }
+
+    /// The databases on a server, with sizes.
+    pub async fn databases(&self, id: i64) -> Result<Vec<DatabaseInfo>, Error> {
+        let (row, spec) = self.spec(id).await?;
+        let mut conn = spec.connect(&row.maintenance_db).await?;
+        Ok(pg::conn::databases(&spec, &mut conn).await?)
+    }
+
+    /// Client tools found on this host, lowest major first.
+    pub async fn installed_tools(&self) -> Vec<PgTools> {
+        self.inner.ctx.tools.find_all().await
+    }
+
+    // ---- backups -------------------------------------------------------
+
+    async fn new_run(&self, server_id: i64, database: &str, trigger: &str) -> Result<BackupRow, Error> {
+        let row = self.inner.catalog.server(server_id).await?;
+        let database = database.trim();
+        if database.is_empty() {
+            return Err(InvalidInput::new("database", "is empty. Fix: pick a database from the server's list").into());
+        }
+        Ok(self
+            .inner
+            .catalog
+            .insert_backup(&NewBackup {
+                server_id,
+                server_name: row.name,
+                database: database.to_owned(),
+                trigger: trigger.to_owned(),
+                destination: self.inner.ctx.destination.describe.clone(),
+                status: BackupStatus::Queued,
+            })
+            .await?)
+    }
+
+    /// Queues a backup for the runner and returns its row at once.
+    pub async fn enqueue_backup(&self, server_id: i64, database: &str, trigger: &str) -> Result<BackupRow, Error> {
+        let row = self.new_run(server_id, database, trigger).await?;
+        self.inner
+            .runner
+            .enqueue(Queued {
+                backup_id: row.id,
+                server_id,
+                label: format!("{}/{}", row.server_name, row.database),
+            })
+            .map_err(Error::Conflict)?;
+        Ok(row)
+    }
+
+    /// Runs a backup to the end in this task (the CLI's way).
+    pub async fn backup_now(&self, server_id: i64, database: &str, trigger: &str) -> Result<BackupRow, Error> {
+        let row = self.new_run(server_id, database, trigger).await?;
+        run_queued(&self.inner.ctx, &self.inner.key, row.id, Arc::new(Progress::default())).await
+    }
+
+    pub async fn backups(&self, filter: &BackupFilter) -> Result<Vec<BackupRow>, Error> {
+        Ok(self.inner.catalog.backups(filter).await?)
+    }
+
+    pub async fn backup(&self, id: i64) -> Result<BackupRow, Error> {
+        Ok(self.inner.catalog.backup(id).await?)
+    }
+
+    /// Live byte counters of a backup running in this process.
+    pub fn progress(&self, id: i64) -> Option<(u64, u64)> {
+        self.inner.runner.progress(id).map(|p| {
+            (
+                p.raw.load(std::sync::atomic::Ordering::Relaxed),
+                p.stored.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
+    }
+
+    /// Removes a finished backup from storage, then from the catalog.
+    pub async fn delete_backup(&self, id: i64) -> Result<(), Error> {
+        let row = self.inner.catalog.backup(id).await?;
+        if row.status().is_active() {
+            return Err(Error::Conflict(format!(
+                "backup {id} is {}; wait for it to end before deleting it",
+                row.status()
+            )));
+        }
+        if let Some(loc) = &row.location {
+            let prefix = format!("{}/", self.inner.ctx.destination.describe);
+            if let Some(dir) = loc.strip_prefix(&prefix) {
+                self.inner.ctx.destination.remove_artifact(dir).await?;
+            }
+        }
+        Ok(self.inner.catalog.delete_backup(id).await?)
+    }
+
+    /// Status of every background worker.
+    pub fn workers(&self) -> Vec<WorkerStatus> {
+        vec![self.inner.runner.status()]
+    }
+}
+
+fn spec_of(row: &ServerRow, key: &InstanceKey) -> Result<ConnSpec, Error> {
+    let password: Option<Secret> = match &row.password_enc {
+        Some(s) => Some(key.open(s)?),
+        None => None,
+    };
+    Ok(ConnSpec {
+        host: row.host.clone(),
+        port: row.port as u16,
+        user: row.username.clone(),
+        password,
+        sslmode: row.sslmode.clone(),
+    })
+}
+
+/// Runs a queued backup; failures are recorded on the row before returning.
+async fn run_queued(ctx: &RunContext, key: &InstanceKey, backup_id: i64, progress: Arc<Progress>) -> Result<BackupRow, Error> {
+    let row = ctx.catalog.backup(backup_id).await?;
+    let fail = |cause: String| async move {
+        let _ = ctx
+            .catalog
+            .finish(
+                backup_id,
+                BackupStatus::Failed,
+                &catalog::Outcome {
+                    cause: Some(cause),
+                    ..Default::default()
+                },
+            )
+            .await;
+    };
+    let server = match row.server_id {
+        Some(sid) => match ctx.catalog.server(sid).await {
+            Ok(s) => s,
+            Err(e) => {
+                fail(e.to_string()).await;
+                return Err(e.into());
+            }
+        },
+        None => {
+            let e = CatalogError::NoSuchServer(row.server_name.clone());
+            fail(e.to_string()).await;
+            return Err(e.into());
+        }
+    };
+    let spec = match spec_of(&server, key) {
+        Ok(s) => s,
+        Err(e) => {
+            fail(e.to_string()).await;
+            return Err(e);
+        }
+    };
+    let job = BackupJob {
+        backup_id,
+        server_name: server.name.clone(),
+        spec,
+        database: row.database.clone(),
+    };
+    Ok(pipeline::run(ctx, &job, progress).await?)
+}

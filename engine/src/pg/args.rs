@@ -1,0 +1,138 @@
+//! Argument vectors and connection strings for PostgreSQL's programs.
+//!
+//! Pure functions: every program gets an argument vector, never a shell
+//! string, and the password never appears in either (it goes in the child's
+//! environment as `PGPASSWORD`).
+
+use std::ffi::OsString;
+
+use super::ConnSpec;
+
+/// Quotes a value for a libpq keyword/value connection string.
+pub fn conninfo_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('\'');
+    for c in v.chars() {
+        if c == '\'' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// A libpq connection string for `dbname` on this server, without the password.
+pub fn conninfo(spec: &ConnSpec, dbname: &str) -> String {
+    [
+        ("host", spec.host.as_str()),
+        ("port", &spec.port.to_string()),
+        ("user", spec.user.as_str()),
+        ("dbname", dbname),
+        ("sslmode", spec.sslmode.as_str()),
+        ("application_name", "pgshelf"),
+        ("connect_timeout", "10"),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k}={}", conninfo_value(v)))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// Options of one `pg_dump` run in custom format to standard output.
+#[derive(Debug, Clone, Default)]
+pub struct DumpArgs {
+    /// `pg_export_snapshot()` id to dump exactly.
+    pub snapshot: Option<String>,
+}
+
+/// `pg_dump` arguments: custom format, uncompressed (pgshelf compresses), to stdout.
+pub fn pg_dump_custom(conninfo: &str, opts: &DumpArgs) -> Vec<OsString> {
+    let mut v: Vec<OsString> = vec![
+        "--format=custom".into(),
+        "--compress=0".into(),
+        "--no-password".into(),
+    ];
+    if let Some(s) = &opts.snapshot {
+        v.push(format!("--snapshot={s}").into());
+    }
+    v.push(format!("--dbname={conninfo}").into());
+    v
+}
+
+/// Environment variables removed from every child so that the caller's
+/// shell cannot redirect a run to another server or credentials.
+pub const SCRUBBED_ENV: &[&str] = &[
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGPASSWORD",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGOPTIONS",
+    "PGSSLMODE",
+    "PGTARGETSESSIONATTRS",
+    "LANGUAGE",
+];
+
+/// Quotes an SQL identifier (`my "table"` -> `"my ""table"""`).
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::Secret;
+
+    fn spec() -> ConnSpec {
+        ConnSpec {
+            host: "db.example".into(),
+            port: 5433,
+            user: "o'brien".into(),
+            password: Some(Secret::new("s3cret")),
+            sslmode: "require".into(),
+        }
+    }
+
+    #[test]
+    fn conninfo_quotes_and_omits_password() {
+        let c = conninfo(&spec(), "my db\\x");
+        assert_eq!(
+            c,
+            "host='db.example' port='5433' user='o\\'brien' dbname='my db\\\\x' sslmode='require' application_name='pgshelf' connect_timeout='10'"
+        );
+        assert!(!c.contains("s3cret"));
+    }
+
+    #[test]
+    fn dump_args_are_one_vector() {
+        let a = pg_dump_custom(
+            "host='h'",
+            &DumpArgs {
+                snapshot: Some("00000003-00000002-1".into()),
+            },
+        );
+        let a: Vec<String> = a.into_iter().map(|s| s.into_string().unwrap()).collect();
+        assert_eq!(
+            a,
+            [
+                "--format=custom",
+                "--compress=0",
+                "--no-password",
+                "--snapshot=00000003-00000002-1",
+                "--dbname=host='h'"
+            ]
+        );
+        let plain = pg_dump_custom("x", &DumpArgs::default());
+        assert_eq!(plain.len(), 4);
+    }
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_ident("Mixed Case \"q\""), "\"Mixed Case \"\"q\"\"\"");
+        assert_eq!(quote_ident("plain"), "\"plain\"");
+    }
+}

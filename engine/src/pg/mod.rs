@@ -1,0 +1,51 @@
+//! PostgreSQL: client tools by major version, probing a server, and the
+//! argument vectors handed to `pg_dump` and friends.
+//!
+//! - [`tools`] finds `pg_dump`/`pg_restore`/`pg_dumpall`/`psql` per major
+//!   version and picks the one to use for a server.
+//! - [`conn`] connects with sqlx, reads version, databases and tables, and
+//!   turns connection failures into causes a person can act on.
+//! - [`args`] builds conninfo strings and argument vectors (pure).
+
+pub mod args;
+pub mod conn;
+pub mod tools;
+
+pub use conn::{ConnSpec, DatabaseInfo, ServerInfo, TableInfo};
+pub use tools::{PgTools, ToolFinder};
+
+/// What can go wrong reaching a server or finding its tools.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("password authentication failed for user {user:?} at {addr}. Fix: correct the password in the server's settings (Edit), or check pg_hba.conf on the server")]
+    WrongPassword { user: String, addr: String },
+    #[error("{addr} refused user {user:?}: {detail}. Fix: check that the role exists and that pg_hba.conf allows it from this host")]
+    Rejected { user: String, addr: String, detail: String },
+    #[error("cannot reach PostgreSQL at {addr}: {detail}. Fix: check host and port, that the server is running, and that listen_addresses and firewalls let pgshelf in")]
+    Unreachable { addr: String, detail: String },
+    #[error("database {database:?} does not exist on {addr} (dropped or renamed since it was listed?). Fix: refresh the server's database list")]
+    NoDatabase { database: String, addr: String },
+    #[error("TLS to {addr} failed: {detail}. Fix: check the server's sslmode setting")]
+    Tls { addr: String, detail: String },
+    #[error("query on {addr} failed: {detail}")]
+    Query { addr: String, detail: String },
+    #[error("no usable pg_dump for PostgreSQL {server_version} (needs major {server_major} or newer; found: {found}). Fix: install the PostgreSQL {server_major} client tools (Debian/Ubuntu: postgresql-client-{server_major} from the PostgreSQL project's apt repository) or add their bin directory to `pg_bin_dirs` in pgshelf.toml")]
+    NoSuitableDump {
+        server_version: String,
+        server_major: u32,
+        found: String,
+    },
+}
+
+impl PgError {
+    /// HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            PgError::WrongPassword { .. } | PgError::Rejected { .. } => 401,
+            PgError::NoDatabase { .. } => 404,
+            PgError::Unreachable { .. } | PgError::Tls { .. } => 502,
+            PgError::NoSuitableDump { .. } => 424,
+            PgError::Query { .. } => 500,
+        }
+    }
+}
