@@ -15,8 +15,10 @@
 //! user action, errors as [`Error`], which knows its HTTP status.
 
 pub mod catalog;
+pub mod cron;
 pub mod pg;
 pub mod pipeline;
+pub mod retention;
 pub mod secrets;
 pub mod servers;
 pub mod storage;
@@ -128,15 +130,18 @@ impl Engine {
     /// first start), marks runs cut off by a crash as failed and removes
     /// their partial artifacts, and starts the backup runner.
     pub async fn open(cfg: EngineConfig) -> Result<Engine, Error> {
-        for dir in [&cfg.data_dir, &cfg.backup_dir] {
-            std::fs::create_dir_all(dir).map_err(|e| Error::DataDir {
-                path: dir.display().to_string(),
-                detail: e.to_string(),
-            })?;
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| Error::DataDir {
+            path: cfg.data_dir.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        // A destination that cannot be created now is reported by each run's
+        // preflight, with the cause; the dashboard still starts.
+        if let Err(e) = std::fs::create_dir_all(&cfg.backup_dir) {
+            tracing::warn!("cannot create the backup directory {}: {e}", cfg.backup_dir.display());
         }
         let key = InstanceKey::load_or_create(&cfg.data_dir.join("instance.key"))?;
         let catalog = Catalog::open(&cfg.data_dir.join("pgshelf.db")).await?;
-        let destination = Destination::local(&cfg.backup_dir)?;
+        let destination = Destination::local(&cfg.backup_dir);
         let tools = ToolFinder {
             dirs: cfg.pg_bin_dirs.clone(),
             search_system: cfg.search_system_tools,

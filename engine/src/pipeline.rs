@@ -193,11 +193,30 @@ async fn take(
     );
     let dump_path = format!("{dir}{}", storage::DUMP_FILE);
 
-    // Counting rows in the snapshot runs beside the dump.
-    let counting = snapshot.tables(&job.spec);
-    let dumping = dump_to(ctx, &tools, &job.spec, argv, &dump_path, progress, job.backup_id);
-    let (tables, dumped) = tokio::join!(counting, dumping);
-    snapshot.close().await;
+    // Counting rows in the snapshot runs beside the dump. If the dump ends
+    // in failure, counting is abandoned (it may be waiting on the same lock).
+    let (tables, dumped) = {
+        let counting = snapshot.tables(&job.spec);
+        let dumping = dump_to(ctx, &tools, &job.spec, argv, &dump_path, progress, job.backup_id);
+        tokio::pin!(counting, dumping);
+        let mut tables = None;
+        let dumped = loop {
+            tokio::select! {
+                t = &mut counting, if tables.is_none() => tables = Some(t),
+                d = &mut dumping => break d,
+            }
+        };
+        match (tables, dumped.is_ok()) {
+            (Some(t), _) => (Some(t), dumped),
+            (None, true) => (Some(counting.await), dumped),
+            (None, false) => (None, dumped),
+        }
+    };
+    if tables.is_some() {
+        snapshot.close().await;
+    } else {
+        snapshot.abandon(&job.spec, &job.database).await;
+    }
     let (file, stderr) = match dumped {
         Ok(v) => v,
         Err((e, stderr)) => {
@@ -206,7 +225,7 @@ async fn take(
         }
     };
     facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
-    let (tables, large_objects) = tables?;
+    let (tables, large_objects) = tables.expect("counted when the dump succeeded")?;
 
     let manifest = Manifest {
         pgshelf_manifest: 1,
@@ -232,7 +251,7 @@ async fn take(
         ),
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-    let op = ctx.destination.operator();
+    let op = ctx.destination.operator()?;
     op.write(&format!("{dir}{}", storage::MANIFEST_FILE), json.clone())
         .await
         .map_err(|e| ctx.destination.error(e))?;
@@ -346,8 +365,8 @@ async fn upload(
     });
 
     let dest = &ctx.destination;
-    let mut writer = dest
-        .operator()
+    let op = dest.operator()?;
+    let mut writer = op
         .writer_with(path)
         .chunk(8 * CHUNK)
         .await
@@ -388,7 +407,7 @@ async fn upload(
         }
     };
     writer.close().await.map_err(|e| dest.error(e))?;
-    let meta = dest.operator().stat(path).await.map_err(|e| dest.error(e))?;
+    let meta = op.stat(path).await.map_err(|e| dest.error(e))?;
     if meta.content_length() != written {
         return Err(PipelineError::SizeMismatch {
             written,

@@ -33,19 +33,21 @@ impl StorageError {
     }
 }
 
-/// A configured destination and its operator.
+/// A configured destination. Its operator is built on use, so a destination
+/// that is missing or unwritable fails the run that needs it, with the cause,
+/// instead of stopping pgshelf from starting.
 #[derive(Clone, Debug)]
 pub struct Destination {
     /// Short name recorded with each backup (`local`).
     pub name: String,
     /// Human description (`local:/var/lib/pgshelf/backups`), never with secrets.
     pub describe: String,
-    op: Operator,
+    root: PathBuf,
 }
 
 impl Destination {
     /// A directory on the local disk.
-    pub fn local(root: &Path) -> Result<Destination, StorageError> {
+    pub fn local(root: &Path) -> Destination {
         let root: PathBuf = if root.is_absolute() {
             root.to_owned()
         } else {
@@ -53,21 +55,17 @@ impl Destination {
                 .map(|d| d.join(root))
                 .unwrap_or_else(|_| root.to_owned())
         };
-        let describe = format!("local:{}", root.display());
-        let builder = opendal::services::Fs::default().root(&root.to_string_lossy());
-        let op = Operator::new(builder).map_err(|e| StorageError::Config {
-            dest: describe.clone(),
-            detail: e.to_string(),
-        })?;
-        Ok(Destination {
+        Destination {
             name: "local".into(),
-            describe,
-            op,
-        })
+            describe: format!("local:{}", root.display()),
+            root,
+        }
     }
 
-    pub fn operator(&self) -> &Operator {
-        &self.op
+    /// The opendal operator for this destination.
+    pub fn operator(&self) -> Result<Operator, StorageError> {
+        let builder = opendal::services::Fs::default().root(&self.root.to_string_lossy());
+        Operator::new(builder).map_err(|e| self.error(e))
     }
 
     /// Maps an opendal error to a cause.
@@ -80,7 +78,11 @@ impl Destination {
                     detail,
                 }
             }
-            _ if detail.contains("Read-only file system") || detail.contains("Not a directory") => {
+            _ if detail.contains("Read-only file system")
+                || detail.contains("Not a directory")
+                || detail.contains("Permission denied")
+                || detail.contains("File exists") =>
+            {
                 StorageError::NotWritable {
                     dest: self.describe.clone(),
                     detail,
@@ -96,24 +98,26 @@ impl Destination {
     /// Writes and removes a small object, so a run fails before dumping
     /// anything when the destination cannot take it.
     pub async fn preflight(&self) -> Result<(), StorageError> {
+        let op = self.operator()?;
         let path = format!(".pgshelf-probe-{}", std::process::id());
-        self.op
-            .write(&path, b"pgshelf".to_vec())
-            .await
-            .map_err(|e| self.error(e))?;
-        self.op.delete(&path).await.map_err(|e| self.error(e))?;
+        op.write(&path, b"pgshelf".to_vec()).await.map_err(|e| self.error(e))?;
+        op.delete(&path).await.map_err(|e| self.error(e))?;
         Ok(())
     }
 
     /// Removes an artifact directory and everything under it.
     pub async fn remove_artifact(&self, dir: &str) -> Result<(), StorageError> {
         let dir = if dir.ends_with('/') { dir.to_owned() } else { format!("{dir}/") };
-        self.op.delete_with(&dir).recursive(true).await.map_err(|e| self.error(e))
+        self.operator()?
+            .delete_with(&dir)
+            .recursive(true)
+            .await
+            .map_err(|e| self.error(e))
     }
 
     /// True if the object exists.
     pub async fn exists(&self, path: &str) -> Result<bool, StorageError> {
-        self.op.exists(path).await.map_err(|e| self.error(e))
+        self.operator()?.exists(path).await.map_err(|e| self.error(e))
     }
 }
 
@@ -173,12 +177,12 @@ mod tests {
     #[tokio::test]
     async fn local_preflight_and_unwritable() {
         let dir = tempfile::tempdir().unwrap();
-        let d = Destination::local(&dir.path().join("b")).unwrap();
+        let d = Destination::local(&dir.path().join("b"));
         d.preflight().await.unwrap();
         // A root below a regular file cannot be written, even by root.
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        let bad = Destination::local(&file.join("backups")).unwrap();
+        let bad = Destination::local(&file.join("backups"));
         let err = bad.preflight().await.unwrap_err();
         assert!(matches!(err, StorageError::NotWritable { .. }), "{err}");
         assert!(err.to_string().contains("Fix:"));

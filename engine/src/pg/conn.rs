@@ -212,6 +212,7 @@ pub async fn databases(spec: &ConnSpec, conn: &mut PgConnection) -> Result<Vec<D
 pub struct Snapshot {
     conn: PgConnection,
     pub id: String,
+    backend_pid: i32,
 }
 
 impl Snapshot {
@@ -222,11 +223,11 @@ impl Snapshot {
             .execute(&mut conn)
             .await
             .map_err(&q)?;
-        let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+        let (id, backend_pid): (String, i32) = sqlx::query_as("SELECT pg_export_snapshot(), pg_backend_pid()")
             .fetch_one(&mut conn)
             .await
             .map_err(&q)?;
-        Ok(Snapshot { conn, id })
+        Ok(Snapshot { conn, id, backend_pid })
     }
 
     /// Every user table with its size and exact row count in this snapshot,
@@ -271,6 +272,21 @@ impl Snapshot {
             .await
             .map_err(&q)?;
         Ok((out, large_objects))
+    }
+
+    /// Tears the session down after a failed dump: a query of ours may still
+    /// be waiting on the server (on a lock, say), so the socket is dropped and
+    /// the backend terminated from a fresh connection, best effort.
+    pub async fn abandon(self, spec: &ConnSpec, dbname: &str) {
+        let pid = self.backend_pid;
+        drop(self.conn);
+        let terminate = async {
+            if let Ok(mut c) = spec.connect(dbname).await {
+                let _ = sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&mut c).await;
+                let _ = c.close().await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), terminate).await;
     }
 
     /// Ends the transaction.

@@ -1,0 +1,294 @@
+//! Configuration: defaults, then `pgshelf.toml`, then `PGSHELF_*` variables.
+//!
+//! Unknown keys and variables are warned about, never silently ignored.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Every setting, after all layers are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address the dashboard listens on.
+    pub listen: SocketAddr,
+    /// Catalog, instance key, and (by default) local backups.
+    pub data_dir: PathBuf,
+    /// Root of the local destination (default `<data>/backups`).
+    pub backup_dir: PathBuf,
+    /// The built site (`pkg/` with the wasm and CSS).
+    pub site_root: PathBuf,
+    /// Extra directories with PostgreSQL client tools, searched first.
+    pub pg_bin_dirs: Vec<PathBuf>,
+    /// Also look in `/usr/lib/postgresql/*/bin` and `$PATH`.
+    pub search_system_tools: bool,
+    pub zstd_level: i32,
+    pub zstd_threads: Option<u32>,
+    pub runs_per_server: usize,
+    pub max_runs: usize,
+    /// Log filter, e.g. `info` or `pgshelf=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:3000".parse().expect("valid default address"),
+            data_dir: PathBuf::from("data"),
+            backup_dir: PathBuf::from("data/backups"),
+            site_root: PathBuf::from("target/site"),
+            pg_bin_dirs: Vec::new(),
+            search_system_tools: true,
+            zstd_level: 3,
+            zstd_threads: None,
+            runs_per_server: 1,
+            max_runs: 4,
+            log: "info".into(),
+        }
+    }
+}
+
+/// The file layer: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLayer {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    backup_dir: Option<PathBuf>,
+    site_root: Option<PathBuf>,
+    pg_bin_dirs: Option<Vec<PathBuf>>,
+    search_system_tools: Option<bool>,
+    zstd_level: Option<i32>,
+    zstd_threads: Option<u32>,
+    runs_per_server: Option<usize>,
+    max_runs: Option<usize>,
+    log: Option<String>,
+}
+
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "backup_dir",
+    "site_root",
+    "pg_bin_dirs",
+    "search_system_tools",
+    "zstd_level",
+    "zstd_threads",
+    "runs_per_server",
+    "max_runs",
+    "log",
+];
+
+/// A setting that cannot be used, naming where it came from and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}: {message}")]
+pub struct ConfigError {
+    pub source_name: String,
+    pub message: String,
+}
+
+/// What loading found besides the values: warnings to log once logging is up.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+    pub file: Option<PathBuf>,
+}
+
+/// Loads the layers. `file` is `--config`; otherwise `PGSHELF_CONFIG`, then
+/// `./pgshelf.toml` if it exists.
+pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+    let mut out = Loaded::default();
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let explicit = file.map(Path::to_path_buf).or_else(|| get("PGSHELF_CONFIG").map(PathBuf::from));
+    let path = match explicit {
+        Some(p) => Some(p),
+        None => Some(PathBuf::from("pgshelf.toml")).filter(|p| p.exists()),
+    };
+    let c = &mut out.config;
+    let mut backup_dir_set = false;
+    if let Some(path) = &path {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: name.clone(),
+            message: format!("cannot read: {e}. Fix: check the path given by --config or PGSHELF_CONFIG"),
+        })?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+            source_name: name.clone(),
+            message: format!("not valid TOML: {e}"),
+        })?;
+        let mut known = toml::Table::new();
+        for (k, v) in table {
+            if KEYS.contains(&k.as_str()) {
+                known.insert(k, v);
+            } else {
+                out.warnings.push(format!(
+                    "{name}: unknown key {k:?} ignored (known keys: {})",
+                    KEYS.join(", ")
+                ));
+            }
+        }
+        let f: FileLayer = known.try_into().map_err(|e: toml::de::Error| ConfigError {
+            source_name: name.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(v) = f.listen {
+            c.listen = v;
+        }
+        if let Some(v) = f.data_dir {
+            c.data_dir = v;
+        }
+        if let Some(v) = f.backup_dir {
+            c.backup_dir = v;
+            backup_dir_set = true;
+        }
+        if let Some(v) = f.site_root {
+            c.site_root = v;
+        }
+        if let Some(v) = f.pg_bin_dirs {
+            c.pg_bin_dirs = v;
+        }
+        if let Some(v) = f.search_system_tools {
+            c.search_system_tools = v;
+        }
+        if let Some(v) = f.zstd_level {
+            c.zstd_level = v;
+        }
+        if f.zstd_threads.is_some() {
+            c.zstd_threads = f.zstd_threads;
+        }
+        if let Some(v) = f.runs_per_server {
+            c.runs_per_server = v;
+        }
+        if let Some(v) = f.max_runs {
+            c.max_runs = v;
+        }
+        if let Some(v) = f.log {
+            c.log = v;
+        }
+        out.file = Some(path.clone());
+    }
+
+    for (k, v) in env {
+        let Some(key) = k.strip_prefix("PGSHELF_") else {
+            // LEPTOS_SITE_ROOT is what cargo-leptos sets; honour it.
+            if k == "LEPTOS_SITE_ROOT" && !v.is_empty() {
+                c.site_root = PathBuf::from(v);
+            }
+            continue;
+        };
+        let bad = |what: &str| ConfigError {
+            source_name: k.clone(),
+            message: format!("{v:?} is not {what}"),
+        };
+        match key {
+            "CONFIG" => {}
+            "LISTEN" => c.listen = v.parse().map_err(|_| bad("an address such as 127.0.0.1:3000"))?,
+            "DATA" | "DATA_DIR" => c.data_dir = PathBuf::from(v),
+            "BACKUP_DIR" => {
+                c.backup_dir = PathBuf::from(v);
+                backup_dir_set = true;
+            }
+            "SITE_ROOT" => c.site_root = PathBuf::from(v),
+            "PG_BIN_DIRS" => c.pg_bin_dirs = std::env::split_paths(v).collect(),
+            "SEARCH_SYSTEM_TOOLS" => c.search_system_tools = parse_bool(v).ok_or_else(|| bad("true or false"))?,
+            "ZSTD_LEVEL" => c.zstd_level = v.parse().map_err(|_| bad("a number from 1 to 19"))?,
+            "ZSTD_THREADS" => c.zstd_threads = Some(v.parse().map_err(|_| bad("a whole number"))?),
+            "RUNS_PER_SERVER" => c.runs_per_server = v.parse().map_err(|_| bad("a whole number"))?,
+            "MAX_RUNS" => c.max_runs = v.parse().map_err(|_| bad("a whole number"))?,
+            "LOG" => c.log = v.clone(),
+            _ => out.warnings.push(format!("environment: unknown variable {k} ignored")),
+        }
+    }
+    if !backup_dir_set {
+        c.backup_dir = c.data_dir.join("backups");
+    }
+    if !(1..=19).contains(&c.zstd_level) {
+        return Err(ConfigError {
+            source_name: "zstd_level".into(),
+            message: format!("{} is outside 1..=19. Fix: use 3 (fast) to 19 (smallest)", c.zstd_level),
+        });
+    }
+    Ok(out)
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// The engine's settings.
+    pub fn engine(&self) -> engine::EngineConfig {
+        let mut e = engine::EngineConfig::new(&self.data_dir);
+        e.backup_dir = self.backup_dir.clone();
+        e.pg_bin_dirs = self.pg_bin_dirs.clone();
+        e.search_system_tools = self.search_system_tools;
+        e.zstd.level = self.zstd_level;
+        if let Some(t) = self.zstd_threads {
+            e.zstd.threads = t.max(1);
+        }
+        e.runs_per_server = self.runs_per_server.max(1);
+        e.max_runs = self.max_runs.max(1);
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let l = load(Some(Path::new("/nonexistent/none.toml")), &[]);
+        assert!(l.unwrap_err().message.contains("cannot read"));
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("e.toml");
+        std::fs::write(&empty, "").unwrap();
+        let l = load(Some(&empty), &[]).unwrap();
+        assert_eq!(l.config, Config::default());
+        assert!(l.warnings.is_empty());
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_unknown_keys_warn() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgshelf.toml");
+        std::fs::write(
+            &f,
+            "listen = \"0.0.0.0:8080\"\ndata_dir = \"/srv/pgshelf\"\nzstd_level = 9\nretention = 3\n",
+        )
+        .unwrap();
+        let l = load(
+            Some(&f),
+            &env(&[("PGSHELF_ZSTD_LEVEL", "5"), ("PGSHELF_BOGUS", "1"), ("HOME", "/root")]),
+        )
+        .unwrap();
+        assert_eq!(l.config.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(l.config.data_dir, PathBuf::from("/srv/pgshelf"));
+        assert_eq!(l.config.backup_dir, PathBuf::from("/srv/pgshelf/backups"));
+        assert_eq!(l.config.zstd_level, 5, "env beats file");
+        assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("\"retention\""));
+        assert!(l.warnings[1].contains("PGSHELF_BOGUS"));
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let e = load(None, &env(&[("PGSHELF_LISTEN", "nowhere")])).unwrap_err();
+        assert_eq!(e.source_name, "PGSHELF_LISTEN");
+        let e = load(None, &env(&[("PGSHELF_ZSTD_LEVEL", "40")])).unwrap_err();
+        assert!(e.message.contains("1..=19"));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.toml");
+        std::fs::write(&f, "max_runs = \"lots\"").unwrap();
+        assert!(load(Some(&f), &[]).is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The `pgshelf` binary's library half: configuration, command line, web.
+//!
+//! # Layout
+//!
+//! - [`config`]: defaults, then `pgshelf.toml`, then `PGSHELF_*` variables.
+//! - [`cli`]: the subcommands other than `serve`.
+//! - [`web`]: the axum router (Leptos pages, server functions, `/healthz`,
+//!   static files) and `serve(listener, engine, site_root, shutdown)`.
+//!
+//! `main.rs` parses the command line, loads the configuration, opens the
+//! engine and dispatches. `anyhow` lives here and in `main.rs` only.
+
+pub mod cli;
+pub mod config;
+pub mod web;

