@@ -142,6 +142,21 @@ pub struct BackupRow {
     pub runner_pid: Option<i64>,
     #[serde(skip)]
     pub manifest: Option<String>,
+    /// The schedule slot this run was for (scheduled runs only).
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// Started later than its slot (after downtime).
+    pub late: bool,
+    /// `host:port` the dump was read from.
+    pub source_host: Option<String>,
+    pub compression: Option<String>,
+    /// Warnings, one per line (e.g. a pattern that matched nothing).
+    pub warnings: Option<String>,
+    /// The server's version differs from the one at the previous success.
+    pub version_changed: bool,
+    /// Retention tiers this backup held at the last plan, comma-separated.
+    pub tiers: Option<String>,
+    pub pruned_at: Option<DateTime<Utc>>,
+    pub prune_error: Option<String>,
 }
 
 impl BackupRow {
@@ -167,7 +182,13 @@ impl TryFrom<String> for StatusText {
 pub struct NewBackup {
     pub server_id: i64,
     pub server_name: String,
+    /// `database` or `globals`.
+    pub kind: String,
+    /// Empty for globals.
     pub database: String,
+    /// The schedule slot, for scheduled runs.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub late: bool,
     pub trigger: String,
     pub destination: String,
     pub status: BackupStatus,
@@ -185,6 +206,11 @@ pub struct Outcome {
     pub cause: Option<String>,
     pub stderr_tail: Option<String>,
     pub manifest: Option<String>,
+    pub source_host: Option<String>,
+    pub compression: Option<String>,
+    pub warnings: Option<String>,
+    /// `custom`, `directory` or `sql`.
+    pub format: Option<String>,
 }
 
 /// Which backups to list.
@@ -204,7 +230,8 @@ pub struct Catalog {
 const BACKUP_COLUMNS: &str = "id, server_id, server_name, database, kind, status, trigger, \
     queued_at, started_at, finished_at, duration_ms, raw_bytes, stored_bytes, format, \
     destination, location, pg_dump_version, pg_dump_path, server_version, cause, stderr_tail, \
-    runner_pid, manifest";
+    runner_pid, manifest, scheduled_for, late, source_host, compression, warnings, \
+    version_changed, tiers, pruned_at, prune_error";
 
 impl Catalog {
     /// Opens (creating if needed) the catalog file and brings its schema up to date.
@@ -313,12 +340,16 @@ impl Catalog {
 
     pub async fn insert_backup(&self, b: &NewBackup) -> Result<BackupRow, CatalogError> {
         let res = sqlx::query(
-            "INSERT INTO backups (server_id, server_name, database, status, trigger, queued_at, destination, runner_pid)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO backups (server_id, server_name, kind, database, scheduled_for, late, status, trigger,
+                                  queued_at, destination, runner_pid)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(b.server_id)
         .bind(&b.server_name)
+        .bind(&b.kind)
         .bind(&b.database)
+        .bind(b.scheduled_for)
+        .bind(b.late)
         .bind(b.status.as_str())
         .bind(&b.trigger)
         .bind(Utc::now())
@@ -362,7 +393,8 @@ impl Catalog {
                  duration_ms = CAST((julianday(?) - julianday(COALESCE(started_at, queued_at))) * 86400000 AS INTEGER),
                  raw_bytes = ?, stored_bytes = ?, location = COALESCE(?, location),
                  pg_dump_version = ?, pg_dump_path = ?, server_version = ?, cause = ?, stderr_tail = ?,
-                 manifest = ?, runner_pid = NULL
+                 manifest = ?, runner_pid = NULL, source_host = COALESCE(?, source_host),
+                 compression = ?, warnings = ?, format = COALESCE(?, format)
              WHERE id = ?",
         )
         .bind(status.as_str())
@@ -377,6 +409,10 @@ impl Catalog {
         .bind(&o.cause)
         .bind(&o.stderr_tail)
         .bind(&o.manifest)
+        .bind(&o.source_host)
+        .bind(&o.compression)
+        .bind(&o.warnings)
+        .bind(&o.format)
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -430,6 +466,297 @@ impl Catalog {
     }
 }
 
+/// A stored policy or plan row.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredBody {
+    pub body: String,
+    pub declared: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A database as last discovered on a server.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct KnownDatabase {
+    pub server_id: i64,
+    pub name: String,
+    pub size_bytes: Option<i64>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub gone_since: Option<DateTime<Utc>>,
+}
+
+impl Catalog {
+    // ---- policies and plans -------------------------------------------
+
+    /// The policy of a server (`database` = "") or a database override.
+    pub async fn policy(&self, server_id: i64, database: &str) -> Result<Option<StoredBody>, CatalogError> {
+        Ok(sqlx::query_as::<_, StoredBody>(
+            "SELECT body, declared, updated_at FROM policies WHERE server_id = ? AND database = ?",
+        )
+        .bind(server_id)
+        .bind(database)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every database override of a server, by database name.
+    pub async fn policy_overrides(&self, server_id: i64) -> Result<Vec<(String, StoredBody)>, CatalogError> {
+        let rows: Vec<(String, String, bool, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT database, body, declared, updated_at FROM policies WHERE server_id = ? AND database <> '' ORDER BY database",
+        )
+        .bind(server_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(d, body, declared, updated_at)| (d, StoredBody { body, declared, updated_at }))
+            .collect())
+    }
+
+    pub async fn put_policy(&self, server_id: i64, database: &str, body: &str, declared: bool) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO policies (server_id, database, body, declared, updated_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (server_id, database) DO UPDATE SET body = excluded.body, declared = excluded.declared,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(server_id)
+        .bind(database)
+        .bind(body)
+        .bind(declared)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_policy(&self, server_id: i64, database: &str) -> Result<(), CatalogError> {
+        sqlx::query("DELETE FROM policies WHERE server_id = ? AND database = ?")
+            .bind(server_id)
+            .bind(database)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn plan(&self, server_id: i64) -> Result<Option<StoredBody>, CatalogError> {
+        Ok(sqlx::query_as::<_, StoredBody>("SELECT body, declared, updated_at FROM server_plans WHERE server_id = ?")
+            .bind(server_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn put_plan(&self, server_id: i64, body: &str, declared: bool) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO server_plans (server_id, body, declared, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (server_id) DO UPDATE SET body = excluded.body, declared = excluded.declared,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(server_id)
+        .bind(body)
+        .bind(declared)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ---- scheduler state ----------------------------------------------
+
+    /// The last slot started for (server, database); "" is the globals schedule.
+    pub async fn last_slot(&self, server_id: i64, database: &str) -> Result<Option<DateTime<Utc>>, CatalogError> {
+        Ok(sqlx::query_scalar("SELECT last_slot FROM schedule_state WHERE server_id = ? AND database = ?")
+            .bind(server_id)
+            .bind(database)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn set_last_slot(&self, server_id: i64, database: &str, slot: DateTime<Utc>) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO schedule_state (server_id, database, last_slot) VALUES (?, ?, ?)
+             ON CONFLICT (server_id, database) DO UPDATE SET last_slot = excluded.last_slot",
+        )
+        .bind(server_id)
+        .bind(database)
+        .bind(slot)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ---- discovered databases -----------------------------------------
+
+    /// Records a discovery: new names are added, seen ones refreshed, missing
+    /// ones marked gone (once). Returns (appeared, disappeared) names.
+    pub async fn record_discovery(
+        &self,
+        server_id: i64,
+        found: &[(String, Option<i64>)],
+    ) -> Result<(Vec<String>, Vec<String>), CatalogError> {
+        let now = Utc::now();
+        let before = self.known_databases(server_id).await?;
+        let mut appeared = Vec::new();
+        for (name, size) in found {
+            let prior = before.iter().find(|k| &k.name == name);
+            if prior.is_none_or(|k| k.gone_since.is_some()) {
+                appeared.push(name.clone());
+            }
+            sqlx::query(
+                "INSERT INTO known_databases (server_id, name, size_bytes, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (server_id, name) DO UPDATE SET size_bytes = excluded.size_bytes,
+                     last_seen = excluded.last_seen, gone_since = NULL",
+            )
+            .bind(server_id)
+            .bind(name)
+            .bind(size)
+            .bind(now)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        }
+        let mut disappeared = Vec::new();
+        for k in before.iter().filter(|k| k.gone_since.is_none()) {
+            if !found.iter().any(|(n, _)| n == &k.name) {
+                disappeared.push(k.name.clone());
+                sqlx::query("UPDATE known_databases SET gone_since = ? WHERE server_id = ? AND name = ?")
+                    .bind(now)
+                    .bind(server_id)
+                    .bind(&k.name)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok((appeared, disappeared))
+    }
+
+    pub async fn known_databases(&self, server_id: i64) -> Result<Vec<KnownDatabase>, CatalogError> {
+        Ok(sqlx::query_as::<_, KnownDatabase>("SELECT * FROM known_databases WHERE server_id = ? ORDER BY name")
+            .bind(server_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    // ---- versions, tiers, pruning -------------------------------------
+
+    /// The server version seen at the last success, and records the new one.
+    pub async fn swap_seen_version(&self, server_id: i64, version: &str) -> Result<Option<String>, CatalogError> {
+        let old: Option<String> = sqlx::query_scalar("SELECT last_seen_version FROM servers WHERE id = ?")
+            .bind(server_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten();
+        sqlx::query("UPDATE servers SET last_seen_version = ? WHERE id = ?")
+            .bind(version)
+            .bind(server_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(old)
+    }
+
+    pub async fn mark_version_changed(&self, id: i64) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE backups SET version_changed = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Succeeded, not yet pruned backups of one database (or the globals of a server).
+    pub async fn retained(&self, server_id: i64, kind: &str, database: &str) -> Result<Vec<BackupRow>, CatalogError> {
+        Ok(sqlx::query_as::<_, BackupRow>(&format!(
+            "SELECT {BACKUP_COLUMNS} FROM backups
+              WHERE server_id = ? AND kind = ? AND database = ? AND status = 'succeeded' AND pruned_at IS NULL
+              ORDER BY id DESC"
+        ))
+        .bind(server_id)
+        .bind(kind)
+        .bind(database)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_tiers(&self, id: i64, tiers: &str) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE backups SET tiers = ? WHERE id = ?")
+            .bind(tiers)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a backup pruned (its artifact is gone; the row stays).
+    pub async fn mark_pruned(&self, id: i64) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE backups SET pruned_at = ?, prune_error = NULL, tiers = NULL WHERE id = ?")
+            .bind(Utc::now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that pruning failed on storage; it is retried at the next prune.
+    pub async fn set_prune_error(&self, id: i64, error: &str) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE backups SET prune_error = ? WHERE id = ?")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest succeeded globals backup of a server at or before `at`.
+    pub async fn globals_before(&self, server_id: i64, at: DateTime<Utc>) -> Result<Option<BackupRow>, CatalogError> {
+        Ok(sqlx::query_as::<_, BackupRow>(&format!(
+            "SELECT {BACKUP_COLUMNS} FROM backups
+              WHERE server_id = ? AND kind = 'globals' AND status = 'succeeded' AND pruned_at IS NULL
+                AND COALESCE(started_at, queued_at) <= ?
+              ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(server_id)
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The newest run (any status) and newest success of one database or globals.
+    pub async fn last_runs(
+        &self,
+        server_id: i64,
+        kind: &str,
+        database: &str,
+    ) -> Result<(Option<BackupRow>, Option<BackupRow>), CatalogError> {
+        let q = |extra: &str| {
+            format!(
+                "SELECT {BACKUP_COLUMNS} FROM backups WHERE server_id = ? AND kind = ? AND database = ? {extra}
+                 ORDER BY id DESC LIMIT 1"
+            )
+        };
+        let last = sqlx::query_as::<_, BackupRow>(&q(""))
+            .bind(server_id)
+            .bind(kind)
+            .bind(database)
+            .fetch_optional(&self.pool)
+            .await?;
+        let ok = sqlx::query_as::<_, BackupRow>(&q("AND status = 'succeeded'"))
+            .bind(server_id)
+            .bind(kind)
+            .bind(database)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok((last, ok))
+    }
+
+    /// Runs of a server still queued or running (per kind and database).
+    pub async fn active_runs(&self, server_id: i64) -> Result<Vec<BackupRow>, CatalogError> {
+        Ok(sqlx::query_as::<_, BackupRow>(&format!(
+            "SELECT {BACKUP_COLUMNS} FROM backups WHERE server_id = ? AND status IN ('queued', 'running')"
+        ))
+        .bind(server_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
 /// True if a process with this pid exists (and is not a zombie we own).
 fn process_alive(pid: i64) -> bool {
     if pid <= 0 || pid > i32::MAX as i64 {
@@ -476,7 +803,10 @@ mod tests {
             .insert_backup(&NewBackup {
                 server_id: s.id,
                 server_name: s.name.clone(),
+                kind: "database".into(),
                 database: "app".into(),
+                scheduled_for: None,
+                late: false,
                 trigger: "cli".into(),
                 destination: "local".into(),
                 status: BackupStatus::Queued,

@@ -8,7 +8,9 @@
 //! - [`pg`]: client tools by major version, probing servers, argument vectors.
 //! - [`storage`]: destinations (opendal) and the artifact layout.
 //! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
+//! - [`prune`]: acts on a retention plan after a successful run (storage first, then the catalog).
 //! - [`workers`]: named background workers (the backup runner) and their status.
+//! - [`policy`]: backup policies and server plans; the pg_dump arguments they imply (pure).
 //! - [`retention`], [`cron`]: pure planning for retention tiers and schedules.
 //!
 //! [`Engine`] is the facade the dashboard and the CLI call: one method per
@@ -18,6 +20,8 @@ pub mod catalog;
 pub mod cron;
 pub mod pg;
 pub mod pipeline;
+pub mod prune;
+pub mod policy;
 pub mod retention;
 pub mod secrets;
 pub mod servers;
@@ -29,7 +33,8 @@ use std::sync::Arc;
 
 use catalog::{BackupFilter, BackupRow, BackupStatus, Catalog, CatalogError, NewBackup, ServerFields, ServerRow};
 use pg::{ConnSpec, DatabaseInfo, PgError, PgTools, ServerInfo, ToolFinder};
-use pipeline::{BackupJob, PipelineError, Progress, RunContext, ZstdSettings};
+use pipeline::{BackupJob, JobKind, PipelineError, Progress, RunContext, ZstdSettings};
+use policy::{Policy, PolicyError, ServerPlan};
 use secrets::{InstanceKey, Secret, SecretsError};
 use servers::{InvalidInput, Server, ServerInput};
 use storage::{Destination, StorageError};
@@ -50,6 +55,8 @@ pub enum Error {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     #[error("{0}")]
     Conflict(String),
     #[error("cannot create {path}: {detail}. Fix: make the data directory writable, or set PGSHELF_DATA")]
@@ -66,6 +73,7 @@ impl Error {
             Error::Pg(e) => e.status(),
             Error::Storage(e) => e.status(),
             Error::Pipeline(e) => e.status(),
+            Error::Policy(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,
         }
@@ -79,6 +87,8 @@ pub struct EngineConfig {
     pub data_dir: PathBuf,
     /// Root of the local destination.
     pub backup_dir: PathBuf,
+    /// Where directory-format dumps are spooled before upload.
+    pub spool_dir: PathBuf,
     /// Extra directories holding PostgreSQL client tools, searched first.
     pub pg_bin_dirs: Vec<PathBuf>,
     /// Also search `/usr/lib/postgresql/*/bin` and `$PATH`.
@@ -94,6 +104,7 @@ impl EngineConfig {
         let data_dir = data_dir.into();
         EngineConfig {
             backup_dir: data_dir.join("backups"),
+            spool_dir: data_dir.join("spool"),
             data_dir,
             pg_bin_dirs: Vec::new(),
             search_system_tools: true,
@@ -151,6 +162,7 @@ impl Engine {
             destination,
             tools,
             zstd: cfg.zstd,
+            spool_dir: cfg.spool_dir.clone(),
         };
         let run_ctx = ctx.clone();
         let run_key = key.clone();
@@ -310,7 +322,10 @@ impl Engine {
             .insert_backup(&NewBackup {
                 server_id,
                 server_name: row.name,
+                kind: "database".into(),
                 database: database.to_owned(),
+                scheduled_for: None,
+                late: false,
                 trigger: trigger.to_owned(),
                 destination: self.inner.ctx.destination.describe.clone(),
                 status: BackupStatus::Queued,
@@ -431,11 +446,104 @@ async fn run_queued(ctx: &RunContext, key: &InstanceKey, backup_id: i64, progres
             return Err(e);
         }
     };
+    let plan = match server_plan(&ctx.catalog, server.id).await {
+        Ok(p) => p,
+        Err(e) => {
+            fail(e.to_string()).await;
+            return Err(e);
+        }
+    };
+    let kind = if row.kind == "globals" {
+        JobKind::Globals {
+            no_role_passwords: plan.globals.no_role_passwords,
+        }
+    } else {
+        match effective_policy(&ctx.catalog, server.id, &row.database).await {
+            Ok((policy, _)) => JobKind::Database {
+                database: row.database.clone(),
+                policy: Box::new(policy),
+            },
+            Err(e) => {
+                fail(e.to_string()).await;
+                return Err(e);
+            }
+        }
+    };
+    // Read from the standby when one is configured (not for globals: roles
+    // are the same there, but a standby may lag behind a role change).
+    let spec = match (&plan.standby, &kind) {
+        (Some(sb), JobKind::Database { .. }) => ConnSpec {
+            host: sb.host.clone(),
+            port: sb.port,
+            ..spec
+        },
+        _ => spec,
+    };
     let job = BackupJob {
         backup_id,
         server_name: server.name.clone(),
         spec,
-        database: row.database.clone(),
+        maintenance_db: server.maintenance_db.clone(),
+        kind,
     };
-    Ok(pipeline::run(ctx, &job, progress).await?)
+    let done = pipeline::run(ctx, &job, progress).await?;
+    after_success(ctx, &server, &done).await;
+    Ok(done)
+}
+
+/// The policy that applies to a database, and where it comes from.
+pub async fn effective_policy(catalog: &Catalog, server_id: i64, database: &str) -> Result<(Policy, PolicySource), Error> {
+    if let Some(b) = catalog.policy(server_id, database).await? {
+        return Ok((parse_body(&b.body)?, PolicySource::Database { declared: b.declared }));
+    }
+    if let Some(b) = catalog.policy(server_id, "").await? {
+        return Ok((parse_body(&b.body)?, PolicySource::Server { declared: b.declared }));
+    }
+    Ok((Policy::default(), PolicySource::Default))
+}
+
+/// The server-wide plan (coverage, globals, standby), or the default.
+pub async fn server_plan(catalog: &Catalog, server_id: i64) -> Result<ServerPlan, Error> {
+    match catalog.plan(server_id).await? {
+        Some(b) => parse_body(&b.body),
+        None => Ok(ServerPlan::default()),
+    }
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, Error> {
+    serde_json::from_str(body).map_err(|e| {
+        Error::Policy(PolicyError {
+            field: "stored policy".into(),
+            message: format!("cannot be read ({e}). Fix: save the policy again"),
+        })
+    })
+}
+
+/// Where a database's effective policy comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "from", rename_all = "lowercase")]
+pub enum PolicySource {
+    /// The database's own override.
+    Database { declared: bool },
+    /// Inherited from the server's default policy.
+    Server { declared: bool },
+    /// Nothing set: pgshelf's built-in default.
+    Default,
+}
+
+/// After a success: flag a server version change, then prune by the plan.
+async fn after_success(ctx: &RunContext, server: &ServerRow, done: &BackupRow) {
+    if let Some(v) = &done.server_version {
+        match ctx.catalog.swap_seen_version(server.id, v).await {
+            Ok(Some(old)) if &old != v => {
+                let _ = ctx.catalog.mark_version_changed(done.id).await;
+                tracing::warn!(server = %server.name, "server version changed from {old} to {v} since the last success");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot record the server version: {e}"),
+        }
+    }
+    if let Err(e) = prune::after_success(ctx, server.id, done).await {
+        tracing::warn!(backup = done.id, "retention prune did not run: {e}");
+    }
 }

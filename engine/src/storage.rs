@@ -149,8 +149,15 @@ pub fn artifact_dir(server: &str, database: &str, at: DateTime<Utc>, id: i64) ->
     )
 }
 
-/// The custom-format archive inside an artifact directory.
-pub const DUMP_FILE: &str = "dump.zst";
+/// `<server>/_globals/<UTC timestamp>-<id>/`. A database named `_globals`
+/// would share the folder, but directories never collide (each carries its
+/// backup id) and the catalog row's `kind` tells them apart.
+pub fn globals_dir(server: &str, at: DateTime<Utc>, id: i64) -> String {
+    format!("{}/_globals/{}-{}/", path_component(server), at.format("%Y%m%dT%H%M%SZ"), id)
+}
+
+/// The SQL of a globals dump inside its artifact directory.
+pub const GLOBALS_FILE: &str = "globals.sql.zst";
 /// The manifest inside an artifact directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 

@@ -60,6 +60,17 @@ pub fn pg_dump_custom(conninfo: &str, opts: &DumpArgs) -> Vec<OsString> {
     v
 }
 
+/// `pg_dumpall --globals-only` arguments: roles, memberships, tablespaces,
+/// and database-level grants and settings, as SQL to standard output.
+pub fn pg_dumpall_globals(conninfo: &str, no_role_passwords: bool) -> Vec<OsString> {
+    let mut v: Vec<OsString> = vec!["--globals-only".into(), "--no-password".into()];
+    if no_role_passwords {
+        v.push("--no-role-passwords".into());
+    }
+    v.push(format!("--dbname={conninfo}").into());
+    v
+}
+
 /// Environment variables removed from every child so that the caller's
 /// shell cannot redirect a run to another server or credentials.
 pub const SCRUBBED_ENV: &[&str] = &[
@@ -128,6 +139,13 @@ mod tests {
         );
         let plain = pg_dump_custom("x", &DumpArgs::default());
         assert_eq!(plain.len(), 4);
+    }
+
+    #[test]
+    fn globals_args() {
+        let a: Vec<String> = pg_dumpall_globals("c", true).into_iter().map(|s| s.into_string().unwrap()).collect();
+        assert_eq!(a, ["--globals-only", "--no-password", "--no-role-passwords", "--dbname=c"]);
+        assert_eq!(pg_dumpall_globals("c", false).len(), 3);
     }
 
     #[test]

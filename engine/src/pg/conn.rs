@@ -166,6 +166,19 @@ pub struct TableInfo {
     pub kind: String,
     pub bytes: i64,
     pub rows: i64,
+    /// Structure dumped, data left out by the policy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub data_excluded: bool,
+}
+
+/// What a snapshot holds: the dumped tables with counts, and every schema
+/// and table name (to check the policy's patterns against).
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub tables: Vec<TableInfo>,
+    pub schemas: Vec<String>,
+    pub all_tables: Vec<(String, String)>,
+    pub large_objects: i64,
 }
 
 /// Version and role of the server behind `conn`.
@@ -217,9 +230,17 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Opens the transaction and exports its snapshot.
-    pub async fn export(spec: &ConnSpec, mut conn: PgConnection) -> Result<Snapshot, PgError> {
+    /// With `serializable_deferrable`, the transaction waits for a snapshot
+    /// free of serialization anomalies (what `pg_dump --serializable-deferrable`
+    /// does), and pg_dump imports that snapshot.
+    pub async fn export(spec: &ConnSpec, mut conn: PgConnection, serializable_deferrable: bool) -> Result<Snapshot, PgError> {
         let q = query_err(spec);
-        sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        let begin = if serializable_deferrable {
+            "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE"
+        } else {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        };
+        sqlx::query(begin)
             .execute(&mut conn)
             .await
             .map_err(&q)?;
@@ -230,10 +251,20 @@ impl Snapshot {
         Ok(Snapshot { conn, id, backend_pid })
     }
 
-    /// Every user table with its size and exact row count in this snapshot,
-    /// and the number of large objects.
-    pub async fn tables(&mut self, spec: &ConnSpec) -> Result<(Vec<TableInfo>, i64), PgError> {
+    /// Every user table that `dumped(schema, name)` selects, with its size and
+    /// exact row count in this snapshot; all schema and table names; and the
+    /// number of large objects.
+    pub async fn tables(&mut self, spec: &ConnSpec, dumped: impl Fn(&str, &str) -> bool) -> Result<Listing, PgError> {
         let q = query_err(spec);
+        let schemas: Vec<String> = sqlx::query_scalar(
+            "SELECT nspname::text FROM pg_namespace
+              WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+                AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'
+              ORDER BY 1",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(&q)?;
         let rows = sqlx::query(
             "SELECT n.nspname::text, c.relname::text, c.relkind::text,
                     pg_total_relation_size(c.oid)
@@ -249,11 +280,16 @@ impl Snapshot {
         .await
         .map_err(&q)?;
         let mut out = Vec::with_capacity(rows.len());
+        let mut all_tables = Vec::with_capacity(rows.len());
         for r in rows {
             let schema: String = r.get(0);
             let name: String = r.get(1);
             let kind: String = r.get(2);
             let bytes: i64 = r.get(3);
+            all_tables.push((schema.clone(), name.clone()));
+            if !dumped(&schema, &name) {
+                continue;
+            }
             // ONLY for plain tables, so inheritance children are not counted twice;
             // a partitioned parent counts its partitions.
             let only = if kind == "r" { "ONLY " } else { "" };
@@ -265,13 +301,19 @@ impl Snapshot {
                 kind: if kind == "p" { "partitioned" } else { "table" }.to_owned(),
                 bytes,
                 rows,
+                data_excluded: false,
             });
         }
         let large_objects: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_largeobject_metadata")
             .fetch_one(&mut self.conn)
             .await
             .map_err(&q)?;
-        Ok((out, large_objects))
+        Ok(Listing {
+            tables: out,
+            schemas,
+            all_tables,
+            large_objects,
+        })
     }
 
     /// Tears the session down after a failed dump: a query of ours may still

@@ -11,7 +11,7 @@ pub mod args;
 pub mod conn;
 pub mod tools;
 
-pub use conn::{ConnSpec, DatabaseInfo, ServerInfo, TableInfo};
+pub use conn::{ConnSpec, DatabaseInfo, Listing, ServerInfo, TableInfo};
 pub use tools::{PgTools, ToolFinder};
 
 /// What can go wrong reaching a server or finding its tools.

@@ -110,6 +110,46 @@ impl ToolFinder {
     }
 }
 
+/// What this pg_dump can compress with, found by running it: each method is
+/// tried against a socket that does not exist; one that reaches the
+/// connection attempt was accepted. (Not inferred from the version: builds
+/// differ, and pg_dump before 16 reads `--compress=zstd` as level 0.)
+pub async fn probe_capabilities(tools: &PgTools) -> crate::policy::DumpCapabilities {
+    async fn accepted(exe: &Path, compress: &str) -> bool {
+        let out = tokio::process::Command::new(exe)
+            .args(["--schema-only", "--no-password"])
+            .arg(format!("--compress={compress}"))
+            .arg("--dbname=host=/nonexistent/pgshelf-probe dbname=probe")
+            .env("LC_MESSAGES", "C")
+            .env_remove("PGSERVICE")
+            .kill_on_drop(true)
+            .output();
+        let Ok(Ok(out)) = tokio::time::timeout(std::time::Duration::from_secs(10), out).await else {
+            return false;
+        };
+        let err = String::from_utf8_lossy(&out.stderr);
+        probe_accepted(&err)
+    }
+    let exe = tools.pg_dump();
+    let method_syntax = accepted(&exe, "gzip:1").await;
+    let gzip = if method_syntax { true } else { accepted(&exe, "5").await };
+    crate::policy::DumpCapabilities {
+        method_syntax,
+        gzip,
+        lz4: method_syntax && accepted(&exe, "lz4:1").await,
+        zstd: method_syntax && accepted(&exe, "zstd:1").await,
+    }
+}
+
+/// Whether a probe's stderr shows pg_dump got as far as connecting.
+pub fn probe_accepted(stderr: &str) -> bool {
+    let refused = stderr.contains("invalid value")
+        || stderr.contains("invalid compression")
+        || stderr.contains("not support")
+        || stderr.contains("not available");
+    !refused && (stderr.contains("connection to server") || stderr.contains("could not connect"))
+}
+
 /// Runs `<exe> --version` and returns the version number it prints.
 pub async fn tool_version(exe: &Path) -> Option<String> {
     let out = tokio::process::Command::new(exe)
@@ -192,6 +232,15 @@ mod tests {
         assert_eq!(major_of_num(150018), 15);
         assert_eq!(major_of_num(180000), 18);
         assert_eq!(major_of_num(90624), 9);
+    }
+
+    #[test]
+    fn probe_reading() {
+        assert!(probe_accepted("pg_dump: error: connection to server on socket \"/x/.s.PGSQL.5432\" failed"));
+        assert!(!probe_accepted("pg_dump: error: invalid value \"zstd\" for option -Z/--compress"));
+        assert!(!probe_accepted("pg_dump: error: invalid compression specification: this build does not support compression with lz4"));
+        assert!(!probe_accepted("pg_dump: WARNING: requested compression not available in this installation -- archive will be uncompressed\npg_dump: error: connection to server failed"));
+        assert!(!probe_accepted(""));
     }
 
     #[test]

@@ -1,0 +1,270 @@
+//! Directory format: `pg_dump -Fd -j N --file=SPOOL/dump`, each file
+//! compressed and uploaded as soon as pg_dump closes it.
+//!
+//! pgshelf creates the (empty) spool directory itself and watches it with
+//! inotify (`IN_CLOSE_WRITE`) before pg_dump starts, so no file is missed.
+//! When pg_dump exits, every file not yet uploaded — or changed since — is
+//! uploaded (`toc.dat` is written last). The caller removes the spool after
+//! success and after failure.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::stream::{self, Limits, Program};
+use super::{ManifestFile, PipelineError, Progress, RunContext};
+use crate::pg::ConnSpec;
+
+type Failed = (PipelineError, String);
+
+/// Runs the directory-format dump into `spool` and uploads its files under
+/// `<artifact dir>dump/`.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    ctx: &RunContext,
+    program: &Program,
+    spec: &ConnSpec,
+    spool: &Path,
+    artifact_dir: &str,
+    zstd_level: Option<i32>,
+    limits: Limits,
+    progress: &Arc<Progress>,
+    backup_id: i64,
+) -> Result<(Vec<ManifestFile>, String), Failed> {
+    let spool_err = |e: std::io::Error| {
+        (
+            PipelineError::Spool {
+                path: spool.display().to_string(),
+                detail: e.to_string(),
+            },
+            String::new(),
+        )
+    };
+    std::fs::create_dir_all(spool).map_err(spool_err)?;
+    let watch = Watch::new(spool).map_err(spool_err)?;
+    let (tx, mut closed) = mpsc::unbounded_channel::<String>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        tokio::task::spawn_blocking(move || watch.run(tx, stop))
+    };
+
+    let mut child = stream::spawn(program, spec, Stdio::null()).map_err(|e| (e, String::new()))?;
+    let stderr = tokio::spawn(stream::read_tail(child.stderr.take().expect("piped stderr")));
+    let mut uploaded: HashMap<String, (u64, ManifestFile)> = HashMap::new();
+    let dog = stream::watchdog(progress.clone(), limits);
+    tokio::pin!(dog);
+    let mut spool_tick = tokio::time::interval(Duration::from_millis(500));
+
+    let status = loop {
+        tokio::select! {
+            Some(name) = closed.recv() => {
+                if let Err(e) = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded).await {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    stop.store(true, Ordering::Relaxed);
+                    return Err((e, stderr.await.unwrap_or_default()));
+                }
+            }
+            _ = spool_tick.tick() => {
+                // pg_dump writing a large file moves no upload bytes yet; the
+                // spool's growth counts as progress for the stall watchdog.
+                progress.spooled.store(dir_size(spool), Ordering::Relaxed);
+            }
+            status = child.wait() => break status,
+            e = &mut dog => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                stop.store(true, Ordering::Relaxed);
+                return Err((e, stderr.await.unwrap_or_default()));
+            }
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    let _ = watcher.await;
+    let stderr_text = stderr.await.unwrap_or_default();
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => return Err((PipelineError::Compress(e.to_string()), stderr_text)),
+    };
+    if let Some(e) = stream::exit_error(status, &program.label, &stderr_text) {
+        return Err((e, stderr_text));
+    }
+    // Whatever is left: files closed after the watch stopped, and toc.dat.
+    let mut names: Vec<String> = match std::fs::read_dir(spool) {
+        Ok(rd) => rd.flatten().filter(|e| e.path().is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Err(e) => return Err((spool_err(e).0, stderr_text)),
+    };
+    names.sort();
+    for name in names {
+        if let Err(e) = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded).await {
+            return Err((e, stderr_text));
+        }
+    }
+    let mut files: Vec<ManifestFile> = uploaded.into_values().map(|(_, f)| f).collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    if !files.iter().any(|f| f.path.starts_with("dump/toc.dat")) {
+        return Err((
+            PipelineError::Dump {
+                program: program.label.clone(),
+                cause: "finished without writing toc.dat".into(),
+            },
+            stderr_text,
+        ));
+    }
+    Ok((files, stderr_text))
+}
+
+/// Uploads `spool/name` unless the same size was uploaded already.
+#[allow(clippy::too_many_arguments)]
+async fn upload_one(
+    ctx: &RunContext,
+    spool: &Path,
+    name: &str,
+    artifact_dir: &str,
+    zstd_level: Option<i32>,
+    progress: &Arc<Progress>,
+    backup_id: i64,
+    uploaded: &mut HashMap<String, (u64, ManifestFile)>,
+) -> Result<(), PipelineError> {
+    let local = spool.join(name);
+    let spool_err = |e: std::io::Error| PipelineError::Spool {
+        path: local.display().to_string(),
+        detail: e.to_string(),
+    };
+    let file = std::fs::File::open(&local).map_err(spool_err)?;
+    let size = file.metadata().map_err(spool_err)?.len();
+    if uploaded.get(name).is_some_and(|(s, _)| *s == size) {
+        return Ok(());
+    }
+    let stored_name = match zstd_level {
+        Some(_) => format!("{name}.zst"),
+        None => name.to_owned(),
+    };
+    let path = format!("{artifact_dir}dump/{stored_name}");
+    let mut f = stream::upload(ctx, file, &path, zstd_level, progress, backup_id).await?;
+    f.path = format!("dump/{stored_name}");
+    uploaded.insert(name.to_owned(), (size, f));
+    Ok(())
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+/// An inotify watch for files closed after writing in one directory.
+struct Watch {
+    fd: OwnedFd,
+}
+
+impl Watch {
+    fn new(dir: &Path) -> std::io::Result<Watch> {
+        // SAFETY: plain syscalls; the returned descriptor is owned at once.
+        let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let c = CString::new(dir.as_os_str().as_bytes())?;
+        let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_CLOSE_WRITE) };
+        if wd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Watch { fd })
+    }
+
+    /// Sends the name of every file closed after writing until `stop` is set
+    /// and no event is pending.
+    fn run(self, tx: mpsc::UnboundedSender<String>, stop: Arc<AtomicBool>) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(&mut pfd, 1, 200) };
+            if ready <= 0 {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                continue;
+            }
+            // SAFETY: reading into our own buffer.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                continue;
+            }
+            for name in parse_events(&buf[..n as usize]) {
+                if tx.send(name).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Names in a buffer of `struct inotify_event` records.
+fn parse_events(mut b: &[u8]) -> Vec<String> {
+    const HEADER: usize = 16; // wd, mask, cookie, len: four 32-bit fields
+    let mut out = Vec::new();
+    while b.len() >= HEADER {
+        let len = u32::from_ne_bytes(b[12..16].try_into().expect("4 bytes")) as usize;
+        if b.len() < HEADER + len {
+            break;
+        }
+        let name = &b[HEADER..HEADER + len];
+        let name = name.split(|c| *c == 0).next().unwrap_or(&[]);
+        if !name.is_empty() {
+            out.push(String::from_utf8_lossy(name).into_owned());
+        }
+        b = &b[HEADER + len..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_inotify_records() {
+        let mut b = Vec::new();
+        for (name, pad) in [("toc.dat", 9usize), ("3001.dat", 8)] {
+            b.extend_from_slice(&1i32.to_ne_bytes());
+            b.extend_from_slice(&(libc::IN_CLOSE_WRITE).to_ne_bytes());
+            b.extend_from_slice(&0u32.to_ne_bytes());
+            b.extend_from_slice(&((name.len() + pad) as u32).to_ne_bytes());
+            b.extend_from_slice(name.as_bytes());
+            b.extend(std::iter::repeat_n(0u8, pad));
+        }
+        assert_eq!(parse_events(&b), ["toc.dat", "3001.dat"]);
+        assert!(parse_events(&b[..10]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn watch_sees_closed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Watch::new(dir.path()).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let t = tokio::task::spawn_blocking(move || w.run(tx, s2));
+        std::fs::write(dir.path().join("a.dat"), b"x").unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap();
+        assert_eq!(got.as_deref(), Some("a.dat"));
+        stop.store(true, Ordering::Relaxed);
+        t.await.unwrap();
+    }
+}

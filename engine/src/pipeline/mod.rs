@@ -1,0 +1,491 @@
+//! One backup run: probe -> snapshot -> dump -> compress -> destination ->
+//! manifest -> record.
+//!
+//! - [`stream`]: run a program and stream its output, compressed, to the
+//!   destination, under a stall watchdog and a run timeout.
+//! - [`directory`]: `pg_dump -Fd -j N` into a spool directory, each file
+//!   compressed and uploaded as soon as pg_dump closes it.
+//!
+//! The manifest is written last: an artifact without one is incomplete. On
+//! any failure the partial artifact (and the spool) is removed and the run is
+//! recorded `failed` with a cause and the tail of the program's stderr.
+
+pub mod directory;
+pub mod stream;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{BackupRow, BackupStatus, Catalog, CatalogError, Outcome};
+use crate::pg::{args, conn::Snapshot, ConnSpec, PgError, PgTools, TableInfo, ToolFinder};
+use crate::policy::{self, DumpOutput, Format, Policy, PolicyError};
+use crate::storage::{self, Destination, StorageError};
+pub use stream::{dump_cause, Limits, Program};
+
+/// What can end a run early.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("the policy cannot be used: {0}")]
+    Policy(#[from] PolicyError),
+    #[error("{program} failed: {cause}")]
+    Dump { program: String, cause: String },
+    #[error("{program} was killed by signal {signal} before it finished. Fix: check the host's OOM killer and whoever stops processes there, then run the backup again")]
+    Killed { program: String, signal: i32 },
+    #[error("stalled: no bytes moved for {secs}s, so the run was stopped. Fix: look for locks held on the database (pg_locks) or a hung destination, or raise the policy's stall limit")]
+    Stalled { secs: u64 },
+    #[error("timed out after {secs}s, so the run was stopped. Fix: raise the policy's run timeout, or use directory format with more jobs")]
+    TimedOut { secs: u64 },
+    #[error("cannot start {program}: {detail}. Fix: check that the PostgreSQL client tools are installed and executable")]
+    Spawn { program: String, detail: String },
+    #[error("compression failed: {0}")]
+    Compress(String),
+    #[error("spool directory {path}: {detail}. Fix: make the data directory writable and give it room for one dump")]
+    Spool { path: String, detail: String },
+    #[error("the stored artifact is {stored} bytes but {written} were written. Fix: check the destination's free space and health")]
+    SizeMismatch { written: u64, stored: u64 },
+}
+
+impl PipelineError {
+    /// HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            PipelineError::Pg(e) => e.status(),
+            PipelineError::Storage(e) => e.status(),
+            PipelineError::Catalog(e) => e.status(),
+            PipelineError::Policy(e) => e.status(),
+            PipelineError::Stalled { .. } | PipelineError::TimedOut { .. } => 504,
+            _ => 500,
+        }
+    }
+}
+
+/// Compression settings of pgshelf's own zstd stage.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ZstdSettings {
+    pub level: i32,
+    pub threads: u32,
+}
+
+impl Default for ZstdSettings {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        ZstdSettings {
+            level: 3,
+            threads: cores.clamp(1, 4) as u32,
+        }
+    }
+}
+
+/// Live counters of a running backup, for the dashboard and the catalog.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes read from the dump program.
+    pub raw: AtomicU64,
+    /// Bytes written to the destination.
+    pub stored: AtomicU64,
+    /// Bytes in the spool (directory format), for the stall watchdog.
+    pub spooled: AtomicU64,
+}
+
+impl Progress {
+    /// `(raw, stored)` so far.
+    pub fn totals(&self) -> (u64, u64) {
+        (self.raw.load(Ordering::Relaxed), self.stored.load(Ordering::Relaxed))
+    }
+}
+
+/// Everything a run needs from its surroundings.
+#[derive(Clone)]
+pub struct RunContext {
+    pub catalog: Catalog,
+    pub destination: Destination,
+    pub tools: ToolFinder,
+    pub zstd: ZstdSettings,
+    /// Where directory-format dumps are spooled.
+    pub spool_dir: PathBuf,
+}
+
+/// What a run dumps.
+#[derive(Debug, Clone)]
+pub enum JobKind {
+    /// One database with `pg_dump`, under a policy.
+    Database { database: String, policy: Box<Policy> },
+    /// Roles, memberships, tablespaces and grants with `pg_dumpall --globals-only`.
+    Globals { no_role_passwords: bool },
+}
+
+/// One backup to take; the catalog row already exists (`queued`).
+pub struct BackupJob {
+    pub backup_id: i64,
+    pub server_name: String,
+    /// Where to connect: the server, or its standby.
+    pub spec: ConnSpec,
+    pub maintenance_db: String,
+    pub kind: JobKind,
+}
+
+/// One file of an artifact.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    /// Bytes before compression.
+    pub raw_size: u64,
+}
+
+/// `manifest.json`: self-describing, enough to restore without pgshelf.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub pgshelf_manifest: u32,
+    pub backup_id: i64,
+    /// `database` or `globals`.
+    pub kind: String,
+    pub server: String,
+    pub database: String,
+    /// The host the dump was read from (a standby when one was used).
+    pub source: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// `custom`, `directory` or `sql`.
+    pub format: String,
+    pub compression: String,
+    pub encryption: Option<String>,
+    pub server_version: String,
+    pub pg_dump_version: String,
+    pub snapshot: Option<String>,
+    pub files: Vec<ManifestFile>,
+    pub tables: Vec<TableInfo>,
+    pub large_objects: i64,
+    pub warnings: Vec<String>,
+    pub policy: Option<Policy>,
+    pub restore: String,
+}
+
+/// Runs the backup and records its outcome. The returned error has been
+/// recorded on the run already.
+pub async fn run(ctx: &RunContext, job: &BackupJob, progress: Arc<Progress>) -> Result<BackupRow, PipelineError> {
+    let mut facts = Outcome {
+        source_host: Some(job.spec.addr()),
+        ..Outcome::default()
+    };
+    let started_at = Utc::now();
+    let dir = match &job.kind {
+        JobKind::Database { database, .. } => storage::artifact_dir(&job.server_name, database, started_at, job.backup_id),
+        JobKind::Globals { .. } => storage::globals_dir(&job.server_name, started_at, job.backup_id),
+    };
+    let spool = ctx.spool_dir.join(job.backup_id.to_string());
+    let result = match &job.kind {
+        JobKind::Database { database, policy } => {
+            take_database(ctx, job, database, policy, &dir, &spool, started_at, &progress, &mut facts).await
+        }
+        JobKind::Globals { no_role_passwords } => {
+            take_globals(ctx, job, *no_role_passwords, &dir, started_at, &progress, &mut facts).await
+        }
+    };
+    if spool.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&spool) {
+            tracing::warn!(backup = job.backup_id, "cannot remove spool {}: {e}", spool.display());
+        }
+    }
+    (facts.raw_bytes, facts.stored_bytes) = {
+        let (r, s) = progress.totals();
+        (r as i64, s as i64)
+    };
+    match result {
+        Ok(()) => Ok(ctx.catalog.finish(job.backup_id, BackupStatus::Succeeded, &facts).await?),
+        Err(e) => {
+            if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
+                tracing::warn!(backup = job.backup_id, "cannot remove partial artifact {dir}: {rm}");
+            }
+            facts.cause = Some(e.to_string());
+            facts.manifest = None;
+            ctx.catalog.finish(job.backup_id, BackupStatus::Failed, &facts).await?;
+            Err(e)
+        }
+    }
+}
+
+fn limits(policy: &Policy) -> Limits {
+    Limits {
+        stall: Duration::from_secs(u64::from(policy.stall_timeout_secs)),
+        timeout: policy.run_timeout_secs.map(|s| Duration::from_secs(u64::from(s))),
+    }
+}
+
+/// Whether the policy's selection dumps this table (pg_dump's rules: `-t`
+/// patterns override `-n`/`-N`; `-T` always excludes).
+fn selected(policy: &Policy, schema: &str, name: &str) -> bool {
+    use policy::NamePattern;
+    let s = &policy.selection;
+    let any = |list: &[String]| list.iter().any(|p| NamePattern::parse(p).matches(schema, name));
+    let any_schema = |list: &[String]| list.iter().any(|p| NamePattern::parse(p).matches_schema(schema));
+    if any(&s.exclude_tables) {
+        return false;
+    }
+    if !s.include_tables.is_empty() {
+        return any(&s.include_tables);
+    }
+    (s.include_schemas.is_empty() || any_schema(&s.include_schemas)) && !any_schema(&s.exclude_schemas)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn take_database(
+    ctx: &RunContext,
+    job: &BackupJob,
+    database: &str,
+    policy: &Policy,
+    dir: &str,
+    spool: &std::path::Path,
+    started_at: DateTime<Utc>,
+    progress: &Arc<Progress>,
+    facts: &mut Outcome,
+) -> Result<(), PipelineError> {
+    ctx.destination.preflight().await?;
+    let mut conn = job.spec.connect(database).await?;
+    let info = crate::pg::conn::server_info(&job.spec, &mut conn).await?;
+    facts.server_version = Some(info.version.clone());
+    let tools = ctx.tools.for_server(&info.version, info.major).await?;
+    facts.pg_dump_version = Some(tools.version.clone());
+    facts.pg_dump_path = Some(tools.pg_dump().display().to_string());
+    facts.compression = Some(policy.compression_label());
+    let caps = match policy.compression {
+        policy::Compression::PgDump { .. } => crate::pg::tools::probe_capabilities(&tools).await,
+        _ => policy::DumpCapabilities::default(),
+    };
+    let location = format!("{}/{dir}", ctx.destination.describe);
+    ctx.catalog.mark_running(job.backup_id, &location).await?;
+    facts.location = Some(location);
+
+    let mut snapshot = Snapshot::export(&job.spec, conn, policy.serializable_deferrable).await?;
+    let snapshot_id = snapshot.id.clone();
+    let conninfo = args::conninfo(&job.spec, database);
+    let (output, format) = match policy.format {
+        Format::Custom => (DumpOutput::Stdout, "custom"),
+        Format::Directory { .. } => (DumpOutput::Directory(spool.join("dump")), "directory"),
+    };
+    let argv = policy::pg_dump_args(policy, &caps, &conninfo, Some(&snapshot_id), &output)?;
+    let program = Program {
+        path: tools.pg_dump(),
+        args: argv,
+        label: format!("pg_dump {}", tools.version),
+    };
+
+    // Counting rows in the snapshot runs beside the dump. If the dump ends
+    // in failure, counting is abandoned (it may be waiting on the same lock).
+    let (tables, dumped) = {
+        let counting = snapshot.tables(&job.spec, |s, n| selected(policy, s, n));
+        let dumping = async {
+            match &output {
+                DumpOutput::Stdout => {
+                    let path = format!("{dir}{}", policy.custom_file_name());
+                    stream::run_to(ctx, &program, &job.spec, &path, policy.pgshelf_zstd_level(), limits(policy), progress, job.backup_id)
+                        .await
+                        .map(|(f, e)| (vec![f], e))
+                }
+                DumpOutput::Directory(out) => {
+                    directory::run(ctx, &program, &job.spec, out, dir, policy.pgshelf_zstd_level(), limits(policy), progress, job.backup_id).await
+                }
+            }
+        };
+        tokio::pin!(counting, dumping);
+        let mut tables = None;
+        let dumped = loop {
+            tokio::select! {
+                t = &mut counting, if tables.is_none() => tables = Some(t),
+                d = &mut dumping => break d,
+            }
+        };
+        match (tables, dumped.is_ok()) {
+            (Some(t), _) => (Some(t), dumped),
+            (None, true) => (Some(counting.await), dumped),
+            (None, false) => (None, dumped),
+        }
+    };
+    if tables.is_some() {
+        snapshot.close().await;
+    } else {
+        snapshot.abandon(&job.spec, database).await;
+    }
+    let (files, stderr) = match dumped {
+        Ok(v) => v,
+        Err((e, stderr)) => {
+            facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
+            return Err(e);
+        }
+    };
+    facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
+    let listing = tables.expect("counted when the dump succeeded")?;
+    let warnings = policy::unmatched_patterns(&policy.selection, &listing.schemas, &listing.all_tables);
+    for w in &warnings {
+        tracing::warn!(backup = job.backup_id, "{w}");
+    }
+    facts.warnings = (!warnings.is_empty()).then(|| warnings.join("\n"));
+    let mut tables = listing.tables;
+    for t in &mut tables {
+        let np = |p: &String| policy::NamePattern::parse(p).matches(&t.schema, &t.name);
+        if policy.selection.exclude_table_data.iter().any(np) {
+            t.data_excluded = true;
+            t.rows = 0;
+        }
+    }
+
+    let restore = match policy.format {
+        Format::Custom => match policy.compression {
+            policy::Compression::Pgshelf { .. } => format!(
+                "zstd -dc dump.zst | pg_restore --dbname=TARGET   (pg_restore {} or newer)",
+                tools.major
+            ),
+            _ => format!("pg_restore --dbname=TARGET dump.custom   (pg_restore {} or newer)", tools.major),
+        },
+        Format::Directory { .. } => format!(
+            "mkdir d && for f in dump/*; do n=$(basename \"$f\"); case $n in *.zst) zstd -dq \"$f\" -o \"d/${{n%.zst}}\";; *) cp \"$f\" d/;; esac; done && pg_restore -j 4 --dbname=TARGET d   (pg_restore {} or newer)",
+            tools.major
+        ),
+    };
+    let manifest = Manifest {
+        pgshelf_manifest: 1,
+        backup_id: job.backup_id,
+        kind: "database".into(),
+        server: job.server_name.clone(),
+        database: database.to_owned(),
+        source: job.spec.addr(),
+        started_at,
+        finished_at: Utc::now(),
+        format: format.into(),
+        compression: policy.compression_label(),
+        encryption: None,
+        server_version: info.version.clone(),
+        pg_dump_version: tools.version.clone(),
+        snapshot: Some(snapshot_id),
+        files,
+        tables,
+        large_objects: listing.large_objects,
+        warnings,
+        policy: Some(policy.clone()),
+        restore,
+    };
+    write_manifest(ctx, dir, &manifest, facts).await
+}
+
+async fn take_globals(
+    ctx: &RunContext,
+    job: &BackupJob,
+    no_role_passwords: bool,
+    dir: &str,
+    started_at: DateTime<Utc>,
+    progress: &Arc<Progress>,
+    facts: &mut Outcome,
+) -> Result<(), PipelineError> {
+    ctx.destination.preflight().await?;
+    let mut conn = job.spec.connect(&job.maintenance_db).await?;
+    let info = crate::pg::conn::server_info(&job.spec, &mut conn).await?;
+    drop(conn);
+    facts.server_version = Some(info.version.clone());
+    let tools: PgTools = ctx.tools.for_server(&info.version, info.major).await?;
+    facts.pg_dump_version = Some(tools.version.clone());
+    facts.pg_dump_path = Some(tools.pg_dumpall().display().to_string());
+    facts.compression = Some(format!("zstd:{} (pgshelf)", ctx.zstd.level));
+    let location = format!("{}/{dir}", ctx.destination.describe);
+    ctx.catalog.mark_running(job.backup_id, &location).await?;
+    facts.location = Some(location);
+    let program = Program {
+        path: tools.pg_dumpall(),
+        args: args::pg_dumpall_globals(&args::conninfo(&job.spec, &job.maintenance_db), no_role_passwords),
+        label: format!("pg_dumpall {}", tools.version),
+    };
+    let path = format!("{dir}{}", storage::GLOBALS_FILE);
+    let limits = Limits {
+        stall: Duration::from_secs(600),
+        timeout: Some(Duration::from_secs(3600)),
+    };
+    let (file, stderr) = match stream::run_to(ctx, &program, &job.spec, &path, Some(ctx.zstd.level), limits, progress, job.backup_id).await {
+        Ok(v) => v,
+        Err((e, stderr)) => {
+            facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
+            return Err(e);
+        }
+    };
+    facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
+    let manifest = Manifest {
+        pgshelf_manifest: 1,
+        backup_id: job.backup_id,
+        kind: "globals".into(),
+        server: job.server_name.clone(),
+        database: String::new(),
+        source: job.spec.addr(),
+        started_at,
+        finished_at: Utc::now(),
+        format: "sql".into(),
+        compression: format!("zstd:{} (pgshelf)", ctx.zstd.level),
+        encryption: None,
+        server_version: info.version,
+        pg_dump_version: tools.version.clone(),
+        snapshot: None,
+        files: vec![file],
+        tables: Vec::new(),
+        large_objects: 0,
+        warnings: if no_role_passwords {
+            vec!["dumped with --no-role-passwords: roles are restored without passwords; set them again after a rebuild".into()]
+        } else {
+            Vec::new()
+        },
+        policy: None,
+        restore: format!(
+            "zstd -dc {} | psql -X -v ON_ERROR_STOP=0 --dbname=postgres   (apply before restoring databases; roles that exist already report an error and are kept)",
+            storage::GLOBALS_FILE
+        ),
+    };
+    facts.warnings = (!manifest.warnings.is_empty()).then(|| manifest.warnings.join("\n"));
+    write_manifest(ctx, dir, &manifest, facts).await
+}
+
+async fn write_manifest(ctx: &RunContext, dir: &str, manifest: &Manifest, facts: &mut Outcome) -> Result<(), PipelineError> {
+    let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
+    let op = ctx.destination.operator()?;
+    op.write(&format!("{dir}{}", storage::MANIFEST_FILE), json.clone())
+        .await
+        .map_err(|e| ctx.destination.error(e))?;
+    facts.manifest = Some(String::from_utf8(json).expect("json is utf-8"));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Selection;
+
+    #[test]
+    fn selection_follows_pg_dump_rules() {
+        let mut p = Policy::default();
+        assert!(selected(&p, "public", "t"));
+        p.selection = Selection {
+            include_schemas: vec!["sales".into()],
+            exclude_tables: vec!["sales.secret".into()],
+            ..Default::default()
+        };
+        assert!(selected(&p, "sales", "orders"));
+        assert!(!selected(&p, "public", "t"));
+        assert!(!selected(&p, "sales", "secret"));
+        p.selection.include_tables = vec!["public.t".into()];
+        assert!(selected(&p, "public", "t"), "-t overrides -n");
+        assert!(!selected(&p, "sales", "orders"));
+        p.selection = Selection {
+            exclude_schemas: vec!["tmp*".into()],
+            ..Default::default()
+        };
+        assert!(!selected(&p, "tmp_1", "x"));
+        assert!(selected(&p, "public", "x"));
+    }
+}

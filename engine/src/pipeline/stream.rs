@@ -1,0 +1,460 @@
+//! Running a dump program and streaming its standard output, compressed,
+//! into the destination — with a stall watchdog and a run timeout.
+//!
+//! The program writes to a pipe; a blocking thread compresses with
+//! multithreaded zstd (or passes bytes through) into 1 MiB chunks; a bounded
+//! channel hands them to an opendal writer. No temporary file; memory stays
+//! bounded whatever the database size.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+use super::{ManifestFile, PipelineError, Progress, RunContext};
+use crate::pg::{args, ConnSpec};
+
+/// Bytes per chunk handed from the compressor to the writer.
+pub(crate) const CHUNK: usize = 1 << 20;
+/// Chunks in flight between compressor and writer.
+const CHANNEL_DEPTH: usize = 4;
+/// Bytes of a program's stderr kept for the record.
+pub(crate) const STDERR_TAIL: usize = 8 * 1024;
+
+/// Limits of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Fail as stalled when no byte moves for this long.
+    pub stall: Duration,
+    /// Fail as timed out after this long in all.
+    pub timeout: Option<Duration>,
+}
+
+/// A program to run: path, arguments, and the label used in messages.
+pub struct Program {
+    pub path: PathBuf,
+    pub args: Vec<OsString>,
+    /// e.g. `pg_dump 18.0`.
+    pub label: String,
+}
+
+/// Starts `program` with a scrubbed environment and the password in `PGPASSWORD`.
+pub(crate) fn spawn(program: &Program, spec: &ConnSpec, stdout: Stdio) -> Result<tokio::process::Child, PipelineError> {
+    let mut cmd = tokio::process::Command::new(&program.path);
+    cmd.args(&program.args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .env("LC_MESSAGES", "C")
+        .kill_on_drop(true);
+    for k in args::SCRUBBED_ENV {
+        cmd.env_remove(k);
+    }
+    if let Some(p) = &spec.password {
+        cmd.env("PGPASSWORD", p.expose());
+    }
+    cmd.spawn().map_err(|e| PipelineError::Spawn {
+        program: program.path.display().to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Collects the tail of a child's stderr.
+pub(crate) async fn read_tail(mut stderr: tokio::process::ChildStderr) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stderr.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > 4 * STDERR_TAIL {
+                    buf.drain(..buf.len() - STDERR_TAIL);
+                }
+            }
+        }
+    }
+    tail(&buf)
+}
+
+/// Resolves when `progress` has not moved for `limits.stall`, or the run
+/// has lasted `limits.timeout`, with the error to report.
+pub(crate) async fn watchdog(progress: Arc<Progress>, limits: Limits) -> PipelineError {
+    let started = Instant::now();
+    let tick = (limits.stall / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let read = |p: &Progress| {
+        (
+            p.raw.load(Ordering::Relaxed),
+            p.stored.load(Ordering::Relaxed),
+            p.spooled.load(Ordering::Relaxed),
+        )
+    };
+    let mut last = read(&progress);
+    let mut last_change = Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now = read(&progress);
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        }
+        if let Some(t) = limits.timeout {
+            if started.elapsed() >= t {
+                return PipelineError::TimedOut { secs: t.as_secs() };
+            }
+        }
+        if last_change.elapsed() >= limits.stall {
+            return PipelineError::Stalled {
+                secs: limits.stall.as_secs(),
+            };
+        }
+    }
+}
+
+/// Runs `program` and streams its standard output to `path`, compressed with
+/// zstd at `zstd_level` (or as is when `None`). On failure the error comes
+/// with the program's stderr tail.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_to(
+    ctx: &RunContext,
+    program: &Program,
+    spec: &ConnSpec,
+    path: &str,
+    zstd_level: Option<i32>,
+    limits: Limits,
+    progress: &Arc<Progress>,
+    backup_id: i64,
+) -> Result<(ManifestFile, String), (PipelineError, String)> {
+    let mut child = spawn(program, spec, Stdio::piped()).map_err(|e| (e, String::new()))?;
+    let stdout = match child.stdout.take().expect("piped stdout").into_owned_fd() {
+        Ok(fd) => fd,
+        Err(e) => return Err((PipelineError::Compress(e.to_string()), String::new())),
+    };
+    let stderr = child.stderr.take().expect("piped stderr");
+    let work = async {
+        tokio::join!(
+            upload(ctx, stdout, path, zstd_level, progress, backup_id),
+            read_tail(stderr)
+        )
+    };
+    let (uploaded, stderr_text) = tokio::select! {
+        r = work => r,
+        e = watchdog(progress.clone(), limits) => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return Err((e, String::new()));
+        }
+    };
+    if uploaded.is_err() {
+        let _ = child.start_kill();
+    }
+    let status = match child.wait().await {
+        Ok(s) => s,
+        Err(e) => return Err((PipelineError::Compress(e.to_string()), stderr_text)),
+    };
+    if let Some(e) = exit_error(status, &program.label, &stderr_text) {
+        return Err((e, stderr_text));
+    }
+    match uploaded {
+        Ok(file) => Ok((file, stderr_text)),
+        Err(e) => Err((e, stderr_text)),
+    }
+}
+
+/// The error a child's exit status means, if any.
+pub(crate) fn exit_error(status: std::process::ExitStatus, label: &str, stderr: &str) -> Option<PipelineError> {
+    use std::os::unix::process::ExitStatusExt;
+    if status.success() {
+        return None;
+    }
+    Some(match status.signal() {
+        Some(signal) => PipelineError::Killed {
+            program: label.split_whitespace().next().unwrap_or(label).to_owned(),
+            signal,
+        },
+        None => PipelineError::Dump {
+            program: label.to_owned(),
+            cause: dump_cause(stderr),
+        },
+    })
+}
+
+/// Compresses `input` on a blocking thread and writes the chunks to `path`.
+pub(crate) async fn upload(
+    ctx: &RunContext,
+    input: impl Into<std::os::fd::OwnedFd> + Send + 'static,
+    path: &str,
+    zstd_level: Option<i32>,
+    progress: &Arc<Progress>,
+    backup_id: i64,
+) -> Result<ManifestFile, PipelineError> {
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
+    let threads = ctx.zstd.threads;
+    let raw_counter = progress.clone();
+    let compressor = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        let reader = Counting {
+            inner: std::fs::File::from(input.into()),
+            progress: raw_counter,
+        };
+        compress(reader, zstd_level, threads, tx)
+    });
+
+    let dest = &ctx.destination;
+    let op = dest.operator()?;
+    let mut writer = op
+        .writer_with(path)
+        .chunk(8 * CHUNK)
+        .await
+        .map_err(|e| dest.error(e))?;
+    let mut hasher = Sha256::new();
+    let mut written: u64 = 0;
+    let mut last_report = Instant::now();
+    let mut write_err = None;
+    while let Some(chunk) = rx.recv().await {
+        hasher.update(&chunk);
+        let len = chunk.len() as u64;
+        written += len;
+        if let Err(e) = writer.write(chunk).await {
+            write_err = Some(dest.error(e));
+            break;
+        }
+        progress.stored.fetch_add(len, Ordering::Relaxed);
+        if last_report.elapsed() > Duration::from_secs(1) {
+            last_report = Instant::now();
+            let (raw, stored) = progress.totals();
+            let _ = ctx.catalog.record_progress(backup_id, raw, stored).await;
+        }
+    }
+    drop(rx);
+    let compressed = compressor.await.map_err(|e| PipelineError::Compress(e.to_string()));
+    if let Some(e) = write_err {
+        let _ = writer.abort().await;
+        return Err(e.into());
+    }
+    let raw_size = match compressed {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => {
+            let _ = writer.abort().await;
+            return Err(PipelineError::Compress(e.to_string()));
+        }
+        Err(e) => {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+    };
+    writer.close().await.map_err(|e| dest.error(e))?;
+    let meta = op.stat(path).await.map_err(|e| dest.error(e))?;
+    if meta.content_length() != written {
+        return Err(PipelineError::SizeMismatch {
+            written,
+            stored: meta.content_length(),
+        });
+    }
+    Ok(ManifestFile {
+        path: path.rsplit('/').next().unwrap_or(path).to_owned(),
+        size: written,
+        sha256: hex::encode(hasher.finalize()),
+        raw_size,
+    })
+}
+
+/// Reads everything from `reader`, zstd-compresses it (unless `level` is
+/// `None`), and sends 1 MiB chunks. Returns the number of bytes read.
+pub(crate) fn compress(
+    mut reader: impl Read,
+    level: Option<i32>,
+    threads: u32,
+    tx: mpsc::Sender<Vec<u8>>,
+) -> std::io::Result<u64> {
+    let mut sink = ChunkSink {
+        buf: Vec::with_capacity(CHUNK),
+        tx,
+    };
+    let Some(level) = level else {
+        let n = std::io::copy(&mut reader, &mut sink)?;
+        sink.flush()?;
+        return Ok(n);
+    };
+    let mut enc = zstd::stream::write::Encoder::new(sink, level)?;
+    if threads > 1 {
+        enc.multithread(threads)?;
+    }
+    enc.include_checksum(true)?;
+    let n = std::io::copy(&mut reader, &mut enc)?;
+    let mut sink = enc.finish()?;
+    sink.flush()?;
+    Ok(n)
+}
+
+/// A `Write` that sends full chunks down a channel.
+struct ChunkSink {
+    buf: Vec<u8>,
+    tx: mpsc::Sender<Vec<u8>>,
+}
+
+impl ChunkSink {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx
+            .blocking_send(full)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "destination writer stopped"))
+    }
+}
+
+impl Write for ChunkSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = CHUNK - self.buf.len();
+        let n = room.min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+struct Counting<R> {
+    inner: R,
+    progress: Arc<Progress>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.raw.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The last few KiB of a program's stderr, on line boundaries.
+pub(crate) fn tail(buf: &[u8]) -> String {
+    let start = buf.len().saturating_sub(STDERR_TAIL);
+    let s = String::from_utf8_lossy(&buf[start..]);
+    let s = if start > 0 {
+        s.split_once('\n').map(|(_, r)| r.to_owned()).unwrap_or_else(|| s.into_owned())
+    } else {
+        s.into_owned()
+    };
+    s.trim_end().to_owned()
+}
+
+/// A one-line cause from a dump program's stderr, with a fix where one is known.
+pub fn dump_cause(stderr: &str) -> String {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("error:") || l.contains("FATAL") || l.contains("ERROR"))
+        .collect();
+    let first = errors
+        .first()
+        .map(|l| {
+            let l = l.trim();
+            let l = l.split_once(": error: ").map(|(_, r)| r).unwrap_or(l);
+            l.to_owned()
+        })
+        .unwrap_or_else(|| {
+            stderr
+                .lines()
+                .last()
+                .unwrap_or("the program exited with an error and said nothing")
+                .to_owned()
+        });
+    let fix = if stderr.contains("server version mismatch") {
+        " Fix: install client tools at least as new as the server"
+    } else if stderr.contains("permission denied") {
+        " Fix: back up as a role that can read every object (a superuser, or a member of pg_read_all_data)"
+    } else if stderr.contains("does not exist") {
+        " Fix: refresh the server's database list"
+    } else if stderr.contains("could not connect") || stderr.contains("connection to server") {
+        " Fix: check that the server is reachable from pgshelf"
+    } else if stderr.contains("lock") && (stderr.contains("timeout") || stderr.contains("could not obtain")) {
+        " Fix: retry when the conflicting lock is gone, or raise the lock wait timeout"
+    } else if stderr.contains("no matching") {
+        " Fix: correct the include patterns of the policy"
+    } else {
+        ""
+    };
+    format!("{first}.{fix}").replace("..", ".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_last_lines() {
+        let mut big = Vec::new();
+        for i in 0..5000 {
+            big.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        let t = tail(&big);
+        assert!(t.ends_with("line 4999"));
+        assert!(t.len() <= STDERR_TAIL);
+        assert!(t.starts_with("line "));
+    }
+
+    #[test]
+    fn causes_name_the_fix() {
+        let c = dump_cause("pg_dump: error: query failed: ERROR:  permission denied for table secret\n");
+        assert!(c.starts_with("query failed: ERROR:  permission denied for table secret"), "{c}");
+        assert!(c.contains("pg_read_all_data"));
+        let v = dump_cause("pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 18.0; pg_dump version: 15.18\n");
+        assert!(v.contains("at least as new"), "{v}");
+        let l = dump_cause("pg_dump: error: query failed: ERROR:  canceling statement due to lock timeout\n");
+        assert!(l.contains("lock wait timeout"), "{l}");
+        let g = dump_cause("pg_dumpall: error: query failed: ERROR:  permission denied for table pg_authid\n");
+        assert!(g.starts_with("query failed"), "{g}");
+        assert_eq!(dump_cause(""), "the program exited with an error and said nothing.");
+    }
+
+    #[test]
+    fn compress_round_trips_and_chunks() {
+        let data: Vec<u8> = (0..3_000_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let (tx, mut rx) = mpsc::channel(1024);
+        let n = compress(&data[..], Some(3), 2, tx).unwrap();
+        assert_eq!(n as usize, data.len());
+        let mut out = Vec::new();
+        while let Ok(c) = rx.try_recv() {
+            assert!(c.len() <= CHUNK);
+            out.extend(c);
+        }
+        assert_eq!(zstd::decode_all(&out[..]).unwrap(), data);
+        // Pass-through when pg_dump compresses or nothing does.
+        let (tx, mut rx) = mpsc::channel(1024);
+        compress(&data[..], None, 1, tx).unwrap();
+        let mut raw = Vec::new();
+        while let Ok(c) = rx.try_recv() {
+            raw.extend(c);
+        }
+        assert_eq!(raw, data);
+    }
+
+    #[tokio::test]
+    async fn watchdog_reports_stall_and_timeout() {
+        let p = Arc::new(Progress::default());
+        let e = watchdog(p.clone(), Limits { stall: Duration::from_millis(300), timeout: None }).await;
+        assert!(matches!(e, PipelineError::Stalled { .. }), "{e}");
+        let moving = p.clone();
+        let bump = tokio::spawn(async move {
+            loop {
+                moving.raw.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        let e = watchdog(p, Limits { stall: Duration::from_secs(10), timeout: Some(Duration::from_millis(400)) }).await;
+        bump.abort();
+        assert!(matches!(e, PipelineError::TimedOut { .. }), "{e}");
+    }
+}

@@ -1,0 +1,785 @@
+//! Backup policies: what to dump, how, when, and how long to keep it.
+//!
+//! A server has a default [`Policy`] that its databases inherit; a database
+//! may override it whole. Server-wide settings (which databases are covered,
+//! the globals dump, a standby to read from) live in [`ServerPlan`].
+//! Everything here is pure: validation, the `pg_dump` argument vector a
+//! policy implies, and pg_dump's name patterns checked against a table list.
+
+use std::ffi::OsString;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::cron::Schedule;
+use crate::retention::Tiers;
+
+/// A policy field that cannot be used, naming the field and the fix.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{field}: {message}")]
+pub struct PolicyError {
+    pub field: String,
+    pub message: String,
+}
+
+impl PolicyError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        PolicyError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+    /// HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        422
+    }
+}
+
+/// Archive format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Format {
+    /// `-Fc` streamed from standard output.
+    Custom,
+    /// `-Fd -j jobs`, spooled and uploaded file by file.
+    Directory { jobs: u32 },
+}
+
+/// pg_dump's own compression methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PgDumpAlgorithm {
+    Gzip,
+    Lz4,
+    Zstd,
+}
+
+impl PgDumpAlgorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PgDumpAlgorithm::Gzip => "gzip",
+            PgDumpAlgorithm::Lz4 => "lz4",
+            PgDumpAlgorithm::Zstd => "zstd",
+        }
+    }
+    fn max_level(self) -> u32 {
+        match self {
+            PgDumpAlgorithm::Gzip => 9,
+            PgDumpAlgorithm::Lz4 => 12,
+            PgDumpAlgorithm::Zstd => 22,
+        }
+    }
+}
+
+/// Who compresses the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "kebab-case")]
+pub enum Compression {
+    /// pgshelf's in-process multithreaded zstd (the default).
+    Pgshelf { level: i32 },
+    /// pg_dump's own `--compress=METHOD:LEVEL`.
+    PgDump { algorithm: PgDumpAlgorithm, level: u32 },
+    /// Stored as pg_dump writes it, uncompressed.
+    None,
+}
+
+/// Which objects to dump. Patterns are pg_dump's (`*`, `?`, `schema.table`,
+/// double quotes for exact names); each goes to pg_dump as one argument.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Selection {
+    pub include_schemas: Vec<String>,
+    pub exclude_schemas: Vec<String>,
+    pub include_tables: Vec<String>,
+    pub exclude_tables: Vec<String>,
+    /// Tables whose data is skipped; their structure is still dumped.
+    pub exclude_table_data: Vec<String>,
+}
+
+impl Selection {
+    pub fn is_empty(&self) -> bool {
+        self == &Selection::default()
+    }
+}
+
+/// How one database is backed up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Scheduled runs happen only when enabled; "Back up now" always works.
+    pub enabled: bool,
+    /// Five-field cron expression or a preset such as `@daily`.
+    pub schedule: String,
+    /// IANA time zone the schedule and the retention calendar are read in.
+    pub timezone: String,
+    pub format: Format,
+    pub compression: Compression,
+    pub selection: Selection,
+    /// Take the snapshot in a SERIALIZABLE READ ONLY DEFERRABLE transaction.
+    pub serializable_deferrable: bool,
+    /// pg_dump's `--lock-wait-timeout`, in seconds.
+    pub lock_wait_timeout_secs: Option<u32>,
+    /// The whole run fails as timed out after this long.
+    pub run_timeout_secs: Option<u32>,
+    /// The run fails as stalled when no byte moves for this long.
+    pub stall_timeout_secs: u32,
+    pub retention: Tiers,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            enabled: true,
+            schedule: "30 3 * * *".into(),
+            timezone: "UTC".into(),
+            format: Format::Custom,
+            compression: Compression::Pgshelf { level: 3 },
+            selection: Selection::default(),
+            serializable_deferrable: false,
+            lock_wait_timeout_secs: None,
+            run_timeout_secs: None,
+            stall_timeout_secs: 900,
+            retention: Tiers::default(),
+        }
+    }
+}
+
+/// Largest `-j` accepted for directory format.
+pub const MAX_JOBS: u32 = 64;
+
+impl Policy {
+    /// The parsed schedule and time zone, or the reason they are unusable.
+    pub fn schedule(&self) -> Result<(Schedule, Tz), PolicyError> {
+        let s = Schedule::parse(&self.schedule).map_err(|e| PolicyError::new("schedule", e.to_string()))?;
+        Ok((s, parse_tz(&self.timezone)?))
+    }
+
+    /// Checks every field; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        self.schedule()?;
+        if let Format::Directory { jobs } = self.format {
+            if jobs == 0 || jobs > MAX_JOBS {
+                return Err(PolicyError::new(
+                    "format.jobs",
+                    format!("{jobs} parallel jobs is outside 1..={MAX_JOBS}. Fix: use about as many jobs as the server has spare cores"),
+                ));
+            }
+        }
+        match self.compression {
+            Compression::Pgshelf { level } if !(1..=19).contains(&level) => {
+                return Err(PolicyError::new(
+                    "compression.level",
+                    format!("zstd level {level} is outside 1..=19. Fix: 3 is fast, 19 is smallest"),
+                ))
+            }
+            Compression::PgDump { algorithm, level } if level > algorithm.max_level() => {
+                return Err(PolicyError::new(
+                    "compression.level",
+                    format!(
+                        "{} level {level} is above {}. Fix: choose 1 to {}",
+                        algorithm.as_str(),
+                        algorithm.max_level(),
+                        algorithm.max_level()
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        let s = &self.selection;
+        for (field, list) in [
+            ("selection.include_schemas", &s.include_schemas),
+            ("selection.exclude_schemas", &s.exclude_schemas),
+            ("selection.include_tables", &s.include_tables),
+            ("selection.exclude_tables", &s.exclude_tables),
+            ("selection.exclude_table_data", &s.exclude_table_data),
+        ] {
+            for p in list {
+                check_pattern(p).map_err(|m| PolicyError::new(field, m))?;
+            }
+        }
+        if self.stall_timeout_secs < 10 {
+            return Err(PolicyError::new(
+                "stall_timeout_secs",
+                format!("{}s is too short to tell a stall from a pause. Fix: use at least 10", self.stall_timeout_secs),
+            ));
+        }
+        if self.run_timeout_secs == Some(0) {
+            return Err(PolicyError::new("run_timeout_secs", "0 would fail every run. Fix: leave it empty for no limit"));
+        }
+        if self.lock_wait_timeout_secs == Some(0) {
+            return Err(PolicyError::new(
+                "lock_wait_timeout_secs",
+                "0 would fail on any lock. Fix: leave it empty to wait",
+            ));
+        }
+        self.retention
+            .validate()
+            .map_err(|e| PolicyError::new("retention", e.to_string()))?;
+        Ok(())
+    }
+
+    /// Whether pgshelf compresses the stream itself.
+    pub fn pgshelf_zstd_level(&self) -> Option<i32> {
+        match self.compression {
+            Compression::Pgshelf { level } => Some(level),
+            _ => None,
+        }
+    }
+
+    /// File name of a custom-format artifact under this policy.
+    pub fn custom_file_name(&self) -> &'static str {
+        match self.compression {
+            Compression::Pgshelf { .. } => "dump.zst",
+            Compression::PgDump { .. } | Compression::None => "dump.custom",
+        }
+    }
+
+    /// Short words for the compression, for manifests and the UI.
+    pub fn compression_label(&self) -> String {
+        match self.compression {
+            Compression::Pgshelf { level } => format!("zstd:{level} (pgshelf)"),
+            Compression::PgDump { algorithm, level } => format!("{}:{level} (pg_dump)", algorithm.as_str()),
+            Compression::None => "none".into(),
+        }
+    }
+}
+
+/// Parses an IANA time zone name.
+pub fn parse_tz(name: &str) -> Result<Tz, PolicyError> {
+    name.parse::<Tz>().map_err(|_| {
+        PolicyError::new(
+            "timezone",
+            format!("{name:?} is not an IANA time zone. Fix: use a name such as UTC, Europe/Berlin or America/New_York"),
+        )
+    })
+}
+
+/// Which databases of a server are backed up on schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Coverage {
+    /// Every database that accepts connections; templates skipped; new ones picked up.
+    All,
+    /// Only these.
+    Only { databases: Vec<String> },
+}
+
+/// The per-server `pg_dumpall --globals-only` schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GlobalsPolicy {
+    pub enabled: bool,
+    pub schedule: String,
+    pub timezone: String,
+    /// `--no-role-passwords`, for managed platforms that hide pg_authid.
+    pub no_role_passwords: bool,
+    pub retention: Tiers,
+}
+
+impl Default for GlobalsPolicy {
+    fn default() -> Self {
+        GlobalsPolicy {
+            enabled: true,
+            schedule: "15 3 * * *".into(),
+            timezone: "UTC".into(),
+            no_role_passwords: false,
+            retention: Tiers::default(),
+        }
+    }
+}
+
+/// A standby to dump from, taking read load off the primary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standby {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Server-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerPlan {
+    pub coverage: Coverage,
+    pub globals: GlobalsPolicy,
+    pub standby: Option<Standby>,
+}
+
+impl Default for ServerPlan {
+    fn default() -> Self {
+        ServerPlan {
+            coverage: Coverage::All,
+            globals: GlobalsPolicy::default(),
+            standby: None,
+        }
+    }
+}
+
+impl ServerPlan {
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        Schedule::parse(&self.globals.schedule).map_err(|e| PolicyError::new("globals.schedule", e.to_string()))?;
+        parse_tz(&self.globals.timezone).map_err(|e| PolicyError::new("globals.timezone", e.message))?;
+        self.globals
+            .retention
+            .validate()
+            .map_err(|e| PolicyError::new("globals.retention", e.to_string()))?;
+        if let Some(s) = &self.standby {
+            if s.host.trim().is_empty() || s.port == 0 {
+                return Err(PolicyError::new("standby", "needs a host and a port. Fix: enter both, or remove the standby"));
+            }
+        }
+        if let Coverage::Only { databases } = &self.coverage {
+            if databases.iter().any(|d| d.trim().is_empty()) {
+                return Err(PolicyError::new("coverage", "an empty database name is listed"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `database` is backed up on schedule.
+    pub fn covers(&self, database: &str) -> bool {
+        match &self.coverage {
+            Coverage::All => true,
+            Coverage::Only { databases } => databases.iter().any(|d| d == database),
+        }
+    }
+}
+
+/// What a `pg_dump` binary can do, probed by running it (not inferred from
+/// its version: some builds lack lz4 or zstd, and pg_dump 14 silently
+/// ignores `--compress=zstd`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpCapabilities {
+    /// `--compress=METHOD[:LEVEL]` syntax (16+).
+    pub method_syntax: bool,
+    pub gzip: bool,
+    pub lz4: bool,
+    pub zstd: bool,
+}
+
+impl DumpCapabilities {
+    pub fn supports(&self, a: PgDumpAlgorithm) -> bool {
+        match a {
+            PgDumpAlgorithm::Gzip => self.gzip,
+            PgDumpAlgorithm::Lz4 => self.lz4 && self.method_syntax,
+            PgDumpAlgorithm::Zstd => self.zstd && self.method_syntax,
+        }
+    }
+}
+
+/// Where pg_dump writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DumpOutput {
+    Stdout,
+    Directory(std::path::PathBuf),
+}
+
+/// The full `pg_dump` argument vector for a policy. The caller checked
+/// `caps.supports(..)`; an unsupported method is refused here too.
+pub fn pg_dump_args(
+    policy: &Policy,
+    caps: &DumpCapabilities,
+    conninfo: &str,
+    snapshot: Option<&str>,
+    output: &DumpOutput,
+) -> Result<Vec<OsString>, PolicyError> {
+    let mut v: Vec<OsString> = Vec::new();
+    match (&policy.format, output) {
+        (Format::Custom, DumpOutput::Stdout) => v.push("--format=custom".into()),
+        (Format::Directory { jobs }, DumpOutput::Directory(dir)) => {
+            v.push("--format=directory".into());
+            v.push(format!("--jobs={jobs}").into());
+            let mut f = OsString::from("--file=");
+            f.push(dir.as_os_str());
+            v.push(f);
+        }
+        _ => return Err(PolicyError::new("format", "output does not match the format")),
+    }
+    match policy.compression {
+        Compression::Pgshelf { .. } | Compression::None => v.push("--compress=0".into()),
+        Compression::PgDump { algorithm, level } => {
+            if !caps.supports(algorithm) {
+                return Err(PolicyError::new(
+                    "compression",
+                    format!(
+                        "this pg_dump cannot compress with {}. Fix: choose pgshelf's zstd, or {}",
+                        algorithm.as_str(),
+                        if caps.gzip { "gzip" } else { "none" }
+                    ),
+                ));
+            }
+            if caps.method_syntax {
+                v.push(format!("--compress={}:{level}", algorithm.as_str()).into());
+            } else {
+                v.push(format!("--compress={level}").into());
+            }
+        }
+    }
+    v.push("--no-password".into());
+    let s = &policy.selection;
+    for (flag, list) in [
+        ("--schema", &s.include_schemas),
+        ("--exclude-schema", &s.exclude_schemas),
+        ("--table", &s.include_tables),
+        ("--exclude-table", &s.exclude_tables),
+        ("--exclude-table-data", &s.exclude_table_data),
+    ] {
+        for p in list {
+            v.push(format!("{flag}={p}").into());
+        }
+    }
+    if let Some(secs) = policy.lock_wait_timeout_secs {
+        v.push(format!("--lock-wait-timeout={}", u64::from(secs) * 1000).into());
+    }
+    if let Some(id) = snapshot {
+        v.push(format!("--snapshot={id}").into());
+    }
+    v.push(format!("--dbname={conninfo}").into());
+    Ok(v)
+}
+
+/// Refuses patterns pg_dump would misread or that are empty.
+fn check_pattern(p: &str) -> Result<(), String> {
+    if p.trim().is_empty() {
+        return Err("an empty pattern is listed. Fix: remove it".into());
+    }
+    if p.starts_with('-') {
+        return Err(format!("{p:?} starts with '-'. Fix: quote the name, e.g. \"\\\"-name\\\"\""));
+    }
+    if p.matches('"').count() % 2 == 1 {
+        return Err(format!("{p:?} has an unbalanced double quote"));
+    }
+    if p.contains('\0') || p.contains('\n') {
+        return Err(format!("{p:?} holds a control character"));
+    }
+    Ok(())
+}
+
+/// One pg_dump name pattern split into matchers for schema and name, as
+/// psql/pg_dump read them: unquoted letters fold to lower case, `*` and `?`
+/// are wildcards, `.` separates schema from name, `"..."` is literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePattern {
+    schema: Option<Vec<Tok>>,
+    name: Vec<Tok>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Lit(char),
+    Any,
+    One,
+}
+
+impl NamePattern {
+    pub fn parse(p: &str) -> NamePattern {
+        let mut parts: Vec<Vec<Tok>> = vec![Vec::new()];
+        let mut quoted = false;
+        let mut chars = p.chars().peekable();
+        while let Some(c) = chars.next() {
+            let cur = parts.last_mut().expect("one part");
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    chars.next();
+                    cur.push(Tok::Lit('"'));
+                }
+                '"' => quoted = !quoted,
+                _ if quoted => cur.push(Tok::Lit(c)),
+                '*' => cur.push(Tok::Any),
+                '?' => cur.push(Tok::One),
+                '.' => parts.push(Vec::new()),
+                _ => cur.extend(c.to_lowercase().map(Tok::Lit)),
+            }
+        }
+        let name = parts.pop().unwrap_or_default();
+        // database.schema.table: the database part is ignored here.
+        let schema = parts.pop();
+        NamePattern { schema, name }
+    }
+
+    /// Whether `schema.name` matches.
+    pub fn matches(&self, schema: &str, name: &str) -> bool {
+        self.schema.as_ref().is_none_or(|s| glob(s, schema)) && glob(&self.name, name)
+    }
+
+    /// Whether a schema name matches (for `--schema` patterns).
+    pub fn matches_schema(&self, schema: &str) -> bool {
+        glob(&self.name, schema)
+    }
+}
+
+fn glob(p: &[Tok], s: &str) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    // Iterative wildcard matching with backtracking on the last `*`.
+    let (mut pi, mut si) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while si < s.len() {
+        match p.get(pi) {
+            Some(Tok::Lit(c)) if *c == s[si] => {
+                pi += 1;
+                si += 1;
+            }
+            Some(Tok::One) => {
+                pi += 1;
+                si += 1;
+            }
+            Some(Tok::Any) => {
+                star = Some(pi);
+                mark = si;
+                pi += 1;
+            }
+            _ => match star {
+                Some(sp) => {
+                    pi = sp + 1;
+                    mark += 1;
+                    si = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|t| *t == Tok::Any)
+}
+
+/// Patterns of a selection that match no table (or schema) of `tables`:
+/// each becomes a warning on the run, never a silent no-op.
+pub fn unmatched_patterns(sel: &Selection, schemas: &[String], tables: &[(String, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (flag, list) in [("include schema", &sel.include_schemas), ("exclude schema", &sel.exclude_schemas)] {
+        for p in list {
+            let np = NamePattern::parse(p);
+            if !schemas.iter().any(|s| np.matches_schema(s)) {
+                out.push(format!("{flag} pattern {p:?} matches no schema"));
+            }
+        }
+    }
+    for (flag, list) in [
+        ("include table", &sel.include_tables),
+        ("exclude table", &sel.exclude_tables),
+        ("exclude table data", &sel.exclude_table_data),
+    ] {
+        for p in list {
+            let np = NamePattern::parse(p);
+            if !tables.iter().any(|(s, n)| np.matches(s, n)) {
+                out.push(format!("{flag} pattern {p:?} matches no table"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strs(v: Vec<OsString>) -> Vec<String> {
+        v.into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    const ALL: DumpCapabilities = DumpCapabilities {
+        method_syntax: true,
+        gzip: true,
+        lz4: true,
+        zstd: true,
+    };
+
+    #[test]
+    fn default_policy_is_valid_and_custom_zstd() {
+        let p = Policy::default();
+        p.validate().unwrap();
+        assert_eq!(p.custom_file_name(), "dump.zst");
+        let a = strs(pg_dump_args(&p, &ALL, "host='h'", Some("snap"), &DumpOutput::Stdout).unwrap());
+        assert_eq!(a, ["--format=custom", "--compress=0", "--no-password", "--snapshot=snap", "--dbname=host='h'"]);
+    }
+
+    #[test]
+    fn every_option_becomes_its_own_argument() {
+        let p = Policy {
+            format: Format::Directory { jobs: 3 },
+            compression: Compression::PgDump {
+                algorithm: PgDumpAlgorithm::Lz4,
+                level: 5,
+            },
+            selection: Selection {
+                include_schemas: vec!["sales".into()],
+                exclude_schemas: vec!["tmp_*".into()],
+                include_tables: vec!["sales.\"Order Lines\"".into()],
+                exclude_tables: vec!["sales.big; DROP TABLE x".into()],
+                exclude_table_data: vec!["audit.log".into()],
+            },
+            lock_wait_timeout_secs: Some(30),
+            ..Policy::default()
+        };
+        p.validate().unwrap();
+        let a = strs(pg_dump_args(&p, &ALL, "c", None, &DumpOutput::Directory("/spool/7".into())).unwrap());
+        assert_eq!(
+            a,
+            [
+                "--format=directory",
+                "--jobs=3",
+                "--file=/spool/7",
+                "--compress=lz4:5",
+                "--no-password",
+                "--schema=sales",
+                "--exclude-schema=tmp_*",
+                "--table=sales.\"Order Lines\"",
+                "--exclude-table=sales.big; DROP TABLE x",
+                "--exclude-table-data=audit.log",
+                "--lock-wait-timeout=30000",
+                "--dbname=c",
+            ]
+        );
+    }
+
+    #[test]
+    fn compression_must_be_supported() {
+        let p = Policy {
+            compression: Compression::PgDump {
+                algorithm: PgDumpAlgorithm::Zstd,
+                level: 3,
+            },
+            ..Policy::default()
+        };
+        let old = DumpCapabilities {
+            method_syntax: false,
+            gzip: true,
+            lz4: false,
+            zstd: false,
+        };
+        let e = pg_dump_args(&p, &old, "c", None, &DumpOutput::Stdout).unwrap_err();
+        assert!(e.message.contains("cannot compress with zstd"), "{e}");
+        let gz = Policy {
+            compression: Compression::PgDump {
+                algorithm: PgDumpAlgorithm::Gzip,
+                level: 6,
+            },
+            ..Policy::default()
+        };
+        let a = strs(pg_dump_args(&gz, &old, "c", None, &DumpOutput::Stdout).unwrap());
+        assert_eq!(a[1], "--compress=6", "pre-16 syntax");
+        assert_eq!(gz.custom_file_name(), "dump.custom");
+        // lz4 advertised without the method syntax is not usable.
+        assert!(!DumpCapabilities { lz4: true, ..old }.supports(PgDumpAlgorithm::Lz4));
+    }
+
+    #[test]
+    fn format_and_output_must_agree() {
+        let p = Policy::default();
+        assert!(pg_dump_args(&p, &ALL, "c", None, &DumpOutput::Directory("/x".into())).is_err());
+    }
+
+    #[test]
+    fn validation_names_field_and_fix() {
+        let cases: Vec<(Policy, &str)> = vec![
+            (Policy { schedule: "61 * * * *".into(), ..Policy::default() }, "schedule"),
+            (Policy { timezone: "Mars/Olympus".into(), ..Policy::default() }, "timezone"),
+            (Policy { format: Format::Directory { jobs: 0 }, ..Policy::default() }, "format.jobs"),
+            (Policy { format: Format::Directory { jobs: 500 }, ..Policy::default() }, "format.jobs"),
+            (Policy { compression: Compression::Pgshelf { level: 30 }, ..Policy::default() }, "compression.level"),
+            (
+                Policy {
+                    compression: Compression::PgDump { algorithm: PgDumpAlgorithm::Gzip, level: 10 },
+                    ..Policy::default()
+                },
+                "compression.level",
+            ),
+            (
+                Policy {
+                    selection: Selection { exclude_tables: vec!["-x".into()], ..Default::default() },
+                    ..Policy::default()
+                },
+                "selection.exclude_tables",
+            ),
+            (
+                Policy {
+                    selection: Selection { include_tables: vec!["\"open".into()], ..Default::default() },
+                    ..Policy::default()
+                },
+                "selection.include_tables",
+            ),
+            (Policy { stall_timeout_secs: 1, ..Policy::default() }, "stall_timeout_secs"),
+            (Policy { run_timeout_secs: Some(0), ..Policy::default() }, "run_timeout_secs"),
+            (
+                Policy {
+                    retention: Tiers { hourly: 1_000_000, ..Tiers::default() },
+                    ..Policy::default()
+                },
+                "retention",
+            ),
+        ];
+        for (p, field) in cases {
+            let e = p.validate().unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+        }
+    }
+
+    #[test]
+    fn policies_round_trip_as_toml_and_json_and_refuse_unknown_keys() {
+        let p = Policy {
+            format: Format::Directory { jobs: 2 },
+            ..Policy::default()
+        };
+        let j = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Policy>(&j).unwrap(), p);
+        let partial: Policy = serde_json::from_str(r#"{"schedule":"@hourly"}"#).unwrap();
+        assert_eq!(partial.schedule, "@hourly");
+        assert_eq!(partial.format, Format::Custom);
+        assert!(serde_json::from_str::<Policy>(r#"{"schedul":"@hourly"}"#).is_err());
+    }
+
+    #[test]
+    fn patterns_follow_pg_dump_rules() {
+        let p = NamePattern::parse("sales.order*");
+        assert!(p.matches("sales", "orders"));
+        assert!(!p.matches("public", "orders"));
+        assert!(NamePattern::parse("Orders").matches("x", "orders"), "unquoted folds to lower case");
+        assert!(!NamePattern::parse("Orders").matches("x", "Orders"));
+        let q = NamePattern::parse("\"Audit Log\".\"My \"\"Odd\"\" Table\"");
+        assert!(q.matches("Audit Log", "My \"Odd\" Table"));
+        assert!(NamePattern::parse("t?").matches("s", "t1"));
+        assert!(!NamePattern::parse("t?").matches("s", "t12"));
+        assert!(NamePattern::parse("*").matches("s", ""));
+        assert!(NamePattern::parse("a*b*c").matches("s", "axxbyyc"));
+        assert!(!NamePattern::parse("a*b*c").matches("s", "axxbyy"));
+        assert!(NamePattern::parse("db.sales.t").matches("sales", "t"));
+        assert!(NamePattern::parse("\"a.b\"").matches("s", "a.b"));
+    }
+
+    #[test]
+    fn unmatched_patterns_are_reported() {
+        let sel = Selection {
+            include_schemas: vec!["sales".into(), "nosuch".into()],
+            exclude_tables: vec!["sales.orders".into(), "sales.ghost".into()],
+            exclude_table_data: vec!["*.log*".into()],
+            ..Default::default()
+        };
+        let schemas = vec!["public".to_string(), "sales".to_string()];
+        let tables = vec![("sales".to_string(), "orders".to_string())];
+        let w = unmatched_patterns(&sel, &schemas, &tables);
+        assert_eq!(
+            w,
+            [
+                "include schema pattern \"nosuch\" matches no schema",
+                "exclude table pattern \"sales.ghost\" matches no table",
+                "exclude table data pattern \"*.log*\" matches no table",
+            ]
+        );
+    }
+
+    #[test]
+    fn server_plan_coverage() {
+        let mut plan = ServerPlan::default();
+        plan.validate().unwrap();
+        assert!(plan.covers("anything"));
+        plan.coverage = Coverage::Only {
+            databases: vec!["app".into()],
+        };
+        assert!(plan.covers("app") && !plan.covers("other"));
+        plan.globals.schedule = "bad".into();
+        assert_eq!(plan.validate().unwrap_err().field, "globals.schedule");
+        let plan = ServerPlan {
+            standby: Some(Standby { host: "".into(), port: 5432 }),
+            ..ServerPlan::default()
+        };
+        assert_eq!(plan.validate().unwrap_err().field, "standby");
+    }
+}

@@ -1,0 +1,106 @@
+//! Acting on a retention plan: the plan is [`crate::retention::plan`], a
+//! pure function; this module only carries it out.
+//!
+//! Runs only after a successful backup of the same database (or globals),
+//! never after a failure. Each pruned backup's artifact is removed from
+//! storage first; only then is its row marked pruned. A removal that fails
+//! is recorded on the row and retried at the next prune: the row is never
+//! lost while its artifact may still exist.
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{BackupRow, Catalog};
+use crate::pipeline::RunContext;
+use crate::retention::{self, Candidate, Plan, Tiers};
+use crate::{effective_policy, server_plan, Error};
+
+/// What a prune did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub pruned: Vec<i64>,
+    /// (backup id, error) for removals that failed and will be retried.
+    pub failed: Vec<(i64, String)>,
+    pub kept: usize,
+}
+
+/// The retention plan for the retained backups of one database (or the
+/// globals of a server, `kind = "globals"`, `database = ""`).
+pub async fn plan_for(
+    catalog: &Catalog,
+    server_id: i64,
+    kind: &str,
+    database: &str,
+    tiers: &Tiers,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<(Plan, Vec<BackupRow>), Error> {
+    let rows = catalog.retained(server_id, kind, database).await?;
+    let candidates: Vec<Candidate> = rows
+        .iter()
+        .map(|r| Candidate {
+            id: r.id,
+            at: r.started_at.unwrap_or(r.queued_at),
+            succeeded: true,
+        })
+        .collect();
+    Ok((retention::plan(&candidates, tiers, now, tz), rows))
+}
+
+/// Plans and prunes after `done` succeeded.
+pub async fn after_success(ctx: &RunContext, server_id: i64, done: &BackupRow) -> Result<PruneReport, Error> {
+    let (tiers, tz) = if done.kind == "globals" {
+        let plan = server_plan(&ctx.catalog, server_id).await?;
+        let tz = crate::policy::parse_tz(&plan.globals.timezone)?;
+        (plan.globals.retention, tz)
+    } else {
+        let (policy, _) = effective_policy(&ctx.catalog, server_id, &done.database).await?;
+        let (_, tz) = policy.schedule()?;
+        (policy.retention, tz)
+    };
+    prune(ctx, server_id, &done.kind, &done.database, &tiers, tz, Utc::now()).await
+}
+
+/// Plans, records each kept backup's tiers, and removes the rest.
+pub async fn prune(
+    ctx: &RunContext,
+    server_id: i64,
+    kind: &str,
+    database: &str,
+    tiers: &Tiers,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<PruneReport, Error> {
+    let (plan, rows) = plan_for(&ctx.catalog, server_id, kind, database, tiers, tz, now).await?;
+    let mut report = PruneReport::default();
+    for d in &plan.decisions {
+        if d.keep {
+            report.kept += 1;
+            let labels: Vec<&str> = d.tiers.iter().map(|t| t.name()).collect();
+            ctx.catalog.set_tiers(d.id, &labels.join(",")).await?;
+            continue;
+        }
+        let Some(row) = rows.iter().find(|r| r.id == d.id) else { continue };
+        let prefix = format!("{}/", ctx.destination.describe);
+        let removed = match row.location.as_deref().and_then(|l| l.strip_prefix(&prefix)) {
+            Some(dir) => ctx.destination.remove_artifact(dir).await.map_err(|e| e.to_string()),
+            None => Err(format!(
+                "its artifact is at {:?}, not on the current destination {}; remove it there by hand",
+                row.location.as_deref().unwrap_or("(unknown)"),
+                ctx.destination.describe
+            )),
+        };
+        match removed {
+            Ok(()) => {
+                ctx.catalog.mark_pruned(d.id).await?;
+                tracing::info!(backup = d.id, "pruned: {}", d.reason);
+                report.pruned.push(d.id);
+            }
+            Err(e) => {
+                ctx.catalog.set_prune_error(d.id, &e).await?;
+                tracing::warn!(backup = d.id, "prune failed, will retry: {e}");
+                report.failed.push((d.id, e));
+            }
+        }
+    }
+    Ok(report)
+}
