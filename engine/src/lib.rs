@@ -8,6 +8,8 @@
 //! - [`pg`]: client tools by major version, probing servers, argument vectors.
 //! - [`storage`]: destinations (opendal) and the artifact layout.
 //! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
+//! - [`schedule`]: the scheduler worker (ticks with a controllable clock), schedule status.
+//! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
 //! - [`prune`]: acts on a retention plan after a successful run (storage first, then the catalog).
 //! - [`workers`]: named background workers (the backup runner) and their status.
 //! - [`policy`]: backup policies and server plans; the pg_dump arguments they imply (pure).
@@ -20,9 +22,11 @@ pub mod catalog;
 pub mod cron;
 pub mod pg;
 pub mod pipeline;
+pub mod plans;
 pub mod prune;
 pub mod policy;
 pub mod retention;
+pub mod schedule;
 pub mod secrets;
 pub mod servers;
 pub mod storage;
@@ -96,6 +100,8 @@ pub struct EngineConfig {
     pub zstd: ZstdSettings,
     pub runs_per_server: usize,
     pub max_runs: usize,
+    /// How often the scheduler ticks; `None` starts no scheduler (tests tick by hand).
+    pub scheduler_interval: Option<std::time::Duration>,
 }
 
 impl EngineConfig {
@@ -111,6 +117,7 @@ impl EngineConfig {
             zstd: ZstdSettings::default(),
             runs_per_server: 1,
             max_runs: 4,
+            scheduler_interval: Some(std::time::Duration::from_secs(30)),
         }
     }
 }
@@ -129,11 +136,12 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     catalog: Catalog,
     key: InstanceKey,
     ctx: RunContext,
     runner: BackupRunner,
+    scheduler: schedule::Scheduler,
 }
 
 impl Engine {
@@ -181,9 +189,13 @@ impl Engine {
                 key,
                 ctx,
                 runner,
+                scheduler: schedule::Scheduler::default(),
             }),
         };
         engine.recover_interrupted().await?;
+        if let Some(every) = cfg.scheduler_interval {
+            schedule::start(Arc::downgrade(&engine.inner), every);
+        }
         Ok(engine)
     }
 
@@ -296,8 +308,21 @@ impl Engine {
         Ok(ConnectionReport { info, tools })
     }
 
-    /// The databases on a server, with sizes.
+    /// The databases on a server, with sizes; records what appeared or
+    /// disappeared since the last look.
     pub async fn databases(&self, id: i64) -> Result<Vec<DatabaseInfo>, Error> {
+        let dbs = self.databases_live(id).await?;
+        let found: Vec<(String, Option<i64>)> = dbs.iter().map(|d| (d.name.clone(), d.size_bytes)).collect();
+        self.inner.catalog.record_discovery(id, &found).await?;
+        Ok(dbs)
+    }
+
+    /// Databases seen on a server, including those gone since (with when).
+    pub async fn known_databases(&self, id: i64) -> Result<Vec<catalog::KnownDatabase>, Error> {
+        Ok(self.inner.catalog.known_databases(id).await?)
+    }
+
+    pub(crate) async fn databases_live(&self, id: i64) -> Result<Vec<DatabaseInfo>, Error> {
         let (row, spec) = self.spec(id).await?;
         let mut conn = spec.connect(&row.maintenance_db).await?;
         Ok(pg::conn::databases(&spec, &mut conn).await?)
@@ -335,16 +360,11 @@ impl Engine {
 
     /// Queues a backup for the runner and returns its row at once.
     pub async fn enqueue_backup(&self, server_id: i64, database: &str, trigger: &str) -> Result<BackupRow, Error> {
-        let row = self.new_run(server_id, database, trigger).await?;
-        self.inner
-            .runner
-            .enqueue(Queued {
-                backup_id: row.id,
-                server_id,
-                label: format!("{}/{}", row.server_name, row.database),
-            })
-            .map_err(Error::Conflict)?;
-        Ok(row)
+        let database = database.trim();
+        if database.is_empty() {
+            return Err(InvalidInput::new("database", "is empty. Fix: pick a database from the server's list").into());
+        }
+        self.enqueue_kind(server_id, "database", database, trigger, None, false).await
     }
 
     /// Runs a backup to the end in this task (the CLI's way).
@@ -391,7 +411,7 @@ impl Engine {
 
     /// Status of every background worker.
     pub fn workers(&self) -> Vec<WorkerStatus> {
-        vec![self.inner.runner.status()]
+        vec![self.inner.runner.status(), self.inner.scheduler.status()]
     }
 }
 

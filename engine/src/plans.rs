@@ -1,0 +1,204 @@
+//! The policy side of the [`Engine`] facade: read, preview and save policies
+//! and server plans, and apply those declared in `pgshelf.toml`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::policy::{Policy, PolicyError, ServerPlan};
+use crate::{effective_policy, prune, server_plan, Engine, Error, PolicySource};
+
+/// What saving a policy would do, shown before it is saved.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyPreview {
+    /// The schedule in words.
+    pub describe: String,
+    /// The next five runs.
+    pub next_runs: Vec<DateTime<Utc>>,
+    /// Backups kept, with the tiers they would hold.
+    pub keep: Vec<(i64, Vec<String>, String)>,
+    /// Backups the new retention would prune, with the reason.
+    pub prune: Vec<(i64, String)>,
+}
+
+/// A policy declared in `pgshelf.toml`, by server name.
+#[derive(Debug, Clone)]
+pub struct DeclaredPolicy {
+    pub server: String,
+    /// `None`: the server's default policy.
+    pub database: Option<String>,
+    pub policy: Policy,
+}
+
+/// A server plan declared in `pgshelf.toml`.
+#[derive(Debug, Clone)]
+pub struct DeclaredPlan {
+    pub server: String,
+    pub plan: ServerPlan,
+}
+
+impl Engine {
+    /// The policy in force for a database (or a server's default when
+    /// `database` is `None`) and where it comes from.
+    pub async fn policy(&self, server_id: i64, database: Option<&str>) -> Result<(Policy, PolicySource), Error> {
+        self.inner.catalog.server(server_id).await?;
+        match database {
+            Some(db) => effective_policy(&self.inner.catalog, server_id, db).await,
+            None => match self.inner.catalog.policy(server_id, "").await? {
+                Some(b) => Ok((
+                    serde_json::from_str(&b.body).unwrap_or_default(),
+                    PolicySource::Server { declared: b.declared },
+                )),
+                None => Ok((Policy::default(), PolicySource::Default)),
+            },
+        }
+    }
+
+    async fn refuse_declared(&self, server_id: i64, database: &str) -> Result<(), Error> {
+        if self.inner.catalog.policy(server_id, database).await?.is_some_and(|b| b.declared) {
+            return Err(Error::Conflict(
+                "this policy is declared in pgshelf.toml; change it there (the file wins at every start)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Saves a policy after validating it. `None` database: the server default.
+    pub async fn set_policy(&self, server_id: i64, database: Option<&str>, policy: &Policy) -> Result<(), Error> {
+        self.inner.catalog.server(server_id).await?;
+        policy.validate()?;
+        let db = database.unwrap_or("");
+        self.refuse_declared(server_id, db).await?;
+        let body = serde_json::to_string(policy).expect("policy serializes");
+        Ok(self.inner.catalog.put_policy(server_id, db, &body, false).await?)
+    }
+
+    /// Removes a database's override, so it inherits the server default again.
+    pub async fn clear_policy(&self, server_id: i64, database: &str) -> Result<(), Error> {
+        self.refuse_declared(server_id, database).await?;
+        Ok(self.inner.catalog.delete_policy(server_id, database).await?)
+    }
+
+    /// Next runs and the retention plan a policy would give, without saving it.
+    pub async fn preview_policy(
+        &self,
+        server_id: i64,
+        database: Option<&str>,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<PolicyPreview, Error> {
+        policy.validate()?;
+        let (schedule, tz) = policy.schedule()?;
+        let mut keep = Vec::new();
+        let mut prune_list = Vec::new();
+        let databases: Vec<String> = match database {
+            Some(d) => vec![d.to_owned()],
+            // A server default applies to every database without an override.
+            None => {
+                let overrides: Vec<String> = self
+                    .inner
+                    .catalog
+                    .policy_overrides(server_id)
+                    .await?
+                    .into_iter()
+                    .map(|(d, _)| d)
+                    .collect();
+                self.inner
+                    .catalog
+                    .known_databases(server_id)
+                    .await?
+                    .into_iter()
+                    .map(|k| k.name)
+                    .filter(|n| !overrides.contains(n))
+                    .collect()
+            }
+        };
+        for db in databases {
+            let (plan, _) = prune::plan_for(&self.inner.catalog, server_id, "database", &db, &policy.retention, tz, now).await?;
+            for d in plan.decisions {
+                if d.keep {
+                    keep.push((d.id, d.tiers.iter().map(|t| t.name().to_owned()).collect(), d.reason));
+                } else {
+                    prune_list.push((d.id, d.reason));
+                }
+            }
+        }
+        Ok(PolicyPreview {
+            describe: schedule.describe(),
+            next_runs: schedule.upcoming(now, tz, 5),
+            keep,
+            prune: prune_list,
+        })
+    }
+
+    /// The server-wide plan and whether it is declared in the file.
+    pub async fn server_plan(&self, server_id: i64) -> Result<(ServerPlan, bool), Error> {
+        self.inner.catalog.server(server_id).await?;
+        let declared = self.inner.catalog.plan(server_id).await?.is_some_and(|b| b.declared);
+        Ok((server_plan(&self.inner.catalog, server_id).await?, declared))
+    }
+
+    pub async fn set_server_plan(&self, server_id: i64, plan: &ServerPlan) -> Result<(), Error> {
+        self.inner.catalog.server(server_id).await?;
+        plan.validate()?;
+        if self.inner.catalog.plan(server_id).await?.is_some_and(|b| b.declared) {
+            return Err(Error::Conflict(
+                "this server's plan is declared in pgshelf.toml; change it there".into(),
+            ));
+        }
+        let body = serde_json::to_string(plan).expect("plan serializes");
+        Ok(self.inner.catalog.put_plan(server_id, &body, false).await?)
+    }
+
+    /// Writes the policies and plans declared in `pgshelf.toml` into the
+    /// catalog (marked declared: read-only in the UI). Returns warnings, e.g.
+    /// for a server name that does not exist.
+    pub async fn apply_declared(&self, policies: &[DeclaredPolicy], plans: &[DeclaredPlan]) -> Result<Vec<String>, Error> {
+        let mut warnings = Vec::new();
+        for d in policies {
+            let Ok(server) = self.inner.catalog.server_by_name(&d.server).await else {
+                warnings.push(format!(
+                    "pgshelf.toml declares a policy for server {:?}, which does not exist: add the server, then restart",
+                    d.server
+                ));
+                continue;
+            };
+            d.policy.validate().map_err(|e| {
+                Error::Policy(PolicyError {
+                    field: format!("pgshelf.toml, server {:?}{}: {}", d.server, d.database.as_deref().map(|x| format!(" database {x:?}")).unwrap_or_default(), e.field),
+                    message: e.message,
+                })
+            })?;
+            let body = serde_json::to_string(&d.policy).expect("policy serializes");
+            self.inner
+                .catalog
+                .put_policy(server.id, d.database.as_deref().unwrap_or(""), &body, true)
+                .await?;
+        }
+        for d in plans {
+            let Ok(server) = self.inner.catalog.server_by_name(&d.server).await else {
+                warnings.push(format!("pgshelf.toml declares a plan for server {:?}, which does not exist", d.server));
+                continue;
+            };
+            d.plan.validate()?;
+            let body = serde_json::to_string(&d.plan).expect("plan serializes");
+            self.inner.catalog.put_plan(server.id, &body, true).await?;
+        }
+        Ok(warnings)
+    }
+
+    /// Queues a globals backup of a server now.
+    pub async fn enqueue_globals(&self, server_id: i64, trigger: &str) -> Result<crate::catalog::BackupRow, Error> {
+        self.enqueue_kind(server_id, "globals", "", trigger, None, false).await
+    }
+
+    /// The globals backup nearest before a database backup started.
+    pub async fn globals_for(&self, backup_id: i64) -> Result<Option<crate::catalog::BackupRow>, Error> {
+        let b = self.inner.catalog.backup(backup_id).await?;
+        let Some(server_id) = b.server_id else { return Ok(None) };
+        Ok(self
+            .inner
+            .catalog
+            .globals_before(server_id, b.started_at.unwrap_or(b.queued_at))
+            .await?)
+    }
+}
