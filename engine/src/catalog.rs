@@ -278,7 +278,11 @@ impl Catalog {
         self.server(res.last_insert_rowid()).await
     }
 
-    pub async fn update_server(&self, id: i64, f: &ServerFields) -> Result<ServerRow, CatalogError> {
+    pub async fn update_server(
+        &self,
+        id: i64,
+        f: &ServerFields,
+    ) -> Result<ServerRow, CatalogError> {
         let res = sqlx::query(
             "UPDATE servers SET name = ?, host = ?, port = ?, username = ?, password_enc = ?,
                     sslmode = ?, maintenance_db = ?, updated_at = ? WHERE id = ?",
@@ -375,7 +379,12 @@ impl Catalog {
     }
 
     /// Records progress of a running backup.
-    pub async fn record_progress(&self, id: i64, raw: u64, stored: u64) -> Result<(), CatalogError> {
+    pub async fn record_progress(
+        &self,
+        id: i64,
+        raw: u64,
+        stored: u64,
+    ) -> Result<(), CatalogError> {
         sqlx::query("UPDATE backups SET raw_bytes = ?, stored_bytes = ? WHERE id = ? AND status = 'running'")
             .bind(raw as i64)
             .bind(stored as i64)
@@ -386,7 +395,12 @@ impl Catalog {
     }
 
     /// Ends a run: `succeeded` or `failed`, with what is known about it.
-    pub async fn finish(&self, id: i64, status: BackupStatus, o: &Outcome) -> Result<BackupRow, CatalogError> {
+    pub async fn finish(
+        &self,
+        id: i64,
+        status: BackupStatus,
+        o: &Outcome,
+    ) -> Result<BackupRow, CatalogError> {
         let now = Utc::now();
         sqlx::query(
             "UPDATE backups SET status = ?, finished_at = ?,
@@ -420,11 +434,13 @@ impl Catalog {
     }
 
     pub async fn backup(&self, id: i64) -> Result<BackupRow, CatalogError> {
-        sqlx::query_as::<_, BackupRow>(&format!("SELECT {BACKUP_COLUMNS} FROM backups WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(CatalogError::NoSuchBackup(id))
+        sqlx::query_as::<_, BackupRow>(&format!(
+            "SELECT {BACKUP_COLUMNS} FROM backups WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(CatalogError::NoSuchBackup(id))
     }
 
     pub async fn backups(&self, f: &BackupFilter) -> Result<Vec<BackupRow>, CatalogError> {
@@ -489,7 +505,11 @@ impl Catalog {
     // ---- policies and plans -------------------------------------------
 
     /// The policy of a server (`database` = "") or a database override.
-    pub async fn policy(&self, server_id: i64, database: &str) -> Result<Option<StoredBody>, CatalogError> {
+    pub async fn policy(
+        &self,
+        server_id: i64,
+        database: &str,
+    ) -> Result<Option<StoredBody>, CatalogError> {
         Ok(sqlx::query_as::<_, StoredBody>(
             "SELECT body, declared, updated_at FROM policies WHERE server_id = ? AND database = ?",
         )
@@ -500,7 +520,10 @@ impl Catalog {
     }
 
     /// Every database override of a server, by database name.
-    pub async fn policy_overrides(&self, server_id: i64) -> Result<Vec<(String, StoredBody)>, CatalogError> {
+    pub async fn policy_overrides(
+        &self,
+        server_id: i64,
+    ) -> Result<Vec<(String, StoredBody)>, CatalogError> {
         let rows: Vec<(String, String, bool, DateTime<Utc>)> = sqlx::query_as(
             "SELECT database, body, declared, updated_at FROM policies WHERE server_id = ? AND database <> '' ORDER BY database",
         )
@@ -509,11 +532,26 @@ impl Catalog {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(d, body, declared, updated_at)| (d, StoredBody { body, declared, updated_at }))
+            .map(|(d, body, declared, updated_at)| {
+                (
+                    d,
+                    StoredBody {
+                        body,
+                        declared,
+                        updated_at,
+                    },
+                )
+            })
             .collect())
     }
 
-    pub async fn put_policy(&self, server_id: i64, database: &str, body: &str, declared: bool) -> Result<(), CatalogError> {
+    pub async fn put_policy(
+        &self,
+        server_id: i64,
+        database: &str,
+        body: &str,
+        declared: bool,
+    ) -> Result<(), CatalogError> {
         sqlx::query(
             "INSERT INTO policies (server_id, database, body, declared, updated_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (server_id, database) DO UPDATE SET body = excluded.body, declared = excluded.declared,
@@ -539,13 +577,20 @@ impl Catalog {
     }
 
     pub async fn plan(&self, server_id: i64) -> Result<Option<StoredBody>, CatalogError> {
-        Ok(sqlx::query_as::<_, StoredBody>("SELECT body, declared, updated_at FROM server_plans WHERE server_id = ?")
-            .bind(server_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as::<_, StoredBody>(
+            "SELECT body, declared, updated_at FROM server_plans WHERE server_id = ?",
+        )
+        .bind(server_id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
-    pub async fn put_plan(&self, server_id: i64, body: &str, declared: bool) -> Result<(), CatalogError> {
+    pub async fn put_plan(
+        &self,
+        server_id: i64,
+        body: &str,
+        declared: bool,
+    ) -> Result<(), CatalogError> {
         sqlx::query(
             "INSERT INTO server_plans (server_id, body, declared, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (server_id) DO UPDATE SET body = excluded.body, declared = excluded.declared,
@@ -563,15 +608,26 @@ impl Catalog {
     // ---- scheduler state ----------------------------------------------
 
     /// The last slot started for (server, database); "" is the globals schedule.
-    pub async fn last_slot(&self, server_id: i64, database: &str) -> Result<Option<DateTime<Utc>>, CatalogError> {
-        Ok(sqlx::query_scalar("SELECT last_slot FROM schedule_state WHERE server_id = ? AND database = ?")
-            .bind(server_id)
-            .bind(database)
-            .fetch_optional(&self.pool)
-            .await?)
+    pub async fn last_slot(
+        &self,
+        server_id: i64,
+        database: &str,
+    ) -> Result<Option<DateTime<Utc>>, CatalogError> {
+        Ok(sqlx::query_scalar(
+            "SELECT last_slot FROM schedule_state WHERE server_id = ? AND database = ?",
+        )
+        .bind(server_id)
+        .bind(database)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
-    pub async fn set_last_slot(&self, server_id: i64, database: &str, slot: DateTime<Utc>) -> Result<(), CatalogError> {
+    pub async fn set_last_slot(
+        &self,
+        server_id: i64,
+        database: &str,
+        slot: DateTime<Utc>,
+    ) -> Result<(), CatalogError> {
         sqlx::query(
             "INSERT INTO schedule_state (server_id, database, last_slot) VALUES (?, ?, ?)
              ON CONFLICT (server_id, database) DO UPDATE SET last_slot = excluded.last_slot",
@@ -618,33 +674,45 @@ impl Catalog {
         for k in before.iter().filter(|k| k.gone_since.is_none()) {
             if !found.iter().any(|(n, _)| n == &k.name) {
                 disappeared.push(k.name.clone());
-                sqlx::query("UPDATE known_databases SET gone_since = ? WHERE server_id = ? AND name = ?")
-                    .bind(now)
-                    .bind(server_id)
-                    .bind(&k.name)
-                    .execute(&self.pool)
-                    .await?;
+                sqlx::query(
+                    "UPDATE known_databases SET gone_since = ? WHERE server_id = ? AND name = ?",
+                )
+                .bind(now)
+                .bind(server_id)
+                .bind(&k.name)
+                .execute(&self.pool)
+                .await?;
             }
         }
         Ok((appeared, disappeared))
     }
 
-    pub async fn known_databases(&self, server_id: i64) -> Result<Vec<KnownDatabase>, CatalogError> {
-        Ok(sqlx::query_as::<_, KnownDatabase>("SELECT * FROM known_databases WHERE server_id = ? ORDER BY name")
-            .bind(server_id)
-            .fetch_all(&self.pool)
-            .await?)
+    pub async fn known_databases(
+        &self,
+        server_id: i64,
+    ) -> Result<Vec<KnownDatabase>, CatalogError> {
+        Ok(sqlx::query_as::<_, KnownDatabase>(
+            "SELECT * FROM known_databases WHERE server_id = ? ORDER BY name",
+        )
+        .bind(server_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     // ---- versions, tiers, pruning -------------------------------------
 
     /// The server version seen at the last success, and records the new one.
-    pub async fn swap_seen_version(&self, server_id: i64, version: &str) -> Result<Option<String>, CatalogError> {
-        let old: Option<String> = sqlx::query_scalar("SELECT last_seen_version FROM servers WHERE id = ?")
-            .bind(server_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .flatten();
+    pub async fn swap_seen_version(
+        &self,
+        server_id: i64,
+        version: &str,
+    ) -> Result<Option<String>, CatalogError> {
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT last_seen_version FROM servers WHERE id = ?")
+                .bind(server_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten();
         sqlx::query("UPDATE servers SET last_seen_version = ? WHERE id = ?")
             .bind(version)
             .bind(server_id)
@@ -662,7 +730,12 @@ impl Catalog {
     }
 
     /// Succeeded, not yet pruned backups of one database (or the globals of a server).
-    pub async fn retained(&self, server_id: i64, kind: &str, database: &str) -> Result<Vec<BackupRow>, CatalogError> {
+    pub async fn retained(
+        &self,
+        server_id: i64,
+        kind: &str,
+        database: &str,
+    ) -> Result<Vec<BackupRow>, CatalogError> {
         Ok(sqlx::query_as::<_, BackupRow>(&format!(
             "SELECT {BACKUP_COLUMNS} FROM backups
               WHERE server_id = ? AND kind = ? AND database = ? AND status = 'succeeded' AND pruned_at IS NULL
@@ -686,11 +759,13 @@ impl Catalog {
 
     /// Marks a backup pruned (its artifact is gone; the row stays).
     pub async fn mark_pruned(&self, id: i64) -> Result<(), CatalogError> {
-        sqlx::query("UPDATE backups SET pruned_at = ?, prune_error = NULL, tiers = NULL WHERE id = ?")
-            .bind(Utc::now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE backups SET pruned_at = ?, prune_error = NULL, tiers = NULL WHERE id = ?",
+        )
+        .bind(Utc::now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -705,7 +780,11 @@ impl Catalog {
     }
 
     /// The newest succeeded globals backup of a server at or before `at`.
-    pub async fn globals_before(&self, server_id: i64, at: DateTime<Utc>) -> Result<Option<BackupRow>, CatalogError> {
+    pub async fn globals_before(
+        &self,
+        server_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<BackupRow>, CatalogError> {
         Ok(sqlx::query_as::<_, BackupRow>(&format!(
             "SELECT {BACKUP_COLUMNS} FROM backups
               WHERE server_id = ? AND kind = 'globals' AND status = 'succeeded' AND pruned_at IS NULL
@@ -769,7 +848,9 @@ fn process_alive(pid: i64) -> bool {
 
 fn unique_to_duplicate(e: sqlx::Error, name: &str) -> CatalogError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => CatalogError::DuplicateServer(name.to_owned()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            CatalogError::DuplicateServer(name.to_owned())
+        }
         _ => CatalogError::Query(e),
     }
 }

@@ -23,8 +23,8 @@ pub mod cron;
 pub mod pg;
 pub mod pipeline;
 pub mod plans;
-pub mod prune;
 pub mod policy;
+pub mod prune;
 pub mod retention;
 pub mod schedule;
 pub mod secrets;
@@ -35,7 +35,10 @@ pub mod workers;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use catalog::{BackupFilter, BackupRow, BackupStatus, Catalog, CatalogError, NewBackup, ServerFields, ServerRow};
+use catalog::{
+    BackupFilter, BackupRow, BackupStatus, Catalog, CatalogError, NewBackup, ServerFields,
+    ServerRow,
+};
 use pg::{ConnSpec, DatabaseInfo, PgError, PgTools, ServerInfo, ToolFinder};
 use pipeline::{BackupJob, JobKind, PipelineError, Progress, RunContext, ZstdSettings};
 use policy::{Policy, PolicyError, ServerPlan};
@@ -156,7 +159,10 @@ impl Engine {
         // A destination that cannot be created now is reported by each run's
         // preflight, with the cause; the dashboard still starts.
         if let Err(e) = std::fs::create_dir_all(&cfg.backup_dir) {
-            tracing::warn!("cannot create the backup directory {}: {e}", cfg.backup_dir.display());
+            tracing::warn!(
+                "cannot create the backup directory {}: {e}",
+                cfg.backup_dir.display()
+            );
         }
         let key = InstanceKey::load_or_create(&cfg.data_dir.join("instance.key"))?;
         let catalog = Catalog::open(&cfg.data_dir.join("pgshelf.db")).await?;
@@ -177,10 +183,12 @@ impl Engine {
         let run: RunFn = Arc::new(move |job: Queued, progress: Arc<Progress>| {
             let ctx = run_ctx.clone();
             let key = run_key.clone();
-            Box::pin(async move { run_queued(&ctx, &key, job.backup_id, progress)
+            Box::pin(async move {
+                run_queued(&ctx, &key, job.backup_id, progress)
                     .await
                     .map(|_| ())
-                    .map_err(|e| e.to_string()) })
+                    .map_err(|e| e.to_string())
+            })
         });
         let runner = BackupRunner::start(run, cfg.runs_per_server, cfg.max_runs);
         let engine = Engine {
@@ -204,7 +212,9 @@ impl Engine {
         let orphans = self.inner.catalog.orphaned_runs().await?;
         for run in &orphans {
             if let Some(loc) = &run.location {
-                if let Some(dir) = loc.strip_prefix(&format!("{}/", self.inner.ctx.destination.describe)) {
+                if let Some(dir) =
+                    loc.strip_prefix(&format!("{}/", self.inner.ctx.destination.describe))
+                {
                     if let Err(e) = self.inner.ctx.destination.remove_artifact(dir).await {
                         tracing::warn!(backup = run.id, "cannot remove partial artifact: {e}");
                     }
@@ -240,7 +250,14 @@ impl Engine {
     // ---- servers -------------------------------------------------------
 
     pub async fn servers(&self) -> Result<Vec<Server>, Error> {
-        Ok(self.inner.catalog.servers().await?.iter().map(Server::from).collect())
+        Ok(self
+            .inner
+            .catalog
+            .servers()
+            .await?
+            .iter()
+            .map(Server::from)
+            .collect())
     }
 
     pub async fn server(&self, id: i64) -> Result<Server, Error> {
@@ -248,13 +265,17 @@ impl Engine {
     }
 
     pub async fn server_by_name(&self, name: &str) -> Result<Server, Error> {
-        Ok(Server::from(&self.inner.catalog.server_by_name(name).await?))
+        Ok(Server::from(
+            &self.inner.catalog.server_by_name(name).await?,
+        ))
     }
 
     pub async fn add_server(&self, input: ServerInput) -> Result<Server, Error> {
         let input = input.validated()?;
         let fields = self.fields(&input, None);
-        Ok(Server::from(&self.inner.catalog.insert_server(&fields).await?))
+        Ok(Server::from(
+            &self.inner.catalog.insert_server(&fields).await?,
+        ))
     }
 
     /// Updates a server; a `None` password keeps the stored one.
@@ -262,7 +283,9 @@ impl Engine {
         let input = input.validated()?;
         let old = self.inner.catalog.server(id).await?;
         let fields = self.fields(&input, old.password_enc);
-        Ok(Server::from(&self.inner.catalog.update_server(id, &fields).await?))
+        Ok(Server::from(
+            &self.inner.catalog.update_server(id, &fields).await?,
+        ))
     }
 
     /// Deletes a server; its backups stay listed and on storage.
@@ -312,7 +335,8 @@ impl Engine {
     /// disappeared since the last look.
     pub async fn databases(&self, id: i64) -> Result<Vec<DatabaseInfo>, Error> {
         let dbs = self.databases_live(id).await?;
-        let found: Vec<(String, Option<i64>)> = dbs.iter().map(|d| (d.name.clone(), d.size_bytes)).collect();
+        let found: Vec<(String, Option<i64>)> =
+            dbs.iter().map(|d| (d.name.clone(), d.size_bytes)).collect();
         self.inner.catalog.record_discovery(id, &found).await?;
         Ok(dbs)
     }
@@ -335,11 +359,20 @@ impl Engine {
 
     // ---- backups -------------------------------------------------------
 
-    async fn new_run(&self, server_id: i64, database: &str, trigger: &str) -> Result<BackupRow, Error> {
+    async fn new_run(
+        &self,
+        server_id: i64,
+        database: &str,
+        trigger: &str,
+    ) -> Result<BackupRow, Error> {
         let row = self.inner.catalog.server(server_id).await?;
         let database = database.trim();
         if database.is_empty() {
-            return Err(InvalidInput::new("database", "is empty. Fix: pick a database from the server's list").into());
+            return Err(InvalidInput::new(
+                "database",
+                "is empty. Fix: pick a database from the server's list",
+            )
+            .into());
         }
         Ok(self
             .inner
@@ -359,18 +392,39 @@ impl Engine {
     }
 
     /// Queues a backup for the runner and returns its row at once.
-    pub async fn enqueue_backup(&self, server_id: i64, database: &str, trigger: &str) -> Result<BackupRow, Error> {
+    pub async fn enqueue_backup(
+        &self,
+        server_id: i64,
+        database: &str,
+        trigger: &str,
+    ) -> Result<BackupRow, Error> {
         let database = database.trim();
         if database.is_empty() {
-            return Err(InvalidInput::new("database", "is empty. Fix: pick a database from the server's list").into());
+            return Err(InvalidInput::new(
+                "database",
+                "is empty. Fix: pick a database from the server's list",
+            )
+            .into());
         }
-        self.enqueue_kind(server_id, "database", database, trigger, None, false).await
+        self.enqueue_kind(server_id, "database", database, trigger, None, false)
+            .await
     }
 
     /// Runs a backup to the end in this task (the CLI's way).
-    pub async fn backup_now(&self, server_id: i64, database: &str, trigger: &str) -> Result<BackupRow, Error> {
+    pub async fn backup_now(
+        &self,
+        server_id: i64,
+        database: &str,
+        trigger: &str,
+    ) -> Result<BackupRow, Error> {
         let row = self.new_run(server_id, database, trigger).await?;
-        run_queued(&self.inner.ctx, &self.inner.key, row.id, Arc::new(Progress::default())).await
+        run_queued(
+            &self.inner.ctx,
+            &self.inner.key,
+            row.id,
+            Arc::new(Progress::default()),
+        )
+        .await
     }
 
     pub async fn backups(&self, filter: &BackupFilter) -> Result<Vec<BackupRow>, Error> {
@@ -430,7 +484,12 @@ fn spec_of(row: &ServerRow, key: &InstanceKey) -> Result<ConnSpec, Error> {
 }
 
 /// Runs a queued backup; failures are recorded on the row before returning.
-async fn run_queued(ctx: &RunContext, key: &InstanceKey, backup_id: i64, progress: Arc<Progress>) -> Result<BackupRow, Error> {
+async fn run_queued(
+    ctx: &RunContext,
+    key: &InstanceKey,
+    backup_id: i64,
+    progress: Arc<Progress>,
+) -> Result<BackupRow, Error> {
     let row = ctx.catalog.backup(backup_id).await?;
     let fail = |cause: String| async move {
         let _ = ctx
@@ -512,12 +571,26 @@ async fn run_queued(ctx: &RunContext, key: &InstanceKey, backup_id: i64, progres
 }
 
 /// The policy that applies to a database, and where it comes from.
-pub async fn effective_policy(catalog: &Catalog, server_id: i64, database: &str) -> Result<(Policy, PolicySource), Error> {
+pub async fn effective_policy(
+    catalog: &Catalog,
+    server_id: i64,
+    database: &str,
+) -> Result<(Policy, PolicySource), Error> {
     if let Some(b) = catalog.policy(server_id, database).await? {
-        return Ok((parse_body(&b.body)?, PolicySource::Database { declared: b.declared }));
+        return Ok((
+            parse_body(&b.body)?,
+            PolicySource::Database {
+                declared: b.declared,
+            },
+        ));
     }
     if let Some(b) = catalog.policy(server_id, "").await? {
-        return Ok((parse_body(&b.body)?, PolicySource::Server { declared: b.declared }));
+        return Ok((
+            parse_body(&b.body)?,
+            PolicySource::Server {
+                declared: b.declared,
+            },
+        ));
     }
     Ok((Policy::default(), PolicySource::Default))
 }

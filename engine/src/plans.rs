@@ -21,7 +21,7 @@ pub struct PolicyPreview {
 }
 
 /// A policy declared in `pgshelf.toml`, by server name.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredPolicy {
     pub server: String,
     /// `None`: the server's default policy.
@@ -30,7 +30,7 @@ pub struct DeclaredPolicy {
 }
 
 /// A server plan declared in `pgshelf.toml`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredPlan {
     pub server: String,
     pub plan: ServerPlan,
@@ -39,14 +39,20 @@ pub struct DeclaredPlan {
 impl Engine {
     /// The policy in force for a database (or a server's default when
     /// `database` is `None`) and where it comes from.
-    pub async fn policy(&self, server_id: i64, database: Option<&str>) -> Result<(Policy, PolicySource), Error> {
+    pub async fn policy(
+        &self,
+        server_id: i64,
+        database: Option<&str>,
+    ) -> Result<(Policy, PolicySource), Error> {
         self.inner.catalog.server(server_id).await?;
         match database {
             Some(db) => effective_policy(&self.inner.catalog, server_id, db).await,
             None => match self.inner.catalog.policy(server_id, "").await? {
                 Some(b) => Ok((
                     serde_json::from_str(&b.body).unwrap_or_default(),
-                    PolicySource::Server { declared: b.declared },
+                    PolicySource::Server {
+                        declared: b.declared,
+                    },
                 )),
                 None => Ok((Policy::default(), PolicySource::Default)),
             },
@@ -54,7 +60,13 @@ impl Engine {
     }
 
     async fn refuse_declared(&self, server_id: i64, database: &str) -> Result<(), Error> {
-        if self.inner.catalog.policy(server_id, database).await?.is_some_and(|b| b.declared) {
+        if self
+            .inner
+            .catalog
+            .policy(server_id, database)
+            .await?
+            .is_some_and(|b| b.declared)
+        {
             return Err(Error::Conflict(
                 "this policy is declared in pgshelf.toml; change it there (the file wins at every start)".into(),
             ));
@@ -63,19 +75,32 @@ impl Engine {
     }
 
     /// Saves a policy after validating it. `None` database: the server default.
-    pub async fn set_policy(&self, server_id: i64, database: Option<&str>, policy: &Policy) -> Result<(), Error> {
+    pub async fn set_policy(
+        &self,
+        server_id: i64,
+        database: Option<&str>,
+        policy: &Policy,
+    ) -> Result<(), Error> {
         self.inner.catalog.server(server_id).await?;
         policy.validate()?;
         let db = database.unwrap_or("");
         self.refuse_declared(server_id, db).await?;
         let body = serde_json::to_string(policy).expect("policy serializes");
-        Ok(self.inner.catalog.put_policy(server_id, db, &body, false).await?)
+        Ok(self
+            .inner
+            .catalog
+            .put_policy(server_id, db, &body, false)
+            .await?)
     }
 
     /// Removes a database's override, so it inherits the server default again.
     pub async fn clear_policy(&self, server_id: i64, database: &str) -> Result<(), Error> {
         self.refuse_declared(server_id, database).await?;
-        Ok(self.inner.catalog.delete_policy(server_id, database).await?)
+        Ok(self
+            .inner
+            .catalog
+            .delete_policy(server_id, database)
+            .await?)
     }
 
     /// Next runs and the retention plan a policy would give, without saving it.
@@ -113,10 +138,23 @@ impl Engine {
             }
         };
         for db in databases {
-            let (plan, _) = prune::plan_for(&self.inner.catalog, server_id, "database", &db, &policy.retention, tz, now).await?;
+            let (plan, _) = prune::plan_for(
+                &self.inner.catalog,
+                server_id,
+                "database",
+                &db,
+                &policy.retention,
+                tz,
+                now,
+            )
+            .await?;
             for d in plan.decisions {
                 if d.keep {
-                    keep.push((d.id, d.tiers.iter().map(|t| t.name().to_owned()).collect(), d.reason));
+                    keep.push((
+                        d.id,
+                        d.tiers.iter().map(|t| t.name().to_owned()).collect(),
+                        d.reason,
+                    ));
                 } else {
                     prune_list.push((d.id, d.reason));
                 }
@@ -133,14 +171,25 @@ impl Engine {
     /// The server-wide plan and whether it is declared in the file.
     pub async fn server_plan(&self, server_id: i64) -> Result<(ServerPlan, bool), Error> {
         self.inner.catalog.server(server_id).await?;
-        let declared = self.inner.catalog.plan(server_id).await?.is_some_and(|b| b.declared);
+        let declared = self
+            .inner
+            .catalog
+            .plan(server_id)
+            .await?
+            .is_some_and(|b| b.declared);
         Ok((server_plan(&self.inner.catalog, server_id).await?, declared))
     }
 
     pub async fn set_server_plan(&self, server_id: i64, plan: &ServerPlan) -> Result<(), Error> {
         self.inner.catalog.server(server_id).await?;
         plan.validate()?;
-        if self.inner.catalog.plan(server_id).await?.is_some_and(|b| b.declared) {
+        if self
+            .inner
+            .catalog
+            .plan(server_id)
+            .await?
+            .is_some_and(|b| b.declared)
+        {
             return Err(Error::Conflict(
                 "this server's plan is declared in pgshelf.toml; change it there".into(),
             ));
@@ -152,7 +201,11 @@ impl Engine {
     /// Writes the policies and plans declared in `pgshelf.toml` into the
     /// catalog (marked declared: read-only in the UI). Returns warnings, e.g.
     /// for a server name that does not exist.
-    pub async fn apply_declared(&self, policies: &[DeclaredPolicy], plans: &[DeclaredPlan]) -> Result<Vec<String>, Error> {
+    pub async fn apply_declared(
+        &self,
+        policies: &[DeclaredPolicy],
+        plans: &[DeclaredPlan],
+    ) -> Result<Vec<String>, Error> {
         let mut warnings = Vec::new();
         for d in policies {
             let Ok(server) = self.inner.catalog.server_by_name(&d.server).await else {
@@ -164,7 +217,15 @@ impl Engine {
             };
             d.policy.validate().map_err(|e| {
                 Error::Policy(PolicyError {
-                    field: format!("pgshelf.toml, server {:?}{}: {}", d.server, d.database.as_deref().map(|x| format!(" database {x:?}")).unwrap_or_default(), e.field),
+                    field: format!(
+                        "pgshelf.toml, server {:?}{}: {}",
+                        d.server,
+                        d.database
+                            .as_deref()
+                            .map(|x| format!(" database {x:?}"))
+                            .unwrap_or_default(),
+                        e.field
+                    ),
                     message: e.message,
                 })
             })?;
@@ -176,7 +237,10 @@ impl Engine {
         }
         for d in plans {
             let Ok(server) = self.inner.catalog.server_by_name(&d.server).await else {
-                warnings.push(format!("pgshelf.toml declares a plan for server {:?}, which does not exist", d.server));
+                warnings.push(format!(
+                    "pgshelf.toml declares a plan for server {:?}, which does not exist",
+                    d.server
+                ));
                 continue;
             };
             d.plan.validate()?;
@@ -186,15 +250,46 @@ impl Engine {
         Ok(warnings)
     }
 
+    /// Plans and prunes one database's backups now, under its policy in force.
+    pub async fn prune_now(
+        &self,
+        server_id: i64,
+        database: &str,
+        now: DateTime<Utc>,
+    ) -> Result<prune::PruneReport, Error> {
+        let (policy, _) = effective_policy(&self.inner.catalog, server_id, database).await?;
+        let (_, tz) = policy.schedule()?;
+        prune::prune(
+            &self.inner.ctx,
+            server_id,
+            "database",
+            database,
+            &policy.retention,
+            tz,
+            now,
+        )
+        .await
+    }
+
     /// Queues a globals backup of a server now.
-    pub async fn enqueue_globals(&self, server_id: i64, trigger: &str) -> Result<crate::catalog::BackupRow, Error> {
-        self.enqueue_kind(server_id, "globals", "", trigger, None, false).await
+    pub async fn enqueue_globals(
+        &self,
+        server_id: i64,
+        trigger: &str,
+    ) -> Result<crate::catalog::BackupRow, Error> {
+        self.enqueue_kind(server_id, "globals", "", trigger, None, false)
+            .await
     }
 
     /// The globals backup nearest before a database backup started.
-    pub async fn globals_for(&self, backup_id: i64) -> Result<Option<crate::catalog::BackupRow>, Error> {
+    pub async fn globals_for(
+        &self,
+        backup_id: i64,
+    ) -> Result<Option<crate::catalog::BackupRow>, Error> {
         let b = self.inner.catalog.backup(backup_id).await?;
-        let Some(server_id) = b.server_id else { return Ok(None) };
+        let Some(server_id) = b.server_id else {
+            return Ok(None);
+        };
         Ok(self
             .inner
             .catalog

@@ -78,7 +78,10 @@ pub enum Compression {
     /// pgshelf's in-process multithreaded zstd (the default).
     Pgshelf { level: i32 },
     /// pg_dump's own `--compress=METHOD:LEVEL`.
-    PgDump { algorithm: PgDumpAlgorithm, level: u32 },
+    PgDump {
+        algorithm: PgDumpAlgorithm,
+        level: u32,
+    },
     /// Stored as pg_dump writes it, uncompressed.
     None,
 }
@@ -150,7 +153,8 @@ pub const MAX_JOBS: u32 = 64;
 impl Policy {
     /// The parsed schedule and time zone, or the reason they are unusable.
     pub fn schedule(&self) -> Result<(Schedule, Tz), PolicyError> {
-        let s = Schedule::parse(&self.schedule).map_err(|e| PolicyError::new("schedule", e.to_string()))?;
+        let s = Schedule::parse(&self.schedule)
+            .map_err(|e| PolicyError::new("schedule", e.to_string()))?;
         Ok((s, parse_tz(&self.timezone)?))
     }
 
@@ -200,11 +204,17 @@ impl Policy {
         if self.stall_timeout_secs < 10 {
             return Err(PolicyError::new(
                 "stall_timeout_secs",
-                format!("{}s is too short to tell a stall from a pause. Fix: use at least 10", self.stall_timeout_secs),
+                format!(
+                    "{}s is too short to tell a stall from a pause. Fix: use at least 10",
+                    self.stall_timeout_secs
+                ),
             ));
         }
         if self.run_timeout_secs == Some(0) {
-            return Err(PolicyError::new("run_timeout_secs", "0 would fail every run. Fix: leave it empty for no limit"));
+            return Err(PolicyError::new(
+                "run_timeout_secs",
+                "0 would fail every run. Fix: leave it empty for no limit",
+            ));
         }
         if self.lock_wait_timeout_secs == Some(0) {
             return Err(PolicyError::new(
@@ -238,7 +248,9 @@ impl Policy {
     pub fn compression_label(&self) -> String {
         match self.compression {
             Compression::Pgshelf { level } => format!("zstd:{level} (pgshelf)"),
-            Compression::PgDump { algorithm, level } => format!("{}:{level} (pg_dump)", algorithm.as_str()),
+            Compression::PgDump { algorithm, level } => {
+                format!("{}:{level} (pg_dump)", algorithm.as_str())
+            }
             Compression::None => "none".into(),
         }
     }
@@ -316,20 +328,28 @@ impl Default for ServerPlan {
 
 impl ServerPlan {
     pub fn validate(&self) -> Result<(), PolicyError> {
-        Schedule::parse(&self.globals.schedule).map_err(|e| PolicyError::new("globals.schedule", e.to_string()))?;
-        parse_tz(&self.globals.timezone).map_err(|e| PolicyError::new("globals.timezone", e.message))?;
+        Schedule::parse(&self.globals.schedule)
+            .map_err(|e| PolicyError::new("globals.schedule", e.to_string()))?;
+        parse_tz(&self.globals.timezone)
+            .map_err(|e| PolicyError::new("globals.timezone", e.message))?;
         self.globals
             .retention
             .validate()
             .map_err(|e| PolicyError::new("globals.retention", e.to_string()))?;
         if let Some(s) = &self.standby {
             if s.host.trim().is_empty() || s.port == 0 {
-                return Err(PolicyError::new("standby", "needs a host and a port. Fix: enter both, or remove the standby"));
+                return Err(PolicyError::new(
+                    "standby",
+                    "needs a host and a port. Fix: enter both, or remove the standby",
+                ));
             }
         }
         if let Coverage::Only { databases } = &self.coverage {
             if databases.iter().any(|d| d.trim().is_empty()) {
-                return Err(PolicyError::new("coverage", "an empty database name is listed"));
+                return Err(PolicyError::new(
+                    "coverage",
+                    "an empty database name is listed",
+                ));
             }
         }
         Ok(())
@@ -392,7 +412,12 @@ pub fn pg_dump_args(
             f.push(dir.as_os_str());
             v.push(f);
         }
-        _ => return Err(PolicyError::new("format", "output does not match the format")),
+        _ => {
+            return Err(PolicyError::new(
+                "format",
+                "output does not match the format",
+            ))
+        }
     }
     match policy.compression {
         Compression::Pgshelf { .. } | Compression::None => v.push("--compress=0".into()),
@@ -443,7 +468,9 @@ fn check_pattern(p: &str) -> Result<(), String> {
         return Err("an empty pattern is listed. Fix: remove it".into());
     }
     if p.starts_with('-') {
-        return Err(format!("{p:?} starts with '-'. Fix: quote the name, e.g. \"\\\"-name\\\"\""));
+        return Err(format!(
+            "{p:?} starts with '-'. Fix: quote the name, e.g. \"\\\"-name\\\"\""
+        ));
     }
     if p.matches('"').count() % 2 == 1 {
         return Err(format!("{p:?} has an unbalanced double quote"));
@@ -542,9 +569,16 @@ fn glob(p: &[Tok], s: &str) -> bool {
 
 /// Patterns of a selection that match no table (or schema) of `tables`:
 /// each becomes a warning on the run, never a silent no-op.
-pub fn unmatched_patterns(sel: &Selection, schemas: &[String], tables: &[(String, String)]) -> Vec<String> {
+pub fn unmatched_patterns(
+    sel: &Selection,
+    schemas: &[String],
+    tables: &[(String, String)],
+) -> Vec<String> {
     let mut out = Vec::new();
-    for (flag, list) in [("include schema", &sel.include_schemas), ("exclude schema", &sel.exclude_schemas)] {
+    for (flag, list) in [
+        ("include schema", &sel.include_schemas),
+        ("exclude schema", &sel.exclude_schemas),
+    ] {
         for p in list {
             let np = NamePattern::parse(p);
             if !schemas.iter().any(|s| np.matches_schema(s)) {
@@ -587,8 +621,18 @@ mod tests {
         let p = Policy::default();
         p.validate().unwrap();
         assert_eq!(p.custom_file_name(), "dump.zst");
-        let a = strs(pg_dump_args(&p, &ALL, "host='h'", Some("snap"), &DumpOutput::Stdout).unwrap());
-        assert_eq!(a, ["--format=custom", "--compress=0", "--no-password", "--snapshot=snap", "--dbname=host='h'"]);
+        let a =
+            strs(pg_dump_args(&p, &ALL, "host='h'", Some("snap"), &DumpOutput::Stdout).unwrap());
+        assert_eq!(
+            a,
+            [
+                "--format=custom",
+                "--compress=0",
+                "--no-password",
+                "--snapshot=snap",
+                "--dbname=host='h'"
+            ]
+        );
     }
 
     #[test]
@@ -610,7 +654,16 @@ mod tests {
             ..Policy::default()
         };
         p.validate().unwrap();
-        let a = strs(pg_dump_args(&p, &ALL, "c", None, &DumpOutput::Directory("/spool/7".into())).unwrap());
+        let a = strs(
+            pg_dump_args(
+                &p,
+                &ALL,
+                "c",
+                None,
+                &DumpOutput::Directory("/spool/7".into()),
+            )
+            .unwrap(),
+        );
         assert_eq!(
             a,
             [
@@ -670,37 +723,91 @@ mod tests {
     #[test]
     fn validation_names_field_and_fix() {
         let cases: Vec<(Policy, &str)> = vec![
-            (Policy { schedule: "61 * * * *".into(), ..Policy::default() }, "schedule"),
-            (Policy { timezone: "Mars/Olympus".into(), ..Policy::default() }, "timezone"),
-            (Policy { format: Format::Directory { jobs: 0 }, ..Policy::default() }, "format.jobs"),
-            (Policy { format: Format::Directory { jobs: 500 }, ..Policy::default() }, "format.jobs"),
-            (Policy { compression: Compression::Pgshelf { level: 30 }, ..Policy::default() }, "compression.level"),
             (
                 Policy {
-                    compression: Compression::PgDump { algorithm: PgDumpAlgorithm::Gzip, level: 10 },
+                    schedule: "61 * * * *".into(),
+                    ..Policy::default()
+                },
+                "schedule",
+            ),
+            (
+                Policy {
+                    timezone: "Mars/Olympus".into(),
+                    ..Policy::default()
+                },
+                "timezone",
+            ),
+            (
+                Policy {
+                    format: Format::Directory { jobs: 0 },
+                    ..Policy::default()
+                },
+                "format.jobs",
+            ),
+            (
+                Policy {
+                    format: Format::Directory { jobs: 500 },
+                    ..Policy::default()
+                },
+                "format.jobs",
+            ),
+            (
+                Policy {
+                    compression: Compression::Pgshelf { level: 30 },
                     ..Policy::default()
                 },
                 "compression.level",
             ),
             (
                 Policy {
-                    selection: Selection { exclude_tables: vec!["-x".into()], ..Default::default() },
+                    compression: Compression::PgDump {
+                        algorithm: PgDumpAlgorithm::Gzip,
+                        level: 10,
+                    },
+                    ..Policy::default()
+                },
+                "compression.level",
+            ),
+            (
+                Policy {
+                    selection: Selection {
+                        exclude_tables: vec!["-x".into()],
+                        ..Default::default()
+                    },
                     ..Policy::default()
                 },
                 "selection.exclude_tables",
             ),
             (
                 Policy {
-                    selection: Selection { include_tables: vec!["\"open".into()], ..Default::default() },
+                    selection: Selection {
+                        include_tables: vec!["\"open".into()],
+                        ..Default::default()
+                    },
                     ..Policy::default()
                 },
                 "selection.include_tables",
             ),
-            (Policy { stall_timeout_secs: 1, ..Policy::default() }, "stall_timeout_secs"),
-            (Policy { run_timeout_secs: Some(0), ..Policy::default() }, "run_timeout_secs"),
             (
                 Policy {
-                    retention: Tiers { hourly: 1_000_000, ..Tiers::default() },
+                    stall_timeout_secs: 1,
+                    ..Policy::default()
+                },
+                "stall_timeout_secs",
+            ),
+            (
+                Policy {
+                    run_timeout_secs: Some(0),
+                    ..Policy::default()
+                },
+                "run_timeout_secs",
+            ),
+            (
+                Policy {
+                    retention: Tiers {
+                        hourly: 1_000_000,
+                        ..Tiers::default()
+                    },
                     ..Policy::default()
                 },
                 "retention",
@@ -731,7 +838,10 @@ mod tests {
         let p = NamePattern::parse("sales.order*");
         assert!(p.matches("sales", "orders"));
         assert!(!p.matches("public", "orders"));
-        assert!(NamePattern::parse("Orders").matches("x", "orders"), "unquoted folds to lower case");
+        assert!(
+            NamePattern::parse("Orders").matches("x", "orders"),
+            "unquoted folds to lower case"
+        );
         assert!(!NamePattern::parse("Orders").matches("x", "Orders"));
         let q = NamePattern::parse("\"Audit Log\".\"My \"\"Odd\"\" Table\"");
         assert!(q.matches("Audit Log", "My \"Odd\" Table"));
@@ -777,7 +887,10 @@ mod tests {
         plan.globals.schedule = "bad".into();
         assert_eq!(plan.validate().unwrap_err().field, "globals.schedule");
         let plan = ServerPlan {
-            standby: Some(Standby { host: "".into(), port: 5432 }),
+            standby: Some(Standby {
+                host: "".into(),
+                port: 5432,
+            }),
             ..ServerPlan::default()
         };
         assert_eq!(plan.validate().unwrap_err().field, "standby");

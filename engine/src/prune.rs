@@ -47,7 +47,11 @@ pub async fn plan_for(
 }
 
 /// Plans and prunes after `done` succeeded.
-pub async fn after_success(ctx: &RunContext, server_id: i64, done: &BackupRow) -> Result<PruneReport, Error> {
+pub async fn after_success(
+    ctx: &RunContext,
+    server_id: i64,
+    done: &BackupRow,
+) -> Result<PruneReport, Error> {
     let (tiers, tz) = if done.kind == "globals" {
         let plan = server_plan(&ctx.catalog, server_id).await?;
         let tz = crate::policy::parse_tz(&plan.globals.timezone)?;
@@ -57,7 +61,16 @@ pub async fn after_success(ctx: &RunContext, server_id: i64, done: &BackupRow) -
         let (_, tz) = policy.schedule()?;
         (policy.retention, tz)
     };
-    prune(ctx, server_id, &done.kind, &done.database, &tiers, tz, Utc::now()).await
+    prune(
+        ctx,
+        server_id,
+        &done.kind,
+        &done.database,
+        &tiers,
+        tz,
+        Utc::now(),
+    )
+    .await
 }
 
 /// Plans, records each kept backup's tiers, and removes the rest.
@@ -79,7 +92,9 @@ pub async fn prune(
             ctx.catalog.set_tiers(d.id, &labels.join(",")).await?;
             continue;
         }
-        let Some(row) = rows.iter().find(|r| r.id == d.id) else { continue };
+        let Some(row) = rows.iter().find(|r| r.id == d.id) else {
+            continue;
+        };
         let prefix = format!("{}/", ctx.destination.describe);
         let removed = match row.location.as_deref().and_then(|l| l.strip_prefix(&prefix)) {
             Some(dir) => ctx.destination.remove_artifact(dir).await.map_err(|e| e.to_string()),

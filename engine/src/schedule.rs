@@ -78,7 +78,13 @@ impl Scheduler {
             state: if st.ticking { "running" } else { "idle" }.into(),
             doing: st
                 .last_tick
-                .map(|t| vec![format!("last tick {} UTC, {} run(s) started", t.format("%H:%M:%S"), st.last_started)])
+                .map(|t| {
+                    vec![format!(
+                        "last tick {} UTC, {} run(s) started",
+                        t.format("%H:%M:%S"),
+                        st.last_started
+                    )]
+                })
                 .unwrap_or_default(),
             queued: 0,
             last_error: st.last_error.clone(),
@@ -94,7 +100,9 @@ pub(crate) fn start(engine: std::sync::Weak<crate::Inner>, interval: Duration) {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let Some(inner) = engine.upgrade() else { return };
+            let Some(inner) = engine.upgrade() else {
+                return;
+            };
             let e = Engine { inner };
             if let Err(err) = e.tick_schedules(Utc::now()).await {
                 tracing::warn!("scheduler tick failed: {err}");
@@ -135,13 +143,21 @@ impl Engine {
             };
             match self.discover(server.id).await {
                 Ok((appeared, gone)) => {
-                    report.appeared.extend(appeared.into_iter().map(|d| (server.name.clone(), d)));
-                    report.disappeared.extend(gone.into_iter().map(|d| (server.name.clone(), d)));
+                    report
+                        .appeared
+                        .extend(appeared.into_iter().map(|d| (server.name.clone(), d)));
+                    report
+                        .disappeared
+                        .extend(gone.into_iter().map(|d| (server.name.clone(), d)));
                 }
-                Err(e) => report.errors.push(format!("{}: discovery failed, using the databases known so far: {e}", server.name)),
+                Err(e) => report.errors.push(format!(
+                    "{}: discovery failed, using the databases known so far: {e}",
+                    server.name
+                )),
             }
             let active = catalog.active_runs(server.id).await?;
-            let is_active = |kind: &str, db: &str| active.iter().any(|r| r.kind == kind && r.database == db);
+            let is_active =
+                |kind: &str, db: &str| active.iter().any(|r| r.kind == kind && r.database == db);
 
             // Databases.
             for known in catalog.known_databases(server.id).await? {
@@ -151,7 +167,9 @@ impl Engine {
                 let (policy, _) = match effective_policy(catalog, server.id, &known.name).await {
                     Ok(p) => p,
                     Err(e) => {
-                        report.errors.push(format!("{}/{}: {e}", server.name, known.name));
+                        report
+                            .errors
+                            .push(format!("{}/{}: {e}", server.name, known.name));
                         continue;
                     }
                 };
@@ -161,36 +179,78 @@ impl Engine {
                 let (schedule, tz) = match policy.schedule() {
                     Ok(s) => s,
                     Err(e) => {
-                        report.errors.push(format!("{}/{}: {e}", server.name, known.name));
+                        report
+                            .errors
+                            .push(format!("{}/{}: {e}", server.name, known.name));
                         continue;
                     }
                 };
                 let last = catalog.last_slot(server.id, &known.name).await?;
-                let Some(due) = cron::due(&schedule, tz, last, known.first_seen, now, GRACE) else { continue };
+                let Some(due) = cron::due(&schedule, tz, last, known.first_seen, now, GRACE) else {
+                    continue;
+                };
                 if is_active("database", &known.name) {
                     report.busy.push((server.name.clone(), known.name.clone()));
                     continue;
                 }
-                let row = self.enqueue_kind(server.id, "database", &known.name, "schedule", Some(due.slot), due.late).await?;
-                catalog.set_last_slot(server.id, &known.name, due.slot).await?;
-                report.started.push((row.id, server.name.clone(), known.name.clone(), due.slot, due.late));
+                let row = self
+                    .enqueue_kind(
+                        server.id,
+                        "database",
+                        &known.name,
+                        "schedule",
+                        Some(due.slot),
+                        due.late,
+                    )
+                    .await?;
+                catalog
+                    .set_last_slot(server.id, &known.name, due.slot)
+                    .await?;
+                report.started.push((
+                    row.id,
+                    server.name.clone(),
+                    known.name.clone(),
+                    due.slot,
+                    due.late,
+                ));
             }
 
             // Globals.
             if plan.globals.enabled {
                 let parsed = cron::Schedule::parse(&plan.globals.schedule)
                     .map_err(|e| e.to_string())
-                    .and_then(|s| crate::policy::parse_tz(&plan.globals.timezone).map(|tz| (s, tz)).map_err(|e| e.to_string()));
+                    .and_then(|s| {
+                        crate::policy::parse_tz(&plan.globals.timezone)
+                            .map(|tz| (s, tz))
+                            .map_err(|e| e.to_string())
+                    });
                 match parsed {
                     Ok((schedule, tz)) => {
                         let last = catalog.last_slot(server.id, "").await?;
-                        if let Some(due) = cron::due(&schedule, tz, last, server.created_at, now, GRACE) {
+                        if let Some(due) =
+                            cron::due(&schedule, tz, last, server.created_at, now, GRACE)
+                        {
                             if is_active("globals", "") {
                                 report.busy.push((server.name.clone(), String::new()));
                             } else {
-                                let row = self.enqueue_kind(server.id, "globals", "", "schedule", Some(due.slot), due.late).await?;
+                                let row = self
+                                    .enqueue_kind(
+                                        server.id,
+                                        "globals",
+                                        "",
+                                        "schedule",
+                                        Some(due.slot),
+                                        due.late,
+                                    )
+                                    .await?;
                                 catalog.set_last_slot(server.id, "", due.slot).await?;
-                                report.started.push((row.id, server.name.clone(), String::new(), due.slot, due.late));
+                                report.started.push((
+                                    row.id,
+                                    server.name.clone(),
+                                    String::new(),
+                                    due.slot,
+                                    due.late,
+                                ));
                             }
                         }
                     }
@@ -205,8 +265,13 @@ impl Engine {
     /// or disappeared since the last look.
     pub async fn discover(&self, server_id: i64) -> Result<(Vec<String>, Vec<String>), Error> {
         let dbs = self.databases_live(server_id).await?;
-        let found: Vec<(String, Option<i64>)> = dbs.into_iter().map(|d| (d.name, d.size_bytes)).collect();
-        Ok(self.inner.catalog.record_discovery(server_id, &found).await?)
+        let found: Vec<(String, Option<i64>)> =
+            dbs.into_iter().map(|d| (d.name, d.size_bytes)).collect();
+        Ok(self
+            .inner
+            .catalog
+            .record_discovery(server_id, &found)
+            .await?)
     }
 
     /// Queues a run of any kind, scheduled or not.
@@ -252,13 +317,32 @@ impl Engine {
     }
 
     /// Schedules of every database known on a server, and its globals, at `now`.
-    pub async fn schedule_status(&self, server_id: i64, now: DateTime<Utc>) -> Result<Vec<ScheduleStatus>, Error> {
+    pub async fn schedule_status(
+        &self,
+        server_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ScheduleStatus>, Error> {
         let catalog = &self.inner.catalog;
         let server = catalog.server(server_id).await?;
         let plan = server_plan(catalog, server_id).await?;
         let mut out = Vec::new();
         let g = &plan.globals;
-        out.push(self.status_of(server_id, "globals", "", true, g.enabled, None, &g.schedule, &g.timezone, server.created_at, None, now).await?);
+        out.push(
+            self.status_of(
+                server_id,
+                "globals",
+                "",
+                true,
+                g.enabled,
+                None,
+                &g.schedule,
+                &g.timezone,
+                server.created_at,
+                None,
+                now,
+            )
+            .await?,
+        );
         for known in catalog.known_databases(server_id).await? {
             let (policy, source) = effective_policy(catalog, server_id, &known.name).await?;
             out.push(
@@ -296,10 +380,18 @@ impl Engine {
         gone_since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<ScheduleStatus, Error> {
-        let (last_run, last_success) = self.inner.catalog.last_runs(server_id, kind, database).await?;
+        let (last_run, last_success) = self
+            .inner
+            .catalog
+            .last_runs(server_id, kind, database)
+            .await?;
         let parsed = cron::Schedule::parse(expr)
             .map_err(|e| e.to_string())
-            .and_then(|s| crate::policy::parse_tz(timezone).map(|tz| (s, tz)).map_err(|e| e.to_string()));
+            .and_then(|s| {
+                crate::policy::parse_tz(timezone)
+                    .map(|tz| (s, tz))
+                    .map_err(|e| e.to_string())
+            });
         let (describe, next_run, overdue, error) = match parsed {
             Ok((s, tz)) => {
                 let active = covered && enabled && gone_since.is_none();

@@ -174,7 +174,10 @@ mod tests {
         let b = InstanceKey::load_or_create(&dir.path().join("b")).unwrap();
         let sealed = a.seal(&Secret::new("x"));
         assert!(matches!(b.open(&sealed), Err(SecretsError::Undecryptable)));
-        assert!(matches!(a.open("garbage"), Err(SecretsError::Undecryptable)));
+        assert!(matches!(
+            a.open("garbage"),
+            Err(SecretsError::Undecryptable)
+        ));
     }
 
     #[test]

@@ -50,7 +50,10 @@ impl ServerInput {
         self.sslmode = self.sslmode.trim().to_owned();
         self.maintenance_db = self.maintenance_db.trim().to_owned();
         if self.name.is_empty() {
-            return Err(InvalidInput::new("name", "is empty. Fix: give the server a short name such as prod-main"));
+            return Err(InvalidInput::new(
+                "name",
+                "is empty. Fix: give the server a short name such as prod-main",
+            ));
         }
         if self.name.len() > 64
             || !self
@@ -64,16 +67,25 @@ impl ServerInput {
             ));
         }
         if self.host.is_empty() {
-            return Err(InvalidInput::new("host", "is empty. Fix: enter a host name or IP address"));
+            return Err(InvalidInput::new(
+                "host",
+                "is empty. Fix: enter a host name or IP address",
+            ));
         }
         if self.host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return Err(InvalidInput::new("host", format!("{:?} is not a host name or address", self.host)));
+            return Err(InvalidInput::new(
+                "host",
+                format!("{:?} is not a host name or address", self.host),
+            ));
         }
         if self.port == 0 {
             self.port = 5432;
         }
         if self.user.is_empty() {
-            return Err(InvalidInput::new("user", "is empty. Fix: enter the role pgshelf connects as"));
+            return Err(InvalidInput::new(
+                "user",
+                "is empty. Fix: enter the role pgshelf connects as",
+            ));
         }
         if self.sslmode.is_empty() {
             self.sslmode = "prefer".into();
@@ -93,10 +105,17 @@ impl ServerInput {
     /// Parses `postgres://USER@HOST:PORT/DBNAME[?sslmode=MODE]`. A password in
     /// the URL is refused: it would be visible in the process list and history.
     pub fn from_url(name: &str, url: &str) -> Result<ServerInput, InvalidInput> {
-        let u = url::Url::parse(url)
-            .map_err(|e| InvalidInput::new("url", format!("{url:?} is not a URL ({e}). Fix: write postgres://USER@HOST:PORT/DBNAME")))?;
+        let u = url::Url::parse(url).map_err(|e| {
+            InvalidInput::new(
+                "url",
+                format!("{url:?} is not a URL ({e}). Fix: write postgres://USER@HOST:PORT/DBNAME"),
+            )
+        })?;
         if !matches!(u.scheme(), "postgres" | "postgresql") {
-            return Err(InvalidInput::new("url", format!("scheme {:?} is not postgres://", u.scheme())));
+            return Err(InvalidInput::new(
+                "url",
+                format!("scheme {:?} is not postgres://", u.scheme()),
+            ));
         }
         if u.password().is_some() {
             return Err(InvalidInput::new(
@@ -112,7 +131,11 @@ impl ServerInput {
         };
         let mut input = ServerInput {
             name: name.to_owned(),
-            host: u.host_str().unwrap_or_default().trim_matches(['[', ']']).to_owned(),
+            host: u
+                .host_str()
+                .unwrap_or_default()
+                .trim_matches(['[', ']'])
+                .to_owned(),
             port: u.port().unwrap_or(5432),
             user: decode(u.username()),
             password: None,
@@ -131,7 +154,10 @@ impl ServerInput {
             }
         }
         if input.user.is_empty() {
-            return Err(InvalidInput::new("url", "names no user. Fix: postgres://USER@HOST:PORT/DBNAME"));
+            return Err(InvalidInput::new(
+                "url",
+                "names no user. Fix: postgres://USER@HOST:PORT/DBNAME",
+            ));
         }
         input.validated()
     }
@@ -171,25 +197,60 @@ mod tests {
 
     #[test]
     fn parses_urls() {
-        let s = ServerInput::from_url("prod", "postgres://app%40corp@db.internal:6543/main?sslmode=require").unwrap();
+        let s = ServerInput::from_url(
+            "prod",
+            "postgres://app%40corp@db.internal:6543/main?sslmode=require",
+        )
+        .unwrap();
         assert_eq!(s.host, "db.internal");
         assert_eq!(s.port, 6543);
         assert_eq!(s.user, "app@corp");
         assert_eq!(s.maintenance_db, "main");
         assert_eq!(s.sslmode, "require");
         let d = ServerInput::from_url("x", "postgresql://postgres@[::1]/").unwrap();
-        assert_eq!((d.host.as_str(), d.port, d.maintenance_db.as_str(), d.sslmode.as_str()), ("::1", 5432, "postgres", "prefer"));
+        assert_eq!(
+            (
+                d.host.as_str(),
+                d.port,
+                d.maintenance_db.as_str(),
+                d.sslmode.as_str()
+            ),
+            ("::1", 5432, "postgres", "prefer")
+        );
     }
 
     #[test]
     fn refuses_bad_urls() {
         let e = ServerInput::from_url("x", "postgres://u:pw@h/db").unwrap_err();
         assert!(e.message.contains("PGPASSWORD"));
-        assert_eq!(ServerInput::from_url("x", "mysql://u@h/db").unwrap_err().field, "url");
-        assert_eq!(ServerInput::from_url("x", "postgres://h/db").unwrap_err().field, "url");
-        assert_eq!(ServerInput::from_url("x", "not a url").unwrap_err().field, "url");
-        assert_eq!(ServerInput::from_url("x", "postgres://u@h/db?sslmode=bogus").unwrap_err().field, "sslmode");
-        assert_eq!(ServerInput::from_url("x", "postgres://u@h/db?options=1").unwrap_err().field, "url");
+        assert_eq!(
+            ServerInput::from_url("x", "mysql://u@h/db")
+                .unwrap_err()
+                .field,
+            "url"
+        );
+        assert_eq!(
+            ServerInput::from_url("x", "postgres://h/db")
+                .unwrap_err()
+                .field,
+            "url"
+        );
+        assert_eq!(
+            ServerInput::from_url("x", "not a url").unwrap_err().field,
+            "url"
+        );
+        assert_eq!(
+            ServerInput::from_url("x", "postgres://u@h/db?sslmode=bogus")
+                .unwrap_err()
+                .field,
+            "sslmode"
+        );
+        assert_eq!(
+            ServerInput::from_url("x", "postgres://u@h/db?options=1")
+                .unwrap_err()
+                .field,
+            "url"
+        );
     }
 
     #[test]
@@ -201,12 +262,39 @@ mod tests {
             ..Default::default()
         };
         let v = ok.clone().validated().unwrap();
-        assert_eq!((v.name.as_str(), v.port, v.sslmode.as_str()), ("prod", 5432, "prefer"));
+        assert_eq!(
+            (v.name.as_str(), v.port, v.sslmode.as_str()),
+            ("prod", 5432, "prefer")
+        );
         for (field, bad) in [
-            ("name", ServerInput { name: "".into(), ..ok.clone() }),
-            ("name", ServerInput { name: "a/b".into(), ..ok.clone() }),
-            ("host", ServerInput { host: " ".into(), ..ok.clone() }),
-            ("user", ServerInput { user: "".into(), ..ok.clone() }),
+            (
+                "name",
+                ServerInput {
+                    name: "".into(),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "name",
+                ServerInput {
+                    name: "a/b".into(),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "host",
+                ServerInput {
+                    host: " ".into(),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "user",
+                ServerInput {
+                    user: "".into(),
+                    ..ok.clone()
+                },
+            ),
         ] {
             assert_eq!(bad.validated().unwrap_err().field, field);
         }

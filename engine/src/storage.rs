@@ -100,14 +100,20 @@ impl Destination {
     pub async fn preflight(&self) -> Result<(), StorageError> {
         let op = self.operator()?;
         let path = format!(".pgshelf-probe-{}", std::process::id());
-        op.write(&path, b"pgshelf".to_vec()).await.map_err(|e| self.error(e))?;
+        op.write(&path, b"pgshelf".to_vec())
+            .await
+            .map_err(|e| self.error(e))?;
         op.delete(&path).await.map_err(|e| self.error(e))?;
         Ok(())
     }
 
     /// Removes an artifact directory and everything under it.
     pub async fn remove_artifact(&self, dir: &str) -> Result<(), StorageError> {
-        let dir = if dir.ends_with('/') { dir.to_owned() } else { format!("{dir}/") };
+        let dir = if dir.ends_with('/') {
+            dir.to_owned()
+        } else {
+            format!("{dir}/")
+        };
         self.operator()?
             .delete_with(&dir)
             .recursive(true)
@@ -117,7 +123,10 @@ impl Destination {
 
     /// True if the object exists.
     pub async fn exists(&self, path: &str) -> Result<bool, StorageError> {
-        self.operator()?.exists(path).await.map_err(|e| self.error(e))
+        self.operator()?
+            .exists(path)
+            .await
+            .map_err(|e| self.error(e))
     }
 }
 
@@ -153,7 +162,12 @@ pub fn artifact_dir(server: &str, database: &str, at: DateTime<Utc>, id: i64) ->
 /// would share the folder, but directories never collide (each carries its
 /// backup id) and the catalog row's `kind` tells them apart.
 pub fn globals_dir(server: &str, at: DateTime<Utc>, id: i64) -> String {
-    format!("{}/_globals/{}-{}/", path_component(server), at.format("%Y%m%dT%H%M%SZ"), id)
+    format!(
+        "{}/_globals/{}-{}/",
+        path_component(server),
+        at.format("%Y%m%dT%H%M%SZ"),
+        id
+    )
 }
 
 /// The SQL of a globals dump inside its artifact directory.
@@ -178,7 +192,10 @@ mod tests {
     #[test]
     fn artifact_dir_layout() {
         let at = Utc.with_ymd_and_hms(2026, 11, 25, 3, 4, 5).unwrap();
-        assert_eq!(artifact_dir("prod", "app", at, 42), "prod/app/20261125T030405Z-42/");
+        assert_eq!(
+            artifact_dir("prod", "app", at, 42),
+            "prod/app/20261125T030405Z-42/"
+        );
     }
 
     #[tokio::test]

@@ -53,7 +53,11 @@ pub struct Queued {
 }
 
 /// The function that performs one run; returns the error text on failure.
-pub type RunFn = Arc<dyn Fn(Queued, Arc<Progress>) -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
+pub type RunFn = Arc<
+    dyn Fn(Queued, Arc<Progress>) -> futures::future::BoxFuture<'static, Result<(), String>>
+        + Send
+        + Sync,
+>;
 
 /// The `backup-runner` worker.
 #[derive(Clone)]
@@ -67,7 +71,13 @@ impl BackupRunner {
     pub fn start(run: RunFn, runs_per_server: usize, max_runs: usize) -> BackupRunner {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(Mutex::new(RunnerState::default()));
-        tokio::spawn(runner_loop(rx, state.clone(), run, runs_per_server.max(1), max_runs.max(1)));
+        tokio::spawn(runner_loop(
+            rx,
+            state.clone(),
+            run,
+            runs_per_server.max(1),
+            max_runs.max(1),
+        ));
         BackupRunner { tx, state }
     }
 
@@ -91,13 +101,23 @@ impl BackupRunner {
         let st = self.state.lock().expect("runner state");
         WorkerStatus {
             name: "backup-runner".into(),
-            state: if st.active.is_empty() { "idle" } else { "running" }.into(),
+            state: if st.active.is_empty() {
+                "idle"
+            } else {
+                "running"
+            }
+            .into(),
             doing: st
                 .active
                 .iter()
                 .map(|a| {
                     let raw = a.progress.raw.load(std::sync::atomic::Ordering::Relaxed);
-                    format!("backup {} of {}: {} read", a.backup_id, a.label, human_bytes(raw))
+                    format!(
+                        "backup {} of {}: {} read",
+                        a.backup_id,
+                        a.label,
+                        human_bytes(raw)
+                    )
                 })
                 .collect(),
             queued: st.queued,
@@ -211,12 +231,21 @@ mod tests {
                 p.fetch_max(now, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(30)).await;
                 l.fetch_sub(1, Ordering::SeqCst);
-                if job.backup_id == 3 { Err("boom".into()) } else { Ok(()) }
+                if job.backup_id == 3 {
+                    Err("boom".into())
+                } else {
+                    Ok(())
+                }
             })
         });
         let r = BackupRunner::start(run, 1, 4);
         for id in 1..=4 {
-            r.enqueue(Queued { backup_id: id, server_id: 7, label: "s/db".into() }).unwrap();
+            r.enqueue(Queued {
+                backup_id: id,
+                server_id: 7,
+                label: "s/db".into(),
+            })
+            .unwrap();
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
         let st = r.status();
@@ -224,12 +253,18 @@ mod tests {
         assert_eq!(st.doing.len(), 1);
         assert_eq!(st.queued, 3);
         for _ in 0..100 {
-            if r.status().state == "idle" && r.status().queued == 0 { break; }
+            if r.status().state == "idle" && r.status().queued == 0 {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let st = r.status();
         assert_eq!(st.state, "idle");
-        assert_eq!(peak.load(Ordering::SeqCst), 1, "one run per server at a time");
+        assert_eq!(
+            peak.load(Ordering::SeqCst),
+            1,
+            "one run per server at a time"
+        );
         assert!(st.last_error.unwrap().contains("backup 3 of s/db: boom"));
     }
 }

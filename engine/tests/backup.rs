@@ -87,7 +87,9 @@ fn input(name: &str, pg: &PgServer, password: &str) -> ServerInput {
 /// Every regular file under `dir`.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -122,7 +124,11 @@ fn restore_with_stock_tools(pg: &PgServer, dump: &Path, target: &str) {
         .output()
         .unwrap();
     assert!(zstd.wait().unwrap().success());
-    assert!(out.status.success(), "pg_restore failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pg_restore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -135,25 +141,56 @@ async fn backup_restores_with_stock_tools() {
         assert_eq!(want.len(), 4, "{want:?}");
 
         let env = engine_for(&[major]).await;
-        let server = env.engine.add_server(input("main", pg, testkit::PASSWORD)).await.unwrap();
+        let server = env
+            .engine
+            .add_server(input("main", pg, testkit::PASSWORD))
+            .await
+            .unwrap();
         assert!(server.has_password);
         let dbs = env.engine.databases(server.id).await.unwrap();
-        let found = dbs.iter().find(|d| d.name == db).expect("database discovered");
+        let found = dbs
+            .iter()
+            .find(|d| d.name == db)
+            .expect("database discovered");
         assert!(found.size_bytes.unwrap() > 0);
 
         let row = env.engine.backup_now(server.id, &db, "test").await.unwrap();
         assert_eq!(row.status(), BackupStatus::Succeeded, "{row:?}");
         assert!(row.stored_bytes > 0 && row.raw_bytes > row.stored_bytes / 2);
-        assert_eq!(row.pg_dump_version.as_deref().map(|v| v.split('.').next().unwrap().to_owned()), Some(major.to_string()));
-        assert!(row.server_version.as_deref().unwrap().starts_with(&major.to_string()));
+        assert_eq!(
+            row.pg_dump_version
+                .as_deref()
+                .map(|v| v.split('.').next().unwrap().to_owned()),
+            Some(major.to_string())
+        );
+        assert!(row
+            .server_version
+            .as_deref()
+            .unwrap()
+            .starts_with(&major.to_string()));
 
-        let dir = env.backups.join(row.location.as_deref().unwrap().split_once(env.backups.to_str().unwrap()).unwrap().1.trim_start_matches('/'));
-        let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        let dir = env.backups.join(
+            row.location
+                .as_deref()
+                .unwrap()
+                .split_once(env.backups.to_str().unwrap())
+                .unwrap()
+                .1
+                .trim_start_matches('/'),
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
         let dump = dir.join("dump.zst");
         let bytes = std::fs::read(&dump).unwrap();
-        assert_eq!(manifest["files"][0]["size"].as_u64().unwrap(), bytes.len() as u64);
+        assert_eq!(
+            manifest["files"][0]["size"].as_u64().unwrap(),
+            bytes.len() as u64
+        );
         use sha2::Digest;
-        assert_eq!(manifest["files"][0]["sha256"].as_str().unwrap(), hex::encode(sha2::Sha256::digest(&bytes)));
+        assert_eq!(
+            manifest["files"][0]["sha256"].as_str().unwrap(),
+            hex::encode(sha2::Sha256::digest(&bytes))
+        );
         assert_eq!(manifest["large_objects"].as_i64(), Some(2));
         let odd = manifest["tables"]
             .as_array()
@@ -163,19 +200,45 @@ async fn backup_restores_with_stock_tools() {
             .expect("odd table in manifest");
         assert_eq!(odd["schema"], "Audit Log");
         assert_eq!(odd["rows"], 37);
-        let parted = manifest["tables"].as_array().unwrap().iter().find(|t| t["name"] == "events").unwrap();
-        assert_eq!((parted["kind"].as_str(), parted["rows"].as_i64()), (Some("partitioned"), Some(800)));
+        let parted = manifest["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "events")
+            .unwrap();
+        assert_eq!(
+            (parted["kind"].as_str(), parted["rows"].as_i64()),
+            (Some("partitioned"), Some(800))
+        );
 
         // Restore into a fresh database with zstd and pg_restore alone.
         let target = pg.fresh_database("restored");
         restore_with_stock_tools(pg, &dump, &target);
-        assert_eq!(counts(pg, &target), want, "PostgreSQL {major}: row counts after restore");
-        let lo = |d: &str| pg.psql(d, "SELECT count(*) || ':' || sum(length(lo_get(oid))) FROM pg_largeobject_metadata");
+        assert_eq!(
+            counts(pg, &target),
+            want,
+            "PostgreSQL {major}: row counts after restore"
+        );
+        let lo = |d: &str| {
+            pg.psql(
+                d,
+                "SELECT count(*) || ':' || sum(length(lo_get(oid))) FROM pg_largeobject_metadata",
+            )
+        };
         assert_eq!(lo(&target), lo(&db));
         assert_eq!(lo(&target), "2:100016");
-        assert_eq!(pg.psql(&target, "SELECT count(*) FROM sales.big_invoices"), "250");
-        assert_eq!(pg.psql(&target, "SELECT last_value FROM sales.invoice_no"), pg.psql(&db, "SELECT last_value FROM sales.invoice_no"));
-        assert_eq!(pg.psql(&target, "SELECT count(*) FROM public.events"), "800");
+        assert_eq!(
+            pg.psql(&target, "SELECT count(*) FROM sales.big_invoices"),
+            "250"
+        );
+        assert_eq!(
+            pg.psql(&target, "SELECT last_value FROM sales.invoice_no"),
+            pg.psql(&db, "SELECT last_value FROM sales.invoice_no")
+        );
+        assert_eq!(
+            pg.psql(&target, "SELECT count(*) FROM public.events"),
+            "800"
+        );
 
         let listed = env.engine.backups(&BackupFilter::default()).await.unwrap();
         assert_eq!(listed.len(), 1);
@@ -185,11 +248,21 @@ async fn backup_restores_with_stock_tools() {
 }
 
 /// Asserts the run failed with a recorded cause and that no artifact is left.
-async fn assert_failed_clean(env: &Env, result: Result<engine::catalog::BackupRow, Error>, needle: &str) -> String {
+async fn assert_failed_clean(
+    env: &Env,
+    result: Result<engine::catalog::BackupRow, Error>,
+    needle: &str,
+) -> String {
     let err = result.expect_err("backup must fail");
     let msg = err.to_string();
-    assert!(msg.contains(needle), "error {msg:?} should mention {needle:?}");
-    assert!(msg.contains("Fix:"), "error {msg:?} should say how to fix it");
+    assert!(
+        msg.contains(needle),
+        "error {msg:?} should mention {needle:?}"
+    );
+    assert!(
+        msg.contains("Fix:"),
+        "error {msg:?} should say how to fix it"
+    );
     let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
     let row = &rows[0];
     assert_eq!(row.status(), BackupStatus::Failed);
@@ -205,12 +278,24 @@ async fn wrong_password_fails_clearly() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
     let env = engine_for(&[major]).await;
-    let s = env.engine.add_server(input("bad-pw", pg, "not-the-password")).await.unwrap();
+    let s = env
+        .engine
+        .add_server(input("bad-pw", pg, "not-the-password"))
+        .await
+        .unwrap();
     let err = env.engine.test_connection(s.id).await.unwrap_err();
     assert_eq!(err.status(), 401);
     let msg = err.to_string();
-    assert!(!msg.contains("not-the-password"), "secrets never in messages");
-    assert_failed_clean(&env, env.engine.backup_now(s.id, "postgres", "test").await, "password authentication failed").await;
+    assert!(
+        !msg.contains("not-the-password"),
+        "secrets never in messages"
+    );
+    assert_failed_clean(
+        &env,
+        env.engine.backup_now(s.id, "postgres", "test").await,
+        "password authentication failed",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -222,7 +307,12 @@ async fn unreachable_host_fails_clearly() {
     i.port = testkit::closed_port();
     let s = env.engine.add_server(i).await.unwrap();
     assert_eq!(env.engine.databases(s.id).await.unwrap_err().status(), 502);
-    assert_failed_clean(&env, env.engine.backup_now(s.id, "postgres", "test").await, "cannot reach PostgreSQL").await;
+    assert_failed_clean(
+        &env,
+        env.engine.backup_now(s.id, "postgres", "test").await,
+        "cannot reach PostgreSQL",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -230,11 +320,26 @@ async fn database_dropped_after_discovery() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
     let env = engine_for(&[major]).await;
-    let s = env.engine.add_server(input("main", pg, testkit::PASSWORD)).await.unwrap();
+    let s = env
+        .engine
+        .add_server(input("main", pg, testkit::PASSWORD))
+        .await
+        .unwrap();
     let db = pg.fresh_database("doomed");
-    assert!(env.engine.databases(s.id).await.unwrap().iter().any(|d| d.name == db));
+    assert!(env
+        .engine
+        .databases(s.id)
+        .await
+        .unwrap()
+        .iter()
+        .any(|d| d.name == db));
     pg.drop_database(&db);
-    let msg = assert_failed_clean(&env, env.engine.backup_now(s.id, &db, "test").await, "does not exist").await;
+    let msg = assert_failed_clean(
+        &env,
+        env.engine.backup_now(s.id, &db, "test").await,
+        "does not exist",
+    )
+    .await;
     assert!(msg.contains(&db));
 }
 
@@ -252,13 +357,28 @@ async fn pg_dump_older_than_server_is_refused() {
     let pg = testkit::server(newest);
     // Only the 15 client tools are available.
     let env = engine_for(&[15]).await;
-    let s = env.engine.add_server(input("new", pg, testkit::PASSWORD)).await.unwrap();
+    let s = env
+        .engine
+        .add_server(input("new", pg, testkit::PASSWORD))
+        .await
+        .unwrap();
     let report = env.engine.test_connection(s.id).await.unwrap();
-    assert!(report.tools.is_err(), "the connection test warns before any run");
-    let msg = assert_failed_clean(&env, env.engine.backup_now(s.id, "postgres", "test").await, "no usable pg_dump").await;
+    assert!(
+        report.tools.is_err(),
+        "the connection test warns before any run"
+    );
+    let msg = assert_failed_clean(
+        &env,
+        env.engine.backup_now(s.id, "postgres", "test").await,
+        "no usable pg_dump",
+    )
+    .await;
     assert!(msg.contains(&format!("PostgreSQL {newest}.")), "{msg}");
     assert!(msg.contains("found: 15."), "{msg}");
-    assert!(msg.contains(&format!("postgresql-client-{newest}")), "{msg}");
+    assert!(
+        msg.contains(&format!("postgresql-client-{newest}")),
+        "{msg}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -266,27 +386,45 @@ async fn unwritable_destination_fails_before_dumping() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
     let env = engine_for(&[major]).await;
-    let s = env.engine.add_server(input("main", pg, testkit::PASSWORD)).await.unwrap();
+    let s = env
+        .engine
+        .add_server(input("main", pg, testkit::PASSWORD))
+        .await
+        .unwrap();
     // The destination directory is replaced by a regular file (as if its
     // mount vanished): nothing can be written below it, even by root.
     std::fs::remove_dir_all(&env.backups).unwrap();
     std::fs::write(&env.backups, b"not a directory").unwrap();
-    let err = env.engine.backup_now(s.id, "postgres", "test").await.unwrap_err();
+    let err = env
+        .engine
+        .backup_now(s.id, "postgres", "test")
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("is not writable"), "{msg}");
     assert!(msg.contains("Fix:"), "{msg}");
     let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
     assert_eq!(rows[0].status(), BackupStatus::Failed);
-    assert!(rows[0].pg_dump_version.is_none(), "failed before pg_dump ran");
+    assert!(
+        rows[0].pg_dump_version.is_none(),
+        "failed before pg_dump ran"
+    );
 }
 
 /// The pid of a pg_dump child of this process dumping `db`.
 fn pg_dump_child(db: &str) -> Option<i32> {
     let me = std::process::id().to_string();
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-        let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)).unwrap_or("");
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(1))
+            .unwrap_or("");
         let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         let cmd = String::from_utf8_lossy(&cmd);
         if ppid == me && cmd.contains("pg_dump") && cmd.contains(db) {
@@ -301,9 +439,16 @@ async fn pg_dump_killed_mid_run() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
     let db = pg.fresh_database("killme");
-    pg.psql(&db, "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000) g");
+    pg.psql(
+        &db,
+        "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000) g",
+    );
     let env = engine_for(&[major]).await;
-    let s = env.engine.add_server(input("main", pg, testkit::PASSWORD)).await.unwrap();
+    let s = env
+        .engine
+        .add_server(input("main", pg, testkit::PASSWORD))
+        .await
+        .unwrap();
 
     // Hold a lock so pg_dump is running but cannot finish.
     let mut locker = tokio::process::Command::new(pg.tool("psql"))
@@ -318,7 +463,10 @@ async fn pg_dump_killed_mid_run() {
     {
         use tokio::io::AsyncWriteExt;
         let stdin = locker.stdin.as_mut().unwrap();
-        stdin.write_all(b"BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 1;\n").await.unwrap();
+        stdin
+            .write_all(b"BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 1;\n")
+            .await
+            .unwrap();
         stdin.flush().await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -333,7 +481,10 @@ async fn pg_dump_killed_mid_run() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pid = pid.expect("pg_dump started");
-    assert_eq!(env.engine.backup(queued.id).await.unwrap().status(), BackupStatus::Running);
+    assert_eq!(
+        env.engine.backup(queued.id).await.unwrap().status(),
+        BackupStatus::Running
+    );
     // SAFETY: plain kill(2) of our own child.
     unsafe { libc::kill(pid, libc::SIGKILL) };
 
@@ -349,10 +500,16 @@ async fn pg_dump_killed_mid_run() {
     assert_eq!(row.status(), BackupStatus::Failed);
     let cause = row.cause.unwrap();
     assert!(cause.contains("killed by signal 9"), "{cause}");
-    assert!(files_under(&env.backups).is_empty(), "partial artifact removed");
+    assert!(
+        files_under(&env.backups).is_empty(),
+        "partial artifact removed"
+    );
     let w = &env.engine.workers()[0];
     assert_eq!(w.name, "backup-runner");
-    assert!(w.last_error.as_deref().unwrap_or("").contains("killed"), "{w:?}");
+    assert!(
+        w.last_error.as_deref().unwrap_or("").contains("killed"),
+        "{w:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -366,7 +523,10 @@ async fn interrupted_run_is_failed_at_next_start() {
     let backups = cfg.backup_dir.clone();
     {
         let engine = Engine::open(cfg.clone()).await.unwrap();
-        let s = engine.add_server(input("main", pg, testkit::PASSWORD)).await.unwrap();
+        let s = engine
+            .add_server(input("main", pg, testkit::PASSWORD))
+            .await
+            .unwrap();
         engine.backup_now(s.id, "postgres", "test").await.unwrap();
     }
     // Forge what a killed process leaves: a `running` row owned by a dead pid
@@ -374,7 +534,9 @@ async fn interrupted_run_is_failed_at_next_start() {
     let partial = backups.join("main/postgres/20260101T000000Z-99");
     std::fs::create_dir_all(&partial).unwrap();
     std::fs::write(partial.join("dump.zst"), b"partial").unwrap();
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("pgshelf.db").display())).await.unwrap();
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("pgshelf.db").display()))
+        .await
+        .unwrap();
     sqlx::query(
         "INSERT INTO backups (server_id, server_name, database, status, trigger, queued_at, started_at, destination, location, runner_pid)
          VALUES (1, 'main', 'postgres', 'running', 'test', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?, ?, 2147483000)",
@@ -388,9 +550,17 @@ async fn interrupted_run_is_failed_at_next_start() {
 
     let engine = Engine::open(cfg).await.unwrap();
     let rows = engine.backups(&BackupFilter::default()).await.unwrap();
-    let forged = rows.iter().find(|r| r.location.as_deref().unwrap_or("").contains("-99/")).unwrap();
+    let forged = rows
+        .iter()
+        .find(|r| r.location.as_deref().unwrap_or("").contains("-99/"))
+        .unwrap();
     assert_eq!(forged.status(), BackupStatus::Failed);
     assert!(forged.cause.as_deref().unwrap().starts_with("interrupted"));
     assert!(!partial.exists(), "partial artifact removed");
-    assert_eq!(rows.iter().filter(|r| r.status() == BackupStatus::Succeeded).count(), 1);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.status() == BackupStatus::Succeeded)
+            .count(),
+        1
+    );
 }

@@ -12,7 +12,11 @@ use engine::workers::human_bytes;
 use engine::Engine;
 
 #[derive(Debug, Parser)]
-#[command(name = "pgshelf", version, about = "PostgreSQL logical backups, kept honest")]
+#[command(
+    name = "pgshelf",
+    version,
+    about = "PostgreSQL logical backups, kept honest"
+)]
 pub struct Cli {
     /// Configuration file (default: $PGSHELF_CONFIG, else ./pgshelf.toml if present).
     #[arg(long, global = true)]
@@ -53,6 +57,78 @@ pub enum Command {
     },
     /// Delete a backup from storage and the catalog.
     Delete { id: i64 },
+    /// Back up a server's roles, memberships and tablespaces now (pg_dumpall --globals-only).
+    Globals {
+        #[arg(long)]
+        server: String,
+    },
+    /// Show or change backup policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Next run, last run, last success and overdue flags of a server's schedules.
+    Schedule {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the policy in force (TOML), and where it comes from.
+    Show {
+        #[arg(long)]
+        server: String,
+        /// A database's policy; without it, the server default.
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Change fields of a policy (the rest stay as they are) and save it.
+    Set {
+        #[arg(long)]
+        server: String,
+        /// Set an override for one database; without it, the server default.
+        #[arg(long)]
+        database: Option<String>,
+        /// Cron expression or preset (@hourly, @daily, ...).
+        #[arg(long)]
+        schedule: Option<String>,
+        /// IANA time zone, e.g. Europe/Berlin.
+        #[arg(long)]
+        timezone: Option<String>,
+        /// custom, or directory (with --jobs).
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        jobs: Option<u32>,
+        #[arg(long)]
+        keep_hourly: Option<u32>,
+        #[arg(long)]
+        keep_daily: Option<u32>,
+        #[arg(long)]
+        keep_weekly: Option<u32>,
+        #[arg(long)]
+        keep_monthly: Option<u32>,
+        #[arg(long)]
+        keep_yearly: Option<u32>,
+        /// Turn scheduled runs on or off.
+        #[arg(long)]
+        enabled: Option<bool>,
+        /// A whole policy from a TOML file (fields given as flags still win).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Show what would change (next runs, what retention would prune) without saving.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove a database's override, so it inherits the server default again.
+    Clear {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        database: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,7 +181,11 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                 s.user,
                 s.host,
                 s.port,
-                if s.has_password { "stored encrypted" } else { "not set" }
+                if s.has_password {
+                    "stored encrypted"
+                } else {
+                    "not set"
+                }
             );
         }
         Command::Server(ServerCommand::List { json }) => {
@@ -113,7 +193,10 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&servers)?);
             } else {
-                println!("{:<20} {:<30} {:<16} {:<8}", "NAME", "ADDRESS", "USER", "SSLMODE");
+                println!(
+                    "{:<20} {:<30} {:<16} {:<8}",
+                    "NAME", "ADDRESS", "USER", "SSLMODE"
+                );
                 for s in servers {
                     println!(
                         "{:<20} {:<30} {:<16} {:<8}",
@@ -128,7 +211,12 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
         Command::Server(ServerCommand::Test { name }) => {
             let s = engine.server_by_name(&name).await?;
             let r = engine.test_connection(s.id).await?;
-            println!("{}: PostgreSQL {}{}", s.name, r.info.version, if r.info.in_recovery { " (standby)" } else { "" });
+            println!(
+                "{}: PostgreSQL {}{}",
+                s.name,
+                r.info.version,
+                if r.info.in_recovery { " (standby)" } else { "" }
+            );
             match r.tools {
                 Ok(t) => println!("pg_dump {} from {}", t.version, t.bin_dir.display()),
                 Err(e) => anyhow::bail!(e),
@@ -146,7 +234,10 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&dbs)?);
             } else {
                 for d in dbs {
-                    let size = d.size_bytes.map(|b| human_bytes(b as u64)).unwrap_or_else(|| "no access".into());
+                    let size = d
+                        .size_bytes
+                        .map(|b| human_bytes(b as u64))
+                        .unwrap_or_else(|| "no access".into());
                     println!("{:<32} {size}", d.name);
                 }
             }
@@ -166,7 +257,11 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             );
             println!("{}", row.id);
         }
-        Command::List { server, database, json } => {
+        Command::List {
+            server,
+            database,
+            json,
+        } => {
             let server_id = match server {
                 Some(n) => Some(engine.server_by_name(&n).await?.id),
                 None => None,
@@ -186,13 +281,18 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                     "ID", "SERVER", "DATABASE", "STATUS", "SIZE", "STARTED (UTC)", "DURATION"
                 );
                 for r in rows {
-                    let started = r.started_at.unwrap_or(r.queued_at).format("%Y-%m-%d %H:%M:%S");
+                    let started = r
+                        .started_at
+                        .unwrap_or(r.queued_at)
+                        .format("%Y-%m-%d %H:%M:%S");
                     let dur = r
                         .duration_ms
                         .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                         .unwrap_or_else(|| "-".into());
                     let tail = match r.status() {
-                        engine::catalog::BackupStatus::Failed => r.cause.clone().unwrap_or_default(),
+                        engine::catalog::BackupStatus::Failed => {
+                            r.cause.clone().unwrap_or_default()
+                        }
                         _ => r.location.clone().unwrap_or_default(),
                     };
                     println!(
@@ -213,6 +313,195 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             engine.delete_backup(id).await?;
             println!("deleted backup {id}");
         }
+        Command::Globals { server } => {
+            let s = engine.server_by_name(&server).await?;
+            let queued = engine.enqueue_globals(s.id, "cli").await?;
+            let row = wait_for(engine, queued.id).await?;
+            match row.status() {
+                engine::catalog::BackupStatus::Succeeded => {
+                    eprintln!(
+                        "globals backup {} of {} succeeded: {} at {}",
+                        row.id,
+                        row.server_name,
+                        human_bytes(row.stored_bytes as u64),
+                        row.location.as_deref().unwrap_or("-")
+                    );
+                    println!("{}", row.id);
+                }
+                _ => anyhow::bail!(
+                    "globals backup {} failed: {}",
+                    row.id,
+                    row.cause.unwrap_or_default()
+                ),
+            }
+        }
+        Command::Policy(PolicyCommand::Show { server, database }) => {
+            let s = engine.server_by_name(&server).await?;
+            let (policy, source) = engine.policy(s.id, database.as_deref()).await?;
+            println!("# {}", describe_source(&source));
+            print!("{}", toml::to_string(&policy)?);
+        }
+        Command::Policy(PolicyCommand::Set {
+            server,
+            database,
+            schedule,
+            timezone,
+            format,
+            jobs,
+            keep_hourly,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            keep_yearly,
+            enabled,
+            file,
+            dry_run,
+        }) => {
+            let s = engine.server_by_name(&server).await?;
+            let (mut p, _) = engine.policy(s.id, database.as_deref()).await?;
+            if let Some(f) = file {
+                let text = std::fs::read_to_string(&f)?;
+                p = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            }
+            if let Some(v) = schedule {
+                p.schedule = v;
+            }
+            if let Some(v) = timezone {
+                p.timezone = v;
+            }
+            match format.as_deref() {
+                None => {}
+                Some("custom") => p.format = engine::policy::Format::Custom,
+                Some("directory") => {
+                    p.format = engine::policy::Format::Directory {
+                        jobs: jobs.unwrap_or(2),
+                    }
+                }
+                Some(other) => anyhow::bail!("--format {other:?}: use custom or directory"),
+            }
+            if let (Some(j), engine::policy::Format::Directory { .. }) = (jobs, p.format) {
+                p.format = engine::policy::Format::Directory { jobs: j };
+            }
+            let r = &mut p.retention;
+            for (v, slot) in [
+                (keep_hourly, &mut r.hourly),
+                (keep_daily, &mut r.daily),
+                (keep_weekly, &mut r.weekly),
+                (keep_monthly, &mut r.monthly),
+                (keep_yearly, &mut r.yearly),
+            ] {
+                if let Some(v) = v {
+                    *slot = v;
+                }
+            }
+            if let Some(v) = enabled {
+                p.enabled = v;
+            }
+            let preview = engine
+                .preview_policy(s.id, database.as_deref(), &p, chrono::Utc::now())
+                .await?;
+            println!("schedule: {} ({})", preview.describe, p.timezone);
+            for t in &preview.next_runs {
+                println!("  next: {} UTC", t.format("%Y-%m-%d %H:%M"));
+            }
+            if preview.prune.is_empty() {
+                println!(
+                    "retention: prunes nothing now ({} kept)",
+                    preview.keep.len()
+                );
+            } else {
+                println!(
+                    "retention: would prune {} backup(s) at the next success:",
+                    preview.prune.len()
+                );
+                for (id, why) in &preview.prune {
+                    println!("  #{id}: {why}");
+                }
+            }
+            if dry_run {
+                println!("(dry run: nothing saved)");
+            } else {
+                engine.set_policy(s.id, database.as_deref(), &p).await?;
+                println!("saved");
+            }
+        }
+        Command::Policy(PolicyCommand::Clear { server, database }) => {
+            let s = engine.server_by_name(&server).await?;
+            engine.clear_policy(s.id, &database).await?;
+            println!("{database} now inherits the server's default policy");
+        }
+        Command::Schedule { server, json } => {
+            let s = engine.server_by_name(&server).await?;
+            let rows = engine.schedule_status(s.id, chrono::Utc::now()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<24} {:<28} {:<18} {:<18} FLAGS",
+                    "DATABASE", "SCHEDULE", "NEXT (UTC)", "LAST SUCCESS"
+                );
+                let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
+                    d.map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_else(|| "-".into())
+                };
+                for r in rows {
+                    let mut flags = Vec::new();
+                    if r.overdue {
+                        flags.push("OVERDUE".to_string());
+                    }
+                    if !r.covered {
+                        flags.push("not covered".into());
+                    }
+                    if !r.enabled {
+                        flags.push("disabled".into());
+                    }
+                    if let Some(g) = r.gone_since {
+                        flags.push(format!("gone since {}", g.format("%Y-%m-%d")));
+                    }
+                    if let Some(e) = &r.error {
+                        flags.push(e.clone());
+                    }
+                    let name = if r.database.is_empty() {
+                        "(globals)".to_string()
+                    } else {
+                        r.database.clone()
+                    };
+                    println!(
+                        "{:<24} {:<28} {:<18} {:<18} {}",
+                        name,
+                        r.describe,
+                        t(r.next_run),
+                        t(r.last_success.as_ref().and_then(|b| b.finished_at)),
+                        flags.join(", ")
+                    );
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// Waits until a queued run ends.
+async fn wait_for(engine: &Engine, id: i64) -> anyhow::Result<engine::catalog::BackupRow> {
+    loop {
+        let row = engine.backup(id).await?;
+        if !row.status().is_active() {
+            return Ok(row);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+fn describe_source(s: &engine::PolicySource) -> &'static str {
+    match s {
+        engine::PolicySource::Database { declared: true } => {
+            "database override, declared in pgshelf.toml"
+        }
+        engine::PolicySource::Database { declared: false } => "database override",
+        engine::PolicySource::Server { declared: true } => {
+            "inherited from the server default, declared in pgshelf.toml"
+        }
+        engine::PolicySource::Server { declared: false } => "inherited from the server default",
+        engine::PolicySource::Default => "pgshelf's built-in default (nothing set)",
+    }
 }

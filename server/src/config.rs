@@ -5,6 +5,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
+use engine::plans::{DeclaredPlan, DeclaredPolicy};
+use engine::policy::{Policy, ServerPlan};
 use serde::Deserialize;
 
 /// Every setting, after all layers are applied.
@@ -26,8 +30,15 @@ pub struct Config {
     pub zstd_threads: Option<u32>,
     pub runs_per_server: usize,
     pub max_runs: usize,
+    /// Seconds between scheduler ticks.
+    pub scheduler_interval_secs: u64,
     /// Log filter, e.g. `info` or `pgshelf=debug`.
     pub log: String,
+    /// Policies declared under `[servers.NAME.policy]` and
+    /// `[servers.NAME.databases.DB.policy]`: read-only in the dashboard.
+    pub declared_policies: Vec<DeclaredPolicy>,
+    /// Plans declared under `[servers.NAME.plan]`.
+    pub declared_plans: Vec<DeclaredPlan>,
 }
 
 impl Default for Config {
@@ -43,7 +54,10 @@ impl Default for Config {
             zstd_threads: None,
             runs_per_server: 1,
             max_runs: 4,
+            scheduler_interval_secs: 30,
             log: "info".into(),
+            declared_policies: Vec::new(),
+            declared_plans: Vec::new(),
         }
     }
 }
@@ -62,7 +76,25 @@ struct FileLayer {
     zstd_threads: Option<u32>,
     runs_per_server: Option<usize>,
     max_runs: Option<usize>,
+    scheduler_interval_secs: Option<u64>,
     log: Option<String>,
+    servers: Option<BTreeMap<String, ServerSection>>,
+}
+
+/// `[servers.NAME]`: what pgshelf.toml declares for one server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    policy: Option<Policy>,
+    plan: Option<ServerPlan>,
+    #[serde(default)]
+    databases: BTreeMap<String, DatabaseSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseSection {
+    policy: Policy,
 }
 
 const KEYS: &[&str] = &[
@@ -76,7 +108,9 @@ const KEYS: &[&str] = &[
     "zstd_threads",
     "runs_per_server",
     "max_runs",
+    "scheduler_interval_secs",
     "log",
+    "servers",
 ];
 
 /// A setting that cannot be used, naming where it came from and the fix.
@@ -100,7 +134,9 @@ pub struct Loaded {
 pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
     let mut out = Loaded::default();
     let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let explicit = file.map(Path::to_path_buf).or_else(|| get("PGSHELF_CONFIG").map(PathBuf::from));
+    let explicit = file
+        .map(Path::to_path_buf)
+        .or_else(|| get("PGSHELF_CONFIG").map(PathBuf::from));
     let path = match explicit {
         Some(p) => Some(p),
         None => Some(PathBuf::from("pgshelf.toml")).filter(|p| p.exists()),
@@ -111,7 +147,9 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             source_name: name.clone(),
-            message: format!("cannot read: {e}. Fix: check the path given by --config or PGSHELF_CONFIG"),
+            message: format!(
+                "cannot read: {e}. Fix: check the path given by --config or PGSHELF_CONFIG"
+            ),
         })?;
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
             source_name: name.clone(),
@@ -163,8 +201,33 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         if let Some(v) = f.max_runs {
             c.max_runs = v;
         }
+        if let Some(v) = f.scheduler_interval_secs {
+            c.scheduler_interval_secs = v;
+        }
         if let Some(v) = f.log {
             c.log = v;
+        }
+        for (server, section) in f.servers.unwrap_or_default() {
+            if let Some(policy) = section.policy {
+                c.declared_policies.push(DeclaredPolicy {
+                    server: server.clone(),
+                    database: None,
+                    policy,
+                });
+            }
+            for (database, d) in section.databases {
+                c.declared_policies.push(DeclaredPolicy {
+                    server: server.clone(),
+                    database: Some(database),
+                    policy: d.policy,
+                });
+            }
+            if let Some(plan) = section.plan {
+                c.declared_plans.push(DeclaredPlan {
+                    server: server.clone(),
+                    plan,
+                });
+            }
         }
         out.file = Some(path.clone());
     }
@@ -183,7 +246,11 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         };
         match key {
             "CONFIG" => {}
-            "LISTEN" => c.listen = v.parse().map_err(|_| bad("an address such as 127.0.0.1:3000"))?,
+            "LISTEN" => {
+                c.listen = v
+                    .parse()
+                    .map_err(|_| bad("an address such as 127.0.0.1:3000"))?
+            }
             "DATA" | "DATA_DIR" => c.data_dir = PathBuf::from(v),
             "BACKUP_DIR" => {
                 c.backup_dir = PathBuf::from(v);
@@ -191,13 +258,23 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
             }
             "SITE_ROOT" => c.site_root = PathBuf::from(v),
             "PG_BIN_DIRS" => c.pg_bin_dirs = std::env::split_paths(v).collect(),
-            "SEARCH_SYSTEM_TOOLS" => c.search_system_tools = parse_bool(v).ok_or_else(|| bad("true or false"))?,
+            "SEARCH_SYSTEM_TOOLS" => {
+                c.search_system_tools = parse_bool(v).ok_or_else(|| bad("true or false"))?
+            }
             "ZSTD_LEVEL" => c.zstd_level = v.parse().map_err(|_| bad("a number from 1 to 19"))?,
             "ZSTD_THREADS" => c.zstd_threads = Some(v.parse().map_err(|_| bad("a whole number"))?),
-            "RUNS_PER_SERVER" => c.runs_per_server = v.parse().map_err(|_| bad("a whole number"))?,
+            "RUNS_PER_SERVER" => {
+                c.runs_per_server = v.parse().map_err(|_| bad("a whole number"))?
+            }
             "MAX_RUNS" => c.max_runs = v.parse().map_err(|_| bad("a whole number"))?,
+            "SCHEDULER_INTERVAL_SECS" => {
+                c.scheduler_interval_secs =
+                    v.parse().map_err(|_| bad("a whole number of seconds"))?
+            }
             "LOG" => c.log = v.clone(),
-            _ => out.warnings.push(format!("environment: unknown variable {k} ignored")),
+            _ => out
+                .warnings
+                .push(format!("environment: unknown variable {k} ignored")),
         }
     }
     if !backup_dir_set {
@@ -206,7 +283,10 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
     if !(1..=19).contains(&c.zstd_level) {
         return Err(ConfigError {
             source_name: "zstd_level".into(),
-            message: format!("{} is outside 1..=19. Fix: use 3 (fast) to 19 (smallest)", c.zstd_level),
+            message: format!(
+                "{} is outside 1..=19. Fix: use 3 (fast) to 19 (smallest)",
+                c.zstd_level
+            ),
         });
     }
     Ok(out)
@@ -231,6 +311,10 @@ impl Config {
         if let Some(t) = self.zstd_threads {
             e.zstd.threads = t.max(1);
         }
+        e.spool_dir = self.data_dir.join("spool");
+        e.scheduler_interval = Some(std::time::Duration::from_secs(
+            self.scheduler_interval_secs.max(1),
+        ));
         e.runs_per_server = self.runs_per_server.max(1);
         e.max_runs = self.max_runs.max(1);
         e
@@ -242,7 +326,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -268,7 +355,11 @@ mod tests {
         .unwrap();
         let l = load(
             Some(&f),
-            &env(&[("PGSHELF_ZSTD_LEVEL", "5"), ("PGSHELF_BOGUS", "1"), ("HOME", "/root")]),
+            &env(&[
+                ("PGSHELF_ZSTD_LEVEL", "5"),
+                ("PGSHELF_BOGUS", "1"),
+                ("HOME", "/root"),
+            ]),
         )
         .unwrap();
         assert_eq!(l.config.listen.to_string(), "0.0.0.0:8080");
@@ -278,6 +369,50 @@ mod tests {
         assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
         assert!(l.warnings[0].contains("\"retention\""));
         assert!(l.warnings[1].contains("PGSHELF_BOGUS"));
+    }
+
+    #[test]
+    fn policies_can_be_declared_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgshelf.toml");
+        std::fs::write(
+            &f,
+            r#"
+[servers.prod.policy]
+schedule = "@hourly"
+timezone = "Europe/Berlin"
+retention = { hourly = 24, daily = 7, weekly = 4, monthly = 12 }
+
+[servers.prod.databases.app.policy]
+format = { kind = "directory", jobs = 4 }
+
+[servers.prod.plan]
+coverage = { mode = "only", databases = ["app"] }
+globals = { schedule = "@daily", no_role_passwords = true }
+"#,
+        )
+        .unwrap();
+        let c = load(Some(&f), &[]).unwrap().config;
+        assert_eq!(c.declared_policies.len(), 2);
+        let server = &c.declared_policies[0];
+        assert_eq!(
+            (server.server.as_str(), server.database.as_deref()),
+            ("prod", None)
+        );
+        assert_eq!(server.policy.retention.hourly, 24);
+        assert_eq!(server.policy.schedule, "@hourly");
+        let app = &c.declared_policies[1];
+        assert_eq!(app.database.as_deref(), Some("app"));
+        assert_eq!(
+            app.policy.format,
+            engine::policy::Format::Directory { jobs: 4 }
+        );
+        assert!(c.declared_plans[0].plan.globals.no_role_passwords);
+        assert!(!c.declared_plans[0].plan.covers("other"));
+
+        std::fs::write(&f, "[servers.prod.policy]\nschedul = \"@hourly\"\n").unwrap();
+        let e = load(Some(&f), &[]).unwrap_err();
+        assert!(e.message.contains("schedul"), "{e}");
     }
 
     #[test]

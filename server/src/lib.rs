@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The `pgshelf` binary's library half: configuration, command line, web.
 //!
 //! # Layout

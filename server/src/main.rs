@@ -25,8 +25,20 @@ async fn run() -> anyhow::Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    let engine = engine::Engine::open(cfg.engine()).await?;
-    match args.command.unwrap_or(cli::Command::Serve) {
+    let command = args.command.unwrap_or(cli::Command::Serve);
+    let mut engine_cfg = cfg.engine();
+    if !matches!(command, cli::Command::Serve) {
+        // Only the dashboard process runs schedules; a CLI command is short-lived.
+        engine_cfg.scheduler_interval = None;
+    }
+    let engine = engine::Engine::open(engine_cfg).await?;
+    for w in engine
+        .apply_declared(&cfg.declared_policies, &cfg.declared_plans)
+        .await?
+    {
+        tracing::warn!("{w}");
+    }
+    match command {
         cli::Command::Serve => {
             let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| {
                 anyhow::anyhow!(

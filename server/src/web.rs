@@ -58,5 +58,7 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let options = leptos_options(site_root, addr);
     let app = router(engine, options);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

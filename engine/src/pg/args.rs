@@ -143,8 +143,19 @@ mod tests {
 
     #[test]
     fn globals_args() {
-        let a: Vec<String> = pg_dumpall_globals("c", true).into_iter().map(|s| s.into_string().unwrap()).collect();
-        assert_eq!(a, ["--globals-only", "--no-password", "--no-role-passwords", "--dbname=c"]);
+        let a: Vec<String> = pg_dumpall_globals("c", true)
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            a,
+            [
+                "--globals-only",
+                "--no-password",
+                "--no-role-passwords",
+                "--dbname=c"
+            ]
+        );
         assert_eq!(pg_dumpall_globals("c", false).len(), 3);
     }
 

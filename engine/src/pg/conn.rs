@@ -50,7 +50,12 @@ impl ConnSpec {
 
     /// Opens one connection to `dbname`, with failures turned into causes.
     pub async fn connect(&self, dbname: &str) -> Result<PgConnection, PgError> {
-        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.options(dbname))).await {
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            PgConnection::connect_with(&self.options(dbname)),
+        )
+        .await
+        {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(classify(self, dbname, e)),
             Err(_) => Err(PgError::Unreachable {
@@ -74,7 +79,14 @@ pub fn parse_sslmode(s: &str) -> PgSslMode {
 }
 
 /// The sslmode values accepted in settings.
-pub const SSLMODES: &[&str] = &["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+pub const SSLMODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
 
 /// Turns a connection error into a cause a person can act on.
 pub fn classify(spec: &ConnSpec, dbname: &str, e: sqlx::Error) -> PgError {
@@ -131,7 +143,9 @@ pub fn classify(spec: &ConnSpec, dbname: &str, e: sqlx::Error) -> PgError {
 
 fn query_err(spec: &ConnSpec) -> impl Fn(sqlx::Error) -> PgError + '_ {
     move |e| match e {
-        sqlx::Error::Database(ref d) if d.code().as_deref() == Some("3D000") => classify(spec, "", e),
+        sqlx::Error::Database(ref d) if d.code().as_deref() == Some("3D000") => {
+            classify(spec, "", e)
+        }
         other => PgError::Query {
             addr: spec.addr(),
             detail: other.to_string(),
@@ -192,7 +206,11 @@ pub async fn server_info(spec: &ConnSpec, conn: &mut PgConnection) -> Result<Ser
     let version: String = row.get(0);
     let num: i32 = row.get(1);
     Ok(ServerInfo {
-        version: version.split_whitespace().next().unwrap_or(&version).to_owned(),
+        version: version
+            .split_whitespace()
+            .next()
+            .unwrap_or(&version)
+            .to_owned(),
         version_num: num as u32,
         major: major_of_num(num as u32),
         in_recovery: row.get(2),
@@ -200,7 +218,10 @@ pub async fn server_info(spec: &ConnSpec, conn: &mut PgConnection) -> Result<Ser
 }
 
 /// Databases a backup can be taken of: not templates, accepting connections.
-pub async fn databases(spec: &ConnSpec, conn: &mut PgConnection) -> Result<Vec<DatabaseInfo>, PgError> {
+pub async fn databases(
+    spec: &ConnSpec,
+    conn: &mut PgConnection,
+) -> Result<Vec<DatabaseInfo>, PgError> {
     let rows = sqlx::query(
         "SELECT datname::text,
                 CASE WHEN has_database_privilege(datname, 'CONNECT') THEN pg_database_size(oid) END
@@ -233,28 +254,38 @@ impl Snapshot {
     /// With `serializable_deferrable`, the transaction waits for a snapshot
     /// free of serialization anomalies (what `pg_dump --serializable-deferrable`
     /// does), and pg_dump imports that snapshot.
-    pub async fn export(spec: &ConnSpec, mut conn: PgConnection, serializable_deferrable: bool) -> Result<Snapshot, PgError> {
+    pub async fn export(
+        spec: &ConnSpec,
+        mut conn: PgConnection,
+        serializable_deferrable: bool,
+    ) -> Result<Snapshot, PgError> {
         let q = query_err(spec);
         let begin = if serializable_deferrable {
             "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE"
         } else {
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         };
-        sqlx::query(begin)
-            .execute(&mut conn)
-            .await
-            .map_err(&q)?;
-        let (id, backend_pid): (String, i32) = sqlx::query_as("SELECT pg_export_snapshot(), pg_backend_pid()")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(&q)?;
-        Ok(Snapshot { conn, id, backend_pid })
+        sqlx::query(begin).execute(&mut conn).await.map_err(&q)?;
+        let (id, backend_pid): (String, i32) =
+            sqlx::query_as("SELECT pg_export_snapshot(), pg_backend_pid()")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(&q)?;
+        Ok(Snapshot {
+            conn,
+            id,
+            backend_pid,
+        })
     }
 
     /// Every user table that `dumped(schema, name)` selects, with its size and
     /// exact row count in this snapshot; all schema and table names; and the
     /// number of large objects.
-    pub async fn tables(&mut self, spec: &ConnSpec, dumped: impl Fn(&str, &str) -> bool) -> Result<Listing, PgError> {
+    pub async fn tables(
+        &mut self,
+        spec: &ConnSpec,
+        dumped: impl Fn(&str, &str) -> bool,
+    ) -> Result<Listing, PgError> {
         let q = query_err(spec);
         let schemas: Vec<String> = sqlx::query_scalar(
             "SELECT nspname::text FROM pg_namespace
@@ -293,8 +324,15 @@ impl Snapshot {
             // ONLY for plain tables, so inheritance children are not counted twice;
             // a partitioned parent counts its partitions.
             let only = if kind == "r" { "ONLY " } else { "" };
-            let sql = format!("SELECT count(*) FROM {only}{}.{}", quote_ident(&schema), quote_ident(&name));
-            let rows: i64 = sqlx::query_scalar(&sql).fetch_one(&mut self.conn).await.map_err(&q)?;
+            let sql = format!(
+                "SELECT count(*) FROM {only}{}.{}",
+                quote_ident(&schema),
+                quote_ident(&name)
+            );
+            let rows: i64 = sqlx::query_scalar(&sql)
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(&q)?;
             out.push(TableInfo {
                 schema,
                 name,
@@ -324,7 +362,10 @@ impl Snapshot {
         drop(self.conn);
         let terminate = async {
             if let Ok(mut c) = spec.connect(dbname).await {
-                let _ = sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&mut c).await;
+                let _ = sqlx::query("SELECT pg_terminate_backend($1)")
+                    .bind(pid)
+                    .execute(&mut c)
+                    .await;
                 let _ = c.close().await;
             }
         };

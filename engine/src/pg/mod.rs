@@ -20,7 +20,11 @@ pub enum PgError {
     #[error("password authentication failed for user {user:?} at {addr}. Fix: correct the password in the server's settings (Edit), or check pg_hba.conf on the server")]
     WrongPassword { user: String, addr: String },
     #[error("{addr} refused user {user:?}: {detail}. Fix: check that the role exists and that pg_hba.conf allows it from this host")]
-    Rejected { user: String, addr: String, detail: String },
+    Rejected {
+        user: String,
+        addr: String,
+        detail: String,
+    },
     #[error("cannot reach PostgreSQL at {addr}: {detail}. Fix: check host and port, that the server is running, and that listen_addresses and firewalls let pgshelf in")]
     Unreachable { addr: String, detail: String },
     #[error("database {database:?} does not exist on {addr} (dropped or renamed since it was listed?). Fix: refresh the server's database list")]

@@ -105,7 +105,11 @@ impl ToolFinder {
     }
 
     /// The tools to use against a server of this version.
-    pub async fn for_server(&self, server_version: &str, server_major: u32) -> Result<PgTools, PgError> {
+    pub async fn for_server(
+        &self,
+        server_version: &str,
+        server_major: u32,
+    ) -> Result<PgTools, PgError> {
         choose(&self.find_all().await, server_version, server_major)
     }
 }
@@ -124,7 +128,8 @@ pub async fn probe_capabilities(tools: &PgTools) -> crate::policy::DumpCapabilit
             .env_remove("PGSERVICE")
             .kill_on_drop(true)
             .output();
-        let Ok(Ok(out)) = tokio::time::timeout(std::time::Duration::from_secs(10), out).await else {
+        let Ok(Ok(out)) = tokio::time::timeout(std::time::Duration::from_secs(10), out).await
+        else {
             return false;
         };
         let err = String::from_utf8_lossy(&out.stderr);
@@ -132,7 +137,11 @@ pub async fn probe_capabilities(tools: &PgTools) -> crate::policy::DumpCapabilit
     }
     let exe = tools.pg_dump();
     let method_syntax = accepted(&exe, "gzip:1").await;
-    let gzip = if method_syntax { true } else { accepted(&exe, "5").await };
+    let gzip = if method_syntax {
+        true
+    } else {
+        accepted(&exe, "5").await
+    };
     crate::policy::DumpCapabilities {
         method_syntax,
         gzip,
@@ -185,7 +194,11 @@ pub fn major_of_num(num: u32) -> u32 {
 }
 
 /// The lowest installed major that is at least the server's.
-pub fn choose(found: &[PgTools], server_version: &str, server_major: u32) -> Result<PgTools, PgError> {
+pub fn choose(
+    found: &[PgTools],
+    server_version: &str,
+    server_major: u32,
+) -> Result<PgTools, PgError> {
     found
         .iter()
         .filter(|t| t.major >= server_major)
@@ -221,11 +234,18 @@ mod tests {
     #[test]
     fn parses_versions() {
         assert_eq!(
-            parse_version_output("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n").as_deref(),
+            parse_version_output("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n")
+                .as_deref(),
             Some("15.18")
         );
-        assert_eq!(parse_version_output("pg_dump (PostgreSQL) 18.0\n").as_deref(), Some("18.0"));
-        assert_eq!(parse_version_output("pg_dump (PostgreSQL) 19devel").as_deref(), Some("19devel"));
+        assert_eq!(
+            parse_version_output("pg_dump (PostgreSQL) 18.0\n").as_deref(),
+            Some("18.0")
+        );
+        assert_eq!(
+            parse_version_output("pg_dump (PostgreSQL) 19devel").as_deref(),
+            Some("19devel")
+        );
         assert_eq!(parse_version_output("garbage"), None);
         assert_eq!(major_of("9.6.24"), Some(9));
         assert_eq!(major_of("18beta1"), Some(18));
@@ -236,8 +256,12 @@ mod tests {
 
     #[test]
     fn probe_reading() {
-        assert!(probe_accepted("pg_dump: error: connection to server on socket \"/x/.s.PGSQL.5432\" failed"));
-        assert!(!probe_accepted("pg_dump: error: invalid value \"zstd\" for option -Z/--compress"));
+        assert!(probe_accepted(
+            "pg_dump: error: connection to server on socket \"/x/.s.PGSQL.5432\" failed"
+        ));
+        assert!(!probe_accepted(
+            "pg_dump: error: invalid value \"zstd\" for option -Z/--compress"
+        ));
         assert!(!probe_accepted("pg_dump: error: invalid compression specification: this build does not support compression with lz4"));
         assert!(!probe_accepted("pg_dump: WARNING: requested compression not available in this installation -- archive will be uncompressed\npg_dump: error: connection to server failed"));
         assert!(!probe_accepted(""));

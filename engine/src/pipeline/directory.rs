@@ -58,7 +58,9 @@ pub async fn run(
     };
 
     let mut child = stream::spawn(program, spec, Stdio::null()).map_err(|e| (e, String::new()))?;
-    let stderr = tokio::spawn(stream::read_tail(child.stderr.take().expect("piped stderr")));
+    let stderr = tokio::spawn(stream::read_tail(
+        child.stderr.take().expect("piped stderr"),
+    ));
     let mut uploaded: HashMap<String, (u64, ManifestFile)> = HashMap::new();
     let dog = stream::watchdog(progress.clone(), limits);
     tokio::pin!(dog);
@@ -100,12 +102,27 @@ pub async fn run(
     }
     // Whatever is left: files closed after the watch stopped, and toc.dat.
     let mut names: Vec<String> = match std::fs::read_dir(spool) {
-        Ok(rd) => rd.flatten().filter(|e| e.path().is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Ok(rd) => rd
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(e) => return Err((spool_err(e).0, stderr_text)),
     };
     names.sort();
     for name in names {
-        if let Err(e) = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded).await {
+        if let Err(e) = upload_one(
+            ctx,
+            spool,
+            &name,
+            artifact_dir,
+            zstd_level,
+            progress,
+            backup_id,
+            &mut uploaded,
+        )
+        .await
+        {
             return Err((e, stderr_text));
         }
     }
@@ -158,7 +175,12 @@ async fn upload_one(
 
 fn dir_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -176,7 +198,8 @@ impl Watch {
         }
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let c = CString::new(dir.as_os_str().as_bytes())?;
-        let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_CLOSE_WRITE) };
+        let wd =
+            unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_CLOSE_WRITE) };
         if wd < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -262,7 +285,9 @@ mod tests {
         let s2 = stop.clone();
         let t = tokio::task::spawn_blocking(move || w.run(tx, s2));
         std::fs::write(dir.path().join("a.dat"), b"x").unwrap();
-        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap();
         assert_eq!(got.as_deref(), Some("a.dat"));
         stop.store(true, Ordering::Relaxed);
         t.await.unwrap();

@@ -79,7 +79,9 @@ pub struct ZstdSettings {
 
 impl Default for ZstdSettings {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         ZstdSettings {
             level: 3,
             threads: cores.clamp(1, 4) as u32,
@@ -101,7 +103,10 @@ pub struct Progress {
 impl Progress {
     /// `(raw, stored)` so far.
     pub fn totals(&self) -> (u64, u64) {
-        (self.raw.load(Ordering::Relaxed), self.stored.load(Ordering::Relaxed))
+        (
+            self.raw.load(Ordering::Relaxed),
+            self.stored.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -120,7 +125,10 @@ pub struct RunContext {
 #[derive(Debug, Clone)]
 pub enum JobKind {
     /// One database with `pg_dump`, under a policy.
-    Database { database: String, policy: Box<Policy> },
+    Database {
+        database: String,
+        policy: Box<Policy>,
+    },
     /// Roles, memberships, tablespaces and grants with `pg_dumpall --globals-only`.
     Globals { no_role_passwords: bool },
 }
@@ -175,28 +183,52 @@ pub struct Manifest {
 
 /// Runs the backup and records its outcome. The returned error has been
 /// recorded on the run already.
-pub async fn run(ctx: &RunContext, job: &BackupJob, progress: Arc<Progress>) -> Result<BackupRow, PipelineError> {
+pub async fn run(
+    ctx: &RunContext,
+    job: &BackupJob,
+    progress: Arc<Progress>,
+) -> Result<BackupRow, PipelineError> {
     let mut facts = Outcome {
         source_host: Some(job.spec.addr()),
         ..Outcome::default()
     };
     let started_at = Utc::now();
     let dir = match &job.kind {
-        JobKind::Database { database, .. } => storage::artifact_dir(&job.server_name, database, started_at, job.backup_id),
-        JobKind::Globals { .. } => storage::globals_dir(&job.server_name, started_at, job.backup_id),
+        JobKind::Database { database, .. } => {
+            storage::artifact_dir(&job.server_name, database, started_at, job.backup_id)
+        }
+        JobKind::Globals { .. } => {
+            storage::globals_dir(&job.server_name, started_at, job.backup_id)
+        }
     };
     let spool = ctx.spool_dir.join(job.backup_id.to_string());
     let result = match &job.kind {
         JobKind::Database { database, policy } => {
-            take_database(ctx, job, database, policy, &dir, &spool, started_at, &progress, &mut facts).await
+            take_database(
+                ctx, job, database, policy, &dir, &spool, started_at, &progress, &mut facts,
+            )
+            .await
         }
         JobKind::Globals { no_role_passwords } => {
-            take_globals(ctx, job, *no_role_passwords, &dir, started_at, &progress, &mut facts).await
+            take_globals(
+                ctx,
+                job,
+                *no_role_passwords,
+                &dir,
+                started_at,
+                &progress,
+                &mut facts,
+            )
+            .await
         }
     };
     if spool.exists() {
         if let Err(e) = std::fs::remove_dir_all(&spool) {
-            tracing::warn!(backup = job.backup_id, "cannot remove spool {}: {e}", spool.display());
+            tracing::warn!(
+                backup = job.backup_id,
+                "cannot remove spool {}: {e}",
+                spool.display()
+            );
         }
     }
     (facts.raw_bytes, facts.stored_bytes) = {
@@ -204,14 +236,22 @@ pub async fn run(ctx: &RunContext, job: &BackupJob, progress: Arc<Progress>) -> 
         (r as i64, s as i64)
     };
     match result {
-        Ok(()) => Ok(ctx.catalog.finish(job.backup_id, BackupStatus::Succeeded, &facts).await?),
+        Ok(()) => Ok(ctx
+            .catalog
+            .finish(job.backup_id, BackupStatus::Succeeded, &facts)
+            .await?),
         Err(e) => {
             if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
-                tracing::warn!(backup = job.backup_id, "cannot remove partial artifact {dir}: {rm}");
+                tracing::warn!(
+                    backup = job.backup_id,
+                    "cannot remove partial artifact {dir}: {rm}"
+                );
             }
             facts.cause = Some(e.to_string());
             facts.manifest = None;
-            ctx.catalog.finish(job.backup_id, BackupStatus::Failed, &facts).await?;
+            ctx.catalog
+                .finish(job.backup_id, BackupStatus::Failed, &facts)
+                .await?;
             Err(e)
         }
     }
@@ -220,7 +260,9 @@ pub async fn run(ctx: &RunContext, job: &BackupJob, progress: Arc<Progress>) -> 
 fn limits(policy: &Policy) -> Limits {
     Limits {
         stall: Duration::from_secs(u64::from(policy.stall_timeout_secs)),
-        timeout: policy.run_timeout_secs.map(|s| Duration::from_secs(u64::from(s))),
+        timeout: policy
+            .run_timeout_secs
+            .map(|s| Duration::from_secs(u64::from(s))),
     }
 }
 
@@ -229,15 +271,22 @@ fn limits(policy: &Policy) -> Limits {
 fn selected(policy: &Policy, schema: &str, name: &str) -> bool {
     use policy::NamePattern;
     let s = &policy.selection;
-    let any = |list: &[String]| list.iter().any(|p| NamePattern::parse(p).matches(schema, name));
-    let any_schema = |list: &[String]| list.iter().any(|p| NamePattern::parse(p).matches_schema(schema));
+    let any = |list: &[String]| {
+        list.iter()
+            .any(|p| NamePattern::parse(p).matches(schema, name))
+    };
+    let any_schema = |list: &[String]| {
+        list.iter()
+            .any(|p| NamePattern::parse(p).matches_schema(schema))
+    };
     if any(&s.exclude_tables) {
         return false;
     }
     if !s.include_tables.is_empty() {
         return any(&s.include_tables);
     }
-    (s.include_schemas.is_empty() || any_schema(&s.include_schemas)) && !any_schema(&s.exclude_schemas)
+    (s.include_schemas.is_empty() || any_schema(&s.include_schemas))
+        && !any_schema(&s.exclude_schemas)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -290,12 +339,32 @@ async fn take_database(
             match &output {
                 DumpOutput::Stdout => {
                     let path = format!("{dir}{}", policy.custom_file_name());
-                    stream::run_to(ctx, &program, &job.spec, &path, policy.pgshelf_zstd_level(), limits(policy), progress, job.backup_id)
-                        .await
-                        .map(|(f, e)| (vec![f], e))
+                    stream::run_to(
+                        ctx,
+                        &program,
+                        &job.spec,
+                        &path,
+                        policy.pgshelf_zstd_level(),
+                        limits(policy),
+                        progress,
+                        job.backup_id,
+                    )
+                    .await
+                    .map(|(f, e)| (vec![f], e))
                 }
                 DumpOutput::Directory(out) => {
-                    directory::run(ctx, &program, &job.spec, out, dir, policy.pgshelf_zstd_level(), limits(policy), progress, job.backup_id).await
+                    directory::run(
+                        ctx,
+                        &program,
+                        &job.spec,
+                        out,
+                        dir,
+                        policy.pgshelf_zstd_level(),
+                        limits(policy),
+                        progress,
+                        job.backup_id,
+                    )
+                    .await
                 }
             }
         };
@@ -327,7 +396,8 @@ async fn take_database(
     };
     facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
     let listing = tables.expect("counted when the dump succeeded")?;
-    let warnings = policy::unmatched_patterns(&policy.selection, &listing.schemas, &listing.all_tables);
+    let warnings =
+        policy::unmatched_patterns(&policy.selection, &listing.schemas, &listing.all_tables);
     for w in &warnings {
         tracing::warn!(backup = job.backup_id, "{w}");
     }
@@ -402,7 +472,10 @@ async fn take_globals(
     facts.location = Some(location);
     let program = Program {
         path: tools.pg_dumpall(),
-        args: args::pg_dumpall_globals(&args::conninfo(&job.spec, &job.maintenance_db), no_role_passwords),
+        args: args::pg_dumpall_globals(
+            &args::conninfo(&job.spec, &job.maintenance_db),
+            no_role_passwords,
+        ),
         label: format!("pg_dumpall {}", tools.version),
     };
     let path = format!("{dir}{}", storage::GLOBALS_FILE);
@@ -410,7 +483,18 @@ async fn take_globals(
         stall: Duration::from_secs(600),
         timeout: Some(Duration::from_secs(3600)),
     };
-    let (file, stderr) = match stream::run_to(ctx, &program, &job.spec, &path, Some(ctx.zstd.level), limits, progress, job.backup_id).await {
+    let (file, stderr) = match stream::run_to(
+        ctx,
+        &program,
+        &job.spec,
+        &path,
+        Some(ctx.zstd.level),
+        limits,
+        progress,
+        job.backup_id,
+    )
+    .await
+    {
         Ok(v) => v,
         Err((e, stderr)) => {
             facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
@@ -451,7 +535,12 @@ async fn take_globals(
     write_manifest(ctx, dir, &manifest, facts).await
 }
 
-async fn write_manifest(ctx: &RunContext, dir: &str, manifest: &Manifest, facts: &mut Outcome) -> Result<(), PipelineError> {
+async fn write_manifest(
+    ctx: &RunContext,
+    dir: &str,
+    manifest: &Manifest,
+    facts: &mut Outcome,
+) -> Result<(), PipelineError> {
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
     let op = ctx.destination.operator()?;
     op.write(&format!("{dir}{}", storage::MANIFEST_FILE), json.clone())

@@ -46,7 +46,11 @@ pub struct Program {
 }
 
 /// Starts `program` with a scrubbed environment and the password in `PGPASSWORD`.
-pub(crate) fn spawn(program: &Program, spec: &ConnSpec, stdout: Stdio) -> Result<tokio::process::Child, PipelineError> {
+pub(crate) fn spawn(
+    program: &Program,
+    spec: &ConnSpec,
+    stdout: Stdio,
+) -> Result<tokio::process::Child, PipelineError> {
     let mut cmd = tokio::process::Command::new(&program.path);
     cmd.args(&program.args)
         .stdin(Stdio::null())
@@ -169,7 +173,11 @@ pub async fn run_to(
 }
 
 /// The error a child's exit status means, if any.
-pub(crate) fn exit_error(status: std::process::ExitStatus, label: &str, stderr: &str) -> Option<PipelineError> {
+pub(crate) fn exit_error(
+    status: std::process::ExitStatus,
+    label: &str,
+    stderr: &str,
+) -> Option<PipelineError> {
     use std::os::unix::process::ExitStatusExt;
     if status.success() {
         return None;
@@ -233,7 +241,9 @@ pub(crate) async fn upload(
         }
     }
     drop(rx);
-    let compressed = compressor.await.map_err(|e| PipelineError::Compress(e.to_string()));
+    let compressed = compressor
+        .await
+        .map_err(|e| PipelineError::Compress(e.to_string()));
     if let Some(e) = write_err {
         let _ = writer.abort().await;
         return Err(e.into());
@@ -305,9 +315,9 @@ impl ChunkSink {
             return Ok(());
         }
         let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(full)
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "destination writer stopped"))
+        self.tx.blocking_send(full).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "destination writer stopped")
+        })
     }
 }
 
@@ -344,7 +354,9 @@ pub(crate) fn tail(buf: &[u8]) -> String {
     let start = buf.len().saturating_sub(STDERR_TAIL);
     let s = String::from_utf8_lossy(&buf[start..]);
     let s = if start > 0 {
-        s.split_once('\n').map(|(_, r)| r.to_owned()).unwrap_or_else(|| s.into_owned())
+        s.split_once('\n')
+            .map(|(_, r)| r.to_owned())
+            .unwrap_or_else(|| s.into_owned())
     } else {
         s.into_owned()
     };
@@ -379,7 +391,9 @@ pub fn dump_cause(stderr: &str) -> String {
         " Fix: refresh the server's database list"
     } else if stderr.contains("could not connect") || stderr.contains("connection to server") {
         " Fix: check that the server is reachable from pgshelf"
-    } else if stderr.contains("lock") && (stderr.contains("timeout") || stderr.contains("could not obtain")) {
+    } else if stderr.contains("lock")
+        && (stderr.contains("timeout") || stderr.contains("could not obtain"))
+    {
         " Fix: retry when the conflicting lock is gone, or raise the lock wait timeout"
     } else if stderr.contains("no matching") {
         " Fix: correct the include patterns of the policy"
@@ -407,21 +421,35 @@ mod tests {
 
     #[test]
     fn causes_name_the_fix() {
-        let c = dump_cause("pg_dump: error: query failed: ERROR:  permission denied for table secret\n");
-        assert!(c.starts_with("query failed: ERROR:  permission denied for table secret"), "{c}");
+        let c = dump_cause(
+            "pg_dump: error: query failed: ERROR:  permission denied for table secret\n",
+        );
+        assert!(
+            c.starts_with("query failed: ERROR:  permission denied for table secret"),
+            "{c}"
+        );
         assert!(c.contains("pg_read_all_data"));
         let v = dump_cause("pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 18.0; pg_dump version: 15.18\n");
         assert!(v.contains("at least as new"), "{v}");
-        let l = dump_cause("pg_dump: error: query failed: ERROR:  canceling statement due to lock timeout\n");
+        let l = dump_cause(
+            "pg_dump: error: query failed: ERROR:  canceling statement due to lock timeout\n",
+        );
         assert!(l.contains("lock wait timeout"), "{l}");
-        let g = dump_cause("pg_dumpall: error: query failed: ERROR:  permission denied for table pg_authid\n");
+        let g = dump_cause(
+            "pg_dumpall: error: query failed: ERROR:  permission denied for table pg_authid\n",
+        );
         assert!(g.starts_with("query failed"), "{g}");
-        assert_eq!(dump_cause(""), "the program exited with an error and said nothing.");
+        assert_eq!(
+            dump_cause(""),
+            "the program exited with an error and said nothing."
+        );
     }
 
     #[test]
     fn compress_round_trips_and_chunks() {
-        let data: Vec<u8> = (0..3_000_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..3_000_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         let (tx, mut rx) = mpsc::channel(1024);
         let n = compress(&data[..], Some(3), 2, tx).unwrap();
         assert_eq!(n as usize, data.len());
@@ -444,7 +472,14 @@ mod tests {
     #[tokio::test]
     async fn watchdog_reports_stall_and_timeout() {
         let p = Arc::new(Progress::default());
-        let e = watchdog(p.clone(), Limits { stall: Duration::from_millis(300), timeout: None }).await;
+        let e = watchdog(
+            p.clone(),
+            Limits {
+                stall: Duration::from_millis(300),
+                timeout: None,
+            },
+        )
+        .await;
         assert!(matches!(e, PipelineError::Stalled { .. }), "{e}");
         let moving = p.clone();
         let bump = tokio::spawn(async move {
@@ -453,7 +488,14 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         });
-        let e = watchdog(p, Limits { stall: Duration::from_secs(10), timeout: Some(Duration::from_millis(400)) }).await;
+        let e = watchdog(
+            p,
+            Limits {
+                stall: Duration::from_secs(10),
+                timeout: Some(Duration::from_millis(400)),
+            },
+        )
+        .await;
         bump.abort();
         assert!(matches!(e, PipelineError::TimedOut { .. }), "{e}");
     }

@@ -1,0 +1,56 @@
+# pgshelf container image.
+#
+# NOT BUILT HERE: the machines this project is developed on have no Docker
+# engine, so this file has never been built. It follows the same steps as
+# scripts/setup --release and scripts/run, which are tested; treat the first
+# build as a check of this file.
+#
+#   docker build -t pgshelf .
+#   docker run -p 3000:3000 -v pgshelf-data:/var/lib/pgshelf pgshelf
+#
+# The image listens on 0.0.0.0:3000 (inside the container) and keeps its
+# catalog, instance key and local backups in /var/lib/pgshelf: mount a volume
+# there, and back up instance.key separately (without it stored passwords
+# cannot be read).
+
+# ---- build ---------------------------------------------------------------
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+RUN rustup target add wasm32-unknown-unknown
+# Same pinned tools as scripts/setup: cargo-leptos without its downloader,
+# wasm-bindgen matching Cargo.lock, wasm-opt built from source (Debian's
+# binaryen 108 produces wasm that fails to hydrate).
+RUN cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads \
+ && cargo install wasm-opt --version 0.116.1 --locked
+COPY Cargo.toml Cargo.lock ./
+RUN WB=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' Cargo.lock) \
+ && cargo install wasm-bindgen-cli --version "$WB" --locked
+COPY . .
+RUN cargo leptos build --release
+
+# ---- run -----------------------------------------------------------------
+FROM debian:bookworm-slim
+# PostgreSQL client tools 14-18 from the PostgreSQL project's apt repository
+# (set up by Debian's postgresql-common helper), so pgshelf can pick the
+# lowest pg_dump at least as new as each server; zstd and age for manual
+# restores.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates postgresql-common zstd age \
+ && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
+ && apt-get install -y --no-install-recommends \
+      postgresql-client-14 postgresql-client-15 postgresql-client-16 \
+      postgresql-client-17 postgresql-client-18 \
+ && rm -rf /var/lib/apt/lists/*
+RUN useradd --system --home-dir /var/lib/pgshelf --create-home pgshelf
+COPY --from=build /src/target/release/pgshelf /usr/local/bin/pgshelf
+COPY --from=build /src/target/site /usr/share/pgshelf/site
+USER pgshelf
+WORKDIR /var/lib/pgshelf
+ENV PGSHELF_LISTEN=0.0.0.0:3000 \
+    PGSHELF_DATA=/var/lib/pgshelf \
+    LEPTOS_SITE_ROOT=/usr/share/pgshelf/site \
+    LEPTOS_ENV=PROD
+EXPOSE 3000
+VOLUME ["/var/lib/pgshelf"]
+ENTRYPOINT ["/usr/local/bin/pgshelf"]
+CMD ["serve"]

@@ -1,0 +1,28 @@
+//! One background worker in the status bar.
+
+use leptos::prelude::*;
+
+use crate::api::views::WorkerView;
+
+/// One worker in the status bar.
+#[component]
+pub fn WorkerLine(worker: WorkerView) -> impl IntoView {
+    let w = worker;
+    let (name, state) = (w.name.clone(), w.state.clone());
+    let queued = if w.queued > 0 {
+        format!(" · {} queued", w.queued)
+    } else {
+        " · nothing queued".into()
+    };
+    view! {
+        <span class="worker" data-testid="worker" data-name=name data-state=state>
+            <span class=format!("dot dot-{}", w.state)></span>
+            <strong>{w.name}</strong>
+            ": "
+            {w.state}
+            {queued}
+            {w.doing.into_iter().map(|d| view! { <span class="doing">" · " {d}</span> }).collect_view()}
+            {w.last_error.map(|e| view! { <span class="warn" title="last error">" · last error: " {e}</span> })}
+        </span>
+    }
+}

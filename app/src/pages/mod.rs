@@ -1,0 +1,6 @@
+//! Pages, one per route (see the route table in the crate docs).
+
+pub mod database;
+pub mod not_found;
+pub mod server;
+pub mod servers;

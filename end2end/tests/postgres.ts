@@ -1,0 +1,62 @@
+// A throwaway PostgreSQL server for a browser test, started by testkit's
+// `pg-for-e2e` binary (initdb + postgres on loopback, password auth over
+// TCP, a seeded database `shop`). The server lives until its stdin closes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot } from './support';
+
+export interface Postgres {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  major: number;
+  stop(): Promise<void>;
+}
+
+const bin = path.join(repoRoot, 'target', 'debug', 'pg-for-e2e');
+
+export async function startPostgres(): Promise<Postgres> {
+  if (!existsSync(bin)) {
+    throw new Error(`${bin} does not exist: build it first (cargo build -p testkit --bins)`);
+  }
+  const child: ChildProcess = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`pg-for-e2e gave no address in 60 s:\n${err}`)), 60_000);
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(out.slice(0, nl));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`pg-for-e2e exited (${code}):\n${err}`));
+    });
+  });
+  const info = JSON.parse(line);
+  return {
+    ...info,
+    stop: async () => {
+      child.stdin?.end();
+      await new Promise<void>((r) => {
+        if (child.exitCode !== null) return r();
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          r();
+        }, 10_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,780 @@
+//! Policies against real PostgreSQL servers: every format, compression and
+//! selection option restores with stock tools; globals rebuild roles on a
+//! fresh server; the scheduler runs, skips and catches up on a controlled
+//! clock; retention prunes exactly the plan on real storage.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use engine::catalog::{BackupFilter, BackupRow, BackupStatus};
+use engine::policy::{Compression, Format, PgDumpAlgorithm, Policy, Selection};
+use engine::retention::Tiers;
+use engine::secrets::Secret;
+use engine::servers::ServerInput;
+use engine::{Engine, EngineConfig};
+use testkit::PgServer;
+
+const FIXTURE: &str = r#"
+CREATE SCHEMA sales;
+CREATE SCHEMA scratch;
+CREATE TABLE sales.orders (id serial PRIMARY KEY, total numeric NOT NULL);
+INSERT INTO sales.orders (total) SELECT g FROM generate_series(1, 300) g;
+CREATE TABLE sales.audit_log (id serial PRIMARY KEY, what text);
+INSERT INTO sales.audit_log (what) SELECT 'a' || g FROM generate_series(1, 120) g;
+CREATE TABLE scratch.tmp (id int);
+INSERT INTO scratch.tmp SELECT generate_series(1, 50);
+CREATE TABLE public."Big Table" (id int, payload text);
+INSERT INTO public."Big Table" SELECT g, repeat('p', 100) FROM generate_series(1, 2000) g;
+"#;
+
+const COUNTS: &str = r#"
+SELECT n.nspname || '.' || c.relname || '=' ||
+       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
+ ORDER BY 1
+"#;
+
+fn counts(pg: &PgServer, db: &str) -> BTreeMap<String, i64> {
+    pg.psql(db, COUNTS)
+        .lines()
+        .filter_map(|l| l.rsplit_once('='))
+        .map(|(k, v)| (k.to_owned(), v.parse().unwrap()))
+        .collect()
+}
+
+struct Env {
+    engine: Engine,
+    _dir: tempfile::TempDir,
+    backups: PathBuf,
+}
+
+async fn env(major: u32) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = EngineConfig::new(dir.path().join("data"));
+    cfg.pg_bin_dirs = testkit::bin_dir(major).into_iter().collect();
+    cfg.search_system_tools = false;
+    cfg.scheduler_interval = None;
+    cfg.runs_per_server = 2;
+    let backups = cfg.backup_dir.clone();
+    Env {
+        engine: Engine::open(cfg).await.unwrap(),
+        _dir: dir,
+        backups,
+    }
+}
+
+fn input(name: &str, pg: &PgServer) -> ServerInput {
+    ServerInput {
+        name: name.into(),
+        host: pg.host().into(),
+        port: pg.port,
+        user: testkit::SUPERUSER.into(),
+        password: Some(Secret::new(testkit::PASSWORD)),
+        sslmode: "disable".into(),
+        maintenance_db: "postgres".into(),
+    }
+}
+
+fn artifact_dir(env: &Env, row: &BackupRow) -> PathBuf {
+    let loc = row.location.as_deref().unwrap();
+    let rel = loc
+        .split_once(env.backups.to_str().unwrap())
+        .unwrap()
+        .1
+        .trim_start_matches('/');
+    env.backups.join(rel)
+}
+
+fn pg_restore(pg: &PgServer, target: &str) -> Command {
+    let mut c = Command::new(pg.tool("pg_restore"));
+    c.args(["--no-owner", "--exit-on-error", "--host"])
+        .arg(pg.socket_dir())
+        .args([
+            "--port",
+            &pg.port.to_string(),
+            "--username",
+            testkit::SUPERUSER,
+            "--dbname",
+            target,
+        ]);
+    c
+}
+
+/// Restores an artifact with stock tools only, whatever its format.
+fn restore(pg: &PgServer, dir: &Path, target: &str) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let out = match manifest["format"].as_str().unwrap() {
+        "custom" if dir.join("dump.zst").exists() => {
+            let mut z = Command::new("zstd")
+                .args(["-dc", "--"])
+                .arg(dir.join("dump.zst"))
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let out = pg_restore(pg, target)
+                .stdin(z.stdout.take().unwrap())
+                .output()
+                .unwrap();
+            assert!(z.wait().unwrap().success());
+            out
+        }
+        "custom" => pg_restore(pg, target)
+            .arg(dir.join("dump.custom"))
+            .output()
+            .unwrap(),
+        "directory" => {
+            let plain = dir.join("plain");
+            std::fs::create_dir_all(&plain).unwrap();
+            for e in std::fs::read_dir(dir.join("dump")).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                match name.strip_suffix(".zst") {
+                    Some(base) => assert!(Command::new("zstd")
+                        .args(["-dq", "--"])
+                        .arg(e.path())
+                        .arg("-o")
+                        .arg(plain.join(base))
+                        .status()
+                        .unwrap()
+                        .success()),
+                    None => {
+                        std::fs::copy(e.path(), plain.join(&name)).unwrap();
+                    }
+                }
+            }
+            pg_restore(pg, target)
+                .args(["--jobs", "2"])
+                .arg(&plain)
+                .output()
+                .unwrap()
+        }
+        other => panic!("format {other}"),
+    };
+    assert!(
+        out.status.success(),
+        "pg_restore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn backup_with(env: &Env, server_id: i64, db: &str, policy: &Policy) -> BackupRow {
+    env.engine
+        .set_policy(server_id, Some(db), policy)
+        .await
+        .unwrap();
+    env.engine.backup_now(server_id, db, "test").await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_format_and_option_restores() {
+    for major in testkit::majors_under_test() {
+        let pg = testkit::server(major);
+        let db = pg.fresh_database("opts");
+        pg.psql(&db, FIXTURE);
+        let all = counts(pg, &db);
+        let env = env(major).await;
+        let s = env.engine.add_server(input("main", pg)).await.unwrap();
+
+        let mut cases: Vec<(&str, Policy)> = vec![
+            ("custom, pgshelf zstd", Policy::default()),
+            (
+                "custom, none",
+                Policy {
+                    compression: Compression::None,
+                    ..Policy::default()
+                },
+            ),
+            (
+                "custom, pg_dump gzip",
+                Policy {
+                    compression: Compression::PgDump {
+                        algorithm: PgDumpAlgorithm::Gzip,
+                        level: 5,
+                    },
+                    ..Policy::default()
+                },
+            ),
+            (
+                "directory -j 2, pgshelf zstd",
+                Policy {
+                    format: Format::Directory { jobs: 2 },
+                    ..Policy::default()
+                },
+            ),
+            (
+                "directory -j 2, none",
+                Policy {
+                    format: Format::Directory { jobs: 2 },
+                    compression: Compression::None,
+                    ..Policy::default()
+                },
+            ),
+            (
+                "serializable deferrable",
+                Policy {
+                    serializable_deferrable: true,
+                    ..Policy::default()
+                },
+            ),
+        ];
+        if major >= 16 {
+            for algorithm in [PgDumpAlgorithm::Lz4, PgDumpAlgorithm::Zstd] {
+                cases.push((
+                    "pg_dump's own lz4/zstd",
+                    Policy {
+                        compression: Compression::PgDump {
+                            algorithm,
+                            level: 3,
+                        },
+                        ..Policy::default()
+                    },
+                ));
+            }
+        }
+        for (what, policy) in cases {
+            let row = backup_with(&env, s.id, &db, &policy).await;
+            assert_eq!(row.status(), BackupStatus::Succeeded, "{what}: {row:?}");
+            let target = pg.fresh_database("r");
+            restore(pg, &artifact_dir(&env, &row), &target);
+            assert_eq!(counts(pg, &target), all, "PostgreSQL {major}, {what}");
+        }
+
+        // Selection: excluded schema and table absent, excluded data empty.
+        let policy = Policy {
+            selection: Selection {
+                exclude_schemas: vec!["scratch".into()],
+                exclude_tables: vec!["\"Big Table\"".into()],
+                exclude_table_data: vec!["sales.audit_log".into()],
+                ..Default::default()
+            },
+            ..Policy::default()
+        };
+        let row = backup_with(&env, s.id, &db, &policy).await;
+        assert_eq!(row.status(), BackupStatus::Succeeded);
+        let dir = artifact_dir(&env, &row);
+        let target = pg.fresh_database("sel");
+        restore(pg, &dir, &target);
+        let got = counts(pg, &target);
+        assert_eq!(
+            got,
+            BTreeMap::from([
+                ("sales.audit_log".to_string(), 0),
+                ("sales.orders".to_string(), 300)
+            ]),
+            "PostgreSQL {major}: selection"
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        let names: Vec<&str> = manifest["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["audit_log", "orders"],
+            "the manifest lists what was dumped"
+        );
+        assert_eq!(manifest["tables"][0]["data_excluded"], true);
+
+        // Include patterns that match nothing are warned about, not silent.
+        let policy = Policy {
+            selection: Selection {
+                include_schemas: vec!["sales".into()],
+                exclude_tables: vec!["sales.no_such_table".into()],
+                ..Default::default()
+            },
+            ..Policy::default()
+        };
+        let row = backup_with(&env, s.id, &db, &policy).await;
+        assert_eq!(row.status(), BackupStatus::Succeeded);
+        let w = row.warnings.unwrap_or_default();
+        assert!(
+            w.contains("\"sales.no_such_table\" matches no table"),
+            "{w}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn include_pattern_matching_nothing_warns_and_stall_fails_the_run() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let db = pg.fresh_database("stall");
+    pg.psql(&db, "CREATE TABLE t AS SELECT generate_series(1, 10) AS id");
+    let env = env(major).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+
+    // A lock held elsewhere: pg_dump waits and no byte moves.
+    let mut locker = tokio::process::Command::new(pg.tool("psql"))
+        .args(["-X", "-q", "-h"])
+        .arg(pg.socket_dir())
+        .args(["-p", &pg.port.to_string(), "-U", "postgres", "-d", &db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let stdin = locker.stdin.as_mut().unwrap();
+        stdin
+            .write_all(b"BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 1;\n")
+            .await
+            .unwrap();
+        stdin.flush().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let policy = Policy {
+        stall_timeout_secs: 10,
+        ..Policy::default()
+    };
+    env.engine
+        .set_policy(s.id, Some(&db), &policy)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = env.engine.backup_now(s.id, &db, "test").await.unwrap_err();
+    drop(locker);
+    let msg = err.to_string();
+    assert!(msg.contains("stalled: no bytes moved for 10s"), "{msg}");
+    assert!(msg.contains("Fix:"));
+    assert!(started.elapsed() < Duration::from_secs(40));
+    let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
+    assert_eq!(rows[0].status(), BackupStatus::Failed);
+    let files: Vec<_> = walk(&env.backups);
+    assert!(files.is_empty(), "{files:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn globals_rebuild_roles_on_a_fresh_server() {
+    for major in testkit::majors_under_test() {
+        let pg = testkit::server(major);
+        let tag = format!("g{major}_{}", std::process::id());
+        pg.psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE app_{tag} LOGIN PASSWORD 'pw';
+                 CREATE ROLE readers_{tag} NOLOGIN;
+                 GRANT readers_{tag} TO app_{tag};"
+            ),
+        );
+        let env = env(major).await;
+        let s = env.engine.add_server(input("main", pg)).await.unwrap();
+        let queued = env.engine.enqueue_globals(s.id, "test").await.unwrap();
+        let row = wait(&env.engine, queued.id).await;
+        assert_eq!(row.status(), BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.kind, "globals");
+        let dir = artifact_dir(&env, &row);
+        assert!(dir.to_string_lossy().contains("/main/_globals/"));
+
+        // A database backup links to the globals backup nearest before it.
+        let db = pg.fresh_database("withglobals");
+        let b = env.engine.backup_now(s.id, &db, "test").await.unwrap();
+        assert_eq!(
+            env.engine.globals_for(b.id).await.unwrap().map(|g| g.id),
+            Some(row.id)
+        );
+
+        // Apply to a brand-new server with stock zstd and psql.
+        let fresh = testkit::start(major);
+        let mut z = Command::new("zstd")
+            .args(["-dc", "--"])
+            .arg(dir.join("globals.sql.zst"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = Command::new(fresh.tool("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=0", "-h"])
+            .arg(fresh.socket_dir())
+            .args([
+                "-p",
+                &fresh.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            .stdin(z.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(z.wait().unwrap().success());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let member = fresh.psql(
+            "postgres",
+            &format!("SELECT pg_has_role('app_{tag}', 'readers_{tag}', 'MEMBER') AND (SELECT rolcanlogin FROM pg_roles WHERE rolname = 'app_{tag}')"),
+        );
+        assert_eq!(
+            member, "t",
+            "PostgreSQL {major}: role and membership restored"
+        );
+        pg.psql(
+            "postgres",
+            &format!("DROP ROLE app_{tag}; DROP ROLE readers_{tag};"),
+        );
+    }
+}
+
+async fn wait(engine: &Engine, id: i64) -> BackupRow {
+    for _ in 0..600 {
+        let r = engine.backup(id).await.unwrap();
+        if !r.status().is_active() {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("backup {id} did not finish");
+}
+
+async fn wait_idle(engine: &Engine) {
+    for _ in 0..600 {
+        let rows = engine.backups(&BackupFilter::default()).await.unwrap();
+        if rows.iter().all(|r| !r.status().is_active()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("runs did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduler_runs_skips_and_catches_up_once() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = env(major).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let db = pg.fresh_database("sched");
+    // Only this database, hourly at :00; globals off to keep the count simple.
+    let (mut plan, _) = env.engine.server_plan(s.id).await.unwrap();
+    plan.coverage = engine::policy::Coverage::Only {
+        databases: vec![db.clone()],
+    };
+    plan.globals.enabled = false;
+    env.engine.set_server_plan(s.id, &plan).await.unwrap();
+    let policy = Policy {
+        schedule: "0 * * * *".into(),
+        ..Policy::default()
+    };
+    env.engine.set_policy(s.id, None, &policy).await.unwrap();
+
+    // First tick discovers the database (first seen now): nothing due yet.
+    let now = Utc::now();
+    let r = env.engine.tick_schedules(now).await.unwrap();
+    assert!(r.appeared.iter().any(|(_, d)| d == &db), "{r:?}");
+    assert!(r.started.is_empty(), "{r:?}");
+
+    // The next hour: one run, on time.
+    let t1 = next_hour(now) + chrono::Duration::seconds(20);
+    let r = env.engine.tick_schedules(t1).await.unwrap();
+    assert_eq!(r.started.len(), 1, "{r:?}");
+    assert!(!r.started[0].4, "on time");
+    wait_idle(&env.engine).await;
+    // Same slot again: skipped.
+    assert!(env
+        .engine
+        .tick_schedules(t1 + chrono::Duration::minutes(10))
+        .await
+        .unwrap()
+        .started
+        .is_empty());
+
+    // Down for five hours: exactly one catch-up run, marked late.
+    let t2 = t1 + chrono::Duration::hours(5) + chrono::Duration::minutes(30);
+    let r = env.engine.tick_schedules(t2).await.unwrap();
+    assert_eq!(r.started.len(), 1, "{r:?}");
+    assert!(r.started[0].4, "late");
+    wait_idle(&env.engine).await;
+    assert!(env
+        .engine
+        .tick_schedules(t2 + chrono::Duration::minutes(1))
+        .await
+        .unwrap()
+        .started
+        .is_empty());
+    let rows = env
+        .engine
+        .backups(&BackupFilter {
+            database: Some(db.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].late && !rows[1].late);
+    assert!(rows
+        .iter()
+        .all(|r| r.status() == BackupStatus::Succeeded && r.trigger == "schedule"));
+
+    // Overdue: no success for more than two intervals.
+    let status = env
+        .engine
+        .schedule_status(s.id, t2 + chrono::Duration::hours(3))
+        .await
+        .unwrap();
+    let st = status.iter().find(|x| x.database == db).unwrap();
+    assert!(st.overdue, "{st:?}");
+    assert!(st.next_run.is_some());
+
+    // A disabled policy does not run; a database that disappears is shown as gone.
+    env.engine
+        .set_policy(
+            s.id,
+            Some(&db),
+            &Policy {
+                enabled: false,
+                ..policy.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(env
+        .engine
+        .tick_schedules(t2 + chrono::Duration::hours(2))
+        .await
+        .unwrap()
+        .started
+        .is_empty());
+    pg.drop_database(&db);
+    let r = env
+        .engine
+        .tick_schedules(t2 + chrono::Duration::hours(3))
+        .await
+        .unwrap();
+    assert!(r.disappeared.iter().any(|(_, d)| d == &db), "{r:?}");
+    let st = env.engine.schedule_status(s.id, t2).await.unwrap();
+    assert!(st
+        .iter()
+        .find(|x| x.database == db)
+        .unwrap()
+        .gone_since
+        .is_some());
+}
+
+fn next_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    let base = t
+        .with_minute(0)
+        .unwrap()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    base + chrono::Duration::hours(1)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_prunes_exactly_the_plan_on_storage() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = env(major).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let db = pg.fresh_database("keep");
+    // Keep nothing automatic while we take the backups.
+    let keep_all = Policy {
+        retention: Tiers {
+            hourly: 0,
+            daily: 3660,
+            weekly: 0,
+            monthly: 0,
+            yearly: 0,
+        },
+        ..Policy::default()
+    };
+    env.engine
+        .set_policy(s.id, Some(&db), &keep_all)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(env.engine.backup_now(s.id, &db, "test").await.unwrap().id);
+    }
+    // Spread them over six days (oldest first), as if taken daily.
+    let cat = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        env._dir.path().join("data/pgshelf.db").display()
+    ))
+    .await
+    .unwrap();
+    let base = Utc.with_ymd_and_hms(2026, 11, 1, 3, 0, 0).unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let at = base + chrono::Duration::days(i as i64);
+        sqlx::query("UPDATE backups SET started_at = ?, queued_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(at)
+            .bind(id)
+            .execute(&cat)
+            .await
+            .unwrap();
+    }
+    cat.close().await;
+
+    let dirs: Vec<PathBuf> = {
+        let mut v = Vec::new();
+        for id in &ids {
+            v.push(artifact_dir(&env, &env.engine.backup(*id).await.unwrap()));
+        }
+        v
+    };
+    // Keep 2 daily: the plan says the four oldest go.
+    let two = Policy {
+        retention: Tiers {
+            hourly: 0,
+            daily: 2,
+            weekly: 0,
+            monthly: 0,
+            yearly: 0,
+        },
+        ..Policy::default()
+    };
+    let now = base + chrono::Duration::days(5) + chrono::Duration::hours(12);
+    let preview = env
+        .engine
+        .preview_policy(s.id, Some(&db), &two, now)
+        .await
+        .unwrap();
+    let planned: Vec<i64> = preview.prune.iter().map(|(id, _)| *id).collect();
+    assert_eq!(planned.len(), 4);
+    env.engine.set_policy(s.id, Some(&db), &two).await.unwrap();
+    let report = env.engine.prune_now(s.id, &db, now).await.unwrap();
+    let mut pruned = report.pruned.clone();
+    pruned.sort();
+    let mut want = planned.clone();
+    want.sort();
+    assert_eq!(pruned, want, "prunes exactly the plan");
+    for (id, dir) in ids.iter().zip(&dirs) {
+        let row = env.engine.backup(*id).await.unwrap();
+        if planned.contains(id) {
+            assert!(row.pruned_at.is_some());
+            assert!(!dir.exists(), "artifact of pruned {id} removed");
+        } else {
+            assert!(row.pruned_at.is_none());
+            assert_eq!(row.tiers.as_deref(), Some("daily"));
+            assert!(dir.join("manifest.json").exists());
+        }
+    }
+    // Re-planning prunes nothing more.
+    assert!(env
+        .engine
+        .prune_now(s.id, &db, now)
+        .await
+        .unwrap()
+        .pruned
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_prune_after_a_failure() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = env(major).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let db = pg.fresh_database("nofail");
+    let zero = Policy {
+        retention: Tiers {
+            hourly: 0,
+            daily: 0,
+            weekly: 0,
+            monthly: 0,
+            yearly: 0,
+        },
+        ..Policy::default()
+    };
+    env.engine.set_policy(s.id, Some(&db), &zero).await.unwrap();
+    let first = env.engine.backup_now(s.id, &db, "test").await.unwrap();
+    pg.drop_database(&db);
+    assert!(env.engine.backup_now(s.id, &db, "test").await.is_err());
+    let row = env.engine.backup(first.id).await.unwrap();
+    assert!(row.pruned_at.is_none(), "a failed run prunes nothing");
+    assert!(artifact_dir(&env, &row).join("manifest.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_policies_are_refused_with_the_reason() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = env(major).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let bad_cron = Policy {
+        schedule: "0 25 * * *".into(),
+        ..Policy::default()
+    };
+    let e = env
+        .engine
+        .set_policy(s.id, None, &bad_cron)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 422);
+    assert!(e.to_string().contains("hour field"), "{e}");
+    let huge = Policy {
+        retention: Tiers {
+            hourly: 100_000,
+            ..Tiers::default()
+        },
+        ..Policy::default()
+    };
+    assert!(env
+        .engine
+        .set_policy(s.id, None, &huge)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("8760"));
+    // Negative counts cannot even be read.
+    assert!(serde_json::from_str::<Policy>(r#"{"retention":{"daily":-1}}"#).is_err());
+    // Declared policies are read-only.
+    let warnings = env
+        .engine
+        .apply_declared(
+            &[engine::plans::DeclaredPolicy {
+                server: "main".into(),
+                database: None,
+                policy: Policy::default(),
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(warnings.is_empty());
+    let e = env
+        .engine
+        .set_policy(s.id, None, &Policy::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("pgshelf.toml"), "{e}");
+    let w = env
+        .engine
+        .apply_declared(
+            &[engine::plans::DeclaredPolicy {
+                server: "nope".into(),
+                database: None,
+                policy: Policy::default(),
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(w[0].contains("\"nope\""));
+}

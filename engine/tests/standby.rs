@@ -1,0 +1,471 @@
+//! Backups read from a real streaming standby (`testkit`'s
+//! `PgServer::start_standby`), restored with stock `zstd` and `pg_restore`
+//! into the primary; and a standby that is down.
+//!
+//! Runs once per major in `PGSHELF_TEST_PG` (default 15,18).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use engine::catalog::{BackupFilter, BackupRow, BackupStatus};
+use engine::policy::Standby;
+use engine::secrets::Secret;
+use engine::servers::ServerInput;
+use engine::{Engine, EngineConfig, Error};
+use testkit::PgServer;
+
+const FIXTURE: &str = r#"
+CREATE SCHEMA sales;
+CREATE SCHEMA "Audit Log";
+CREATE SEQUENCE sales.invoice_no START 1000;
+CREATE TABLE sales.invoices (
+    id bigint PRIMARY KEY DEFAULT nextval('sales.invoice_no'),
+    amount numeric NOT NULL CHECK (amount > 0),
+    note text
+);
+CREATE INDEX invoices_amount ON sales.invoices (amount);
+INSERT INTO sales.invoices (amount, note) SELECT g, 'note ' || g FROM generate_series(1, 500) g;
+CREATE TABLE "Audit Log"."My ""Odd"" Table" (id serial PRIMARY KEY, what text);
+INSERT INTO "Audit Log"."My ""Odd"" Table" (what) SELECT 'x' || g FROM generate_series(1, 37) g;
+CREATE TABLE public.events (id bigint, at date NOT NULL, payload text) PARTITION BY RANGE (at);
+CREATE TABLE public.events_2025 PARTITION OF public.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE public.events_2026 PARTITION OF public.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO public.events SELECT g, DATE '2025-06-01' + (g % 400), 'p' || g FROM generate_series(1, 800) g;
+SELECT lo_from_bytea(0, 'large object one'::bytea);
+SELECT lo_from_bytea(0, convert_to(repeat('z', 100000), 'UTF8'));
+"#;
+
+/// Exact row count of every user table, by `schema.table`.
+const COUNTS: &str = r#"
+SELECT n.nspname || '.' || c.relname || '=' ||
+       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND c.relpersistence = 'p'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
+ ORDER BY 1
+"#;
+
+fn counts(pg: &PgServer, db: &str) -> BTreeMap<String, i64> {
+    pg.psql(db, COUNTS)
+        .lines()
+        .filter_map(|l| l.rsplit_once('='))
+        .map(|(k, v)| (k.to_owned(), v.parse().unwrap()))
+        .collect()
+}
+
+/// Large objects as `count:total bytes`.
+fn large_objects(pg: &PgServer, db: &str) -> String {
+    pg.psql(
+        db,
+        "SELECT count(*) || ':' || coalesce(sum(length(lo_get(oid))), 0) FROM pg_largeobject_metadata",
+    )
+}
+
+struct Env {
+    engine: Engine,
+    _dir: tempfile::TempDir,
+    backups: PathBuf,
+}
+
+async fn engine_for(major: u32) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = EngineConfig::new(dir.path().join("data"));
+    cfg.pg_bin_dirs = vec![testkit::bin_dir(major).unwrap()];
+    cfg.search_system_tools = false;
+    cfg.scheduler_interval = None;
+    let backups = cfg.backup_dir.clone();
+    Env {
+        engine: Engine::open(cfg).await.unwrap(),
+        _dir: dir,
+        backups,
+    }
+}
+
+fn input(name: &str, pg: &PgServer) -> ServerInput {
+    ServerInput {
+        name: name.into(),
+        host: pg.host().into(),
+        port: pg.port,
+        user: testkit::SUPERUSER.into(),
+        password: Some(Secret::new(testkit::PASSWORD)),
+        sslmode: "disable".into(),
+        maintenance_db: "postgres".into(),
+    }
+}
+
+/// Sets (or clears) the server plan's standby.
+async fn set_standby(env: &Env, server_id: i64, standby: Option<(&str, u16)>) {
+    let (mut plan, declared) = env.engine.server_plan(server_id).await.unwrap();
+    assert!(!declared);
+    plan.standby = standby.map(|(host, port)| Standby {
+        host: host.into(),
+        port,
+    });
+    env.engine.set_server_plan(server_id, &plan).await.unwrap();
+    assert_eq!(env.engine.server_plan(server_id).await.unwrap().0, plan);
+}
+
+fn addr(pg: &PgServer) -> String {
+    format!("{}:{}", pg.host(), pg.port)
+}
+
+/// Every regular file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The artifact directory of a successful run.
+fn artifact_dir(env: &Env, row: &BackupRow) -> PathBuf {
+    let loc = row.location.as_deref().expect("a location");
+    let (_, rel) = loc
+        .split_once(env.backups.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{loc} is not under {}", env.backups.display()));
+    env.backups.join(rel.trim_start_matches('/'))
+}
+
+/// `zstd -dc dump.zst | pg_restore -d target`, with stock tools only.
+fn restore_with_stock_tools(pg: &PgServer, dump: &Path, target: &str) {
+    let mut zstd = Command::new("zstd")
+        .args(["-dc", "--"])
+        .arg(dump)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("zstd is installed");
+    let out = Command::new(pg.tool("pg_restore"))
+        .arg("--no-owner")
+        .arg("--exit-on-error")
+        .arg("--host")
+        .arg(pg.socket_dir())
+        .arg("--port")
+        .arg(pg.port.to_string())
+        .arg("--username")
+        .arg(testkit::SUPERUSER)
+        .arg("--dbname")
+        .arg(target)
+        .stdin(zstd.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(zstd.wait().unwrap().success());
+    assert!(
+        out.status.success(),
+        "pg_restore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits for a queued run to end.
+async fn finished(env: &Env, id: i64) -> BackupRow {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let row = env.engine.backup(id).await.unwrap();
+        if !row.status().is_active() {
+            return row;
+        }
+        assert!(Instant::now() < deadline, "run {id} still {}", row.status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_reads_from_the_standby_and_restores() {
+    for major in testkit::majors_under_test() {
+        let t0 = Instant::now();
+        let primary = testkit::server(major);
+        let standby = primary.start_standby();
+        let t_standby = t0.elapsed();
+
+        // Created and filled on the primary after the base backup: it
+        // reaches the standby by streaming replication only.
+        let db = primary.fresh_database("replicated");
+        primary.psql(&db, FIXTURE);
+        primary.wait_replayed(&standby);
+        let want = counts(primary, &db);
+        assert_eq!(want.len(), 4, "{want:?}");
+        assert_eq!(counts(&standby, &db), want, "replayed on the standby");
+        assert_eq!(large_objects(&standby, &db), "2:100016");
+
+        // Freeze the standby, then move the primary on: the artifact must
+        // hold the standby's state, which proves where it was read from.
+        standby.psql("postgres", "SELECT pg_wal_replay_pause()");
+        primary.psql(
+            &db,
+            "INSERT INTO sales.invoices (amount, note) SELECT g, 'after' FROM generate_series(1, 25) g;
+             SELECT lo_from_bytea(0, 'only on the primary'::bytea);",
+        );
+        assert_ne!(counts(primary, &db), want);
+
+        let env = engine_for(major).await;
+        let server = env.engine.add_server(input("main", primary)).await.unwrap();
+        set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
+
+        let row = env.engine.backup_now(server.id, &db, "test").await.unwrap();
+        assert_eq!(row.status(), BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(
+            row.source_host.as_deref(),
+            Some(addr(&standby).as_str()),
+            "{row:?}"
+        );
+        assert!(row.cause.is_none(), "{row:?}");
+        assert!(row
+            .server_version
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("{major}.")));
+        assert!(row
+            .pg_dump_version
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("{major}.")));
+
+        let dir = artifact_dir(&env, &row);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["source"], addr(&standby).as_str(), "{manifest}");
+        assert_eq!(manifest["server"], "main");
+        assert_eq!(manifest["database"], db.as_str());
+        assert_eq!(
+            manifest["large_objects"].as_i64(),
+            Some(2),
+            "standby's state"
+        );
+        let invoices = manifest["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["schema"] == "sales" && t["name"] == "invoices")
+            .expect("invoices in the manifest");
+        assert_eq!(invoices["rows"].as_i64(), Some(want["sales.invoices"]));
+        let dump = dir.join("dump.zst");
+        assert_eq!(
+            manifest["files"][0]["size"].as_u64(),
+            Some(std::fs::metadata(&dump).unwrap().len())
+        );
+
+        // Restore into a fresh database on the primary with zstd and pg_restore alone.
+        let target = primary.fresh_database("from_standby");
+        restore_with_stock_tools(primary, &dump, &target);
+        assert_eq!(
+            counts(primary, &target),
+            want,
+            "PostgreSQL {major}: row counts after restore"
+        );
+        assert_eq!(large_objects(primary, &target), "2:100016");
+        assert_eq!(
+            primary.psql(&target, "SELECT last_value FROM sales.invoice_no"),
+            standby.psql(&db, "SELECT last_value FROM sales.invoice_no")
+        );
+
+        // Globals are still read from the primary.
+        let queued = env.engine.enqueue_globals(server.id, "test").await.unwrap();
+        let globals = finished(&env, queued.id).await;
+        assert_eq!(globals.status(), BackupStatus::Succeeded, "{globals:?}");
+        assert_eq!(globals.source_host.as_deref(), Some(addr(primary).as_str()));
+
+        // Replay resumes and catches up.
+        standby.psql("postgres", "SELECT pg_wal_replay_resume()");
+        primary.wait_replayed(&standby);
+        assert_eq!(counts(&standby, &db), counts(primary, &db));
+
+        drop(standby);
+        primary.drop_database(&target);
+        primary.drop_database(&db);
+        eprintln!(
+            "PostgreSQL {major}: standby ready in {:.1}s, whole case {:.1}s",
+            t_standby.as_secs_f64(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// Asserts the newest run failed with `result`'s error, which names
+/// `needle` and says how to fix it, and that no artifact is left.
+async fn assert_failed_clean(
+    env: &Env,
+    result: Result<BackupRow, Error>,
+    needle: &str,
+) -> BackupRow {
+    let err = result.expect_err("backup must fail");
+    let msg = err.to_string();
+    assert!(msg.contains(needle), "error {msg:?} should name {needle:?}");
+    assert!(
+        msg.contains("Fix:"),
+        "error {msg:?} should say how to fix it"
+    );
+    let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
+    let row = rows[0].clone();
+    assert_eq!(row.status(), BackupStatus::Failed, "{row:?}");
+    assert_eq!(row.cause.as_deref(), Some(msg.as_str()));
+    let left = files_under(&env.backups);
+    assert!(left.is_empty(), "no artifact may remain: {left:?}");
+    row
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn standby_down_fails_clearly() {
+    for major in testkit::majors_under_test() {
+        let primary = testkit::server(major);
+        let db = primary.fresh_database("standby_down");
+        primary.psql(
+            &db,
+            "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g",
+        );
+        let env = engine_for(major).await;
+        let server = env.engine.add_server(input("main", primary)).await.unwrap();
+
+        // A real standby, configured, then stopped.
+        let standby = primary.start_standby();
+        let gone = addr(&standby);
+        set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
+        drop(standby);
+        let row = assert_failed_clean(
+            &env,
+            env.engine.backup_now(server.id, &db, "test").await,
+            &gone,
+        )
+        .await;
+        assert!(
+            row.cause
+                .as_deref()
+                .unwrap()
+                .contains("cannot reach PostgreSQL"),
+            "{row:?}"
+        );
+        assert_eq!(row.source_host.as_deref(), Some(gone.as_str()), "{row:?}");
+
+        // A standby address nothing ever listened on.
+        let closed = testkit::closed_port();
+        set_standby(&env, server.id, Some((primary.host(), closed))).await;
+        let closed_addr = format!("{}:{closed}", primary.host());
+        let row = assert_failed_clean(
+            &env,
+            env.engine.backup_now(server.id, &db, "test").await,
+            &closed_addr,
+        )
+        .await;
+        assert_eq!(row.source_host.as_deref(), Some(closed_addr.as_str()));
+
+        // Without the standby the same backup works, from the primary.
+        set_standby(&env, server.id, None).await;
+        let row = env.engine.backup_now(server.id, &db, "test").await.unwrap();
+        assert_eq!(row.status(), BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.source_host.as_deref(), Some(addr(primary).as_str()));
+        let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.status()).collect::<Vec<_>>(),
+            [
+                BackupStatus::Succeeded,
+                BackupStatus::Failed,
+                BackupStatus::Failed
+            ]
+        );
+        primary.drop_database(&db);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_edge_cases() {
+    for major in testkit::majors_under_test() {
+        let primary = testkit::server(major);
+        let standby = primary.start_standby();
+        let env = engine_for(major).await;
+        let server = env.engine.add_server(input("main", primary)).await.unwrap();
+        set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
+
+        let db = primary.fresh_database("unlogged");
+        primary.psql(&db, "CREATE TABLE kept AS SELECT g FROM generate_series(1, 20) g; CREATE UNLOGGED TABLE scratch AS SELECT g FROM generate_series(1, 5) g;");
+        primary.wait_replayed(&standby);
+        let r = env.engine.backup_now(server.id, &db, "test").await;
+        eprintln!(
+            "PROBE {major} unlogged: {:?}",
+            r.as_ref()
+                .map(|r| (r.status(), r.warnings.clone()))
+                .map_err(|e| e.to_string())
+        );
+        if let Ok(row) = &r {
+            eprintln!(
+                "PROBE {major} unlogged manifest: {}",
+                row.manifest.as_deref().unwrap_or("")
+            );
+        } else {
+            let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
+            eprintln!("PROBE {major} unlogged stderr: {:?}", rows[0].stderr_tail);
+        }
+
+        let db2 = primary.fresh_database("serial");
+        primary.psql(
+            &db2,
+            "CREATE TABLE kept AS SELECT g FROM generate_series(1, 20) g;",
+        );
+        primary.wait_replayed(&standby);
+        let mut policy = engine::policy::Policy::default();
+        policy.serializable_deferrable = true;
+        env.engine
+            .set_policy(server.id, Some(&db2), &policy)
+            .await
+            .unwrap();
+        let r = env.engine.backup_now(server.id, &db2, "test").await;
+        eprintln!(
+            "PROBE {major} serializable: {:?}",
+            r.as_ref().map(|r| r.status()).map_err(|e| e.to_string())
+        );
+
+        let mut policy = engine::policy::Policy::default();
+        policy.format = engine::policy::Format::Directory { jobs: 2 };
+        env.engine
+            .set_policy(server.id, Some(&db2), &policy)
+            .await
+            .unwrap();
+        let r = env.engine.backup_now(server.id, &db2, "test").await;
+        eprintln!(
+            "PROBE {major} directory -j2: {:?}",
+            r.as_ref()
+                .map(|r| (r.status(), r.source_host.clone()))
+                .map_err(|e| e.to_string())
+        );
+        let out = Command::new(primary.tool("pg_dump"))
+            .args([
+                "--serializable-deferrable",
+                "-Fc",
+                "-f",
+                "/dev/null",
+                "-d",
+                &standby.url_with_password(&db2),
+            ])
+            .output()
+            .unwrap();
+        eprintln!(
+            "PROBE {major} pg_dump --serializable-deferrable on standby: {} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new(primary.tool("pg_dump"))
+            .args([
+                "-Fc",
+                "-f",
+                "/dev/null",
+                "-d",
+                &standby.url_with_password(&db),
+            ])
+            .output()
+            .unwrap();
+        eprintln!(
+            "PROBE {major} pg_dump with unlogged on standby: {} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
