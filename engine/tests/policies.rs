@@ -134,10 +134,10 @@ fn restore(pg: &PgServer, dir: &Path, target: &str) {
                 let name = e.file_name().to_string_lossy().into_owned();
                 match name.strip_suffix(".zst") {
                     Some(base) => assert!(Command::new("zstd")
-                        .args(["-dq", "--"])
-                        .arg(e.path())
-                        .arg("-o")
+                        .args(["-dq", "-o"])
                         .arg(plain.join(base))
+                        .arg("--")
+                        .arg(e.path())
                         .status()
                         .unwrap()
                         .success()),
@@ -607,11 +607,8 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
         .set_policy(s.id, Some(&db), &keep_all)
         .await
         .unwrap();
-    let mut ids = Vec::new();
-    for _ in 0..6 {
-        ids.push(env.engine.backup_now(s.id, &db, "test").await.unwrap().id);
-    }
-    // Spread them over six days (oldest first), as if taken daily.
+    // Take six backups, each backdated to its own day right away (as if
+    // taken daily), so that each later success sees six distinct days.
     let cat = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
         env._dir.path().join("data/pgshelf.db").display()
@@ -619,8 +616,10 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
     .await
     .unwrap();
     let base = Utc.with_ymd_and_hms(2026, 11, 1, 3, 0, 0).unwrap();
-    for (i, id) in ids.iter().enumerate() {
-        let at = base + chrono::Duration::days(i as i64);
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let id = env.engine.backup_now(s.id, &db, "test").await.unwrap().id;
+        let at = base + chrono::Duration::days(i);
         sqlx::query("UPDATE backups SET started_at = ?, queued_at = ? WHERE id = ?")
             .bind(at)
             .bind(at)
@@ -628,8 +627,15 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
             .execute(&cat)
             .await
             .unwrap();
+        ids.push(id);
     }
     cat.close().await;
+    for id in &ids {
+        assert!(
+            env.engine.backup(*id).await.unwrap().pruned_at.is_none(),
+            "a year of daily tiers keeps all six"
+        );
+    }
 
     let dirs: Vec<PathBuf> = {
         let mut v = Vec::new();

@@ -376,96 +376,189 @@ async fn standby_down_fails_clearly() {
     }
 }
 
+/// `pg_restore -j 2` of a directory-format artifact, each `.zst` file
+/// decompressed with stock `zstd` first.
+fn restore_directory_with_stock_tools(pg: &PgServer, dump_dir: &Path, target: &str) {
+    let plain = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(dump_dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match name.strip_suffix(".zst") {
+            Some(stem) => {
+                let st = Command::new("zstd")
+                    .arg("-dq")
+                    .arg(e.path())
+                    .arg("-o")
+                    .arg(plain.path().join(stem))
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "zstd -d {name}");
+            }
+            None => {
+                std::fs::copy(e.path(), plain.path().join(&name)).unwrap();
+            }
+        }
+    }
+    let out = Command::new(pg.tool("pg_restore"))
+        .args(["--no-owner", "--exit-on-error", "-j", "2", "--host"])
+        .arg(pg.socket_dir())
+        .args([
+            "--port",
+            &pg.port.to_string(),
+            "--username",
+            testkit::SUPERUSER,
+        ])
+        .args(["--dbname", target])
+        .arg(plain.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pg_restore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn probe_edge_cases() {
+async fn directory_format_with_jobs_from_the_standby() {
     for major in testkit::majors_under_test() {
         let primary = testkit::server(major);
         let standby = primary.start_standby();
+        let db = primary.fresh_database("replicated_dir");
+        primary.psql(&db, FIXTURE);
+        primary.wait_replayed(&standby);
+        let want = counts(primary, &db);
+
         let env = engine_for(major).await;
         let server = env.engine.add_server(input("main", primary)).await.unwrap();
         set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
+        let policy = engine::policy::Policy {
+            format: engine::policy::Format::Directory { jobs: 2 },
+            ..Default::default()
+        };
+        env.engine
+            .set_policy(server.id, Some(&db), &policy)
+            .await
+            .unwrap();
 
+        // pg_dump -Fd -j 2: the workers import the snapshot exported on the standby.
+        let row = env.engine.backup_now(server.id, &db, "test").await.unwrap();
+        assert_eq!(row.status(), BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.source_host.as_deref(), Some(addr(&standby).as_str()));
+        let dir = artifact_dir(&env, &row);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["source"], addr(&standby).as_str());
+        assert_eq!(manifest["format"], "directory");
+
+        let target = primary.fresh_database("from_standby_dir");
+        restore_directory_with_stock_tools(primary, &dir.join("dump"), &target);
+        assert_eq!(counts(primary, &target), want, "PostgreSQL {major}");
+        assert_eq!(large_objects(primary, &target), "2:100016");
+
+        drop(standby);
+        primary.drop_database(&target);
+        primary.drop_database(&db);
+    }
+}
+
+/// pg_dump on a hot standby skips the data of unlogged tables by itself
+/// (they have no data there), and the backup should too.
+///
+/// Engine problem, PostgreSQL 15 and 18 alike: the row count taken in the
+/// exported snapshot (`Snapshot::tables`) runs `SELECT count(*)` on the
+/// unlogged table, which a standby refuses (`cannot access temporary or
+/// unlogged relations during recovery`). The error aborts the exporting
+/// transaction, so pg_dump then fails with `could not import the requested
+/// snapshot` (or, if pg_dump imported it first, the count error fails the
+/// run), and the actual cause is never reported.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "engine: row counting on a standby fails on unlogged tables and kills the exported snapshot"]
+async fn unlogged_table_on_the_standby() {
+    for major in testkit::majors_under_test() {
+        let primary = testkit::server(major);
+        let standby = primary.start_standby();
         let db = primary.fresh_database("unlogged");
-        primary.psql(&db, "CREATE TABLE kept AS SELECT g FROM generate_series(1, 20) g; CREATE UNLOGGED TABLE scratch AS SELECT g FROM generate_series(1, 5) g;");
-        primary.wait_replayed(&standby);
-        let r = env.engine.backup_now(server.id, &db, "test").await;
-        eprintln!(
-            "PROBE {major} unlogged: {:?}",
-            r.as_ref()
-                .map(|r| (r.status(), r.warnings.clone()))
-                .map_err(|e| e.to_string())
-        );
-        if let Ok(row) = &r {
-            eprintln!(
-                "PROBE {major} unlogged manifest: {}",
-                row.manifest.as_deref().unwrap_or("")
-            );
-        } else {
-            let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
-            eprintln!("PROBE {major} unlogged stderr: {:?}", rows[0].stderr_tail);
-        }
-
-        let db2 = primary.fresh_database("serial");
         primary.psql(
-            &db2,
-            "CREATE TABLE kept AS SELECT g FROM generate_series(1, 20) g;",
+            &db,
+            "CREATE TABLE kept AS SELECT g FROM generate_series(1, 20) g;
+             CREATE UNLOGGED TABLE scratch AS SELECT g FROM generate_series(1, 5) g;",
         );
         primary.wait_replayed(&standby);
-        let mut policy = engine::policy::Policy::default();
-        policy.serializable_deferrable = true;
-        env.engine
-            .set_policy(server.id, Some(&db2), &policy)
-            .await
-            .unwrap();
-        let r = env.engine.backup_now(server.id, &db2, "test").await;
-        eprintln!(
-            "PROBE {major} serializable: {:?}",
-            r.as_ref().map(|r| r.status()).map_err(|e| e.to_string())
-        );
 
-        let mut policy = engine::policy::Policy::default();
-        policy.format = engine::policy::Format::Directory { jobs: 2 };
+        let env = engine_for(major).await;
+        let server = env.engine.add_server(input("main", primary)).await.unwrap();
+        set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
+        let result = env.engine.backup_now(server.id, &db, "test").await;
+        let row = match result {
+            Ok(row) => row,
+            Err(e) => {
+                let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
+                panic!(
+                    "PostgreSQL {major}: backup from the standby failed: {e}\n--- stderr ---\n{}",
+                    rows[0].stderr_tail.as_deref().unwrap_or("")
+                );
+            }
+        };
+        assert_eq!(row.status(), BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.source_host.as_deref(), Some(addr(&standby).as_str()));
+        assert!(
+            row.warnings.as_deref().unwrap_or("").contains("unlogged"),
+            "the missing unlogged data is reported: {row:?}"
+        );
+        let dir = artifact_dir(&env, &row);
+        let target = primary.fresh_database("unlogged_restored");
+        restore_with_stock_tools(primary, &dir.join("dump.zst"), &target);
+        assert_eq!(primary.psql(&target, "SELECT count(*) FROM kept"), "20");
+        assert_eq!(primary.psql(&target, "SELECT count(*) FROM scratch"), "0");
+
+        drop(standby);
+        primary.drop_database(&target);
+        primary.drop_database(&db);
+    }
+}
+
+/// A hot standby cannot run SERIALIZABLE transactions, so a policy with
+/// `serializable_deferrable` cannot be honoured there.
+///
+/// Engine problem, PostgreSQL 15 and 18 alike: the run fails at
+/// `Snapshot::export` with `query on 127.0.0.1:PORT failed: error returned
+/// from database: cannot use serializable mode in a hot standby`: right
+/// outcome, but no `Fix:` and no word of the policy setting or the standby.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "engine: serializable_deferrable on a standby fails without a Fix:"]
+async fn serializable_deferrable_on_the_standby_fails_clearly() {
+    for major in testkit::majors_under_test() {
+        let primary = testkit::server(major);
+        let standby = primary.start_standby();
+        let db = primary.fresh_database("serializable");
+        primary.psql(
+            &db,
+            "CREATE TABLE t AS SELECT g FROM generate_series(1, 20) g",
+        );
+        primary.wait_replayed(&standby);
+
+        let env = engine_for(major).await;
+        let server = env.engine.add_server(input("main", primary)).await.unwrap();
+        set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
+        let policy = engine::policy::Policy {
+            serializable_deferrable: true,
+            ..Default::default()
+        };
         env.engine
-            .set_policy(server.id, Some(&db2), &policy)
+            .set_policy(server.id, Some(&db), &policy)
             .await
             .unwrap();
-        let r = env.engine.backup_now(server.id, &db2, "test").await;
-        eprintln!(
-            "PROBE {major} directory -j2: {:?}",
-            r.as_ref()
-                .map(|r| (r.status(), r.source_host.clone()))
-                .map_err(|e| e.to_string())
-        );
-        let out = Command::new(primary.tool("pg_dump"))
-            .args([
-                "--serializable-deferrable",
-                "-Fc",
-                "-f",
-                "/dev/null",
-                "-d",
-                &standby.url_with_password(&db2),
-            ])
-            .output()
-            .unwrap();
-        eprintln!(
-            "PROBE {major} pg_dump --serializable-deferrable on standby: {} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = Command::new(primary.tool("pg_dump"))
-            .args([
-                "-Fc",
-                "-f",
-                "/dev/null",
-                "-d",
-                &standby.url_with_password(&db),
-            ])
-            .output()
-            .unwrap();
-        eprintln!(
-            "PROBE {major} pg_dump with unlogged on standby: {} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let row = assert_failed_clean(
+            &env,
+            env.engine.backup_now(server.id, &db, "test").await,
+            "serializable",
+        )
+        .await;
+        let cause = row.cause.unwrap();
+        assert!(cause.contains(&addr(&standby)), "{cause}");
+        assert!(cause.contains("standby"), "{cause}");
+
+        drop(standby);
+        primary.drop_database(&db);
     }
 }

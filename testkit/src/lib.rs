@@ -741,13 +741,17 @@ impl PgServer {
     /// Everything committed here before the call is then visible there.
     ///
     /// The servers run with `synchronous_commit=off`, so a commit can still
-    /// sit in WAL buffers, beyond `pg_current_wal_lsn()`; one synchronous
-    /// commit first (`txid_current()`) flushes it. Panics with the standby's
-    /// log after [`REPLAY_TIMEOUT`].
+    /// sit in WAL buffers, beyond `pg_current_wal_lsn()`. A synchronous
+    /// commit of a transaction that wrote WAL (a transactional
+    /// `pg_logical_emit_message`) flushes it first; a transaction that only
+    /// took an xid (`txid_current()`) would commit asynchronously anyway.
+    /// Panics with the standby's log after [`REPLAY_TIMEOUT`].
     pub fn wait_replayed(&self, standby: &PgServer) {
         let out = self.psql(
             "postgres",
-            "SET synchronous_commit = on; SELECT txid_current(); SELECT pg_current_wal_lsn();",
+            "SET synchronous_commit = on; \
+             SELECT pg_logical_emit_message(true, 'testkit', 'wait_replayed'); \
+             SELECT pg_current_wal_lsn();",
         );
         let target = out.lines().last().unwrap_or("").trim().to_string();
         assert!(

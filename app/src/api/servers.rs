@@ -1,6 +1,9 @@
 //! Server functions for PostgreSQL servers: list, read, add, edit, delete,
 //! test the connection, list databases.
 
+// A server function's arguments are its form's fields.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use super::views::{ConnectionView, DatabaseView, ServerView};
@@ -43,7 +46,6 @@ pub async fn add_server(
 
 /// Edits a server. A blank `password` keeps the stored one; `clear_password`
 /// (a checkbox, present when ticked) removes it.
-#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/api", endpoint = "servers/update")]
 pub async fn update_server(
     id: i64,
