@@ -586,7 +586,7 @@ fn month_list(mask: u64) -> String {
 /// `Some(n)` when `values` is exactly 0, n, 2n, ... below `span`, n >= 2.
 fn even_step(values: &[u32], span: u32) -> Option<u32> {
     let n = *values.get(1)?;
-    if values[0] != 0 || n < 2 || span % n != 0 {
+    if values[0] != 0 || n < 2 || !span.is_multiple_of(n) {
         return None;
     }
     let want: Vec<u32> = (0..span).step_by(n as usize).collect();

@@ -596,7 +596,7 @@ mod tests {
                 Candidate {
                     id: i as i64 + 1,
                     at: end - Duration::seconds(back as i64),
-                    succeeded: rng.next() % 7 != 0,
+                    succeeded: !rng.next().is_multiple_of(7),
                 }
             })
             .collect()
