@@ -271,6 +271,18 @@ impl Engine {
         .await
     }
 
+    /// The pg_dump that would be used for a server and what it can compress
+    /// with (probed by running it), so the UI offers only what works.
+    pub async fn dump_capabilities(
+        &self,
+        server_id: i64,
+    ) -> Result<(crate::pg::PgTools, crate::policy::DumpCapabilities), Error> {
+        let report = self.test_connection(server_id).await?;
+        let tools = report.tools.map_err(Error::Conflict)?;
+        let caps = crate::pg::tools::probe_capabilities(&tools).await;
+        Ok((tools, caps))
+    }
+
     /// Queues a globals backup of a server now.
     pub async fn enqueue_globals(
         &self,

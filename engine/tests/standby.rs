@@ -624,20 +624,21 @@ async fn recovery_conflict_on_the_standby_fails_clearly() {
         );
 
         let engine = env.engine.clone();
-        let run = tokio::spawn(async move { engine.backup_now(server.id, &db, "test").await });
+        let dumped = db.clone();
+        let run = tokio::spawn(async move { engine.backup_now(server.id, &dumped, "test").await });
         // Someone (pg_dump, or the engine's row count) holds `a` and waits for `b`.
         let waiting =
             "SELECT count(*) FROM pg_locks WHERE relation = 'b'::regclass AND NOT granted";
-        let db = primary.psql(
-            "postgres",
-            "SELECT max(datname) FROM pg_database WHERE datname LIKE 'conflict\\_%'",
-        );
         while standby.psql(&db, waiting) == "0" {
             assert!(Instant::now() < deadline, "the dump never waited for b");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         primary.psql(&db, "TRUNCATE a");
-
+        for _ in 0..8 {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            eprintln!("DEBUG locks: {}", standby.psql(&db, "SELECT string_agg(l.pid || ':' || coalesce(l.relation::regclass::text, l.locktype) || ':' || l.mode || ':' || l.granted || ':' || coalesce(a.application_name, '') || ':' || coalesce(a.backend_type, '') || ':' || coalesce(a.wait_event, ''), E'\n') FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid) WHERE l.relation IS NOT NULL AND l.relation::regclass::text IN ('a', 'b')"));
+            eprintln!("DEBUG replay: {}", standby.psql(&db, "SELECT pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), pg_is_wal_replay_paused()"));
+        }
         let result = tokio::time::timeout(Duration::from_secs(60), run)
             .await
             .expect("the standby cancels the dump within deadlock_timeout")

@@ -50,6 +50,9 @@ pub fn BackupTableRow(
         (BackupState::Queued, _) | (BackupState::Running, None) => {
             ("—".to_owned(), String::new(), String::new())
         }
+        (BackupState::Failed, _) if b.stored_bytes == 0 && b.raw_bytes == 0 => {
+            ("—".to_owned(), String::new(), String::new())
+        }
         (BackupState::Running, Some(live)) => (
             format!("{} so far", human_bytes(live.stored)),
             format!("{} read", human_bytes(live.raw)),

@@ -22,7 +22,13 @@ pub fn WorkerLine(worker: WorkerView) -> impl IntoView {
             {w.state}
             {queued}
             {w.doing.into_iter().map(|d| view! { <span class="doing">" · " {d}</span> }).collect_view()}
-            {w.last_error.map(|e| view! { <span class="warn" title="last error">" · last error: " {e}</span> })}
+            {w.last_error.map(|e| {
+                let full = e.clone();
+                view! {
+                " · "
+                <span class="warn last-error" title=full>"last error: " {e}</span>
+                }
+            })}
         </span>
     }
 }
