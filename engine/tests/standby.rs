@@ -644,6 +644,27 @@ async fn recovery_conflict_on_the_standby_fails_clearly() {
             .expect("the standby cancels the dump within deadlock_timeout")
             .unwrap();
         drop(locker);
+        let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
+        eprintln!(
+            "DEBUG result {:?}\nstderr: {}",
+            result
+                .as_ref()
+                .map(|r| r.status())
+                .map_err(|e| e.to_string()),
+            rows[0].stderr_tail.as_deref().unwrap_or("")
+        );
+        eprintln!(
+            "DEBUG standby log: {}",
+            standby
+                .log()
+                .lines()
+                .filter(|l| l.contains("ERROR")
+                    || l.contains("DETAIL")
+                    || l.contains("conflict")
+                    || l.contains("STATEMENT"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
         let row = assert_failed_clean(&env, result, "conflict with recovery").await;
         assert_eq!(row.source_host.as_deref(), Some(addr(&standby).as_str()));
 
