@@ -2,15 +2,24 @@
 //! database `shop`, prints one JSON line with how to reach it, and keeps the
 //! server until standard input closes (the Playwright fixture holds it open).
 //!
-//! `pg-for-e2e [MAJOR]` (default: the first of `PGSHELF_TEST_PG`, else 15).
+//! `pg-for-e2e [MAJOR] [--rows N]` (major default: the first of
+//! `PGSHELF_TEST_PG`). `--rows N` adds a table `big` of N rows of about
+//! 1 KiB each (for scripts/bench).
 
 use std::io::Read;
 
 fn main() {
-    let major: u32 = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let major: u32 = args
+        .first()
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| testkit::majors_under_test()[0]);
+    let rows: u64 = args
+        .iter()
+        .position(|a| a == "--rows")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let pg = testkit::start(major);
     pg.create_database("shop");
     pg.psql(
@@ -18,6 +27,17 @@ fn main() {
         "CREATE TABLE orders (id serial PRIMARY KEY, total numeric NOT NULL, note text);
          INSERT INTO orders (total, note) SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g;",
     );
+    if rows > 0 {
+        // Text that compresses about as well as real rows do: hex digests.
+        pg.psql(
+            "shop",
+            &format!(
+                "CREATE TABLE big AS SELECT g AS id, now() AS at,
+                        (SELECT string_agg(md5((g * 31 + k)::text), ' ') FROM generate_series(1, 30) k) AS payload
+                   FROM generate_series(1, {rows}) g"
+            ),
+        );
+    }
     println!(
         "{{\"host\":\"{}\",\"port\":{},\"user\":\"{}\",\"password\":\"{}\",\"database\":\"shop\",\"major\":{}}}",
         pg.host(),
