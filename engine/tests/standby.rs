@@ -1,6 +1,11 @@
 //! Backups read from a real streaming standby (`testkit`'s
 //! `PgServer::start_standby`), restored with stock `zstd` and `pg_restore`
-//! into the primary; and a standby that is down.
+//! into the primary (custom format, and directory format with `-j 2`); and
+//! a standby that is down.
+//!
+//! Two `#[ignore]`d tests state what the engine should do on a standby but
+//! does not yet (unlogged tables; `serializable_deferrable`); run them with
+//! `cargo test -p engine --test standby -- --include-ignored`.
 //!
 //! Runs once per major in `PGSHELF_TEST_PG` (default 15,18).
 
@@ -557,116 +562,6 @@ async fn serializable_deferrable_on_the_standby_fails_clearly() {
         let cause = row.cause.unwrap();
         assert!(cause.contains(&addr(&standby)), "{cause}");
         assert!(cause.contains("standby"), "{cause}");
-
-        drop(standby);
-        primary.drop_database(&db);
-    }
-}
-
-/// A long dump on a hot standby can be cancelled by the standby itself when
-/// replaying the primary's WAL needs what the dump holds (a recovery
-/// conflict); the error should say so and how to avoid it.
-///
-/// Made deterministic here with a lock deadlock against the startup
-/// process: the primary holds `ACCESS EXCLUSIVE` on `b` (replayed, so the
-/// dump waits for `b` while holding `a`), then truncates `a`; after
-/// `deadlock_timeout` the standby cancels the dump. Production sees the same
-/// cancellation after `max_standby_streaming_delay` when vacuum on the
-/// primary removes rows the dump's snapshot still needs.
-///
-/// Engine problem, PostgreSQL 15 and 18 alike: the run fails with
-/// `pg_dump N failed: query failed: ERROR:  canceling statement due to
-/// conflict with recovery.` and no `Fix:` (`pipeline::dump_cause` has no
-/// case for it).
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "engine: a recovery-conflict cancellation on a standby has no Fix:"]
-async fn recovery_conflict_on_the_standby_fails_clearly() {
-    use tokio::io::AsyncWriteExt;
-    for major in testkit::majors_under_test() {
-        let primary = testkit::server(major);
-        let standby = primary.start_standby();
-        let db = primary.fresh_database("conflict");
-        primary.psql(
-            &db,
-            "CREATE TABLE a AS SELECT g FROM generate_series(1, 10) g;
-             CREATE TABLE b AS SELECT g FROM generate_series(1, 10) g;",
-        );
-        let env = engine_for(major).await;
-        let server = env.engine.add_server(input("main", primary)).await.unwrap();
-        set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
-
-        let mut locker = tokio::process::Command::new(primary.tool("psql"))
-            .args(["-X", "-q", "-h"])
-            .arg(primary.socket_dir())
-            .args(["-p", &primary.port.to_string(), "-U", "postgres", "-d", &db])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdin = locker.stdin.as_mut().unwrap();
-        stdin
-            .write_all(b"BEGIN; LOCK TABLE b IN ACCESS EXCLUSIVE MODE; SELECT 1;\n")
-            .await
-            .unwrap();
-        stdin.flush().await.unwrap();
-        let held = "SELECT count(*) FROM pg_locks WHERE relation = 'b'::regclass AND mode = 'AccessExclusiveLock'";
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while primary.psql(&db, held) != "1" {
-            assert!(Instant::now() < deadline, "the lock on b is not taken");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        primary.wait_replayed(&standby);
-        assert_eq!(
-            standby.psql(&db, held),
-            "1",
-            "replayed: the startup process holds b"
-        );
-
-        let engine = env.engine.clone();
-        let dumped = db.clone();
-        let run = tokio::spawn(async move { engine.backup_now(server.id, &dumped, "test").await });
-        // Someone (pg_dump, or the engine's row count) holds `a` and waits for `b`.
-        let waiting =
-            "SELECT count(*) FROM pg_locks WHERE relation = 'b'::regclass AND NOT granted";
-        while standby.psql(&db, waiting) == "0" {
-            assert!(Instant::now() < deadline, "the dump never waited for b");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        primary.psql(&db, "TRUNCATE a");
-        for _ in 0..8 {
-            tokio::time::sleep(Duration::from_millis(1000)).await;
-            eprintln!("DEBUG locks: {}", standby.psql(&db, "SELECT string_agg(l.pid || ':' || coalesce(l.relation::regclass::text, l.locktype) || ':' || l.mode || ':' || l.granted || ':' || coalesce(a.application_name, '') || ':' || coalesce(a.backend_type, '') || ':' || coalesce(a.wait_event, ''), E'\n') FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid) WHERE l.relation IS NOT NULL AND l.relation::regclass::text IN ('a', 'b')"));
-            eprintln!("DEBUG replay: {}", standby.psql(&db, "SELECT pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), pg_is_wal_replay_paused()"));
-        }
-        let result = tokio::time::timeout(Duration::from_secs(60), run)
-            .await
-            .expect("the standby cancels the dump within deadlock_timeout")
-            .unwrap();
-        drop(locker);
-        let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
-        eprintln!(
-            "DEBUG result {:?}\nstderr: {}",
-            result
-                .as_ref()
-                .map(|r| r.status())
-                .map_err(|e| e.to_string()),
-            rows[0].stderr_tail.as_deref().unwrap_or("")
-        );
-        eprintln!(
-            "DEBUG standby log: {}",
-            standby
-                .log()
-                .lines()
-                .filter(|l| l.contains("ERROR")
-                    || l.contains("DETAIL")
-                    || l.contains("conflict")
-                    || l.contains("STATEMENT"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        let row = assert_failed_clean(&env, result, "conflict with recovery").await;
-        assert_eq!(row.source_host.as_deref(), Some(addr(&standby).as_str()));
 
         drop(standby);
         primary.drop_database(&db);

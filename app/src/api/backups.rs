@@ -23,7 +23,9 @@ pub async fn list_backups(
         limit: Some(limit.unwrap_or(50).clamp(1, MAX_LIST)),
     };
     let rows = engine.backups(&filter).await.map_err(engine_error)?;
-    Ok(backup_list(&engine, rows))
+    let mut list = backup_list(&engine, rows);
+    super::policy_convert::attach_globals(&engine, server_id, &mut list).await;
+    Ok(list)
 }
 
 /// Queues a backup of one database and returns it (status `queued`) at once.

@@ -198,7 +198,27 @@ pub fn backup_view(row: BackupRow, live: Option<(u64, u64)>) -> BackupView {
         server_version: row.server_version,
         cause: row.cause,
         stderr_tail: row.stderr_tail,
+        scheduled_for: row.scheduled_for,
+        late: row.late,
+        source_host: row.source_host,
+        compression: row.compression,
+        warnings: lines(row.warnings.as_deref(), '\n'),
+        version_changed: row.version_changed,
+        tiers: lines(row.tiers.as_deref(), ','),
+        pruned_at: row.pruned_at,
+        prune_error: row.prune_error,
+        globals: None,
     }
+}
+
+/// Non-empty trimmed parts of a catalog list column.
+fn lines(s: Option<&str>, sep: char) -> Vec<String> {
+    s.unwrap_or_default()
+        .split(sep)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Backup rows as listed now; running ones carry their live counters.

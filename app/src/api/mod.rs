@@ -5,13 +5,20 @@
 //! - [`servers`]: list, read, add, edit, delete, test a server; list its databases.
 //! - [`backups`]: list, start ("Back up now") and delete backups.
 //! - [`workers`]: background worker status and the destination.
+//! - [`policies`]: read, preview, save and clear backup policies.
+//! - [`schedules`]: schedule status, the server plan, "Back up globals now".
 //! - [`views`]: the serializable types the browser sees.
 //! - `convert` (server side only): engine values to views, engine errors to
-//!   `ServerFnError` with the HTTP status set.
+//!   `ServerFnError` with the HTTP status set; `policy_convert` does the
+//!   same for policies, plans and schedules.
 
 pub mod backups;
 #[cfg(feature = "ssr")]
 mod convert;
+pub mod policies;
+#[cfg(feature = "ssr")]
+mod policy_convert;
+pub mod schedules;
 pub mod servers;
 pub mod views;
 pub mod workers;

@@ -158,3 +158,11 @@ mod tests {
         assert_eq!(decode_segment("%"), "%");
     }
 }
+
+/// The policy page of a database, or of the server default (`None`).
+pub fn policy_href(server_id: i64, database: Option<&str>) -> String {
+    match database {
+        Some(db) => format!("{}/policy", database_href(server_id, db)),
+        None => format!("/servers/{server_id}/policy"),
+    }
+}
