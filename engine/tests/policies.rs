@@ -243,6 +243,10 @@ async fn every_format_and_option_restores() {
             assert_eq!(counts(pg, &target), all, "PostgreSQL {major}, {what}");
         }
 
+        // Directory runs spool under data/spool; nothing is left there after.
+        let spool = env._dir.path().join("data/spool");
+        assert!(walk(&spool).is_empty(), "spool cleaned: {:?}", walk(&spool));
+
         // Selection: excluded schema and table absent, excluded data empty.
         let policy = Policy {
             selection: Selection {
@@ -783,4 +787,37 @@ async fn bad_policies_are_refused_with_the_reason() {
         .await
         .unwrap();
     assert!(w[0].contains("\"nope\""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_upgrade_flags_the_next_success() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = env(major).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let db = pg.fresh_database("upg");
+    let first = env.engine.backup_now(s.id, &db, "test").await.unwrap();
+    assert!(
+        !first.version_changed,
+        "the first success has nothing to compare with"
+    );
+    let second = env.engine.backup_now(s.id, &db, "test").await.unwrap();
+    assert!(!second.version_changed);
+    // As if the server ran an older major at the previous success.
+    let cat = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        env._dir.path().join("data/pgshelf.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE servers SET last_seen_version = '14.9' WHERE id = ?")
+        .bind(s.id)
+        .execute(&cat)
+        .await
+        .unwrap();
+    cat.close().await;
+    let third = env.engine.backup_now(s.id, &db, "test").await.unwrap();
+    let third = env.engine.backup(third.id).await.unwrap();
+    assert!(third.version_changed, "the run after an upgrade is flagged");
+    assert_eq!(third.status(), BackupStatus::Succeeded);
 }
