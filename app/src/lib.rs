@@ -11,6 +11,8 @@
 //!   | `/`                          | [`pages::servers`]: servers, add form  |
 //!   | `/servers/:id`               | [`pages::server`]: connection, databases, recent backups |
 //!   | `/servers/:id/databases/:db` | [`pages::database`]: backups, live while running |
+//!   | `/servers/:id/policy`        | [`pages::policy`]: the server default policy, with preview |
+//!   | `/servers/:id/databases/:db/policy` | [`pages::policy`]: a database's policy (override) |
 //!   | anything else                | [`pages::not_found`] (HTTP 404)        |
 //!
 //!   Pages render with `SsrMode::Async`: the server sends finished HTML, so
@@ -37,6 +39,7 @@ use leptos_router::{path, SsrMode};
 use components::worker_status_bar::{WorkerStatusBar, WorkerStatusRefresh};
 use pages::database::DatabasePage;
 use pages::not_found::NotFoundPage;
+use pages::policy::{DatabasePolicyPage, ServerPolicyPage};
 use pages::server::ServerPage;
 use pages::servers::ServersPage;
 
@@ -86,6 +89,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=ServersPage ssr=SsrMode::Async/>
                     <Route path=path!("/servers/:id") view=ServerPage ssr=SsrMode::Async/>
                     <Route path=path!("/servers/:id/databases/:db") view=DatabasePage ssr=SsrMode::Async/>
+                    <Route path=path!("/servers/:id/policy") view=ServerPolicyPage ssr=SsrMode::Async/>
+                    <Route path=path!("/servers/:id/databases/:db/policy") view=DatabasePolicyPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -24,7 +24,7 @@ pub enum CatalogError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("catalog query failed: {0}")]
     Query(#[from] sqlx::Error),
-    #[error("no server named or numbered {0:?}. Fix: check `pgshelf server list`")]
+    #[error("no server named or numbered {0:?}. Fix: pick one from the Servers page or `pgshelf server list`")]
     NoSuchServer(String),
     #[error("a server named {0:?} already exists. Fix: pick another name, or edit that server")]
     DuplicateServer(String),

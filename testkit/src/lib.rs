@@ -46,7 +46,8 @@
 //!   -c fsync=off -c full_page_writes=off -c synchronous_commit=off
 //!   -c wal_level=replica -c max_wal_senders=10`, on a random free port (a
 //!   port clash is retried with another port), ready when `postmaster.pid`
-//!   says `ready` and the port accepts a connection.
+//!   says `ready` (`standby` for a hot standby) and the port accepts a
+//!   connection.
 //! * Local (unix socket) connections are trusted; TCP connections, including
 //!   replication ones from 127.0.0.1, need the password (scram-sha-256).
 //! * `initdb` and `postgres` refuse to run as root: under root they run as the

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
+use super::backup_badges::BackupBadges;
+use super::backup_details::BackupDetails;
 use super::error_message::{error_text, ErrorMessage};
 use super::format::{ago, database_href, duration_ms, human_bytes, human_size, utc};
 use super::status_badge::StatusBadge;
@@ -90,6 +92,10 @@ pub fn BackupTableRow(
 
     let database_cell = show_database.then(|| {
         let cell = match b.server_id {
+            _ if b.kind == "globals" => {
+                view! { <span class="muted" data-testid="backup-globals-kind">"globals"</span> }
+                    .into_any()
+            }
             Some(server_id) => {
                 view! { <a href=database_href(server_id, &b.database)>{b.database.clone()}</a> }
                     .into_any()
@@ -99,7 +105,8 @@ pub fn BackupTableRow(
         view! { <td>{cell}</td> }
     });
 
-    let delete_control = (!state.is_active()).then(|| {
+    let pruned = b.pruned_at.is_some();
+    let delete_control = (!state.is_active() && !pruned).then(|| {
         view! {
             <details class="confirm">
                 <summary data-testid="backup-delete">"Delete"</summary>
@@ -143,14 +150,14 @@ pub fn BackupTableRow(
     });
 
     view! {
-        <tbody class=format!("backup state-{}", state.as_str())>
+        <tbody class=format!("backup state-{}", state.as_str()) class:pruned=pruned>
             <tr data-testid="backup-row" data-status=state.as_str() data-id=id.to_string()>
                 <td class="when">
                     <span class="mono">{utc(when)}</span>
                     <span class="sub">{when_ago}</span>
                 </td>
                 {database_cell}
-                <td><StatusBadge state/></td>
+                <td><StatusBadge state/> <BackupBadges backup=b.clone()/></td>
                 <td class="num" data-testid="backup-size" title=size_title>
                     <span>{size}</span>
                     <span class="sub">{size_detail}</span>
@@ -162,6 +169,7 @@ pub fn BackupTableRow(
             </tr>
             <tr class="detail">
                 <td colspan=columns.to_string()>
+                    <BackupDetails backup=b.clone()/>
                     {failure}
                     {delete_error}
                 </td>

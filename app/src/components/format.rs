@@ -108,6 +108,14 @@ pub fn decode_segment(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The policy page of a database, or of the server default (`None`).
+pub fn policy_href(server_id: i64, database: Option<&str>) -> String {
+    match database {
+        Some(db) => format!("{}/policy", database_href(server_id, db)),
+        None => format!("/servers/{server_id}/policy"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,13 +164,5 @@ mod tests {
         }
         assert_eq!(decode_segment("a%zz"), "a%zz");
         assert_eq!(decode_segment("%"), "%");
-    }
-}
-
-/// The policy page of a database, or of the server default (`None`).
-pub fn policy_href(server_id: i64, database: Option<&str>) -> String {
-    match database {
-        Some(db) => format!("{}/policy", database_href(server_id, db)),
-        None => format!("/servers/{server_id}/policy"),
     }
 }

@@ -1,6 +1,8 @@
 //! Components, one per file, and the small helpers they share.
 
 pub mod add_server_form;
+pub mod backup_badges;
+pub mod backup_details;
 pub mod backup_now_button;
 pub mod backup_table_row;
 pub mod backups_table;
@@ -16,3 +18,13 @@ pub mod server_row;
 pub mod status_badge;
 pub mod worker_line;
 pub mod worker_status_bar;
+pub mod field_errors;
+pub mod globals_now_button;
+pub mod globals_table;
+pub mod policy_editor;
+pub mod policy_preview;
+pub mod schedules_table;
+pub mod server_plan_form;
+pub mod tier_badges;
+pub mod tier_inputs;
+pub mod version_warning;

@@ -2,5 +2,6 @@
 
 pub mod database;
 pub mod not_found;
+pub mod policy;
 pub mod server;
 pub mod servers;

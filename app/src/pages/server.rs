@@ -11,9 +11,17 @@ use crate::components::backups_table::BackupsTable;
 use crate::components::connection_status::ConnectionStatus;
 use crate::components::databases_table::DatabasesTable;
 use crate::components::error_message::error_text;
+use crate::components::format::policy_href;
+use crate::components::globals_now_button::GlobalsNowButton;
+use crate::components::globals_table::GlobalsTable;
+use crate::components::schedules_table::SchedulesTable;
+use crate::components::server_plan_form::ServerPlanEditor;
+use crate::components::version_warning::VersionChangeWarning;
 
 /// How many backups the server page lists.
 pub const RECENT_BACKUPS: i64 = 20;
+/// How many globals backups the server page lists.
+pub const GLOBALS_BACKUPS: i64 = 10;
 
 /// The server page; a non-numeric id is a 404.
 #[component]
@@ -36,6 +44,10 @@ pub fn ServerPage() -> impl IntoView {
 fn server_sections(id: i64) -> impl IntoView {
     let server = Resource::new(|| (), move |_| get_server(id));
     let backups_changed = RwSignal::new(0u64);
+    let plan_saved = RwSignal::new(0u64);
+    let globals_changed = RwSignal::new(0u64);
+    let schedules_changed =
+        Signal::derive(move || backups_changed.get() + plan_saved.get() + globals_changed.get());
     let missing = move || server.with(|s| matches!(s, Some(Err(_))));
     let header = move || {
         server.get().map(|r| match r {
@@ -66,10 +78,31 @@ fn server_sections(id: i64) -> impl IntoView {
                 <section>
                     <h2>"Connection"</h2>
                     <ConnectionStatus server_id=id/>
+                    <VersionChangeWarning server_id=id changed=backups_changed/>
                 </section>
                 <section>
                     <h2>"Databases"</h2>
                     <DatabasesTable server_id=id backups_changed/>
+                </section>
+                <section data-testid="schedules">
+                    <h2>"Schedules"</h2>
+                    <p class="subtitle">
+                        "Databases without an override use the "
+                        <a href=policy_href(id, None) data-testid="server-policy-link">"server default policy"</a>
+                        "."
+                    </p>
+                    <SchedulesTable server_id=id changed=schedules_changed/>
+                </section>
+                <section data-testid="globals">
+                    <div class="section-head">
+                        <h2>"Globals backups"</h2>
+                        <GlobalsNowButton server_id=id changed=globals_changed/>
+                    </div>
+                    <GlobalsTable server_id=id limit=GLOBALS_BACKUPS changed=globals_changed/>
+                </section>
+                <section id="server-plan">
+                    <h2>"Server plan"</h2>
+                    <ServerPlanEditor server_id=id saved=plan_saved/>
                 </section>
                 <section>
                     <h2>"Recent backups"</h2>
