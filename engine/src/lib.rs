@@ -550,13 +550,16 @@ async fn run_queued(
     };
     // Read from the standby when one is configured (not for globals: roles
     // are the same there, but a standby may lag behind a role change).
-    let spec = match (&plan.standby, &kind) {
-        (Some(sb), JobKind::Database { .. }) => ConnSpec {
-            host: sb.host.clone(),
-            port: sb.port,
-            ..spec
-        },
-        _ => spec,
+    let (spec, via_standby) = match (&plan.standby, &kind) {
+        (Some(sb), JobKind::Database { .. }) => (
+            ConnSpec {
+                host: sb.host.clone(),
+                port: sb.port,
+                ..spec
+            },
+            true,
+        ),
+        _ => (spec, false),
     };
     let job = BackupJob {
         backup_id,
@@ -564,6 +567,7 @@ async fn run_queued(
         spec,
         maintenance_db: server.maintenance_db.clone(),
         kind,
+        via_standby,
     };
     let done = pipeline::run(ctx, &job, progress).await?;
     after_success(ctx, &server, &done).await;

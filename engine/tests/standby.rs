@@ -3,10 +3,6 @@
 //! into the primary (custom format, and directory format with `-j 2`); and
 //! a standby that is down.
 //!
-//! Two `#[ignore]`d tests state what the engine should do on a standby but
-//! does not yet (unlogged tables; `serializable_deferrable`); run them with
-//! `cargo test -p engine --test standby -- --include-ignored`.
-//!
 //! Runs once per major in `PGSHELF_TEST_PG` (default 15,18).
 
 use std::collections::BTreeMap;
@@ -477,7 +473,6 @@ async fn directory_format_with_jobs_from_the_standby() {
 /// snapshot` (or, if pg_dump imported it first, the count error fails the
 /// run), and the actual cause is never reported.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "engine: row counting on a standby fails on unlogged tables and kills the exported snapshot"]
 async fn unlogged_table_on_the_standby() {
     for major in testkit::majors_under_test() {
         let primary = testkit::server(major);
@@ -530,7 +525,6 @@ async fn unlogged_table_on_the_standby() {
 /// from database: cannot use serializable mode in a hot standby`: right
 /// outcome, but no `Fix:` and no word of the policy setting or the standby.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "engine: serializable_deferrable on a standby fails without a Fix:"]
 async fn serializable_deferrable_on_the_standby_fails_clearly() {
     for major in testkit::majors_under_test() {
         let primary = testkit::server(major);

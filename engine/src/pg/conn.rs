@@ -193,6 +193,9 @@ pub struct Listing {
     pub schemas: Vec<String>,
     pub all_tables: Vec<(String, String)>,
     pub large_objects: i64,
+    /// Things the user should know about this snapshot (e.g. unlogged data
+    /// that a standby cannot read).
+    pub warnings: Vec<String>,
 }
 
 /// Version and role of the server behind `conn`.
@@ -281,9 +284,14 @@ impl Snapshot {
     /// Every user table that `dumped(schema, name)` selects, with its size and
     /// exact row count in this snapshot; all schema and table names; and the
     /// number of large objects.
+    ///
+    /// On a standby (`in_recovery`), unlogged tables cannot be read: pg_dump
+    /// leaves their data out, so they are listed as data-excluded with a
+    /// warning instead of being counted (which would abort the snapshot).
     pub async fn tables(
         &mut self,
         spec: &ConnSpec,
+        in_recovery: bool,
         dumped: impl Fn(&str, &str) -> bool,
     ) -> Result<Listing, PgError> {
         let q = query_err(spec);
@@ -298,7 +306,7 @@ impl Snapshot {
         .map_err(&q)?;
         let rows = sqlx::query(
             "SELECT n.nspname::text, c.relname::text, c.relkind::text,
-                    pg_total_relation_size(c.oid)
+                    pg_total_relation_size(c.oid), c.relpersistence = 'u'
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('r', 'p')
                 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -312,6 +320,7 @@ impl Snapshot {
         .map_err(&q)?;
         let mut out = Vec::with_capacity(rows.len());
         let mut all_tables = Vec::with_capacity(rows.len());
+        let mut warnings = Vec::new();
         for r in rows {
             let schema: String = r.get(0);
             let name: String = r.get(1);
@@ -319,6 +328,23 @@ impl Snapshot {
             let bytes: i64 = r.get(3);
             all_tables.push((schema.clone(), name.clone()));
             if !dumped(&schema, &name) {
+                continue;
+            }
+            let unlogged: bool = r.get(4);
+            if in_recovery && unlogged {
+                warnings.push(format!(
+                    "unlogged table {}.{}: a standby cannot read its data, so this backup has its structure only; dump from the primary to include it",
+                    quote_ident(&schema),
+                    quote_ident(&name)
+                ));
+                out.push(TableInfo {
+                    schema,
+                    name,
+                    kind: if kind == "p" { "partitioned" } else { "table" }.to_owned(),
+                    bytes,
+                    rows: 0,
+                    data_excluded: true,
+                });
                 continue;
             }
             // ONLY for plain tables, so inheritance children are not counted twice;
@@ -351,6 +377,7 @@ impl Snapshot {
             schemas,
             all_tables,
             large_objects,
+            warnings,
         })
     }
 

@@ -38,6 +38,8 @@ pub enum PipelineError {
     Catalog(#[from] CatalogError),
     #[error("the policy cannot be used: {0}")]
     Policy(#[from] PolicyError),
+    #[error("the standby in the server plan: {0}")]
+    Standby(PgError),
     #[error("{program} failed: {cause}")]
     Dump { program: String, cause: String },
     #[error("{program} was killed by signal {signal} before it finished. Fix: check the host's OOM killer and whoever stops processes there, then run the backup again")]
@@ -64,6 +66,7 @@ impl PipelineError {
             PipelineError::Storage(e) => e.status(),
             PipelineError::Catalog(e) => e.status(),
             PipelineError::Policy(e) => e.status(),
+            PipelineError::Standby(e) => e.status(),
             PipelineError::Stalled { .. } | PipelineError::TimedOut { .. } => 504,
             _ => 500,
         }
@@ -141,6 +144,8 @@ pub struct BackupJob {
     pub spec: ConnSpec,
     pub maintenance_db: String,
     pub kind: JobKind,
+    /// `spec` is the server plan's standby, not the server itself.
+    pub via_standby: bool,
 }
 
 /// One file of an artifact.
@@ -302,9 +307,25 @@ async fn take_database(
     facts: &mut Outcome,
 ) -> Result<(), PipelineError> {
     ctx.destination.preflight().await?;
-    let mut conn = job.spec.connect(database).await?;
+    let mut conn = job.spec.connect(database).await.map_err(|e| {
+        if job.via_standby {
+            PipelineError::Standby(e)
+        } else {
+            e.into()
+        }
+    })?;
     let info = crate::pg::conn::server_info(&job.spec, &mut conn).await?;
     facts.server_version = Some(info.version.clone());
+    if info.in_recovery && policy.serializable_deferrable {
+        return Err(PolicyError {
+            field: "serializable_deferrable".into(),
+            message: format!(
+                "{} is a standby, and serializable transactions cannot run on a hot standby. Fix: turn off serializable-deferrable for this database, or remove the standby from the server plan",
+                job.spec.addr()
+            ),
+        }
+        .into());
+    }
     let tools = ctx.tools.for_server(&info.version, info.major).await?;
     facts.pg_dump_version = Some(tools.version.clone());
     facts.pg_dump_path = Some(tools.pg_dump().display().to_string());
@@ -334,7 +355,7 @@ async fn take_database(
     // Counting rows in the snapshot runs beside the dump. If the dump ends
     // in failure, counting is abandoned (it may be waiting on the same lock).
     let (tables, dumped) = {
-        let counting = snapshot.tables(&job.spec, |s, n| selected(policy, s, n));
+        let counting = snapshot.tables(&job.spec, info.in_recovery, |s, n| selected(policy, s, n));
         let dumping = async {
             match &output {
                 DumpOutput::Stdout => {
@@ -396,8 +417,9 @@ async fn take_database(
     };
     facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
     let listing = tables.expect("counted when the dump succeeded")?;
-    let warnings =
+    let mut warnings =
         policy::unmatched_patterns(&policy.selection, &listing.schemas, &listing.all_tables);
+    warnings.extend(listing.warnings.iter().cloned());
     for w in &warnings {
         tracing::warn!(backup = job.backup_id, "{w}");
     }

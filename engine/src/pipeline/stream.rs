@@ -395,6 +395,8 @@ pub fn dump_cause(stderr: &str) -> String {
         && (stderr.contains("timeout") || stderr.contains("could not obtain"))
     {
         " Fix: retry when the conflicting lock is gone, or raise the lock wait timeout"
+    } else if stderr.contains("conflict with recovery") {
+        " Fix: the standby cancelled the dump while replaying the primary; set hot_standby_feedback = on or raise max_standby_streaming_delay on the standby, or dump from the primary"
     } else if stderr.contains("no matching") {
         " Fix: correct the include patterns of the policy"
     } else {
