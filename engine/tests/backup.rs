@@ -3,16 +3,14 @@
 //!
 //! Runs once per major in `PGSHELF_TEST_PG` (default 15,18).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use engine::catalog::{BackupFilter, BackupStatus};
-use engine::secrets::Secret;
-use engine::servers::ServerInput;
-use engine::{Engine, EngineConfig, Error};
-use testkit::PgServer;
+use engine::{Engine, EngineConfig};
+
+mod common;
+use common::*;
 
 const FIXTURE: &str = r#"
 CREATE SCHEMA sales;
@@ -36,101 +34,6 @@ SELECT lo_from_bytea(0, 'large object one'::bytea);
 SELECT lo_from_bytea(0, convert_to(repeat('z', 100000), 'UTF8'));
 "#;
 
-/// Exact row count of every user table, by `schema.table`.
-const COUNTS: &str = r#"
-SELECT n.nspname || '.' || c.relname || '=' ||
-       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
- ORDER BY 1
-"#;
-
-fn counts(pg: &PgServer, db: &str) -> BTreeMap<String, i64> {
-    pg.psql(db, COUNTS)
-        .lines()
-        .filter_map(|l| l.rsplit_once('='))
-        .map(|(k, v)| (k.to_owned(), v.parse().unwrap()))
-        .collect()
-}
-
-struct Env {
-    engine: Engine,
-    _dir: tempfile::TempDir,
-    backups: PathBuf,
-}
-
-async fn engine_for(majors: &[u32]) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = EngineConfig::new(dir.path().join("data"));
-    cfg.pg_bin_dirs = majors.iter().filter_map(|m| testkit::bin_dir(*m)).collect();
-    cfg.search_system_tools = false;
-    let backups = cfg.backup_dir.clone();
-    Env {
-        engine: Engine::open(cfg).await.unwrap(),
-        _dir: dir,
-        backups,
-    }
-}
-
-fn input(name: &str, pg: &PgServer, password: &str) -> ServerInput {
-    ServerInput {
-        name: name.into(),
-        host: pg.host().into(),
-        port: pg.port,
-        user: testkit::SUPERUSER.into(),
-        password: Some(Secret::new(password)),
-        sslmode: "disable".into(),
-        maintenance_db: "postgres".into(),
-    }
-}
-
-/// Every regular file under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// `zstd -dc dump.zst | pg_restore -d target`, with stock tools only.
-fn restore_with_stock_tools(pg: &PgServer, dump: &Path, target: &str) {
-    let mut zstd = Command::new("zstd")
-        .args(["-dc", "--"])
-        .arg(dump)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("zstd is installed");
-    let out = Command::new(pg.tool("pg_restore"))
-        .arg("--no-owner")
-        .arg("--exit-on-error")
-        .arg("--host")
-        .arg(pg.socket_dir())
-        .arg("--port")
-        .arg(pg.port.to_string())
-        .arg("--username")
-        .arg(testkit::SUPERUSER)
-        .arg("--dbname")
-        .arg(target)
-        .stdin(zstd.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    assert!(zstd.wait().unwrap().success());
-    assert!(
-        out.status.success(),
-        "pg_restore failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn backup_restores_with_stock_tools() {
     for major in testkit::majors_under_test() {
@@ -141,11 +44,7 @@ async fn backup_restores_with_stock_tools() {
         assert_eq!(want.len(), 4, "{want:?}");
 
         let env = engine_for(&[major]).await;
-        let server = env
-            .engine
-            .add_server(input("main", pg, testkit::PASSWORD))
-            .await
-            .unwrap();
+        let server = env.engine.add_server(input("main", pg)).await.unwrap();
         assert!(server.has_password);
         let dbs = env.engine.databases(server.id).await.unwrap();
         let found = dbs
@@ -247,32 +146,6 @@ async fn backup_restores_with_stock_tools() {
     }
 }
 
-/// Asserts the run failed with a recorded cause and that no artifact is left.
-async fn assert_failed_clean(
-    env: &Env,
-    result: Result<engine::catalog::BackupRow, Error>,
-    needle: &str,
-) -> String {
-    let err = result.expect_err("backup must fail");
-    let msg = err.to_string();
-    assert!(
-        msg.contains(needle),
-        "error {msg:?} should mention {needle:?}"
-    );
-    assert!(
-        msg.contains("Fix:"),
-        "error {msg:?} should say how to fix it"
-    );
-    let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
-    let row = &rows[0];
-    assert_eq!(row.status(), BackupStatus::Failed);
-    assert_eq!(row.cause.as_deref(), Some(msg.as_str()));
-    assert!(rows.iter().all(|r| r.status() != BackupStatus::Succeeded));
-    let left: Vec<_> = files_under(&env.backups);
-    assert!(left.is_empty(), "no artifact may remain: {left:?}");
-    msg
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_password_fails_clearly() {
     let major = testkit::majors_under_test()[0];
@@ -280,7 +153,7 @@ async fn wrong_password_fails_clearly() {
     let env = engine_for(&[major]).await;
     let s = env
         .engine
-        .add_server(input("bad-pw", pg, "not-the-password"))
+        .add_server(input_with_password("bad-pw", pg, "not-the-password"))
         .await
         .unwrap();
     let err = env.engine.test_connection(s.id).await.unwrap_err();
@@ -303,7 +176,7 @@ async fn unreachable_host_fails_clearly() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
     let env = engine_for(&[major]).await;
-    let mut i = input("gone", pg, testkit::PASSWORD);
+    let mut i = input("gone", pg);
     i.port = testkit::closed_port();
     let s = env.engine.add_server(i).await.unwrap();
     assert_eq!(env.engine.databases(s.id).await.unwrap_err().status(), 502);
@@ -320,11 +193,7 @@ async fn database_dropped_after_discovery() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
     let env = engine_for(&[major]).await;
-    let s = env
-        .engine
-        .add_server(input("main", pg, testkit::PASSWORD))
-        .await
-        .unwrap();
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
     let db = pg.fresh_database("doomed");
     assert!(env
         .engine
@@ -339,7 +208,9 @@ async fn database_dropped_after_discovery() {
         env.engine.backup_now(s.id, &db, "test").await,
         "does not exist",
     )
-    .await;
+    .await
+    .cause
+    .unwrap();
     assert!(msg.contains(&db));
 }
 
@@ -357,11 +228,7 @@ async fn pg_dump_older_than_server_is_refused() {
     let pg = testkit::server(newest);
     // Only the 15 client tools are available.
     let env = engine_for(&[15]).await;
-    let s = env
-        .engine
-        .add_server(input("new", pg, testkit::PASSWORD))
-        .await
-        .unwrap();
+    let s = env.engine.add_server(input("new", pg)).await.unwrap();
     let report = env.engine.test_connection(s.id).await.unwrap();
     assert!(
         report.tools.is_err(),
@@ -372,7 +239,9 @@ async fn pg_dump_older_than_server_is_refused() {
         env.engine.backup_now(s.id, "postgres", "test").await,
         "no usable pg_dump",
     )
-    .await;
+    .await
+    .cause
+    .unwrap();
     assert!(msg.contains(&format!("PostgreSQL {newest}.")), "{msg}");
     assert!(msg.contains("found: 15."), "{msg}");
     assert!(
@@ -386,11 +255,7 @@ async fn unwritable_destination_fails_before_dumping() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
     let env = engine_for(&[major]).await;
-    let s = env
-        .engine
-        .add_server(input("main", pg, testkit::PASSWORD))
-        .await
-        .unwrap();
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
     // The destination directory is replaced by a regular file (as if its
     // mount vanished): nothing can be written below it, even by root.
     std::fs::remove_dir_all(&env.backups).unwrap();
@@ -444,11 +309,7 @@ async fn pg_dump_killed_mid_run() {
         "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000) g",
     );
     let env = engine_for(&[major]).await;
-    let s = env
-        .engine
-        .add_server(input("main", pg, testkit::PASSWORD))
-        .await
-        .unwrap();
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
 
     // Hold a lock so pg_dump is running but cannot finish.
     let mut locker = tokio::process::Command::new(pg.tool("psql"))
@@ -523,10 +384,7 @@ async fn interrupted_run_is_failed_at_next_start() {
     let backups = cfg.backup_dir.clone();
     {
         let engine = Engine::open(cfg.clone()).await.unwrap();
-        let s = engine
-            .add_server(input("main", pg, testkit::PASSWORD))
-            .await
-            .unwrap();
+        let s = engine.add_server(input("main", pg)).await.unwrap();
         engine.backup_now(s.id, "postgres", "test").await.unwrap();
     }
     // Forge what a killed process leaves: a `running` row owned by a dead pid

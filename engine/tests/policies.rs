@@ -4,7 +4,7 @@
 //! clock; retention prunes exactly the plan on real storage.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -12,10 +12,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use engine::catalog::{BackupFilter, BackupRow, BackupStatus};
 use engine::policy::{Compression, Format, PgDumpAlgorithm, Policy, Selection};
 use engine::retention::Tiers;
-use engine::secrets::Secret;
-use engine::servers::ServerInput;
-use engine::{Engine, EngineConfig};
-use testkit::PgServer;
+use engine::Engine;
+
+mod common;
+use common::*;
 
 const FIXTURE: &str = r#"
 CREATE SCHEMA sales;
@@ -29,137 +29,6 @@ INSERT INTO scratch.tmp SELECT generate_series(1, 50);
 CREATE TABLE public."Big Table" (id int, payload text);
 INSERT INTO public."Big Table" SELECT g, repeat('p', 100) FROM generate_series(1, 2000) g;
 "#;
-
-const COUNTS: &str = r#"
-SELECT n.nspname || '.' || c.relname || '=' ||
-       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
- ORDER BY 1
-"#;
-
-fn counts(pg: &PgServer, db: &str) -> BTreeMap<String, i64> {
-    pg.psql(db, COUNTS)
-        .lines()
-        .filter_map(|l| l.rsplit_once('='))
-        .map(|(k, v)| (k.to_owned(), v.parse().unwrap()))
-        .collect()
-}
-
-struct Env {
-    engine: Engine,
-    _dir: tempfile::TempDir,
-    backups: PathBuf,
-}
-
-async fn env(major: u32) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = EngineConfig::new(dir.path().join("data"));
-    cfg.pg_bin_dirs = testkit::bin_dir(major).into_iter().collect();
-    cfg.search_system_tools = false;
-    cfg.scheduler_interval = None;
-    cfg.runs_per_server = 2;
-    let backups = cfg.backup_dir.clone();
-    Env {
-        engine: Engine::open(cfg).await.unwrap(),
-        _dir: dir,
-        backups,
-    }
-}
-
-fn input(name: &str, pg: &PgServer) -> ServerInput {
-    ServerInput {
-        name: name.into(),
-        host: pg.host().into(),
-        port: pg.port,
-        user: testkit::SUPERUSER.into(),
-        password: Some(Secret::new(testkit::PASSWORD)),
-        sslmode: "disable".into(),
-        maintenance_db: "postgres".into(),
-    }
-}
-
-fn artifact_dir(env: &Env, row: &BackupRow) -> PathBuf {
-    let loc = row.location.as_deref().unwrap();
-    let rel = loc
-        .split_once(env.backups.to_str().unwrap())
-        .unwrap()
-        .1
-        .trim_start_matches('/');
-    env.backups.join(rel)
-}
-
-fn pg_restore(pg: &PgServer, target: &str) -> Command {
-    let mut c = Command::new(pg.tool("pg_restore"));
-    c.args(["--no-owner", "--exit-on-error", "--host"])
-        .arg(pg.socket_dir())
-        .args([
-            "--port",
-            &pg.port.to_string(),
-            "--username",
-            testkit::SUPERUSER,
-            "--dbname",
-            target,
-        ]);
-    c
-}
-
-/// Restores an artifact with stock tools only, whatever its format.
-fn restore(pg: &PgServer, dir: &Path, target: &str) {
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    let out = match manifest["format"].as_str().unwrap() {
-        "custom" if dir.join("dump.zst").exists() => {
-            let mut z = Command::new("zstd")
-                .args(["-dc", "--"])
-                .arg(dir.join("dump.zst"))
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let out = pg_restore(pg, target)
-                .stdin(z.stdout.take().unwrap())
-                .output()
-                .unwrap();
-            assert!(z.wait().unwrap().success());
-            out
-        }
-        "custom" => pg_restore(pg, target)
-            .arg(dir.join("dump.custom"))
-            .output()
-            .unwrap(),
-        "directory" => {
-            let plain = dir.join("plain");
-            std::fs::create_dir_all(&plain).unwrap();
-            for e in std::fs::read_dir(dir.join("dump")).unwrap().flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                match name.strip_suffix(".zst") {
-                    Some(base) => assert!(Command::new("zstd")
-                        .args(["-dq", "-o"])
-                        .arg(plain.join(base))
-                        .arg("--")
-                        .arg(e.path())
-                        .status()
-                        .unwrap()
-                        .success()),
-                    None => {
-                        std::fs::copy(e.path(), plain.join(&name)).unwrap();
-                    }
-                }
-            }
-            pg_restore(pg, target)
-                .args(["--jobs", "2"])
-                .arg(&plain)
-                .output()
-                .unwrap()
-        }
-        other => panic!("format {other}"),
-    };
-    assert!(
-        out.status.success(),
-        "pg_restore: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 async fn backup_with(env: &Env, server_id: i64, db: &str, policy: &Policy) -> BackupRow {
     env.engine
@@ -176,7 +45,7 @@ async fn every_format_and_option_restores() {
         let db = pg.fresh_database("opts");
         pg.psql(&db, FIXTURE);
         let all = counts(pg, &db);
-        let env = env(major).await;
+        let env = engine_for(&[major]).await;
         let s = env.engine.add_server(input("main", pg)).await.unwrap();
 
         let mut cases: Vec<(&str, Policy)> = vec![
@@ -245,7 +114,11 @@ async fn every_format_and_option_restores() {
 
         // Directory runs spool under data/spool; nothing is left there after.
         let spool = env._dir.path().join("data/spool");
-        assert!(walk(&spool).is_empty(), "spool cleaned: {:?}", walk(&spool));
+        assert!(
+            files_under(&spool).is_empty(),
+            "spool cleaned: {:?}",
+            files_under(&spool)
+        );
 
         // Selection: excluded schema and table absent, excluded data empty.
         let policy = Policy {
@@ -311,7 +184,7 @@ async fn include_pattern_matching_nothing_warns_and_stall_fails_the_run() {
     let pg = testkit::server(major);
     let db = pg.fresh_database("stall");
     pg.psql(&db, "CREATE TABLE t AS SELECT generate_series(1, 10) AS id");
-    let env = env(major).await;
+    let env = engine_for(&[major]).await;
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
 
     // A lock held elsewhere: pg_dump waits and no byte moves.
@@ -351,22 +224,8 @@ async fn include_pattern_matching_nothing_warns_and_stall_fails_the_run() {
     assert!(started.elapsed() < Duration::from_secs(40));
     let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
     assert_eq!(rows[0].status(), BackupStatus::Failed);
-    let files: Vec<_> = walk(&env.backups);
+    let files: Vec<_> = files_under(&env.backups);
     assert!(files.is_empty(), "{files:?}");
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.path().is_dir() {
-                out.extend(walk(&e.path()));
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -382,10 +241,10 @@ async fn globals_rebuild_roles_on_a_fresh_server() {
                  GRANT readers_{tag} TO app_{tag};"
             ),
         );
-        let env = env(major).await;
+        let env = engine_for(&[major]).await;
         let s = env.engine.add_server(input("main", pg)).await.unwrap();
         let queued = env.engine.enqueue_globals(s.id, "test").await.unwrap();
-        let row = wait(&env.engine, queued.id).await;
+        let row = finished(&env.engine, queued.id).await;
         assert_eq!(row.status(), BackupStatus::Succeeded, "{row:?}");
         assert_eq!(row.kind, "globals");
         let dir = artifact_dir(&env, &row);
@@ -442,17 +301,6 @@ async fn globals_rebuild_roles_on_a_fresh_server() {
     }
 }
 
-async fn wait(engine: &Engine, id: i64) -> BackupRow {
-    for _ in 0..600 {
-        let r = engine.backup(id).await.unwrap();
-        if !r.status().is_active() {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("backup {id} did not finish");
-}
-
 async fn wait_idle(engine: &Engine) {
     for _ in 0..600 {
         let rows = engine.backups(&BackupFilter::default()).await.unwrap();
@@ -468,7 +316,7 @@ async fn wait_idle(engine: &Engine) {
 async fn scheduler_runs_skips_and_catches_up_once() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let env = env(major).await;
+    let env = engine_for(&[major]).await;
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
     let db = pg.fresh_database("sched");
     // Only this database, hourly at :00; globals off to keep the count simple.
@@ -593,7 +441,7 @@ fn next_hour(t: DateTime<Utc>) -> DateTime<Utc> {
 async fn retention_prunes_exactly_the_plan_on_storage() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let env = env(major).await;
+    let env = engine_for(&[major]).await;
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
     let db = pg.fresh_database("keep");
     // Keep nothing automatic while we take the backups.
@@ -699,7 +547,7 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
 async fn no_prune_after_a_failure() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let env = env(major).await;
+    let env = engine_for(&[major]).await;
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
     let db = pg.fresh_database("nofail");
     let zero = Policy {
@@ -725,7 +573,7 @@ async fn no_prune_after_a_failure() {
 async fn bad_policies_are_refused_with_the_reason() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let env = env(major).await;
+    let env = engine_for(&[major]).await;
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
     let bad_cron = Policy {
         schedule: "0 25 * * *".into(),
@@ -793,7 +641,7 @@ async fn bad_policies_are_refused_with_the_reason() {
 async fn a_server_upgrade_flags_the_next_success() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let env = env(major).await;
+    let env = engine_for(&[major]).await;
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
     let db = pg.fresh_database("upg");
     let first = env.engine.backup_now(s.id, &db, "test").await.unwrap();

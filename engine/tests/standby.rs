@@ -5,17 +5,14 @@
 //!
 //! Runs once per major in `PGSHELF_TEST_PG` (default 15,18).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use engine::catalog::{BackupFilter, BackupRow, BackupStatus};
+use engine::catalog::{BackupFilter, BackupStatus};
 use engine::policy::Standby;
-use engine::secrets::Secret;
-use engine::servers::ServerInput;
-use engine::{Engine, EngineConfig, Error};
 use testkit::PgServer;
+
+mod common;
+use common::*;
 
 const FIXTURE: &str = r#"
 CREATE SCHEMA sales;
@@ -38,64 +35,6 @@ SELECT lo_from_bytea(0, 'large object one'::bytea);
 SELECT lo_from_bytea(0, convert_to(repeat('z', 100000), 'UTF8'));
 "#;
 
-/// Exact row count of every user table, by `schema.table`.
-const COUNTS: &str = r#"
-SELECT n.nspname || '.' || c.relname || '=' ||
-       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM ONLY %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r' AND c.relpersistence = 'p'
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
- ORDER BY 1
-"#;
-
-fn counts(pg: &PgServer, db: &str) -> BTreeMap<String, i64> {
-    pg.psql(db, COUNTS)
-        .lines()
-        .filter_map(|l| l.rsplit_once('='))
-        .map(|(k, v)| (k.to_owned(), v.parse().unwrap()))
-        .collect()
-}
-
-/// Large objects as `count:total bytes`.
-fn large_objects(pg: &PgServer, db: &str) -> String {
-    pg.psql(
-        db,
-        "SELECT count(*) || ':' || coalesce(sum(length(lo_get(oid))), 0) FROM pg_largeobject_metadata",
-    )
-}
-
-struct Env {
-    engine: Engine,
-    _dir: tempfile::TempDir,
-    backups: PathBuf,
-}
-
-async fn engine_for(major: u32) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = EngineConfig::new(dir.path().join("data"));
-    cfg.pg_bin_dirs = vec![testkit::bin_dir(major).unwrap()];
-    cfg.search_system_tools = false;
-    cfg.scheduler_interval = None;
-    let backups = cfg.backup_dir.clone();
-    Env {
-        engine: Engine::open(cfg).await.unwrap(),
-        _dir: dir,
-        backups,
-    }
-}
-
-fn input(name: &str, pg: &PgServer) -> ServerInput {
-    ServerInput {
-        name: name.into(),
-        host: pg.host().into(),
-        port: pg.port,
-        user: testkit::SUPERUSER.into(),
-        password: Some(Secret::new(testkit::PASSWORD)),
-        sslmode: "disable".into(),
-        maintenance_db: "postgres".into(),
-    }
-}
-
 /// Sets (or clears) the server plan's standby.
 async fn set_standby(env: &Env, server_id: i64, standby: Option<(&str, u16)>) {
     let (mut plan, declared) = env.engine.server_plan(server_id).await.unwrap();
@@ -110,75 +49,6 @@ async fn set_standby(env: &Env, server_id: i64, standby: Option<(&str, u16)>) {
 
 fn addr(pg: &PgServer) -> String {
     format!("{}:{}", pg.host(), pg.port)
-}
-
-/// Every regular file under `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// The artifact directory of a successful run.
-fn artifact_dir(env: &Env, row: &BackupRow) -> PathBuf {
-    let loc = row.location.as_deref().expect("a location");
-    let (_, rel) = loc
-        .split_once(env.backups.to_str().unwrap())
-        .unwrap_or_else(|| panic!("{loc} is not under {}", env.backups.display()));
-    env.backups.join(rel.trim_start_matches('/'))
-}
-
-/// `zstd -dc dump.zst | pg_restore -d target`, with stock tools only.
-fn restore_with_stock_tools(pg: &PgServer, dump: &Path, target: &str) {
-    let mut zstd = Command::new("zstd")
-        .args(["-dc", "--"])
-        .arg(dump)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("zstd is installed");
-    let out = Command::new(pg.tool("pg_restore"))
-        .arg("--no-owner")
-        .arg("--exit-on-error")
-        .arg("--host")
-        .arg(pg.socket_dir())
-        .arg("--port")
-        .arg(pg.port.to_string())
-        .arg("--username")
-        .arg(testkit::SUPERUSER)
-        .arg("--dbname")
-        .arg(target)
-        .stdin(zstd.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    assert!(zstd.wait().unwrap().success());
-    assert!(
-        out.status.success(),
-        "pg_restore failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Waits for a queued run to end.
-async fn finished(env: &Env, id: i64) -> BackupRow {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let row = env.engine.backup(id).await.unwrap();
-        if !row.status().is_active() {
-            return row;
-        }
-        assert!(Instant::now() < deadline, "run {id} still {}", row.status());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -209,7 +79,7 @@ async fn backup_reads_from_the_standby_and_restores() {
         );
         assert_ne!(counts(primary, &db), want);
 
-        let env = engine_for(major).await;
+        let env = engine_for(&[major]).await;
         let server = env.engine.add_server(input("main", primary)).await.unwrap();
         set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
 
@@ -272,7 +142,7 @@ async fn backup_reads_from_the_standby_and_restores() {
 
         // Globals are still read from the primary.
         let queued = env.engine.enqueue_globals(server.id, "test").await.unwrap();
-        let globals = finished(&env, queued.id).await;
+        let globals = finished(&env.engine, queued.id).await;
         assert_eq!(globals.status(), BackupStatus::Succeeded, "{globals:?}");
         assert_eq!(globals.source_host.as_deref(), Some(addr(primary).as_str()));
 
@@ -292,29 +162,6 @@ async fn backup_reads_from_the_standby_and_restores() {
     }
 }
 
-/// Asserts the newest run failed with `result`'s error, which names
-/// `needle` and says how to fix it, and that no artifact is left.
-async fn assert_failed_clean(
-    env: &Env,
-    result: Result<BackupRow, Error>,
-    needle: &str,
-) -> BackupRow {
-    let err = result.expect_err("backup must fail");
-    let msg = err.to_string();
-    assert!(msg.contains(needle), "error {msg:?} should name {needle:?}");
-    assert!(
-        msg.contains("Fix:"),
-        "error {msg:?} should say how to fix it"
-    );
-    let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
-    let row = rows[0].clone();
-    assert_eq!(row.status(), BackupStatus::Failed, "{row:?}");
-    assert_eq!(row.cause.as_deref(), Some(msg.as_str()));
-    let left = files_under(&env.backups);
-    assert!(left.is_empty(), "no artifact may remain: {left:?}");
-    row
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn standby_down_fails_clearly() {
     for major in testkit::majors_under_test() {
@@ -324,7 +171,7 @@ async fn standby_down_fails_clearly() {
             &db,
             "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g",
         );
-        let env = engine_for(major).await;
+        let env = engine_for(&[major]).await;
         let server = env.engine.add_server(input("main", primary)).await.unwrap();
 
         // A real standby, configured, then stopped.
@@ -377,48 +224,6 @@ async fn standby_down_fails_clearly() {
     }
 }
 
-/// `pg_restore -j 2` of a directory-format artifact, each `.zst` file
-/// decompressed with stock `zstd` first.
-fn restore_directory_with_stock_tools(pg: &PgServer, dump_dir: &Path, target: &str) {
-    let plain = tempfile::tempdir().unwrap();
-    for e in std::fs::read_dir(dump_dir).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        match name.strip_suffix(".zst") {
-            Some(stem) => {
-                let st = Command::new("zstd")
-                    .arg("-dq")
-                    .arg(e.path())
-                    .arg("-o")
-                    .arg(plain.path().join(stem))
-                    .status()
-                    .unwrap();
-                assert!(st.success(), "zstd -d {name}");
-            }
-            None => {
-                std::fs::copy(e.path(), plain.path().join(&name)).unwrap();
-            }
-        }
-    }
-    let out = Command::new(pg.tool("pg_restore"))
-        .args(["--no-owner", "--exit-on-error", "-j", "2", "--host"])
-        .arg(pg.socket_dir())
-        .args([
-            "--port",
-            &pg.port.to_string(),
-            "--username",
-            testkit::SUPERUSER,
-        ])
-        .args(["--dbname", target])
-        .arg(plain.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pg_restore failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn directory_format_with_jobs_from_the_standby() {
     for major in testkit::majors_under_test() {
@@ -429,7 +234,7 @@ async fn directory_format_with_jobs_from_the_standby() {
         primary.wait_replayed(&standby);
         let want = counts(primary, &db);
 
-        let env = engine_for(major).await;
+        let env = engine_for(&[major]).await;
         let server = env.engine.add_server(input("main", primary)).await.unwrap();
         set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
         let policy = engine::policy::Policy {
@@ -452,7 +257,7 @@ async fn directory_format_with_jobs_from_the_standby() {
         assert_eq!(manifest["format"], "directory");
 
         let target = primary.fresh_database("from_standby_dir");
-        restore_directory_with_stock_tools(primary, &dir.join("dump"), &target);
+        restore(primary, &dir, &target);
         assert_eq!(counts(primary, &target), want, "PostgreSQL {major}");
         assert_eq!(large_objects(primary, &target), "2:100016");
 
@@ -485,7 +290,7 @@ async fn unlogged_table_on_the_standby() {
         );
         primary.wait_replayed(&standby);
 
-        let env = engine_for(major).await;
+        let env = engine_for(&[major]).await;
         let server = env.engine.add_server(input("main", primary)).await.unwrap();
         set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
         let result = env.engine.backup_now(server.id, &db, "test").await;
@@ -536,7 +341,7 @@ async fn serializable_deferrable_on_the_standby_fails_clearly() {
         );
         primary.wait_replayed(&standby);
 
-        let env = engine_for(major).await;
+        let env = engine_for(&[major]).await;
         let server = env.engine.add_server(input("main", primary)).await.unwrap();
         set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
         let policy = engine::policy::Policy {
