@@ -469,11 +469,9 @@ pub struct SchedulesView {
 impl SchedulesView {
     /// True while a last run is queued or running.
     pub fn any_active(&self) -> bool {
-        self.rows.iter().any(|r| {
-            r.last_run
-                .as_ref()
-                .is_some_and(|b| b.state.is_active())
-        })
+        self.rows
+            .iter()
+            .any(|r| r.last_run.as_ref().is_some_and(|b| b.state.is_active()))
     }
 }
 

@@ -9,7 +9,7 @@ use super::not_found::NotFoundPage;
 use crate::api::servers::get_server;
 use crate::components::backup_now_button::BackupNowButton;
 use crate::components::backups_table::BackupsTable;
-use crate::components::format::{decode_segment, server_href};
+use crate::components::format::{decode_segment, policy_href, server_href};
 
 /// How many backups the database page lists.
 pub const DATABASE_BACKUPS: i64 = 100;
@@ -58,6 +58,7 @@ fn database_sections(id: i64, database: String) -> impl IntoView {
         <div class="page-head">
             <h1 data-testid="database-name">{database.clone()}</h1>
             <BackupNowButton server_id=id database=database.clone() backups_changed/>
+            <a href=policy_href(id, Some(&database)) data-testid="database-policy-link">"Backup policy →"</a>
         </div>
         <BackupsTable server_id=id database=database limit=DATABASE_BACKUPS backups_changed/>
     }
