@@ -669,3 +669,90 @@ async fn a_server_upgrade_flags_the_next_success() {
     assert!(third.version_changed, "the run after an upgrade is flagged");
     assert_eq!(third.status(), BackupStatus::Succeeded);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_prune_keeps_the_row_and_retries() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = engine_for(&[major]).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let db = pg.fresh_database("retry");
+    let keep_all = Policy {
+        retention: Tiers {
+            hourly: 0,
+            daily: 3660,
+            weekly: 0,
+            monthly: 0,
+            yearly: 0,
+        },
+        ..Policy::default()
+    };
+    env.engine
+        .set_policy(s.id, Some(&db), &keep_all)
+        .await
+        .unwrap();
+    let cat = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        env._dir.path().join("data/pgshelf.db").display()
+    ))
+    .await
+    .unwrap();
+    let old = env.engine.backup_now(s.id, &db, "test").await.unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 3, 0, 0).unwrap();
+    sqlx::query("UPDATE backups SET started_at = ?, queued_at = ? WHERE id = ?")
+        .bind(at)
+        .bind(at)
+        .bind(old.id)
+        .execute(&cat)
+        .await
+        .unwrap();
+    env.engine.backup_now(s.id, &db, "test").await.unwrap();
+    let dir = artifact_dir(&env, &old);
+
+    // The old artifact's location no longer matches the destination (as if
+    // the destination moved): removal fails, the row stays with the error.
+    let real = old.location.clone().unwrap();
+    sqlx::query("UPDATE backups SET location = 'elsewhere:/gone/' WHERE id = ?")
+        .bind(old.id)
+        .execute(&cat)
+        .await
+        .unwrap();
+    let one = Policy {
+        retention: Tiers {
+            hourly: 0,
+            daily: 1,
+            weekly: 0,
+            monthly: 0,
+            yearly: 0,
+        },
+        ..Policy::default()
+    };
+    env.engine.set_policy(s.id, Some(&db), &one).await.unwrap();
+    let r = env.engine.prune_now(s.id, &db, Utc::now()).await.unwrap();
+    assert!(r.pruned.is_empty());
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    let row = env.engine.backup(old.id).await.unwrap();
+    assert!(row.pruned_at.is_none(), "the row is not lost");
+    assert!(
+        row.prune_error
+            .as_deref()
+            .unwrap()
+            .contains("remove it there by hand"),
+        "{row:?}"
+    );
+    assert!(dir.join("manifest.json").exists());
+
+    // Next time it works: removed from storage, then marked pruned.
+    sqlx::query("UPDATE backups SET location = ? WHERE id = ?")
+        .bind(&real)
+        .bind(old.id)
+        .execute(&cat)
+        .await
+        .unwrap();
+    cat.close().await;
+    let r = env.engine.prune_now(s.id, &db, Utc::now()).await.unwrap();
+    assert_eq!(r.pruned, vec![old.id]);
+    let row = env.engine.backup(old.id).await.unwrap();
+    assert!(row.pruned_at.is_some() && row.prune_error.is_none());
+    assert!(!dir.exists());
+}
