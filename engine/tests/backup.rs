@@ -3,7 +3,6 @@
 //!
 //! Runs once per major in `PGSHELF_TEST_PG` (default 15,18).
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use engine::catalog::{BackupFilter, BackupStatus};
@@ -312,25 +311,7 @@ async fn pg_dump_killed_mid_run() {
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
 
     // Hold a lock so pg_dump is running but cannot finish.
-    let mut locker = tokio::process::Command::new(pg.tool("psql"))
-        .args(["-X", "-q", "-h"])
-        .arg(pg.socket_dir())
-        .args(["-p", &pg.port.to_string(), "-U", "postgres", "-d", &db])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    {
-        use tokio::io::AsyncWriteExt;
-        let stdin = locker.stdin.as_mut().unwrap();
-        stdin
-            .write_all(b"BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 1;\n")
-            .await
-            .unwrap();
-        stdin.flush().await.unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let locker = hold_exclusive_lock(pg, &db, "t").await;
 
     let queued = env.engine.enqueue_backup(s.id, &db, "test").await.unwrap();
     let mut pid = None;

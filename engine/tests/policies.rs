@@ -188,25 +188,7 @@ async fn include_pattern_matching_nothing_warns_and_stall_fails_the_run() {
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
 
     // A lock held elsewhere: pg_dump waits and no byte moves.
-    let mut locker = tokio::process::Command::new(pg.tool("psql"))
-        .args(["-X", "-q", "-h"])
-        .arg(pg.socket_dir())
-        .args(["-p", &pg.port.to_string(), "-U", "postgres", "-d", &db])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    {
-        use tokio::io::AsyncWriteExt;
-        let stdin = locker.stdin.as_mut().unwrap();
-        stdin
-            .write_all(b"BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 1;\n")
-            .await
-            .unwrap();
-        stdin.flush().await.unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let locker = hold_exclusive_lock(pg, &db, "t").await;
     let policy = Policy {
         stall_timeout_secs: 10,
         ..Policy::default()
@@ -461,24 +443,13 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
         .unwrap();
     // Take six backups, each backdated to its own day right away (as if
     // taken daily), so that each later success sees six distinct days.
-    let cat = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        env._dir.path().join("data/pgshelf.db").display()
-    ))
-    .await
-    .unwrap();
+    let cat = catalog_pool(&env).await;
     let base = Utc.with_ymd_and_hms(2026, 11, 1, 3, 0, 0).unwrap();
     let mut ids = Vec::new();
     for i in 0..6 {
         let id = env.engine.backup_now(s.id, &db, "test").await.unwrap().id;
         let at = base + chrono::Duration::days(i);
-        sqlx::query("UPDATE backups SET started_at = ?, queued_at = ? WHERE id = ?")
-            .bind(at)
-            .bind(at)
-            .bind(id)
-            .execute(&cat)
-            .await
-            .unwrap();
+        backdate(&cat, id, at).await;
         ids.push(id);
     }
     cat.close().await;
@@ -652,12 +623,7 @@ async fn a_server_upgrade_flags_the_next_success() {
     let second = env.engine.backup_now(s.id, &db, "test").await.unwrap();
     assert!(!second.version_changed);
     // As if the server ran an older major at the previous success.
-    let cat = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        env._dir.path().join("data/pgshelf.db").display()
-    ))
-    .await
-    .unwrap();
+    let cat = catalog_pool(&env).await;
     sqlx::query("UPDATE servers SET last_seen_version = '14.9' WHERE id = ?")
         .bind(s.id)
         .execute(&cat)
@@ -691,21 +657,10 @@ async fn a_failed_prune_keeps_the_row_and_retries() {
         .set_policy(s.id, Some(&db), &keep_all)
         .await
         .unwrap();
-    let cat = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        env._dir.path().join("data/pgshelf.db").display()
-    ))
-    .await
-    .unwrap();
+    let cat = catalog_pool(&env).await;
     let old = env.engine.backup_now(s.id, &db, "test").await.unwrap();
     let at = Utc.with_ymd_and_hms(2026, 1, 1, 3, 0, 0).unwrap();
-    sqlx::query("UPDATE backups SET started_at = ?, queued_at = ? WHERE id = ?")
-        .bind(at)
-        .bind(at)
-        .bind(old.id)
-        .execute(&cat)
-        .await
-        .unwrap();
+    backdate(&cat, old.id, at).await;
     env.engine.backup_now(s.id, &db, "test").await.unwrap();
     let dir = artifact_dir(&env, &old);
 

@@ -234,3 +234,51 @@ pub async fn assert_failed_clean(
     assert!(left.is_empty(), "no artifact may remain: {left:?}");
     row
 }
+
+/// A psql session holding `LOCK TABLE <table> IN ACCESS EXCLUSIVE MODE` in
+/// an open transaction, so a dump of `db` starts but cannot finish. The lock
+/// goes when the returned child is dropped.
+pub async fn hold_exclusive_lock(pg: &PgServer, db: &str, table: &str) -> tokio::process::Child {
+    use tokio::io::AsyncWriteExt;
+    let mut locker = tokio::process::Command::new(pg.tool("psql"))
+        .args(["-X", "-q", "-h"])
+        .arg(pg.socket_dir())
+        .args(["-p", &pg.port.to_string(), "-U", "postgres", "-d", db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdin = locker.stdin.as_mut().unwrap();
+    stdin
+        .write_all(
+            format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT 1;\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    stdin.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    locker
+}
+
+/// A direct connection to the engine's catalog, for forging what time or a
+/// crash would leave (backdated runs, dead owners, moved artifacts).
+pub async fn catalog_pool(env: &Env) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        env._dir.path().join("data/pgshelf.db").display()
+    ))
+    .await
+    .unwrap()
+}
+
+/// Moves a backup's start time, as if it had been taken at `at`.
+pub async fn backdate(pool: &sqlx::SqlitePool, id: i64, at: chrono::DateTime<chrono::Utc>) {
+    sqlx::query("UPDATE backups SET started_at = ?, queued_at = ? WHERE id = ?")
+        .bind(at)
+        .bind(at)
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+}
