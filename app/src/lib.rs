@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! pgshelf's dashboard: Leptos pages and components, server-rendered by the
 //! `pgshelf` binary and hydrated in the browser by the `frontend` crate.
 //!

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The WebAssembly entry point: hydrates the pages the `pgshelf` binary
 //! server-rendered (see the `app` crate).
 

@@ -1,4 +1,4 @@
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 //! The `pgshelf` binary's library half: configuration, command line, web.
 //!
 //! # Layout
