@@ -2,7 +2,7 @@
 // throwaway PostgreSQL server: add a server, test it, back up a database
 // from the browser, and watch the backup appear and succeed without a reload.
 import { test, expect, hydrated } from './support';
-import { startPostgres, type Postgres } from './postgres';
+import { addServer, startPostgres, type Postgres } from './postgres';
 
 let pg: Postgres;
 
@@ -17,14 +17,7 @@ test.afterAll(async () => {
 test('add a server, back up a database, see it succeed without reloading', async ({ page }) => {
   await page.goto('/');
   await hydrated(page);
-  const form = page.getByTestId('server-form').first();
-  await form.getByTestId('server-name').fill('local');
-  await form.getByTestId('server-host').fill(pg.host);
-  await form.getByTestId('server-port').fill(String(pg.port));
-  await form.getByTestId('server-user').fill(pg.user);
-  await form.getByTestId('server-password').fill(pg.password);
-  await form.getByTestId('server-sslmode').selectOption('disable');
-  await form.getByTestId('server-submit').click();
+  await addServer(page, pg, 'local');
 
   const row = page.locator('[data-testid="server-row"][data-name="local"]');
   await expect(row).toBeVisible();
@@ -58,14 +51,7 @@ test('add a server, back up a database, see it succeed without reloading', async
 test('a wrong password shows the cause and the fix', async ({ page }) => {
   await page.goto('/');
   await hydrated(page);
-  const form = page.getByTestId('server-form').first();
-  await form.getByTestId('server-name').fill('wrongpw');
-  await form.getByTestId('server-host').fill(pg.host);
-  await form.getByTestId('server-port').fill(String(pg.port));
-  await form.getByTestId('server-user').fill(pg.user);
-  await form.getByTestId('server-password').fill('not-the-password');
-  await form.getByTestId('server-sslmode').selectOption('disable');
-  await form.getByTestId('server-submit').click();
+  await addServer(page, pg, 'wrongpw', 'not-the-password');
   const row = page.locator('[data-testid="server-row"][data-name="wrongpw"]');
   await row.getByTestId('test-connection').click();
   const result = page.getByTestId('connection-result').first();

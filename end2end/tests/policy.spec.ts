@@ -4,7 +4,7 @@
 // what the retention would keep before saving, save it, and see the schedule
 // on the server page; then back up the server's globals now.
 import { test, expect, hydrated } from './support';
-import { startPostgres, type Postgres } from './postgres';
+import { addServer, startPostgres, type Postgres } from './postgres';
 
 let pg: Postgres;
 
@@ -19,14 +19,7 @@ test.afterAll(async () => {
 test('hourly policy with tiers: preview, save, schedule row; globals now', async ({ page }) => {
   await page.goto('/');
   await hydrated(page);
-  const form = page.getByTestId('server-form').first();
-  await form.getByTestId('server-name').fill('local');
-  await form.getByTestId('server-host').fill(pg.host);
-  await form.getByTestId('server-port').fill(String(pg.port));
-  await form.getByTestId('server-user').fill(pg.user);
-  await form.getByTestId('server-password').fill(pg.password);
-  await form.getByTestId('server-sslmode').selectOption('disable');
-  await form.getByTestId('server-submit').click();
+  await addServer(page, pg, 'local');
 
   const row = page.locator('[data-testid="server-row"][data-name="local"]');
   await row.getByTestId('server-link').click();

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import type { Page } from '@playwright/test';
 import { repoRoot } from './support';
 
 export interface Postgres {
@@ -59,4 +60,16 @@ export async function startPostgres(): Promise<Postgres> {
       });
     },
   };
+}
+
+/** Fills and submits the add-server form for `pg` (a wrong password may be given). */
+export async function addServer(page: Page, pg: Postgres, name: string, password = pg.password): Promise<void> {
+  const form = page.getByTestId('server-form').first();
+  await form.getByTestId('server-name').fill(name);
+  await form.getByTestId('server-host').fill(pg.host);
+  await form.getByTestId('server-port').fill(String(pg.port));
+  await form.getByTestId('server-user').fill(pg.user);
+  await form.getByTestId('server-password').fill(password);
+  await form.getByTestId('server-sslmode').selectOption('disable');
+  await form.getByTestId('server-submit').click();
 }
