@@ -4,10 +4,9 @@
 //! Nothing outside this module writes SQL against the catalog.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
@@ -30,6 +29,8 @@ pub enum CatalogError {
     DuplicateServer(String),
     #[error("no backup with id {0}")]
     NoSuchBackup(i64),
+    #[error("backup {id} in the catalog cannot be read: {detail}. Fix: restore the catalog from a copy, or delete that row")]
+    Corrupt { id: i64, detail: String },
 }
 
 impl CatalogError {
@@ -70,111 +71,112 @@ pub struct ServerFields {
     pub maintenance_db: String,
 }
 
-/// Where a backup run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackupStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
+pub use model::backup::{Backup, BackupKind, BackupStatus, Target};
+use model::retention::Tier;
+
+/// One row of `backups` as stored; mapped to [`Backup`] by [`BackupRecord::into_backup`],
+/// the one place where the text columns become enums.
+#[derive(Debug, Clone, FromRow)]
+struct BackupRecord {
+    id: i64,
+    server_id: Option<i64>,
+    server_name: String,
+    database: String,
+    kind: String,
+    status: String,
+    trigger: String,
+    queued_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    duration_ms: Option<i64>,
+    raw_bytes: i64,
+    stored_bytes: i64,
+    format: String,
+    destination: String,
+    location: Option<String>,
+    pg_dump_version: Option<String>,
+    pg_dump_path: Option<String>,
+    server_version: Option<String>,
+    cause: Option<String>,
+    stderr_tail: Option<String>,
+    runner_pid: Option<i64>,
+    scheduled_for: Option<DateTime<Utc>>,
+    late: bool,
+    source_host: Option<String>,
+    compression: Option<String>,
+    /// One per line.
+    warnings: Option<String>,
+    version_changed: bool,
+    /// Comma-separated tier names.
+    tiers: Option<String>,
+    pruned_at: Option<DateTime<Utc>>,
+    prune_error: Option<String>,
 }
 
-impl BackupStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackupStatus::Queued => "queued",
-            BackupStatus::Running => "running",
-            BackupStatus::Succeeded => "succeeded",
-            BackupStatus::Failed => "failed",
-        }
-    }
-    /// True while the run has not ended.
-    pub fn is_active(self) -> bool {
-        matches!(self, BackupStatus::Queued | BackupStatus::Running)
-    }
+/// The `kind` and `database` columns of a target (globals: `database = ''`).
+fn target_columns(t: &Target) -> (&'static str, &str) {
+    (t.kind().as_str(), t.database().unwrap_or(""))
 }
 
-impl FromStr for BackupStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "queued" => BackupStatus::Queued,
-            "running" => BackupStatus::Running,
-            "succeeded" => BackupStatus::Succeeded,
-            "failed" => BackupStatus::Failed,
-            other => return Err(format!("unknown backup status {other:?}")),
+impl BackupRecord {
+    fn into_backup(self) -> Result<Backup, CatalogError> {
+        let corrupt = |what: String| CatalogError::Corrupt {
+            id: self.id,
+            detail: what,
+        };
+        let target = match self.kind.parse::<BackupKind>().map_err(corrupt)? {
+            BackupKind::Database => Target::Database(self.database),
+            BackupKind::Globals => Target::Globals,
+        };
+        let status = self.status.parse::<BackupStatus>().map_err(corrupt)?;
+        let list = |s: Option<String>, sep: char| -> Vec<String> {
+            s.unwrap_or_default()
+                .split(sep)
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let tiers = list(self.tiers, ',')
+            .iter()
+            .filter_map(|t| Tier::ALL.into_iter().find(|x| x.name() == t))
+            .collect();
+        Ok(Backup {
+            id: self.id,
+            server_id: self.server_id,
+            server_name: self.server_name,
+            target,
+            status,
+            trigger: self.trigger,
+            queued_at: self.queued_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            duration_ms: self.duration_ms,
+            raw_bytes: self.raw_bytes,
+            stored_bytes: self.stored_bytes,
+            format: self.format,
+            destination: self.destination,
+            location: self.location,
+            pg_dump_version: self.pg_dump_version,
+            pg_dump_path: self.pg_dump_path,
+            server_version: self.server_version,
+            cause: self.cause,
+            stderr_tail: self.stderr_tail,
+            scheduled_for: self.scheduled_for,
+            late: self.late,
+            source_host: self.source_host,
+            compression: self.compression,
+            warnings: list(self.warnings, '\n'),
+            version_changed: self.version_changed,
+            tiers,
+            pruned_at: self.pruned_at,
+            prune_error: self.prune_error,
         })
     }
 }
 
-impl std::fmt::Display for BackupStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One backup run as recorded.
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct BackupRow {
-    pub id: i64,
-    pub server_id: Option<i64>,
-    pub server_name: String,
-    pub database: String,
-    pub kind: String,
-    #[sqlx(try_from = "String")]
-    pub status: StatusText,
-    pub trigger: String,
-    pub queued_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub duration_ms: Option<i64>,
-    pub raw_bytes: i64,
-    pub stored_bytes: i64,
-    pub format: String,
-    pub destination: String,
-    pub location: Option<String>,
-    pub pg_dump_version: Option<String>,
-    pub pg_dump_path: Option<String>,
-    pub server_version: Option<String>,
-    pub cause: Option<String>,
-    pub stderr_tail: Option<String>,
-    pub runner_pid: Option<i64>,
-    #[serde(skip)]
-    pub manifest: Option<String>,
-    /// The schedule slot this run was for (scheduled runs only).
-    pub scheduled_for: Option<DateTime<Utc>>,
-    /// Started later than its slot (after downtime).
-    pub late: bool,
-    /// `host:port` the dump was read from.
-    pub source_host: Option<String>,
-    pub compression: Option<String>,
-    /// Warnings, one per line (e.g. a pattern that matched nothing).
-    pub warnings: Option<String>,
-    /// The server's version differs from the one at the previous success.
-    pub version_changed: bool,
-    /// Retention tiers this backup held at the last plan, comma-separated.
-    pub tiers: Option<String>,
-    pub pruned_at: Option<DateTime<Utc>>,
-    pub prune_error: Option<String>,
-}
-
-impl BackupRow {
-    pub fn status(&self) -> BackupStatus {
-        self.status.0
-    }
-}
-
-/// Adapter so sqlx can decode the status column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct StatusText(pub BackupStatus);
-
-impl TryFrom<String> for StatusText {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse().map(StatusText)
-    }
+fn backups_of(rows: Vec<BackupRecord>) -> Result<Vec<Backup>, CatalogError> {
+    rows.into_iter().map(BackupRecord::into_backup).collect()
 }
 
 /// A new run to record.
@@ -182,10 +184,7 @@ impl TryFrom<String> for StatusText {
 pub struct NewBackup {
     pub server_id: i64,
     pub server_name: String,
-    /// `database` or `globals`.
-    pub kind: String,
-    /// Empty for globals.
-    pub database: String,
+    pub target: Target,
     /// The schedule slot, for scheduled runs.
     pub scheduled_for: Option<DateTime<Utc>>,
     pub late: bool,
@@ -217,7 +216,8 @@ pub struct Outcome {
 #[derive(Debug, Clone, Default)]
 pub struct BackupFilter {
     pub server_id: Option<i64>,
-    pub database: Option<String>,
+    /// One database's backups, or the globals backups.
+    pub target: Option<Target>,
     pub limit: Option<i64>,
 }
 
@@ -230,7 +230,7 @@ pub struct Catalog {
 const BACKUP_COLUMNS: &str = "id, server_id, server_name, database, kind, status, trigger, \
     queued_at, started_at, finished_at, duration_ms, raw_bytes, stored_bytes, format, \
     destination, location, pg_dump_version, pg_dump_path, server_version, cause, stderr_tail, \
-    runner_pid, manifest, scheduled_for, late, source_host, compression, warnings, \
+    runner_pid, scheduled_for, late, source_host, compression, warnings, \
     version_changed, tiers, pruned_at, prune_error";
 
 impl Catalog {
@@ -342,7 +342,7 @@ impl Catalog {
 
     // ---- backups -------------------------------------------------------
 
-    pub async fn insert_backup(&self, b: &NewBackup) -> Result<BackupRow, CatalogError> {
+    pub async fn insert_backup(&self, b: &NewBackup) -> Result<Backup, CatalogError> {
         let res = sqlx::query(
             "INSERT INTO backups (server_id, server_name, kind, database, scheduled_for, late, status, trigger,
                                   queued_at, destination, runner_pid)
@@ -350,8 +350,8 @@ impl Catalog {
         )
         .bind(b.server_id)
         .bind(&b.server_name)
-        .bind(&b.kind)
-        .bind(&b.database)
+        .bind(target_columns(&b.target).0)
+        .bind(target_columns(&b.target).1)
         .bind(b.scheduled_for)
         .bind(b.late)
         .bind(b.status.as_str())
@@ -400,7 +400,7 @@ impl Catalog {
         id: i64,
         status: BackupStatus,
         o: &Outcome,
-    ) -> Result<BackupRow, CatalogError> {
+    ) -> Result<Backup, CatalogError> {
         let now = Utc::now();
         sqlx::query(
             "UPDATE backups SET status = ?, finished_at = ?,
@@ -433,41 +433,47 @@ impl Catalog {
         self.backup(id).await
     }
 
-    pub async fn backup(&self, id: i64) -> Result<BackupRow, CatalogError> {
-        sqlx::query_as::<_, BackupRow>(&format!(
+    pub async fn backup(&self, id: i64) -> Result<Backup, CatalogError> {
+        sqlx::query_as::<_, BackupRecord>(&format!(
             "SELECT {BACKUP_COLUMNS} FROM backups WHERE id = ?"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(CatalogError::NoSuchBackup(id))
+        .ok_or(CatalogError::NoSuchBackup(id))?
+        .into_backup()
     }
 
-    pub async fn backups(&self, f: &BackupFilter) -> Result<Vec<BackupRow>, CatalogError> {
+    pub async fn backups(&self, f: &BackupFilter) -> Result<Vec<Backup>, CatalogError> {
         let sql = format!(
             "SELECT {BACKUP_COLUMNS} FROM backups
-             WHERE (?1 IS NULL OR server_id = ?1) AND (?2 IS NULL OR database = ?2)
-             ORDER BY id DESC LIMIT ?3"
+             WHERE (?1 IS NULL OR server_id = ?1) AND (?2 IS NULL OR (kind = ?2 AND database = ?3))
+             ORDER BY id DESC LIMIT ?4"
         );
-        Ok(sqlx::query_as::<_, BackupRow>(&sql)
-            .bind(f.server_id)
-            .bind(&f.database)
-            .bind(f.limit.unwrap_or(-1))
-            .fetch_all(&self.pool)
-            .await?)
+        let target = f.target.as_ref().map(target_columns);
+        backups_of(
+            sqlx::query_as::<_, BackupRecord>(&sql)
+                .bind(f.server_id)
+                .bind(target.map(|t| t.0))
+                .bind(target.map(|t| t.1))
+                .bind(f.limit.unwrap_or(-1))
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Runs left `queued` or `running` by a process that no longer exists.
-    pub async fn orphaned_runs(&self) -> Result<Vec<BackupRow>, CatalogError> {
-        let rows = sqlx::query_as::<_, BackupRow>(&format!(
+    pub async fn orphaned_runs(&self) -> Result<Vec<Backup>, CatalogError> {
+        let rows = sqlx::query_as::<_, BackupRecord>(&format!(
             "SELECT {BACKUP_COLUMNS} FROM backups WHERE status IN ('queued', 'running')"
         ))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| !r.runner_pid.is_some_and(process_alive))
-            .collect())
+        backups_of(
+            rows.into_iter()
+                .filter(|r| !r.runner_pid.is_some_and(process_alive))
+                .collect(),
+        )
     }
 
     pub async fn delete_backup(&self, id: i64) -> Result<(), CatalogError> {
@@ -607,12 +613,14 @@ impl Catalog {
 
     // ---- scheduler state ----------------------------------------------
 
-    /// The last slot started for (server, database); "" is the globals schedule.
+    /// The last slot started for a database's (or the globals') schedule.
     pub async fn last_slot(
         &self,
         server_id: i64,
-        database: &str,
+        target: &Target,
     ) -> Result<Option<DateTime<Utc>>, CatalogError> {
+        // The globals schedule is stored as database ''.
+        let database = target.database().unwrap_or("");
         Ok(sqlx::query_scalar(
             "SELECT last_slot FROM schedule_state WHERE server_id = ? AND database = ?",
         )
@@ -625,9 +633,10 @@ impl Catalog {
     pub async fn set_last_slot(
         &self,
         server_id: i64,
-        database: &str,
+        target: &Target,
         slot: DateTime<Utc>,
     ) -> Result<(), CatalogError> {
+        let database = target.database().unwrap_or("");
         sqlx::query(
             "INSERT INTO schedule_state (server_id, database, last_slot) VALUES (?, ?, ?)
              ON CONFLICT (server_id, database) DO UPDATE SET last_slot = excluded.last_slot",
@@ -733,24 +742,28 @@ impl Catalog {
     pub async fn retained(
         &self,
         server_id: i64,
-        kind: &str,
-        database: &str,
-    ) -> Result<Vec<BackupRow>, CatalogError> {
-        Ok(sqlx::query_as::<_, BackupRow>(&format!(
-            "SELECT {BACKUP_COLUMNS} FROM backups
-              WHERE server_id = ? AND kind = ? AND database = ? AND status = 'succeeded' AND pruned_at IS NULL
-              ORDER BY id DESC"
-        ))
-        .bind(server_id)
-        .bind(kind)
-        .bind(database)
-        .fetch_all(&self.pool)
-        .await?)
+        target: &Target,
+    ) -> Result<Vec<Backup>, CatalogError> {
+        let (kind, database) = target_columns(target);
+        backups_of(
+            sqlx::query_as::<_, BackupRecord>(&format!(
+                "SELECT {BACKUP_COLUMNS} FROM backups
+                  WHERE server_id = ? AND kind = ? AND database = ? AND status = 'succeeded' AND pruned_at IS NULL
+                  ORDER BY id DESC"
+            ))
+            .bind(server_id)
+            .bind(kind)
+            .bind(database)
+            .fetch_all(&self.pool)
+            .await?,
+        )
     }
 
-    pub async fn set_tiers(&self, id: i64, tiers: &str) -> Result<(), CatalogError> {
+    /// Records the tiers a backup holds after a retention plan.
+    pub async fn set_tiers(&self, id: i64, tiers: &[Tier]) -> Result<(), CatalogError> {
+        let tiers: Vec<&str> = tiers.iter().map(|t| t.name()).collect();
         sqlx::query("UPDATE backups SET tiers = ? WHERE id = ?")
-            .bind(tiers)
+            .bind(tiers.join(","))
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -784,8 +797,8 @@ impl Catalog {
         &self,
         server_id: i64,
         at: DateTime<Utc>,
-    ) -> Result<Option<BackupRow>, CatalogError> {
-        Ok(sqlx::query_as::<_, BackupRow>(&format!(
+    ) -> Result<Option<Backup>, CatalogError> {
+        sqlx::query_as::<_, BackupRecord>(&format!(
             "SELECT {BACKUP_COLUMNS} FROM backups
               WHERE server_id = ? AND kind = 'globals' AND status = 'succeeded' AND pruned_at IS NULL
                 AND COALESCE(started_at, queued_at) <= ?
@@ -794,45 +807,52 @@ impl Catalog {
         .bind(server_id)
         .bind(at)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?
+        .map(BackupRecord::into_backup)
+        .transpose()
     }
 
     /// The newest run (any status) and newest success of one database or globals.
     pub async fn last_runs(
         &self,
         server_id: i64,
-        kind: &str,
-        database: &str,
-    ) -> Result<(Option<BackupRow>, Option<BackupRow>), CatalogError> {
+        target: &Target,
+    ) -> Result<(Option<Backup>, Option<Backup>), CatalogError> {
+        let (kind, database) = target_columns(target);
         let q = |extra: &str| {
             format!(
                 "SELECT {BACKUP_COLUMNS} FROM backups WHERE server_id = ? AND kind = ? AND database = ? {extra}
                  ORDER BY id DESC LIMIT 1"
             )
         };
-        let last = sqlx::query_as::<_, BackupRow>(&q(""))
+        let last = sqlx::query_as::<_, BackupRecord>(&q(""))
             .bind(server_id)
             .bind(kind)
             .bind(database)
             .fetch_optional(&self.pool)
             .await?;
-        let ok = sqlx::query_as::<_, BackupRow>(&q("AND status = 'succeeded'"))
+        let ok = sqlx::query_as::<_, BackupRecord>(&q("AND status = 'succeeded'"))
             .bind(server_id)
             .bind(kind)
             .bind(database)
             .fetch_optional(&self.pool)
             .await?;
-        Ok((last, ok))
+        Ok((
+            last.map(BackupRecord::into_backup).transpose()?,
+            ok.map(BackupRecord::into_backup).transpose()?,
+        ))
     }
 
     /// Runs of a server still queued or running (per kind and database).
-    pub async fn active_runs(&self, server_id: i64) -> Result<Vec<BackupRow>, CatalogError> {
-        Ok(sqlx::query_as::<_, BackupRow>(&format!(
-            "SELECT {BACKUP_COLUMNS} FROM backups WHERE server_id = ? AND status IN ('queued', 'running')"
-        ))
-        .bind(server_id)
-        .fetch_all(&self.pool)
-        .await?)
+    pub async fn active_runs(&self, server_id: i64) -> Result<Vec<Backup>, CatalogError> {
+        backups_of(
+            sqlx::query_as::<_, BackupRecord>(&format!(
+                "SELECT {BACKUP_COLUMNS} FROM backups WHERE server_id = ? AND status IN ('queued', 'running')"
+            ))
+            .bind(server_id)
+            .fetch_all(&self.pool)
+            .await?,
+        )
     }
 }
 
@@ -884,8 +904,7 @@ mod tests {
             .insert_backup(&NewBackup {
                 server_id: s.id,
                 server_name: s.name.clone(),
-                kind: "database".into(),
-                database: "app".into(),
+                target: Target::Database("app".into()),
                 scheduled_for: None,
                 late: false,
                 trigger: "cli".into(),
@@ -894,7 +913,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(b.status(), BackupStatus::Queued);
+        assert_eq!(b.status, BackupStatus::Queued);
         // Our own pid is alive: not orphaned.
         assert!(cat.orphaned_runs().await.unwrap().is_empty());
         cat.mark_running(b.id, "prod/app/x").await.unwrap();
@@ -910,7 +929,7 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(done.status(), BackupStatus::Succeeded);
+        assert_eq!(done.status, BackupStatus::Succeeded);
         assert!(done.duration_ms.unwrap() >= 0);
         assert_eq!(done.location.as_deref(), Some("prod/app/x"));
         cat.delete_server(s.id).await.unwrap();

@@ -19,7 +19,8 @@
 //! user action, errors as [`Error`], which knows its HTTP status.
 
 pub mod catalog;
-pub mod cron;
+/// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
+pub use model::cron;
 pub mod pg;
 pub mod pipeline;
 pub mod plans;
@@ -36,13 +37,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use catalog::{
-    BackupFilter, BackupRow, BackupStatus, Catalog, CatalogError, NewBackup, ServerFields,
-    ServerRow,
+    Backup, BackupFilter, BackupStatus, Catalog, CatalogError, NewBackup, ServerFields, ServerRow,
+    Target,
 };
-use pg::{ConnSpec, DatabaseInfo, PgError, PgTools, ServerInfo, ToolFinder};
-use pipeline::{BackupJob, JobKind, PipelineError, Progress, RunContext, ZstdSettings};
-use policy::{Policy, PolicyError, ServerPlan};
-use secrets::{InstanceKey, Secret, SecretsError};
+use pg::{ConnSpec, DatabaseInfo, PgError, PgTools, ToolFinder};
+use pipeline::runner::{run_queued, spec_of};
+use pipeline::{PipelineError, Progress, RunContext, ZstdSettings};
+pub use model::policy::PolicySource;
+use policy::PolicyError;
+use secrets::{InstanceKey, SecretsError};
+use model::server::{ConnectionReport, PgDumpChoice};
+pub use plans::{effective_policy, server_plan};
 use servers::{InvalidInput, Server, ServerInput};
 use storage::{Destination, StorageError};
 use workers::{BackupRunner, Queued, RunFn, WorkerStatus};
@@ -125,14 +130,6 @@ impl EngineConfig {
     }
 }
 
-/// What a connection test found.
-#[derive(Debug, Clone)]
-pub struct ConnectionReport {
-    pub info: ServerInfo,
-    /// The pg_dump that would be used, or why there is none.
-    pub tools: Result<PgTools, String>,
-}
-
 /// The engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
@@ -209,37 +206,7 @@ impl Engine {
 
     /// Marks runs left behind by a dead process as failed and removes their artifacts.
     pub async fn recover_interrupted(&self) -> Result<usize, Error> {
-        let orphans = self.inner.catalog.orphaned_runs().await?;
-        for run in &orphans {
-            if let Some(loc) = &run.location {
-                if let Some(dir) =
-                    loc.strip_prefix(&format!("{}/", self.inner.ctx.destination.describe))
-                {
-                    if let Err(e) = self.inner.ctx.destination.remove_artifact(dir).await {
-                        tracing::warn!(backup = run.id, "cannot remove partial artifact: {e}");
-                    }
-                }
-            }
-            let cause = if run.status() == BackupStatus::Running {
-                "interrupted: pgshelf stopped (crash, kill or restart) while this backup ran; its partial artifact was removed. Fix: run the backup again"
-            } else {
-                "interrupted: pgshelf stopped before this queued backup started. Fix: run the backup again"
-            };
-            self.inner
-                .catalog
-                .finish(
-                    run.id,
-                    BackupStatus::Failed,
-                    &catalog::Outcome {
-                        cause: Some(cause.into()),
-                        location: run.location.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            tracing::warn!(backup = run.id, "{cause}");
-        }
-        Ok(orphans.len())
+        pipeline::runner::recover(&self.inner.ctx).await
     }
 
     /// Where backups are written, for display.
@@ -318,6 +285,24 @@ impl Engine {
 
     /// Connects to the maintenance database and reports version and tools.
     pub async fn test_connection(&self, id: i64) -> Result<ConnectionReport, Error> {
+        let (info, tools) = self.probe_tools(id).await?;
+        Ok(ConnectionReport {
+            server_version: info.version,
+            major: info.major,
+            in_recovery: info.in_recovery,
+            pg_dump: tools.map(|t| PgDumpChoice {
+                path: t.pg_dump().display().to_string(),
+                version: t.version,
+            }),
+        })
+    }
+
+    /// The server's version and the client tools its backups would use (or
+    /// why there are none).
+    pub(crate) async fn probe_tools(
+        &self,
+        id: i64,
+    ) -> Result<(pg::ServerInfo, Result<PgTools, String>), Error> {
         let (row, spec) = self.spec(id).await?;
         let mut conn = spec.connect(&row.maintenance_db).await?;
         let info = pg::conn::server_info(&spec, &mut conn).await?;
@@ -328,7 +313,7 @@ impl Engine {
             .for_server(&info.version, info.major)
             .await
             .map_err(|e| e.to_string());
-        Ok(ConnectionReport { info, tools })
+        Ok((info, tools))
     }
 
     /// The databases on a server, with sizes; records what appeared or
@@ -364,7 +349,7 @@ impl Engine {
         server_id: i64,
         database: &str,
         trigger: &str,
-    ) -> Result<BackupRow, Error> {
+    ) -> Result<Backup, Error> {
         let row = self.inner.catalog.server(server_id).await?;
         let database = database.trim();
         if database.is_empty() {
@@ -380,8 +365,7 @@ impl Engine {
             .insert_backup(&NewBackup {
                 server_id,
                 server_name: row.name,
-                kind: "database".into(),
-                database: database.to_owned(),
+                target: Target::Database(database.to_owned()),
                 scheduled_for: None,
                 late: false,
                 trigger: trigger.to_owned(),
@@ -397,7 +381,7 @@ impl Engine {
         server_id: i64,
         database: &str,
         trigger: &str,
-    ) -> Result<BackupRow, Error> {
+    ) -> Result<Backup, Error> {
         let database = database.trim();
         if database.is_empty() {
             return Err(InvalidInput::new(
@@ -406,8 +390,14 @@ impl Engine {
             )
             .into());
         }
-        self.enqueue_kind(server_id, "database", database, trigger, None, false)
-            .await
+        self.enqueue_kind(
+            server_id,
+            &Target::Database(database.to_owned()),
+            trigger,
+            None,
+            false,
+        )
+        .await
     }
 
     /// Runs a backup to the end in this task (the CLI's way).
@@ -416,7 +406,7 @@ impl Engine {
         server_id: i64,
         database: &str,
         trigger: &str,
-    ) -> Result<BackupRow, Error> {
+    ) -> Result<Backup, Error> {
         let row = self.new_run(server_id, database, trigger).await?;
         run_queued(
             &self.inner.ctx,
@@ -427,11 +417,11 @@ impl Engine {
         .await
     }
 
-    pub async fn backups(&self, filter: &BackupFilter) -> Result<Vec<BackupRow>, Error> {
+    pub async fn backups(&self, filter: &BackupFilter) -> Result<Vec<Backup>, Error> {
         Ok(self.inner.catalog.backups(filter).await?)
     }
 
-    pub async fn backup(&self, id: i64) -> Result<BackupRow, Error> {
+    pub async fn backup(&self, id: i64) -> Result<Backup, Error> {
         Ok(self.inner.catalog.backup(id).await?)
     }
 
@@ -448,10 +438,10 @@ impl Engine {
     /// Removes a finished backup from storage, then from the catalog.
     pub async fn delete_backup(&self, id: i64) -> Result<(), Error> {
         let row = self.inner.catalog.backup(id).await?;
-        if row.status().is_active() {
+        if row.status.is_active() {
             return Err(Error::Conflict(format!(
                 "backup {id} is {}; wait for it to end before deleting it",
-                row.status()
+                row.status
             )));
         }
         if let Some(loc) = &row.location {
@@ -469,178 +459,3 @@ impl Engine {
     }
 }
 
-fn spec_of(row: &ServerRow, key: &InstanceKey) -> Result<ConnSpec, Error> {
-    let password: Option<Secret> = match &row.password_enc {
-        Some(s) => Some(key.open(s)?),
-        None => None,
-    };
-    Ok(ConnSpec {
-        host: row.host.clone(),
-        port: row.port as u16,
-        user: row.username.clone(),
-        password,
-        sslmode: row.sslmode.clone(),
-    })
-}
-
-/// Runs a queued backup; failures are recorded on the row before returning.
-async fn run_queued(
-    ctx: &RunContext,
-    key: &InstanceKey,
-    backup_id: i64,
-    progress: Arc<Progress>,
-) -> Result<BackupRow, Error> {
-    let row = ctx.catalog.backup(backup_id).await?;
-    let fail = |cause: String| async move {
-        let _ = ctx
-            .catalog
-            .finish(
-                backup_id,
-                BackupStatus::Failed,
-                &catalog::Outcome {
-                    cause: Some(cause),
-                    ..Default::default()
-                },
-            )
-            .await;
-    };
-    let server = match row.server_id {
-        Some(sid) => match ctx.catalog.server(sid).await {
-            Ok(s) => s,
-            Err(e) => {
-                fail(e.to_string()).await;
-                return Err(e.into());
-            }
-        },
-        None => {
-            let e = CatalogError::NoSuchServer(row.server_name.clone());
-            fail(e.to_string()).await;
-            return Err(e.into());
-        }
-    };
-    let spec = match spec_of(&server, key) {
-        Ok(s) => s,
-        Err(e) => {
-            fail(e.to_string()).await;
-            return Err(e);
-        }
-    };
-    let plan = match server_plan(&ctx.catalog, server.id).await {
-        Ok(p) => p,
-        Err(e) => {
-            fail(e.to_string()).await;
-            return Err(e);
-        }
-    };
-    let kind = if row.kind == "globals" {
-        JobKind::Globals {
-            no_role_passwords: plan.globals.no_role_passwords,
-        }
-    } else {
-        match effective_policy(&ctx.catalog, server.id, &row.database).await {
-            Ok((policy, _)) => JobKind::Database {
-                database: row.database.clone(),
-                policy: Box::new(policy),
-            },
-            Err(e) => {
-                fail(e.to_string()).await;
-                return Err(e);
-            }
-        }
-    };
-    // Read from the standby when one is configured (not for globals: roles
-    // are the same there, but a standby may lag behind a role change).
-    let (spec, via_standby) = match (&plan.standby, &kind) {
-        (Some(sb), JobKind::Database { .. }) => (
-            ConnSpec {
-                host: sb.host.clone(),
-                port: sb.port,
-                ..spec
-            },
-            true,
-        ),
-        _ => (spec, false),
-    };
-    let job = BackupJob {
-        backup_id,
-        server_name: server.name.clone(),
-        spec,
-        maintenance_db: server.maintenance_db.clone(),
-        kind,
-        via_standby,
-    };
-    let done = pipeline::run(ctx, &job, progress).await?;
-    after_success(ctx, &server, &done).await;
-    Ok(done)
-}
-
-/// The policy that applies to a database, and where it comes from.
-pub async fn effective_policy(
-    catalog: &Catalog,
-    server_id: i64,
-    database: &str,
-) -> Result<(Policy, PolicySource), Error> {
-    if let Some(b) = catalog.policy(server_id, database).await? {
-        return Ok((
-            parse_body(&b.body)?,
-            PolicySource::Database {
-                declared: b.declared,
-            },
-        ));
-    }
-    if let Some(b) = catalog.policy(server_id, "").await? {
-        return Ok((
-            parse_body(&b.body)?,
-            PolicySource::Server {
-                declared: b.declared,
-            },
-        ));
-    }
-    Ok((Policy::default(), PolicySource::Default))
-}
-
-/// The server-wide plan (coverage, globals, standby), or the default.
-pub async fn server_plan(catalog: &Catalog, server_id: i64) -> Result<ServerPlan, Error> {
-    match catalog.plan(server_id).await? {
-        Some(b) => parse_body(&b.body),
-        None => Ok(ServerPlan::default()),
-    }
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, Error> {
-    serde_json::from_str(body).map_err(|e| {
-        Error::Policy(PolicyError {
-            field: "stored policy".into(),
-            message: format!("cannot be read ({e}). Fix: save the policy again"),
-        })
-    })
-}
-
-/// Where a database's effective policy comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "from", rename_all = "lowercase")]
-pub enum PolicySource {
-    /// The database's own override.
-    Database { declared: bool },
-    /// Inherited from the server's default policy.
-    Server { declared: bool },
-    /// Nothing set: pgshelf's built-in default.
-    Default,
-}
-
-/// After a success: flag a server version change, then prune by the plan.
-async fn after_success(ctx: &RunContext, server: &ServerRow, done: &BackupRow) {
-    if let Some(v) = &done.server_version {
-        match ctx.catalog.swap_seen_version(server.id, v).await {
-            Ok(Some(old)) if &old != v => {
-                let _ = ctx.catalog.mark_version_changed(done.id).await;
-                tracing::warn!(server = %server.name, "server version changed from {old} to {v} since the last success");
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("cannot record the server version: {e}"),
-        }
-    }
-    if let Err(e) = prune::after_success(ctx, server.id, done).await {
-        tracing::warn!(backup = done.id, "retention prune did not run: {e}");
-    }
-}

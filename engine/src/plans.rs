@@ -2,23 +2,14 @@
 //! and server plans, and apply those declared in `pgshelf.toml`.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+
+use crate::catalog::Target;
 
 use crate::policy::{Policy, PolicyError, ServerPlan};
-use crate::{effective_policy, prune, server_plan, Engine, Error, PolicySource};
+use crate::catalog::Catalog;
+use crate::{prune, Engine, Error, PolicySource};
 
-/// What saving a policy would do, shown before it is saved.
-#[derive(Debug, Clone, Serialize)]
-pub struct PolicyPreview {
-    /// The schedule in words.
-    pub describe: String,
-    /// The next five runs.
-    pub next_runs: Vec<DateTime<Utc>>,
-    /// Backups kept, with the tiers they would hold.
-    pub keep: Vec<(i64, Vec<String>, String)>,
-    /// Backups the new retention would prune, with the reason.
-    pub prune: Vec<(i64, String)>,
-}
+pub use model::schedule::{NextRun, PolicyPreview, RetainedBackup};
 
 /// A policy declared in `pgshelf.toml`, by server name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,31 +129,42 @@ impl Engine {
             }
         };
         for db in databases {
-            let (plan, _) = prune::plan_for(
+            let target = Target::Database(db);
+            let (plan, rows) = prune::plan_for(
                 &self.inner.catalog,
                 server_id,
-                "database",
-                &db,
+                &target,
                 &policy.retention,
                 tz,
                 now,
             )
             .await?;
             for d in plan.decisions {
+                let row = RetainedBackup {
+                    id: d.id,
+                    target: target.clone(),
+                    taken_at: rows.iter().find(|r| r.id == d.id).map(|r| r.taken_at()),
+                    tiers: if d.keep { d.tiers } else { Vec::new() },
+                    reason: d.reason,
+                };
                 if d.keep {
-                    keep.push((
-                        d.id,
-                        d.tiers.iter().map(|t| t.name().to_owned()).collect(),
-                        d.reason,
-                    ));
+                    keep.push(row);
                 } else {
-                    prune_list.push((d.id, d.reason));
+                    prune_list.push(row);
                 }
             }
         }
         Ok(PolicyPreview {
             describe: schedule.describe(),
-            next_runs: schedule.upcoming(now, tz, 5),
+            timezone: policy.timezone.clone(),
+            next_runs: schedule
+                .upcoming(now, tz, 5)
+                .into_iter()
+                .map(|utc| NextRun {
+                    utc,
+                    local: utc.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+                })
+                .collect(),
             keep,
             prune: prune_list,
         })
@@ -262,8 +264,7 @@ impl Engine {
         prune::prune(
             &self.inner.ctx,
             server_id,
-            "database",
-            database,
+            &Target::Database(database.to_owned()),
             &policy.retention,
             tz,
             now,
@@ -277,8 +278,8 @@ impl Engine {
         &self,
         server_id: i64,
     ) -> Result<(crate::pg::PgTools, crate::policy::DumpCapabilities), Error> {
-        let report = self.test_connection(server_id).await?;
-        let tools = report.tools.map_err(Error::Conflict)?;
+        let (_, tools) = self.probe_tools(server_id).await?;
+        let tools = tools.map_err(Error::Conflict)?;
         let caps = crate::pg::tools::probe_capabilities(&tools).await;
         Ok((tools, caps))
     }
@@ -288,8 +289,8 @@ impl Engine {
         &self,
         server_id: i64,
         trigger: &str,
-    ) -> Result<crate::catalog::BackupRow, Error> {
-        self.enqueue_kind(server_id, "globals", "", trigger, None, false)
+    ) -> Result<crate::catalog::Backup, Error> {
+        self.enqueue_kind(server_id, &Target::Globals, trigger, None, false)
             .await
     }
 
@@ -297,7 +298,7 @@ impl Engine {
     pub async fn globals_for(
         &self,
         backup_id: i64,
-    ) -> Result<Option<crate::catalog::BackupRow>, Error> {
+    ) -> Result<Option<crate::catalog::Backup>, Error> {
         let b = self.inner.catalog.backup(backup_id).await?;
         let Some(server_id) = b.server_id else {
             return Ok(None);
@@ -309,3 +310,47 @@ impl Engine {
             .await?)
     }
 }
+
+/// The policy that applies to a database, and where it comes from.
+pub async fn effective_policy(
+    catalog: &Catalog,
+    server_id: i64,
+    database: &str,
+) -> Result<(Policy, PolicySource), Error> {
+    if let Some(b) = catalog.policy(server_id, database).await? {
+        return Ok((
+            parse_body(&b.body)?,
+            PolicySource::Database {
+                declared: b.declared,
+            },
+        ));
+    }
+    if let Some(b) = catalog.policy(server_id, "").await? {
+        return Ok((
+            parse_body(&b.body)?,
+            PolicySource::Server {
+                declared: b.declared,
+            },
+        ));
+    }
+    Ok((Policy::default(), PolicySource::Default))
+}
+
+/// The server-wide plan (coverage, globals, standby), or the default.
+pub async fn server_plan(catalog: &Catalog, server_id: i64) -> Result<ServerPlan, Error> {
+    match catalog.plan(server_id).await? {
+        Some(b) => parse_body(&b.body),
+        None => Ok(ServerPlan::default()),
+    }
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, Error> {
+    serde_json::from_str(body).map_err(|e| {
+        Error::Policy(PolicyError {
+            field: "stored policy".into(),
+            message: format!("cannot be read ({e}). Fix: save the policy again"),
+        })
+    })
+}
+
+

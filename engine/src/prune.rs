@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::{BackupRow, Catalog};
+use crate::catalog::{Backup, Catalog, Target};
 use crate::pipeline::RunContext;
 use crate::retention::{self, Candidate, Plan, Tiers};
 use crate::{effective_policy, server_plan, Error};
@@ -24,22 +24,21 @@ pub struct PruneReport {
 }
 
 /// The retention plan for the retained backups of one database (or the
-/// globals of a server, `kind = "globals"`, `database = ""`).
+/// globals of a server).
 pub async fn plan_for(
     catalog: &Catalog,
     server_id: i64,
-    kind: &str,
-    database: &str,
+    target: &Target,
     tiers: &Tiers,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
-) -> Result<(Plan, Vec<BackupRow>), Error> {
-    let rows = catalog.retained(server_id, kind, database).await?;
+) -> Result<(Plan, Vec<Backup>), Error> {
+    let rows = catalog.retained(server_id, target).await?;
     let candidates: Vec<Candidate> = rows
         .iter()
         .map(|r| Candidate {
             id: r.id,
-            at: r.started_at.unwrap_or(r.queued_at),
+            at: r.taken_at(),
             succeeded: true,
         })
         .collect();
@@ -50,46 +49,38 @@ pub async fn plan_for(
 pub async fn after_success(
     ctx: &RunContext,
     server_id: i64,
-    done: &BackupRow,
+    done: &Backup,
 ) -> Result<PruneReport, Error> {
-    let (tiers, tz) = if done.kind == "globals" {
-        let plan = server_plan(&ctx.catalog, server_id).await?;
-        let tz = crate::policy::parse_tz(&plan.globals.timezone)?;
-        (plan.globals.retention, tz)
-    } else {
-        let (policy, _) = effective_policy(&ctx.catalog, server_id, &done.database).await?;
-        let (_, tz) = policy.schedule()?;
-        (policy.retention, tz)
+    let (tiers, tz) = match &done.target {
+        Target::Globals => {
+            let plan = server_plan(&ctx.catalog, server_id).await?;
+            let tz = crate::policy::parse_tz(&plan.globals.timezone)?;
+            (plan.globals.retention, tz)
+        }
+        Target::Database(database) => {
+            let (policy, _) = effective_policy(&ctx.catalog, server_id, database).await?;
+            let (_, tz) = policy.schedule()?;
+            (policy.retention, tz)
+        }
     };
-    prune(
-        ctx,
-        server_id,
-        &done.kind,
-        &done.database,
-        &tiers,
-        tz,
-        Utc::now(),
-    )
-    .await
+    prune(ctx, server_id, &done.target, &tiers, tz, Utc::now()).await
 }
 
 /// Plans, records each kept backup's tiers, and removes the rest.
 pub async fn prune(
     ctx: &RunContext,
     server_id: i64,
-    kind: &str,
-    database: &str,
+    target: &Target,
     tiers: &Tiers,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Result<PruneReport, Error> {
-    let (plan, rows) = plan_for(&ctx.catalog, server_id, kind, database, tiers, tz, now).await?;
+    let (plan, rows) = plan_for(&ctx.catalog, server_id, target, tiers, tz, now).await?;
     let mut report = PruneReport::default();
     for d in &plan.decisions {
         if d.keep {
             report.kept += 1;
-            let labels: Vec<&str> = d.tiers.iter().map(|t| t.name()).collect();
-            ctx.catalog.set_tiers(d.id, &labels.join(",")).await?;
+            ctx.catalog.set_tiers(d.id, &d.tiers).await?;
             continue;
         }
         let Some(row) = rows.iter().find(|r| r.id == d.id) else {

@@ -11,11 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use crate::catalog::{BackupRow, BackupStatus, NewBackup};
+use crate::catalog::{Backup, BackupStatus, NewBackup, Target};
 use crate::cron;
-use crate::workers::{Queued, WorkerStatus};
+use crate::workers::{Queued, WorkerState, WorkerStatus};
 use crate::{effective_policy, server_plan, Engine, Error, PolicySource};
 
 /// A slot this far behind `now` counts as late.
@@ -24,10 +23,10 @@ pub const GRACE: chrono::Duration = chrono::Duration::minutes(5);
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TickReport {
-    /// (backup id, server, database or "" for globals, slot, late)
-    pub started: Vec<(i64, String, String, DateTime<Utc>, bool)>,
-    /// Slots skipped because a run of the same database was still active.
-    pub busy: Vec<(String, String)>,
+    /// (backup id, server, target, slot, late)
+    pub started: Vec<(i64, String, Target, DateTime<Utc>, bool)>,
+    /// Slots skipped because a run of the same target was still active.
+    pub busy: Vec<(String, Target)>,
     /// (server, database) that appeared or disappeared since the last discovery.
     pub appeared: Vec<(String, String)>,
     pub disappeared: Vec<(String, String)>,
@@ -35,26 +34,7 @@ pub struct TickReport {
     pub errors: Vec<String>,
 }
 
-/// The schedule of one database (or a server's globals), for the dashboard.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScheduleStatus {
-    /// Empty for the globals schedule.
-    pub database: String,
-    pub covered: bool,
-    pub enabled: bool,
-    pub source: Option<PolicySource>,
-    pub schedule: String,
-    pub timezone: String,
-    pub describe: String,
-    pub next_run: Option<DateTime<Utc>>,
-    pub last_run: Option<BackupRow>,
-    pub last_success: Option<BackupRow>,
-    /// Last success older than two schedule intervals.
-    pub overdue: bool,
-    /// Gone from the server since this time (kept in view, not silently dropped).
-    pub gone_since: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-}
+pub use model::schedule::ScheduleStatus;
 
 #[derive(Debug, Default)]
 pub(crate) struct SchedulerState {
@@ -75,7 +55,11 @@ impl Scheduler {
         let st = self.state.lock().expect("scheduler state");
         WorkerStatus {
             name: "scheduler".into(),
-            state: if st.ticking { "running" } else { "idle" }.into(),
+            state: if st.ticking {
+                WorkerState::Running
+            } else {
+                WorkerState::Idle
+            },
             doing: st
                 .last_tick
                 .map(|t| {
@@ -156,8 +140,7 @@ impl Engine {
                 )),
             }
             let active = catalog.active_runs(server.id).await?;
-            let is_active =
-                |kind: &str, db: &str| active.iter().any(|r| r.kind == kind && r.database == db);
+            let is_active = |target: &Target| active.iter().any(|r| &r.target == target);
 
             // Databases.
             for known in catalog.known_databases(server.id).await? {
@@ -185,31 +168,23 @@ impl Engine {
                         continue;
                     }
                 };
-                let last = catalog.last_slot(server.id, &known.name).await?;
+                let target = Target::Database(known.name.clone());
+                let last = catalog.last_slot(server.id, &target).await?;
                 let Some(due) = cron::due(&schedule, tz, last, known.first_seen, now, GRACE) else {
                     continue;
                 };
-                if is_active("database", &known.name) {
-                    report.busy.push((server.name.clone(), known.name.clone()));
+                if is_active(&target) {
+                    report.busy.push((server.name.clone(), target));
                     continue;
                 }
                 let row = self
-                    .enqueue_kind(
-                        server.id,
-                        "database",
-                        &known.name,
-                        "schedule",
-                        Some(due.slot),
-                        due.late,
-                    )
+                    .enqueue_kind(server.id, &target, "schedule", Some(due.slot), due.late)
                     .await?;
-                catalog
-                    .set_last_slot(server.id, &known.name, due.slot)
-                    .await?;
+                catalog.set_last_slot(server.id, &target, due.slot).await?;
                 report.started.push((
                     row.id,
                     server.name.clone(),
-                    known.name.clone(),
+                    target,
                     due.slot,
                     due.late,
                 ));
@@ -226,28 +201,29 @@ impl Engine {
                     });
                 match parsed {
                     Ok((schedule, tz)) => {
-                        let last = catalog.last_slot(server.id, "").await?;
+                        let last = catalog.last_slot(server.id, &Target::Globals).await?;
                         if let Some(due) =
                             cron::due(&schedule, tz, last, server.created_at, now, GRACE)
                         {
-                            if is_active("globals", "") {
-                                report.busy.push((server.name.clone(), String::new()));
+                            if is_active(&Target::Globals) {
+                                report.busy.push((server.name.clone(), Target::Globals));
                             } else {
                                 let row = self
                                     .enqueue_kind(
                                         server.id,
-                                        "globals",
-                                        "",
+                                        &Target::Globals,
                                         "schedule",
                                         Some(due.slot),
                                         due.late,
                                     )
                                     .await?;
-                                catalog.set_last_slot(server.id, "", due.slot).await?;
+                                catalog
+                                    .set_last_slot(server.id, &Target::Globals, due.slot)
+                                    .await?;
                                 report.started.push((
                                     row.id,
                                     server.name.clone(),
-                                    String::new(),
+                                    Target::Globals,
                                     due.slot,
                                     due.late,
                                 ));
@@ -278,12 +254,11 @@ impl Engine {
     pub(crate) async fn enqueue_kind(
         &self,
         server_id: i64,
-        kind: &str,
-        database: &str,
+        target: &Target,
         trigger: &str,
         scheduled_for: Option<DateTime<Utc>>,
         late: bool,
-    ) -> Result<BackupRow, Error> {
+    ) -> Result<Backup, Error> {
         let server = self.inner.catalog.server(server_id).await?;
         let row = self
             .inner
@@ -291,8 +266,7 @@ impl Engine {
             .insert_backup(&NewBackup {
                 server_id,
                 server_name: server.name.clone(),
-                kind: kind.into(),
-                database: database.into(),
+                target: target.clone(),
                 scheduled_for,
                 late,
                 trigger: trigger.into(),
@@ -300,11 +274,7 @@ impl Engine {
                 status: BackupStatus::Queued,
             })
             .await?;
-        let label = if kind == "globals" {
-            format!("{}/globals", server.name)
-        } else {
-            format!("{}/{}", server.name, database)
-        };
+        let label = format!("{}/{target}", server.name);
         self.inner
             .runner
             .enqueue(Queued {
@@ -330,8 +300,7 @@ impl Engine {
         out.push(
             self.status_of(
                 server_id,
-                "globals",
-                "",
+                Target::Globals,
                 true,
                 g.enabled,
                 None,
@@ -348,8 +317,7 @@ impl Engine {
             out.push(
                 self.status_of(
                     server_id,
-                    "database",
-                    &known.name,
+                    Target::Database(known.name.clone()),
                     plan.covers(&known.name),
                     policy.enabled,
                     Some(source),
@@ -369,8 +337,7 @@ impl Engine {
     async fn status_of(
         &self,
         server_id: i64,
-        kind: &str,
-        database: &str,
+        target: Target,
         covered: bool,
         enabled: bool,
         source: Option<PolicySource>,
@@ -383,7 +350,7 @@ impl Engine {
         let (last_run, last_success) = self
             .inner
             .catalog
-            .last_runs(server_id, kind, database)
+            .last_runs(server_id, &target)
             .await?;
         let parsed = cron::Schedule::parse(expr)
             .map_err(|e| e.to_string())
@@ -406,7 +373,7 @@ impl Engine {
             Err(e) => (String::new(), None, false, Some(e)),
         };
         Ok(ScheduleStatus {
-            database: database.into(),
+            target,
             covered,
             enabled,
             source,

@@ -1,7 +1,6 @@
 //! Server settings as users enter them: validation and `postgres://` URLs.
 //! Pure functions; the catalog stores the result with the password sealed.
 
-use serde::Serialize;
 
 use crate::catalog::ServerRow;
 use crate::pg::conn::SSLMODES;
@@ -163,18 +162,7 @@ impl ServerInput {
     }
 }
 
-/// A server as shown to users: never the password, only whether one is set.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Server {
-    pub id: i64,
-    pub name: String,
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub has_password: bool,
-    pub sslmode: String,
-    pub maintenance_db: String,
-}
+pub use model::server::Server;
 
 impl From<&ServerRow> for Server {
     fn from(r: &ServerRow) -> Self {

@@ -9,24 +9,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::pipeline::Progress;
 
-/// What a worker is doing now, for the dashboard.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct WorkerStatus {
-    pub name: String,
-    /// `idle` or `running`.
-    pub state: String,
-    /// One line per thing in progress, e.g. `backup 12 of prod/app: 1.2 GiB read`.
-    pub doing: Vec<String>,
-    pub queued: usize,
-    pub last_error: Option<String>,
-    pub last_finished_at: Option<DateTime<Utc>>,
-}
+pub use model::format::human_bytes;
+pub use model::worker::{WorkerState, WorkerStatus};
 
 /// A run the runner is executing.
 #[derive(Debug, Clone)]
@@ -102,11 +91,10 @@ impl BackupRunner {
         WorkerStatus {
             name: "backup-runner".into(),
             state: if st.active.is_empty() {
-                "idle"
+                WorkerState::Idle
             } else {
-                "running"
-            }
-            .into(),
+                WorkerState::Running
+            },
             doing: st
                 .active
                 .iter()
@@ -190,34 +178,12 @@ async fn runner_loop(
     }
 }
 
-/// `1536` -> `1.5 KiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
-
-    #[test]
-    fn human_bytes_units() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
-    }
 
     #[tokio::test]
     async fn respects_per_server_limit_and_reports_errors() {
@@ -249,17 +215,17 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
         let st = r.status();
-        assert_eq!(st.state, "running");
+        assert_eq!(st.state, WorkerState::Running);
         assert_eq!(st.doing.len(), 1);
         assert_eq!(st.queued, 3);
         for _ in 0..100 {
-            if r.status().state == "idle" && r.status().queued == 0 {
+            if r.status().state == WorkerState::Idle && r.status().queued == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let st = r.status();
-        assert_eq!(st.state, "idle");
+        assert_eq!(st.state, WorkerState::Idle);
         assert_eq!(
             peak.load(Ordering::SeqCst),
             1,

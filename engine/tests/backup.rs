@@ -53,7 +53,7 @@ async fn backup_restores_with_stock_tools() {
         assert!(found.size_bytes.unwrap() > 0);
 
         let row = env.engine.backup_now(server.id, &db, "test").await.unwrap();
-        assert_eq!(row.status(), BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
         assert!(row.stored_bytes > 0 && row.raw_bytes > row.stored_bytes / 2);
         assert_eq!(
             row.pg_dump_version
@@ -230,7 +230,7 @@ async fn pg_dump_older_than_server_is_refused() {
     let s = env.engine.add_server(input("new", pg)).await.unwrap();
     let report = env.engine.test_connection(s.id).await.unwrap();
     assert!(
-        report.tools.is_err(),
+        report.pg_dump.is_err(),
         "the connection test warns before any run"
     );
     let msg = assert_failed_clean(
@@ -268,7 +268,7 @@ async fn unwritable_destination_fails_before_dumping() {
     assert!(msg.contains("is not writable"), "{msg}");
     assert!(msg.contains("Fix:"), "{msg}");
     let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
-    assert_eq!(rows[0].status(), BackupStatus::Failed);
+    assert_eq!(rows[0].status, BackupStatus::Failed);
     assert!(
         rows[0].pg_dump_version.is_none(),
         "failed before pg_dump ran"
@@ -324,7 +324,7 @@ async fn pg_dump_killed_mid_run() {
     }
     let pid = pid.expect("pg_dump started");
     assert_eq!(
-        env.engine.backup(queued.id).await.unwrap().status(),
+        env.engine.backup(queued.id).await.unwrap().status,
         BackupStatus::Running
     );
     // SAFETY: plain kill(2) of our own child.
@@ -332,14 +332,14 @@ async fn pg_dump_killed_mid_run() {
 
     let mut row = env.engine.backup(queued.id).await.unwrap();
     for _ in 0..200 {
-        if !row.status().is_active() {
+        if !row.status.is_active() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         row = env.engine.backup(queued.id).await.unwrap();
     }
     drop(locker);
-    assert_eq!(row.status(), BackupStatus::Failed);
+    assert_eq!(row.status, BackupStatus::Failed);
     let cause = row.cause.unwrap();
     assert!(cause.contains("killed by signal 9"), "{cause}");
     assert!(
@@ -393,12 +393,12 @@ async fn interrupted_run_is_failed_at_next_start() {
         .iter()
         .find(|r| r.location.as_deref().unwrap_or("").contains("-99/"))
         .unwrap();
-    assert_eq!(forged.status(), BackupStatus::Failed);
+    assert_eq!(forged.status, BackupStatus::Failed);
     assert!(forged.cause.as_deref().unwrap().starts_with("interrupted"));
     assert!(!partial.exists(), "partial artifact removed");
     assert_eq!(
         rows.iter()
-            .filter(|r| r.status() == BackupStatus::Succeeded)
+            .filter(|r| r.status == BackupStatus::Succeeded)
             .count(),
         1
     );

@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use engine::catalog::{BackupFilter, BackupRow, BackupStatus};
+use engine::catalog::{Backup, BackupFilter, BackupStatus, Target};
 use engine::policy::{Compression, Format, PgDumpAlgorithm, Policy, Selection};
-use engine::retention::Tiers;
+use engine::retention::{Tier, Tiers};
 use engine::Engine;
 
 mod common;
@@ -30,7 +30,7 @@ CREATE TABLE public."Big Table" (id int, payload text);
 INSERT INTO public."Big Table" SELECT g, repeat('p', 100) FROM generate_series(1, 2000) g;
 "#;
 
-async fn backup_with(env: &Env, server_id: i64, db: &str, policy: &Policy) -> BackupRow {
+async fn backup_with(env: &Env, server_id: i64, db: &str, policy: &Policy) -> Backup {
     env.engine
         .set_policy(server_id, Some(db), policy)
         .await
@@ -106,7 +106,7 @@ async fn every_format_and_option_restores() {
         }
         for (what, policy) in cases {
             let row = backup_with(&env, s.id, &db, &policy).await;
-            assert_eq!(row.status(), BackupStatus::Succeeded, "{what}: {row:?}");
+            assert_eq!(row.status, BackupStatus::Succeeded, "{what}: {row:?}");
             let target = pg.fresh_database("r");
             restore(pg, &artifact_dir(&env, &row), &target);
             assert_eq!(counts(pg, &target), all, "PostgreSQL {major}, {what}");
@@ -131,7 +131,7 @@ async fn every_format_and_option_restores() {
             ..Policy::default()
         };
         let row = backup_with(&env, s.id, &db, &policy).await;
-        assert_eq!(row.status(), BackupStatus::Succeeded);
+        assert_eq!(row.status, BackupStatus::Succeeded);
         let dir = artifact_dir(&env, &row);
         let target = pg.fresh_database("sel");
         restore(pg, &dir, &target);
@@ -169,8 +169,8 @@ async fn every_format_and_option_restores() {
             ..Policy::default()
         };
         let row = backup_with(&env, s.id, &db, &policy).await;
-        assert_eq!(row.status(), BackupStatus::Succeeded);
-        let w = row.warnings.unwrap_or_default();
+        assert_eq!(row.status, BackupStatus::Succeeded);
+        let w = row.warnings.join("\n");
         assert!(
             w.contains("\"sales.no_such_table\" matches no table"),
             "{w}"
@@ -205,7 +205,7 @@ async fn include_pattern_matching_nothing_warns_and_stall_fails_the_run() {
     assert!(msg.contains("Fix:"));
     assert!(started.elapsed() < Duration::from_secs(40));
     let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
-    assert_eq!(rows[0].status(), BackupStatus::Failed);
+    assert_eq!(rows[0].status, BackupStatus::Failed);
     let files: Vec<_> = files_under(&env.backups);
     assert!(files.is_empty(), "{files:?}");
 }
@@ -227,8 +227,8 @@ async fn globals_rebuild_roles_on_a_fresh_server() {
         let s = env.engine.add_server(input("main", pg)).await.unwrap();
         let queued = env.engine.enqueue_globals(s.id, "test").await.unwrap();
         let row = finished(&env.engine, queued.id).await;
-        assert_eq!(row.status(), BackupStatus::Succeeded, "{row:?}");
-        assert_eq!(row.kind, "globals");
+        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.target, Target::Globals);
         let dir = artifact_dir(&env, &row);
         assert!(dir.to_string_lossy().contains("/main/_globals/"));
 
@@ -286,7 +286,7 @@ async fn globals_rebuild_roles_on_a_fresh_server() {
 async fn wait_idle(engine: &Engine) {
     for _ in 0..600 {
         let rows = engine.backups(&BackupFilter::default()).await.unwrap();
-        if rows.iter().all(|r| !r.status().is_active()) {
+        if rows.iter().all(|r| !r.status.is_active()) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -351,7 +351,7 @@ async fn scheduler_runs_skips_and_catches_up_once() {
     let rows = env
         .engine
         .backups(&BackupFilter {
-            database: Some(db.clone()),
+            target: Some(Target::Database(db.clone())),
             ..Default::default()
         })
         .await
@@ -360,7 +360,7 @@ async fn scheduler_runs_skips_and_catches_up_once() {
     assert!(rows[0].late && !rows[1].late);
     assert!(rows
         .iter()
-        .all(|r| r.status() == BackupStatus::Succeeded && r.trigger == "schedule"));
+        .all(|r| r.status == BackupStatus::Succeeded && r.trigger == "schedule"));
 
     // Overdue: no success for more than two intervals.
     let status = env
@@ -368,7 +368,7 @@ async fn scheduler_runs_skips_and_catches_up_once() {
         .schedule_status(s.id, t2 + chrono::Duration::hours(3))
         .await
         .unwrap();
-    let st = status.iter().find(|x| x.database == db).unwrap();
+    let st = status.iter().find(|x| x.target.database() == Some(db.as_str())).unwrap();
     assert!(st.overdue, "{st:?}");
     assert!(st.next_run.is_some());
 
@@ -401,7 +401,7 @@ async fn scheduler_runs_skips_and_catches_up_once() {
     let st = env.engine.schedule_status(s.id, t2).await.unwrap();
     assert!(st
         .iter()
-        .find(|x| x.database == db)
+        .find(|x| x.target.database() == Some(db.as_str()))
         .unwrap()
         .gone_since
         .is_some());
@@ -484,7 +484,7 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
         .preview_policy(s.id, Some(&db), &two, now)
         .await
         .unwrap();
-    let planned: Vec<i64> = preview.prune.iter().map(|(id, _)| *id).collect();
+    let planned: Vec<i64> = preview.prune.iter().map(|r| r.id).collect();
     assert_eq!(planned.len(), 4);
     env.engine.set_policy(s.id, Some(&db), &two).await.unwrap();
     let report = env.engine.prune_now(s.id, &db, now).await.unwrap();
@@ -500,7 +500,7 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
             assert!(!dir.exists(), "artifact of pruned {id} removed");
         } else {
             assert!(row.pruned_at.is_none());
-            assert_eq!(row.tiers.as_deref(), Some("daily"));
+            assert_eq!(row.tiers, vec![Tier::Daily]);
             assert!(dir.join("manifest.json").exists());
         }
     }
@@ -633,7 +633,7 @@ async fn a_server_upgrade_flags_the_next_success() {
     let third = env.engine.backup_now(s.id, &db, "test").await.unwrap();
     let third = env.engine.backup(third.id).await.unwrap();
     assert!(third.version_changed, "the run after an upgrade is flagged");
-    assert_eq!(third.status(), BackupStatus::Succeeded);
+    assert_eq!(third.status, BackupStatus::Succeeded);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -289,7 +289,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                         .duration_ms
                         .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                         .unwrap_or_else(|| "-".into());
-                    let tail = match r.status() {
+                    let tail = match r.status {
                         engine::catalog::BackupStatus::Failed => {
                             r.cause.clone().unwrap_or_default()
                         }
@@ -300,7 +300,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                         r.id,
                         r.server_name,
                         r.database,
-                        r.status().as_str(),
+                        r.status.as_str(),
                         human_bytes(r.stored_bytes as u64),
                         started,
                         dur,
@@ -317,7 +317,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             let s = engine.server_by_name(&server).await?;
             let queued = engine.enqueue_globals(s.id, "cli").await?;
             let row = wait_for(engine, queued.id).await?;
-            match row.status() {
+            match row.status {
                 engine::catalog::BackupStatus::Succeeded => {
                     eprintln!(
                         "globals backup {} of {} succeeded: {} at {}",
@@ -482,10 +482,10 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
 }
 
 /// Waits until a queued run ends.
-async fn wait_for(engine: &Engine, id: i64) -> anyhow::Result<engine::catalog::BackupRow> {
+async fn wait_for(engine: &Engine, id: i64) -> anyhow::Result<engine::catalog::Backup> {
     loop {
         let row = engine.backup(id).await?;
-        if !row.status().is_active() {
+        if !row.status.is_active() {
             return Ok(row);
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -78,15 +78,7 @@ pub fn parse_sslmode(s: &str) -> PgSslMode {
     }
 }
 
-/// The sslmode values accepted in settings.
-pub const SSLMODES: &[&str] = &[
-    "disable",
-    "allow",
-    "prefer",
-    "require",
-    "verify-ca",
-    "verify-full",
-];
+pub use model::server::SSLMODES;
 
 /// Turns a connection error into a cause a person can act on.
 pub fn classify(spec: &ConnSpec, dbname: &str, e: sqlx::Error) -> PgError {
@@ -163,13 +155,7 @@ pub struct ServerInfo {
     pub in_recovery: bool,
 }
 
-/// A database on a server, as discovered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct DatabaseInfo {
-    pub name: String,
-    /// `None` when the user may not connect to it.
-    pub size_bytes: Option<i64>,
-}
+pub use model::server::DatabaseInfo;
 
 /// A table in a dump's snapshot.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 //! recorded `failed` with a cause and the tail of the program's stderr.
 
 pub mod directory;
+pub mod runner;
 pub mod stream;
 
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{BackupRow, BackupStatus, Catalog, CatalogError, Outcome};
+use crate::catalog::{Backup, BackupKind, BackupStatus, Catalog, CatalogError, Outcome};
 use crate::pg::{args, conn::Snapshot, ConnSpec, PgError, PgTools, TableInfo, ToolFinder};
 use crate::policy::{self, DumpOutput, Format, Policy, PolicyError};
 use crate::storage::{self, Destination, StorageError};
@@ -164,7 +165,7 @@ pub struct Manifest {
     pub pgshelf_manifest: u32,
     pub backup_id: i64,
     /// `database` or `globals`.
-    pub kind: String,
+    pub kind: BackupKind,
     pub server: String,
     pub database: String,
     /// The host the dump was read from (a standby when one was used).
@@ -192,7 +193,7 @@ pub async fn run(
     ctx: &RunContext,
     job: &BackupJob,
     progress: Arc<Progress>,
-) -> Result<BackupRow, PipelineError> {
+) -> Result<Backup, PipelineError> {
     let mut facts = Outcome {
         source_host: Some(job.spec.addr()),
         ..Outcome::default()
@@ -449,7 +450,7 @@ async fn take_database(
     let manifest = Manifest {
         pgshelf_manifest: 1,
         backup_id: job.backup_id,
-        kind: "database".into(),
+        kind: BackupKind::Database,
         server: job.server_name.clone(),
         database: database.to_owned(),
         source: job.spec.addr(),
@@ -527,7 +528,7 @@ async fn take_globals(
     let manifest = Manifest {
         pgshelf_manifest: 1,
         backup_id: job.backup_id,
-        kind: "globals".into(),
+        kind: BackupKind::Globals,
         server: job.server_name.clone(),
         database: String::new(),
         source: job.spec.addr(),

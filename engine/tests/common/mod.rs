@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use engine::catalog::{BackupFilter, BackupRow, BackupStatus};
+use engine::catalog::{BackupFilter, Backup, BackupStatus};
 use engine::secrets::Secret;
 use engine::servers::ServerInput;
 use engine::{Engine, EngineConfig, Error};
@@ -98,7 +98,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The local directory of a backup's artifact.
-pub fn artifact_dir(env: &Env, row: &BackupRow) -> PathBuf {
+pub fn artifact_dir(env: &Env, row: &Backup) -> PathBuf {
     let loc = row.location.as_deref().unwrap();
     let rel = loc
         .split_once(env.backups.to_str().unwrap())
@@ -197,14 +197,14 @@ pub fn restore(pg: &PgServer, dir: &Path, target: &str) {
 }
 
 /// Waits until a queued run ends.
-pub async fn finished(engine: &Engine, id: i64) -> BackupRow {
+pub async fn finished(engine: &Engine, id: i64) -> Backup {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let row = engine.backup(id).await.unwrap();
-        if !row.status().is_active() {
+        if !row.status.is_active() {
             return row;
         }
-        assert!(Instant::now() < deadline, "run {id} still {}", row.status());
+        assert!(Instant::now() < deadline, "run {id} still {}", row.status);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -213,9 +213,9 @@ pub async fn finished(engine: &Engine, id: i64) -> BackupRow {
 /// fix, and that no artifact is left. Returns the failed row.
 pub async fn assert_failed_clean(
     env: &Env,
-    result: Result<BackupRow, Error>,
+    result: Result<Backup, Error>,
     needle: &str,
-) -> BackupRow {
+) -> Backup {
     let err = result.expect_err("backup must fail");
     let msg = err.to_string();
     assert!(msg.contains(needle), "error {msg:?} should name {needle:?}");
@@ -225,11 +225,11 @@ pub async fn assert_failed_clean(
     );
     let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
     let row = rows[0].clone();
-    assert_eq!(row.status(), BackupStatus::Failed, "{row:?}");
+    assert_eq!(row.status, BackupStatus::Failed, "{row:?}");
     assert_eq!(row.cause.as_deref(), Some(msg.as_str()));
     assert!(rows
         .iter()
-        .all(|r| r.status() != BackupStatus::Succeeded || r.id != row.id));
+        .all(|r| r.status != BackupStatus::Succeeded || r.id != row.id));
     let left = files_under(&env.backups);
     assert!(left.is_empty(), "no artifact may remain: {left:?}");
     row

@@ -1,0 +1,28 @@
+//! pgshelf's domain types and pure rules, shared by the engine (server side)
+//! and the dashboard (server-rendered and in the browser). Nothing here does
+//! I/O: no tokio, sqlx or std::process, so it builds for wasm32 too.
+//!
+//! # Layout
+//!
+//! - [`backup`]: a recorded run ([`backup::Backup`]), its [`backup::Target`]
+//!   (a database or the globals), [`backup::BackupKind`] and
+//!   [`backup::BackupStatus`]; the nearest-globals rule.
+//! - [`policy`]: backup policies and server plans with their validation,
+//!   where a policy comes from ([`policy::PolicySource`]).
+//! - [`retention`]: retention tiers and their limits.
+//! - [`cron`]: cron expressions and presets in a time zone: parsing,
+//!   next runs, missed-run and overdue rules.
+//! - [`schedule`]: schedule status and the policy preview, as shown.
+//! - [`server`]: servers as shown (never a password), sslmodes, connection
+//!   test results.
+//! - [`worker`]: background worker status.
+//! - [`format`]: sizes and durations in words.
+
+pub mod backup;
+pub mod cron;
+pub mod format;
+pub mod policy;
+pub mod retention;
+pub mod schedule;
+pub mod server;
+pub mod worker;

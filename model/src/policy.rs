@@ -1,0 +1,467 @@
+//! Backup policies as users state them: what to dump, how, when, and how
+//! long to keep it. A server has a default [`Policy`] that its databases
+//! inherit; a database may override it whole. Server-wide settings (which
+//! databases are covered, the globals dump, a standby to read from) live in
+//! [`ServerPlan`]. Validation is here, so the browser and the engine apply
+//! the same rules; the `pg_dump` arguments a policy implies are the engine's.
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::cron::Schedule;
+use crate::retention::Tiers;
+
+/// A policy field that cannot be used, naming the field and the fix.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{field}: {message}")]
+pub struct PolicyError {
+    pub field: String,
+    pub message: String,
+}
+
+impl PolicyError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        PolicyError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+    /// HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        422
+    }
+}
+
+/// Archive format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Format {
+    /// `-Fc` streamed from standard output.
+    Custom,
+    /// `-Fd -j jobs`, spooled and uploaded file by file.
+    Directory { jobs: u32 },
+}
+
+/// pg_dump's own compression methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PgDumpAlgorithm {
+    Gzip,
+    Lz4,
+    Zstd,
+}
+
+impl PgDumpAlgorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PgDumpAlgorithm::Gzip => "gzip",
+            PgDumpAlgorithm::Lz4 => "lz4",
+            PgDumpAlgorithm::Zstd => "zstd",
+        }
+    }
+    fn max_level(self) -> u32 {
+        match self {
+            PgDumpAlgorithm::Gzip => 9,
+            PgDumpAlgorithm::Lz4 => 12,
+            PgDumpAlgorithm::Zstd => 22,
+        }
+    }
+}
+
+/// Who compresses the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "kebab-case")]
+pub enum Compression {
+    /// pgshelf's in-process multithreaded zstd (the default).
+    Pgshelf { level: i32 },
+    /// pg_dump's own `--compress=METHOD:LEVEL`.
+    PgDump {
+        algorithm: PgDumpAlgorithm,
+        level: u32,
+    },
+    /// Stored as pg_dump writes it, uncompressed.
+    None,
+}
+
+/// Which objects to dump. Patterns are pg_dump's (`*`, `?`, `schema.table`,
+/// double quotes for exact names); each goes to pg_dump as one argument.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Selection {
+    pub include_schemas: Vec<String>,
+    pub exclude_schemas: Vec<String>,
+    pub include_tables: Vec<String>,
+    pub exclude_tables: Vec<String>,
+    /// Tables whose data is skipped; their structure is still dumped.
+    pub exclude_table_data: Vec<String>,
+}
+
+impl Selection {
+    pub fn is_empty(&self) -> bool {
+        self == &Selection::default()
+    }
+}
+
+/// How one database is backed up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Scheduled runs happen only when enabled; "Back up now" always works.
+    pub enabled: bool,
+    /// Five-field cron expression or a preset such as `@daily`.
+    pub schedule: String,
+    /// IANA time zone the schedule and the retention calendar are read in.
+    pub timezone: String,
+    pub format: Format,
+    pub compression: Compression,
+    pub selection: Selection,
+    /// Take the snapshot in a SERIALIZABLE READ ONLY DEFERRABLE transaction.
+    pub serializable_deferrable: bool,
+    /// pg_dump's `--lock-wait-timeout`, in seconds.
+    pub lock_wait_timeout_secs: Option<u32>,
+    /// The whole run fails as timed out after this long.
+    pub run_timeout_secs: Option<u32>,
+    /// The run fails as stalled when no byte moves for this long.
+    pub stall_timeout_secs: u32,
+    pub retention: Tiers,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            enabled: true,
+            schedule: "30 3 * * *".into(),
+            timezone: "UTC".into(),
+            format: Format::Custom,
+            compression: Compression::Pgshelf { level: 3 },
+            selection: Selection::default(),
+            serializable_deferrable: false,
+            lock_wait_timeout_secs: None,
+            run_timeout_secs: None,
+            stall_timeout_secs: 900,
+            retention: Tiers::default(),
+        }
+    }
+}
+
+/// Largest `-j` accepted for directory format.
+pub const MAX_JOBS: u32 = 64;
+
+impl Policy {
+    /// The parsed schedule and time zone, or the reason they are unusable.
+    pub fn schedule(&self) -> Result<(Schedule, Tz), PolicyError> {
+        let s = Schedule::parse(&self.schedule)
+            .map_err(|e| PolicyError::new("schedule", e.to_string()))?;
+        Ok((s, parse_tz(&self.timezone)?))
+    }
+
+    /// Checks every field; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        self.schedule()?;
+        if let Format::Directory { jobs } = self.format {
+            if jobs == 0 || jobs > MAX_JOBS {
+                return Err(PolicyError::new(
+                    "format.jobs",
+                    format!("{jobs} parallel jobs is outside 1..={MAX_JOBS}. Fix: use about as many jobs as the server has spare cores"),
+                ));
+            }
+        }
+        match self.compression {
+            Compression::Pgshelf { level } if !(1..=19).contains(&level) => {
+                return Err(PolicyError::new(
+                    "compression.level",
+                    format!("zstd level {level} is outside 1..=19. Fix: 3 is fast, 19 is smallest"),
+                ))
+            }
+            Compression::PgDump { algorithm, level } if level > algorithm.max_level() => {
+                return Err(PolicyError::new(
+                    "compression.level",
+                    format!(
+                        "{} level {level} is above {}. Fix: choose 1 to {}",
+                        algorithm.as_str(),
+                        algorithm.max_level(),
+                        algorithm.max_level()
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        let s = &self.selection;
+        for (field, list) in [
+            ("selection.include_schemas", &s.include_schemas),
+            ("selection.exclude_schemas", &s.exclude_schemas),
+            ("selection.include_tables", &s.include_tables),
+            ("selection.exclude_tables", &s.exclude_tables),
+            ("selection.exclude_table_data", &s.exclude_table_data),
+        ] {
+            for p in list {
+                check_pattern(p).map_err(|m| PolicyError::new(field, m))?;
+            }
+        }
+        if self.stall_timeout_secs < 10 {
+            return Err(PolicyError::new(
+                "stall_timeout_secs",
+                format!(
+                    "{}s is too short to tell a stall from a pause. Fix: use at least 10",
+                    self.stall_timeout_secs
+                ),
+            ));
+        }
+        if self.run_timeout_secs == Some(0) {
+            return Err(PolicyError::new(
+                "run_timeout_secs",
+                "0 would fail every run. Fix: leave it empty for no limit",
+            ));
+        }
+        if self.lock_wait_timeout_secs == Some(0) {
+            return Err(PolicyError::new(
+                "lock_wait_timeout_secs",
+                "0 would fail on any lock. Fix: leave it empty to wait",
+            ));
+        }
+        self.retention
+            .validate()
+            .map_err(|e| PolicyError::new("retention", e.to_string()))?;
+        Ok(())
+    }
+
+    /// Whether pgshelf compresses the stream itself.
+    pub fn pgshelf_zstd_level(&self) -> Option<i32> {
+        match self.compression {
+            Compression::Pgshelf { level } => Some(level),
+            _ => None,
+        }
+    }
+
+    /// File name of a custom-format artifact under this policy.
+    pub fn custom_file_name(&self) -> &'static str {
+        match self.compression {
+            Compression::Pgshelf { .. } => "dump.zst",
+            Compression::PgDump { .. } | Compression::None => "dump.custom",
+        }
+    }
+
+    /// Short words for the compression, for manifests and the UI.
+    pub fn compression_label(&self) -> String {
+        match self.compression {
+            Compression::Pgshelf { level } => format!("zstd:{level} (pgshelf)"),
+            Compression::PgDump { algorithm, level } => {
+                format!("{}:{level} (pg_dump)", algorithm.as_str())
+            }
+            Compression::None => "none".into(),
+        }
+    }
+}
+
+/// Parses an IANA time zone name.
+pub fn parse_tz(name: &str) -> Result<Tz, PolicyError> {
+    name.parse::<Tz>().map_err(|_| {
+        PolicyError::new(
+            "timezone",
+            format!("{name:?} is not an IANA time zone. Fix: use a name such as UTC, Europe/Berlin or America/New_York"),
+        )
+    })
+}
+
+/// Which databases of a server are backed up on schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Coverage {
+    /// Every database that accepts connections; templates skipped; new ones picked up.
+    All,
+    /// Only these.
+    Only { databases: Vec<String> },
+}
+
+/// The per-server `pg_dumpall --globals-only` schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GlobalsPolicy {
+    pub enabled: bool,
+    pub schedule: String,
+    pub timezone: String,
+    /// `--no-role-passwords`, for managed platforms that hide pg_authid.
+    pub no_role_passwords: bool,
+    pub retention: Tiers,
+}
+
+impl Default for GlobalsPolicy {
+    fn default() -> Self {
+        GlobalsPolicy {
+            enabled: true,
+            schedule: "15 3 * * *".into(),
+            timezone: "UTC".into(),
+            no_role_passwords: false,
+            retention: Tiers::default(),
+        }
+    }
+}
+
+/// A standby to dump from, taking read load off the primary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standby {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Server-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerPlan {
+    pub coverage: Coverage,
+    pub globals: GlobalsPolicy,
+    pub standby: Option<Standby>,
+}
+
+impl Default for ServerPlan {
+    fn default() -> Self {
+        ServerPlan {
+            coverage: Coverage::All,
+            globals: GlobalsPolicy::default(),
+            standby: None,
+        }
+    }
+}
+
+impl ServerPlan {
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        Schedule::parse(&self.globals.schedule)
+            .map_err(|e| PolicyError::new("globals.schedule", e.to_string()))?;
+        parse_tz(&self.globals.timezone)
+            .map_err(|e| PolicyError::new("globals.timezone", e.message))?;
+        self.globals
+            .retention
+            .validate()
+            .map_err(|e| PolicyError::new("globals.retention", e.to_string()))?;
+        if let Some(s) = &self.standby {
+            if s.host.trim().is_empty() || s.port == 0 {
+                return Err(PolicyError::new(
+                    "standby",
+                    "needs a host and a port. Fix: enter both, or remove the standby",
+                ));
+            }
+        }
+        if let Coverage::Only { databases } = &self.coverage {
+            if databases.iter().any(|d| d.trim().is_empty()) {
+                return Err(PolicyError::new(
+                    "coverage",
+                    "an empty database name is listed",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `database` is backed up on schedule.
+    pub fn covers(&self, database: &str) -> bool {
+        match &self.coverage {
+            Coverage::All => true,
+            Coverage::Only { databases } => databases.iter().any(|d| d == database),
+        }
+    }
+}
+
+/// What a `pg_dump` binary can do, probed by running it (not inferred from
+/// its version: some builds lack lz4 or zstd, and pg_dump 14 silently
+/// ignores `--compress=zstd`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpCapabilities {
+    /// `--compress=METHOD[:LEVEL]` syntax (16+).
+    pub method_syntax: bool,
+    pub gzip: bool,
+    pub lz4: bool,
+    pub zstd: bool,
+}
+
+impl DumpCapabilities {
+    pub fn supports(&self, a: PgDumpAlgorithm) -> bool {
+        match a {
+            PgDumpAlgorithm::Gzip => self.gzip,
+            PgDumpAlgorithm::Lz4 => self.lz4 && self.method_syntax,
+            PgDumpAlgorithm::Zstd => self.zstd && self.method_syntax,
+        }
+    }
+}
+
+/// Refuses patterns pg_dump would misread or that are empty.
+fn check_pattern(p: &str) -> Result<(), String> {
+    if p.trim().is_empty() {
+        return Err("an empty pattern is listed. Fix: remove it".into());
+    }
+    if p.starts_with('-') {
+        return Err(format!(
+            "{p:?} starts with '-'. Fix: quote the name, e.g. \"\\\"-name\\\"\""
+        ));
+    }
+    if p.matches('"').count() % 2 == 1 {
+        return Err(format!("{p:?} has an unbalanced double quote"));
+    }
+    if p.contains('\0') || p.contains('\n') {
+        return Err(format!("{p:?} holds a control character"));
+    }
+    Ok(())
+}
+
+
+/// Where a database's effective policy comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "lowercase")]
+pub enum PolicySource {
+    /// The database's own override.
+    Database { declared: bool },
+    /// Inherited from the server's default policy.
+    Server { declared: bool },
+    /// Nothing set: pgshelf's built-in default.
+    Default,
+}
+
+impl PolicySource {
+    /// Words for the policy page: `for_database` is true on a database's
+    /// policy page, false on the server default's.
+    pub fn label(self, for_database: bool) -> &'static str {
+        use PolicySource::*;
+        match (self, for_database) {
+            (Database { declared: false }, _) => "override for this database",
+            (Database { declared: true }, true) => "override, declared in pgshelf.toml — read-only",
+            (Database { declared: true }, false) => "declared in pgshelf.toml — read-only",
+            (Server { declared: false }, true) => "inherited from server default",
+            (Server { declared: true }, true) => {
+                "inherited from server default (declared in pgshelf.toml)"
+            }
+            (Server { declared: false }, false) => "server default",
+            (Server { declared: true }, false) => {
+                "server default, declared in pgshelf.toml — read-only"
+            }
+            (Default, true) => {
+                "inherited from server default (pgshelf's built-in default, not saved)"
+            }
+            (Default, false) => "pgshelf's built-in default (not saved yet)",
+        }
+    }
+
+    /// Short words for the schedules table.
+    pub fn short(self) -> &'static str {
+        use PolicySource::*;
+        match self {
+            Database { declared: false } => "override",
+            Database { declared: true } => "override (pgshelf.toml)",
+            Server { declared: false } => "server default",
+            Server { declared: true } => "server default (pgshelf.toml)",
+            Default => "built-in default",
+        }
+    }
+
+    /// Whether the policy page must not change it.
+    pub fn read_only(self, for_database: bool) -> bool {
+        match self {
+            PolicySource::Database { declared } => declared && for_database,
+            PolicySource::Server { declared } => declared && !for_database,
+            PolicySource::Default => false,
+        }
+    }
+
+    /// A database's own override that can be removed.
+    pub fn is_removable_override(self) -> bool {
+        matches!(self, PolicySource::Database { declared: false })
+    }
+}
