@@ -18,6 +18,9 @@ pub struct PolicyPreview {
     pub keep: Vec<(i64, Vec<String>, String)>,
     /// Backups the new retention would prune, with the reason.
     pub prune: Vec<(i64, String)>,
+    /// Databases whose pruning is held (the clock reads earlier than their
+    /// newest backup), as `database: reason`; nothing of theirs is pruned.
+    pub held: Vec<String>,
 }
 
 /// A policy declared in `pgshelf.toml`, by server name.
@@ -115,6 +118,7 @@ impl Engine {
         let (schedule, tz) = policy.schedule()?;
         let mut keep = Vec::new();
         let mut prune_list = Vec::new();
+        let mut held = Vec::new();
         let databases: Vec<String> = match database {
             Some(d) => vec![d.to_owned()],
             // A server default applies to every database without an override.
@@ -139,7 +143,7 @@ impl Engine {
         };
         for db in databases {
             let (plan, _) = prune::plan_for(
-                &self.inner.catalog,
+                &self.inner.ctx,
                 server_id,
                 "database",
                 &db,
@@ -148,6 +152,9 @@ impl Engine {
                 now,
             )
             .await?;
+            if let Some(why) = plan.held {
+                held.push(format!("{db}: {why}"));
+            }
             for d in plan.decisions {
                 if d.keep {
                     keep.push((
@@ -165,6 +172,7 @@ impl Engine {
             next_runs: schedule.upcoming(now, tz, 5),
             keep,
             prune: prune_list,
+            held,
         })
     }
 

@@ -467,7 +467,8 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
         }
         v
     };
-    // Keep 2 daily: the plan says the four oldest go.
+    // Keep 2 daily: with the engine's default minimum (the 3 newest are
+    // always kept) the plan says the three oldest go.
     let two = Policy {
         retention: Tiers {
             hourly: 0,
@@ -485,7 +486,17 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
         .await
         .unwrap();
     let planned: Vec<i64> = preview.prune.iter().map(|(id, _)| *id).collect();
-    assert_eq!(planned.len(), 4);
+    assert_eq!(sorted(planned.clone()), ids[..3].to_vec());
+    assert!(preview.held.is_empty());
+    let third = preview
+        .keep
+        .iter()
+        .find(|(id, _, _)| *id == ids[3])
+        .unwrap();
+    assert_eq!(
+        (third.1.len(), third.2.as_str()),
+        (0, "one of the 3 newest successful backups: always kept")
+    );
     env.engine.set_policy(s.id, Some(&db), &two).await.unwrap();
     let report = env.engine.prune_now(s.id, &db, now).await.unwrap();
     let mut pruned = report.pruned.clone();
@@ -500,7 +511,8 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
             assert!(!dir.exists(), "artifact of pruned {id} removed");
         } else {
             assert!(row.pruned_at.is_none());
-            assert_eq!(row.tiers.as_deref(), Some("daily"));
+            let tiers = if *id == ids[3] { "" } else { "daily" };
+            assert_eq!(row.tiers.as_deref(), Some(tiers));
             assert!(dir.join("manifest.json").exists());
         }
     }
@@ -512,6 +524,11 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
         .unwrap()
         .pruned
         .is_empty());
+}
+
+fn sorted(mut v: Vec<i64>) -> Vec<i64> {
+    v.sort_unstable();
+    v
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -640,7 +657,8 @@ async fn a_server_upgrade_flags_the_next_success() {
 async fn a_failed_prune_keeps_the_row_and_retries() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let env = engine_for(&[major]).await;
+    // Only the newest is kept whatever the tiers, so daily 1 prunes the old one.
+    let env = engine_with(&[major], |c| c.min_backups_kept = 1).await;
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
     let db = pg.fresh_database("retry");
     let keep_all = Policy {
