@@ -108,6 +108,9 @@ pub struct EngineConfig {
     pub zstd: ZstdSettings,
     pub runs_per_server: usize,
     pub max_runs: usize,
+    /// The newest N successful backups of each database (and of each
+    /// server's globals) are never pruned, whatever the retention tiers say.
+    pub min_backups_kept: u32,
     /// How often the scheduler ticks; `None` starts no scheduler (tests tick by hand).
     pub scheduler_interval: Option<std::time::Duration>,
 }
@@ -125,6 +128,7 @@ impl EngineConfig {
             zstd: ZstdSettings::default(),
             runs_per_server: 1,
             max_runs: 4,
+            min_backups_kept: retention::DEFAULT_MIN_KEEP,
             scheduler_interval: Some(std::time::Duration::from_secs(30)),
         }
     }
@@ -174,6 +178,9 @@ impl Engine {
             tools,
             zstd: cfg.zstd,
             spool_dir: cfg.spool_dir.clone(),
+            retention: retention::Rules {
+                min_keep: cfg.min_backups_kept,
+            },
         };
         let run_ctx = ctx.clone();
         let run_key = key.clone();

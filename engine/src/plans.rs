@@ -106,6 +106,7 @@ impl Engine {
         let (schedule, tz) = policy.schedule()?;
         let mut keep = Vec::new();
         let mut prune_list = Vec::new();
+        let mut held = Vec::new();
         let databases: Vec<String> = match database {
             Some(d) => vec![d.to_owned()],
             // A server default applies to every database without an override.
@@ -131,7 +132,7 @@ impl Engine {
         for db in databases {
             let target = Target::Database(db);
             let (plan, rows) = prune::plan_for(
-                &self.inner.catalog,
+                &self.inner.ctx,
                 server_id,
                 &target,
                 &policy.retention,
@@ -139,6 +140,9 @@ impl Engine {
                 now,
             )
             .await?;
+            if let Some(why) = plan.held {
+                held.push(format!("{target}: {why}"));
+            }
             for d in plan.decisions {
                 let row = RetainedBackup {
                     id: d.id,
@@ -167,6 +171,7 @@ impl Engine {
                 .collect(),
             keep,
             prune: prune_list,
+            held,
         })
     }
 

@@ -6,10 +6,14 @@
 //! storage first; only then is its row marked pruned. A removal that fails
 //! is recorded on the row and retried at the next prune: the row is never
 //! lost while its artifact may still exist.
+//!
+//! When the plan is held (the clock reads earlier than the newest backup),
+//! nothing is removed: the reason is logged and returned in
+//! [`PruneReport::held`].
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::{Backup, Catalog, Target};
+use crate::catalog::{Backup, Target};
 use crate::pipeline::RunContext;
 use crate::retention::{self, Candidate, Plan, Tiers};
 use crate::{effective_policy, server_plan, Error};
@@ -21,19 +25,22 @@ pub struct PruneReport {
     /// (backup id, error) for removals that failed and will be retried.
     pub failed: Vec<(i64, String)>,
     pub kept: usize,
+    /// Why nothing was pruned, when the plan held pruning (a clock behind
+    /// the newest backup).
+    pub held: Option<String>,
 }
 
 /// The retention plan for the retained backups of one database (or the
-/// globals of a server).
+/// globals of a server), under the engine's retention rules (`ctx.retention`).
 pub async fn plan_for(
-    catalog: &Catalog,
+    ctx: &RunContext,
     server_id: i64,
     target: &Target,
     tiers: &Tiers,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Result<(Plan, Vec<Backup>), Error> {
-    let rows = catalog.retained(server_id, target).await?;
+    let rows = ctx.catalog.retained(server_id, target).await?;
     let candidates: Vec<Candidate> = rows
         .iter()
         .map(|r| Candidate {
@@ -42,7 +49,10 @@ pub async fn plan_for(
             succeeded: true,
         })
         .collect();
-    Ok((retention::plan(&candidates, tiers, now, tz), rows))
+    Ok((
+        retention::plan(&candidates, tiers, &ctx.retention, now, tz),
+        rows,
+    ))
 }
 
 /// Plans and prunes after `done` succeeded.
@@ -75,10 +85,18 @@ pub async fn prune(
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Result<PruneReport, Error> {
-    let (plan, rows) = plan_for(&ctx.catalog, server_id, target, tiers, tz, now).await?;
-    let mut report = PruneReport::default();
+    let (plan, rows) = plan_for(ctx, server_id, target, tiers, tz, now).await?;
+    let mut report = PruneReport {
+        held: plan.held.clone(),
+        ..PruneReport::default()
+    };
+    if let Some(why) = &plan.held {
+        tracing::warn!(server = server_id, target = %target, "retention held: {why}");
+    }
     for d in &plan.decisions {
-        if d.keep {
+        // A held plan keeps everything; never act on it even if a decision
+        // said otherwise.
+        if d.keep || plan.held.is_some() {
             report.kept += 1;
             ctx.catalog.set_tiers(d.id, &d.tiers).await?;
             continue;

@@ -1,7 +1,8 @@
 //! Policies against real PostgreSQL servers: every format, compression and
 //! selection option restores with stock tools; globals rebuild roles on a
 //! fresh server; the scheduler runs, skips and catches up on a controlled
-//! clock; retention prunes exactly the plan on real storage.
+//! clock; retention prunes exactly the plan on real storage, nothing beyond
+//! the rules after a long outage, and nothing while the clock is set back.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -467,7 +468,8 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
         }
         v
     };
-    // Keep 2 daily: the plan says the four oldest go.
+    // Keep 2 daily: with the engine's default minimum (the 3 newest are
+    // always kept) the plan says the three oldest go.
     let two = Policy {
         retention: Tiers {
             hourly: 0,
@@ -485,7 +487,13 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
         .await
         .unwrap();
     let planned: Vec<i64> = preview.prune.iter().map(|r| r.id).collect();
-    assert_eq!(planned.len(), 4);
+    assert_eq!(sorted(planned.clone()), ids[..3].to_vec());
+    assert!(preview.held.is_empty());
+    let third = preview.keep.iter().find(|r| r.id == ids[3]).unwrap();
+    assert_eq!(
+        (third.tiers.len(), third.reason.as_str()),
+        (0, "one of the 3 newest successful backups: always kept")
+    );
     env.engine.set_policy(s.id, Some(&db), &two).await.unwrap();
     let report = env.engine.prune_now(s.id, &db, now).await.unwrap();
     let mut pruned = report.pruned.clone();
@@ -500,7 +508,8 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
             assert!(!dir.exists(), "artifact of pruned {id} removed");
         } else {
             assert!(row.pruned_at.is_none());
-            assert_eq!(row.tiers, vec![Tier::Daily]);
+            let tiers = if *id == ids[3] { vec![] } else { vec![Tier::Daily] };
+            assert_eq!(row.tiers, tiers);
             assert!(dir.join("manifest.json").exists());
         }
     }
@@ -512,6 +521,202 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
         .unwrap()
         .pruned
         .is_empty());
+}
+
+fn sorted(mut v: Vec<i64>) -> Vec<i64> {
+    v.sort_unstable();
+    v
+}
+
+fn tiers(daily: u32, weekly: u32, monthly: u32) -> Tiers {
+    Tiers {
+        hourly: 0,
+        daily,
+        weekly,
+        monthly,
+        yearly: 0,
+    }
+}
+
+/// Takes one backup per time under a policy that keeps everything, each
+/// backdated to its time right away; returns the ids and artifact dirs.
+async fn backdated_backups(
+    env: &Env,
+    server_id: i64,
+    db: &str,
+    times: &[DateTime<Utc>],
+) -> (Vec<i64>, Vec<PathBuf>) {
+    let keep_all = Policy {
+        retention: tiers(3660, 0, 0),
+        ..Policy::default()
+    };
+    env.engine
+        .set_policy(server_id, Some(db), &keep_all)
+        .await
+        .unwrap();
+    let cat = catalog_pool(env).await;
+    let (mut ids, mut dirs) = (Vec::new(), Vec::new());
+    for at in times {
+        let row = env.engine.backup_now(server_id, db, "test").await.unwrap();
+        backdate(&cat, row.id, *at).await;
+        ids.push(row.id);
+        dirs.push(artifact_dir(env, &row));
+    }
+    cat.close().await;
+    (ids, dirs)
+}
+
+/// Asserts which of `ids` are pruned (row marked, artifact gone) and that
+/// the others are intact.
+async fn assert_pruned(env: &Env, ids: &[i64], dirs: &[PathBuf], pruned: &[i64]) {
+    for (id, dir) in ids.iter().zip(dirs) {
+        let row = env.engine.backup(*id).await.unwrap();
+        if pruned.contains(id) {
+            assert!(row.pruned_at.is_some(), "#{id} pruned");
+            assert!(!dir.exists(), "artifact of pruned #{id} removed");
+        } else {
+            assert!(row.pruned_at.is_none(), "#{id} kept: {row:?}");
+            assert!(dir.join("manifest.json").exists(), "#{id} artifact kept");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_longer_than_every_window_prunes_nothing_beyond_the_rules() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = engine_for(&[major]).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let db = pg.fresh_database("outage");
+    // Daily backups at 03:00 UTC, Fri 2024-03-01 .. Fri 2024-03-08:
+    // ids[i] is 2024-03-0{i+1}.
+    let base = Utc.with_ymd_and_hms(2024, 3, 1, 3, 0, 0).unwrap();
+    let times: Vec<DateTime<Utc>> = (0..8).map(|i| base + chrono::Duration::days(i)).collect();
+    let (ids, dirs) = backdated_backups(&env, s.id, &db, &times).await;
+    // 3 daily, 2 weekly, 2 monthly, and the engine's default 3 newest.
+    let policy = Policy {
+        retention: tiers(3, 2, 2),
+        ..Policy::default()
+    };
+    env.engine
+        .set_policy(s.id, Some(&db), &policy)
+        .await
+        .unwrap();
+
+    // Right after the last one: 03-08, 03-07, 03-06 hold daily (and are the
+    // 3 newest), 03-03 holds weekly 2024-W09; March is the only month.
+    let right_after = times[7] + chrono::Duration::hours(1);
+    let r = env.engine.prune_now(s.id, &db, right_after).await.unwrap();
+    assert_eq!(r.held, None);
+    let first = vec![ids[0], ids[1], ids[3], ids[4]];
+    assert_eq!(sorted(r.pruned.clone()), first);
+    assert_pruned(&env, &ids, &dirs, &first).await;
+
+    // Years later, before the next success: the clock alone ages nothing out.
+    let preview = env
+        .engine
+        .preview_policy(s.id, Some(&db), &policy, Utc::now())
+        .await
+        .unwrap();
+    assert!(preview.prune.is_empty(), "{:?}", preview.prune);
+    assert_eq!(preview.keep.len(), 4);
+
+    // The outage (longer than every tier's span) ends with one success. Its
+    // own prune, on the real clock, moves each tier down by one bucket: the
+    // new backup holds this day, week and month, so 03-06 (the 3rd daily)
+    // and 03-03 (the 2nd weekly) go, and nothing else.
+    let new = env.engine.backup_now(s.id, &db, "test").await.unwrap();
+    let new_dir = artifact_dir(&env, &new);
+    let mut all_ids = ids.clone();
+    all_ids.push(new.id);
+    let mut all_dirs = dirs.clone();
+    all_dirs.push(new_dir);
+    let mut gone = first.clone();
+    gone.extend([ids[2], ids[5]]);
+    assert_pruned(&env, &all_ids, &all_dirs, &gone).await;
+    for (id, tiers) in [
+        (new.id, "daily,weekly,monthly"),
+        (ids[7], "daily,weekly,monthly"),
+        (ids[6], "daily"),
+    ] {
+        let row = env.engine.backup(id).await.unwrap();
+        let held: Vec<&str> = row.tiers.iter().map(|t| t.name()).collect();
+        assert_eq!(held.join(","), tiers, "#{id}");
+    }
+    // Re-planning prunes nothing more.
+    let r = env.engine.prune_now(s.id, &db, Utc::now()).await.unwrap();
+    assert!(r.pruned.is_empty() && r.failed.is_empty(), "{r:?}");
+    assert_eq!(r.kept, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clock_set_back_prunes_nothing() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = engine_for(&[major]).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let db = pg.fresh_database("clockback");
+    // Daily backups 2024-03-01 .. 2024-03-05, 03:00 UTC.
+    let base = Utc.with_ymd_and_hms(2024, 3, 1, 3, 0, 0).unwrap();
+    let times: Vec<DateTime<Utc>> = (0..5).map(|i| base + chrono::Duration::days(i)).collect();
+    let (ids, dirs) = backdated_backups(&env, s.id, &db, &times).await;
+    let one = Policy {
+        retention: tiers(1, 0, 0),
+        ..Policy::default()
+    };
+    env.engine.set_policy(s.id, Some(&db), &one).await.unwrap();
+
+    // The clock reads 2024-03-04 12:00, before the newest backup: the
+    // preview and the prune both hold, and say why.
+    let back = Utc.with_ymd_and_hms(2024, 3, 4, 12, 0, 0).unwrap();
+    let preview = env
+        .engine
+        .preview_policy(s.id, Some(&db), &one, back)
+        .await
+        .unwrap();
+    assert!(preview.prune.is_empty(), "{:?}", preview.prune);
+    assert_eq!(preview.keep.len(), 5);
+    assert_eq!(preview.held.len(), 1, "{:?}", preview.held);
+    let why = &preview.held[0];
+    assert!(
+        why.starts_with(&format!(
+            "{db}: nothing is pruned: the clock reads 2024-03-04 12:00:00 UTC"
+        )),
+        "{why}"
+    );
+    assert!(
+        why.contains(&format!("#{} taken 2024-03-05 03:00:00 UTC", ids[4])),
+        "{why}"
+    );
+    let r = env.engine.prune_now(s.id, &db, back).await.unwrap();
+    assert!(r.pruned.is_empty() && r.failed.is_empty(), "{r:?}");
+    assert_eq!(r.kept, 5);
+    assert!(r.held.as_deref().unwrap().starts_with("nothing is pruned"));
+    assert_pruned(&env, &ids, &dirs, &[]).await;
+
+    // The production path: the newest row is dated a month ahead of this
+    // host's clock (written while the clock ran fast, then corrected). The
+    // next real success prunes nothing although daily 1 and the 3 newest
+    // would let two go.
+    let cat = catalog_pool(&env).await;
+    let ahead = Utc::now() + chrono::Duration::days(30);
+    backdate(&cat, ids[4], ahead).await;
+    cat.close().await;
+    let new = env.engine.backup_now(s.id, &db, "test").await.unwrap();
+    let mut all_ids = ids.clone();
+    all_ids.push(new.id);
+    let mut all_dirs = dirs.clone();
+    all_dirs.push(artifact_dir(&env, &new));
+    assert_pruned(&env, &all_ids, &all_dirs, &[]).await;
+
+    // Once the clock passes the newest backup the rules apply again: the 3
+    // newest (the one dated ahead, the new one, 03-04) stay, the rest go.
+    let later = ahead + chrono::Duration::days(1);
+    let r = env.engine.prune_now(s.id, &db, later).await.unwrap();
+    assert_eq!(r.held, None);
+    let gone = vec![ids[0], ids[1], ids[2]];
+    assert_eq!(sorted(r.pruned.clone()), gone);
+    assert_pruned(&env, &all_ids, &all_dirs, &gone).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -640,7 +845,8 @@ async fn a_server_upgrade_flags_the_next_success() {
 async fn a_failed_prune_keeps_the_row_and_retries() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let env = engine_for(&[major]).await;
+    // Only the newest is kept whatever the tiers, so daily 1 prunes the old one.
+    let env = engine_with(&[major], |c| c.min_backups_kept = 1).await;
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
     let db = pg.fresh_database("retry");
     let keep_all = Policy {

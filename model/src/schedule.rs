@@ -63,4 +63,7 @@ pub struct PolicyPreview {
     pub keep: Vec<RetainedBackup>,
     /// Backups the new retention would prune, with the reason.
     pub prune: Vec<RetainedBackup>,
+    /// Databases whose pruning is held (the clock reads earlier than their
+    /// newest backup), as `database: reason`; nothing of theirs is pruned.
+    pub held: Vec<String>,
 }

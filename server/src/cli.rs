@@ -404,6 +404,9 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             for t in &preview.next_runs {
                 println!("  next: {} UTC", t.format("%Y-%m-%d %H:%M"));
             }
+            for why in &preview.held {
+                println!("retention held: {why}");
+            }
             if preview.prune.is_empty() {
                 println!(
                     "retention: prunes nothing now ({} kept)",

@@ -30,6 +30,9 @@ pub struct Config {
     pub zstd_threads: Option<u32>,
     pub runs_per_server: usize,
     pub max_runs: usize,
+    /// The newest N successful backups of each database are never pruned,
+    /// whatever the retention tiers say.
+    pub min_backups_kept: u32,
     /// Seconds between scheduler ticks.
     pub scheduler_interval_secs: u64,
     /// Log filter, e.g. `info` or `pgshelf=debug`.
@@ -54,6 +57,7 @@ impl Default for Config {
             zstd_threads: None,
             runs_per_server: 1,
             max_runs: 4,
+            min_backups_kept: engine::retention::DEFAULT_MIN_KEEP,
             scheduler_interval_secs: 30,
             log: "info".into(),
             declared_policies: Vec::new(),
@@ -76,6 +80,7 @@ struct FileLayer {
     zstd_threads: Option<u32>,
     runs_per_server: Option<usize>,
     max_runs: Option<usize>,
+    min_backups_kept: Option<u32>,
     scheduler_interval_secs: Option<u64>,
     log: Option<String>,
     servers: Option<BTreeMap<String, ServerSection>>,
@@ -108,6 +113,7 @@ const KEYS: &[&str] = &[
     "zstd_threads",
     "runs_per_server",
     "max_runs",
+    "min_backups_kept",
     "scheduler_interval_secs",
     "log",
     "servers",
@@ -201,6 +207,9 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         if let Some(v) = f.max_runs {
             c.max_runs = v;
         }
+        if let Some(v) = f.min_backups_kept {
+            c.min_backups_kept = v;
+        }
         if let Some(v) = f.scheduler_interval_secs {
             c.scheduler_interval_secs = v;
         }
@@ -267,6 +276,9 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
                 c.runs_per_server = v.parse().map_err(|_| bad("a whole number"))?
             }
             "MAX_RUNS" => c.max_runs = v.parse().map_err(|_| bad("a whole number"))?,
+            "MIN_BACKUPS_KEPT" => {
+                c.min_backups_kept = v.parse().map_err(|_| bad("a whole number"))?
+            }
             "SCHEDULER_INTERVAL_SECS" => {
                 c.scheduler_interval_secs =
                     v.parse().map_err(|_| bad("a whole number of seconds"))?
@@ -317,6 +329,7 @@ impl Config {
         ));
         e.runs_per_server = self.runs_per_server.max(1);
         e.max_runs = self.max_runs.max(1);
+        e.min_backups_kept = self.min_backups_kept;
         e
     }
 }
@@ -425,5 +438,24 @@ globals = { schedule = "@daily", no_role_passwords = true }
         let f = dir.path().join("p.toml");
         std::fs::write(&f, "max_runs = \"lots\"").unwrap();
         assert!(load(Some(&f), &[]).is_err());
+        let e = load(None, &env(&[("PGSHELF_MIN_BACKUPS_KEPT", "-1")])).unwrap_err();
+        assert_eq!(e.source_name, "PGSHELF_MIN_BACKUPS_KEPT");
+        assert!(e.message.contains("whole number"), "{e}");
+    }
+
+    #[test]
+    fn min_backups_kept_defaults_to_3_and_reaches_the_engine() {
+        assert_eq!(Config::default().min_backups_kept, 3);
+        assert_eq!(Config::default().engine().min_backups_kept, 3);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgshelf.toml");
+        std::fs::write(&f, "min_backups_kept = 5\n").unwrap();
+        let l = load(Some(&f), &[]).unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.min_backups_kept, 5);
+        assert_eq!(l.config.engine().min_backups_kept, 5);
+        let l = load(Some(&f), &env(&[("PGSHELF_MIN_BACKUPS_KEPT", "0")])).unwrap();
+        assert_eq!(l.config.min_backups_kept, 0, "env beats file");
+        assert_eq!(l.config.engine().min_backups_kept, 0);
     }
 }

@@ -259,6 +259,7 @@ pub async fn preview_view(
             .into_iter()
             .map(|(id, reason)| row(id, Vec::new(), reason))
             .collect(),
+        held: preview.held,
     }
 }
 

@@ -432,6 +432,9 @@ pub struct PolicyPreviewView {
     pub next_runs: Vec<NextRunView>,
     pub keep: Vec<RetainedView>,
     pub prune: Vec<RetainedView>,
+    /// Databases whose pruning is held (clock behind their newest backup),
+    /// as `database: reason`.
+    pub held: Vec<String>,
 }
 
 /// The schedule of one database, or of the server's globals (`database` "").

@@ -32,6 +32,9 @@ fn preview_body(p: PolicyPreviewView) -> impl IntoView {
     let no_backups = p.keep.is_empty() && p.prune.is_empty();
     let keep_count = p.keep.len();
     let prune_count = p.prune.len();
+    let held = (!p.held.is_empty()).then(|| {
+        view! { <p class="warn small" data-testid="policy-held">"Pruning held: " {p.held.join("; ")}</p> }
+    });
     let keep = p
         .keep
         .into_iter()
@@ -66,6 +69,7 @@ fn preview_body(p: PolicyPreviewView) -> impl IntoView {
         <h4>"Next runs"</h4>
         <ol class="next-runs">{runs}</ol>
         <h4>"Retention"</h4>
+        {held}
         {if no_backups {
             view! { <p class="muted" data-testid="policy-no-backups">"No successful backups yet: nothing to keep or prune."</p> }.into_any()
         } else {

@@ -123,6 +123,8 @@ pub struct RunContext {
     pub zstd: ZstdSettings,
     /// Where directory-format dumps are spooled.
     pub spool_dir: PathBuf,
+    /// Retention rules that hold whatever a policy says (minimum kept).
+    pub retention: crate::retention::Rules,
 }
 
 /// What a run dumps.

@@ -49,12 +49,18 @@ pub struct Env {
 }
 
 pub async fn engine_for(majors: &[u32]) -> Env {
+    engine_with(majors, |_| {}).await
+}
+
+/// [`engine_for`] with some settings changed first.
+pub async fn engine_with(majors: &[u32], change: impl FnOnce(&mut EngineConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = EngineConfig::new(dir.path().join("data"));
     cfg.pg_bin_dirs = majors.iter().filter_map(|m| testkit::bin_dir(*m)).collect();
     cfg.search_system_tools = false;
     cfg.scheduler_interval = None;
     cfg.runs_per_server = 2;
+    change(&mut cfg);
     let backups = cfg.backup_dir.clone();
     Env {
         engine: Engine::open(cfg).await.unwrap(),
