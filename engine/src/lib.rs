@@ -40,14 +40,14 @@ use catalog::{
     Backup, BackupFilter, BackupStatus, Catalog, CatalogError, NewBackup, ServerFields, ServerRow,
     Target,
 };
+pub use model::policy::PolicySource;
+use model::server::{ConnectionReport, PgDumpChoice};
 use pg::{ConnSpec, DatabaseInfo, PgError, PgTools, ToolFinder};
 use pipeline::runner::{run_queued, spec_of};
 use pipeline::{PipelineError, Progress, RunContext, ZstdSettings};
-pub use model::policy::PolicySource;
+pub use plans::{effective_policy, server_plan};
 use policy::PolicyError;
 use secrets::{InstanceKey, SecretsError};
-use model::server::{ConnectionReport, PgDumpChoice};
-pub use plans::{effective_policy, server_plan};
 use servers::{InvalidInput, Server, ServerInput};
 use storage::{Destination, StorageError};
 use workers::{BackupRunner, Queued, RunFn, WorkerStatus};
@@ -382,6 +382,20 @@ impl Engine {
             .await?)
     }
 
+    /// Queues a run of a database or of the server's globals for the runner
+    /// and returns its row at once.
+    pub async fn enqueue(
+        &self,
+        server_id: i64,
+        target: &Target,
+        trigger: &str,
+    ) -> Result<Backup, Error> {
+        match target {
+            Target::Database(database) => self.enqueue_backup(server_id, database, trigger).await,
+            Target::Globals => self.enqueue_globals(server_id, trigger).await,
+        }
+    }
+
     /// Queues a backup for the runner and returns its row at once.
     pub async fn enqueue_backup(
         &self,
@@ -465,4 +479,3 @@ impl Engine {
         vec![self.inner.runner.status(), self.inner.scheduler.status()]
     }
 }
-

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::Target;
 
-use crate::policy::{Policy, PolicyError, ServerPlan};
 use crate::catalog::Catalog;
+use crate::policy::{Policy, PolicyError, ServerPlan};
 use crate::{prune, Engine, Error, PolicySource};
 
 pub use model::schedule::{NextRun, PolicyPreview, RetainedBackup};
@@ -71,17 +71,20 @@ impl Engine {
         server_id: i64,
         database: Option<&str>,
         policy: &Policy,
-    ) -> Result<(), Error> {
+    ) -> Result<PolicySource, Error> {
         self.inner.catalog.server(server_id).await?;
         policy.validate()?;
         let db = database.unwrap_or("");
         self.refuse_declared(server_id, db).await?;
         let body = serde_json::to_string(policy).expect("policy serializes");
-        Ok(self
-            .inner
+        self.inner
             .catalog
             .put_policy(server_id, db, &body, false)
-            .await?)
+            .await?;
+        Ok(match database {
+            Some(_) => PolicySource::Database { declared: false },
+            None => PolicySource::Server { declared: false },
+        })
     }
 
     /// Removes a database's override, so it inherits the server default again.
@@ -166,7 +169,10 @@ impl Engine {
                 .into_iter()
                 .map(|utc| NextRun {
                     utc,
-                    local: utc.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+                    local: utc
+                        .with_timezone(&tz)
+                        .format("%Y-%m-%d %H:%M %Z")
+                        .to_string(),
                 })
                 .collect(),
             keep,
@@ -357,5 +363,3 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, Error> {
         })
     })
 }
-
-

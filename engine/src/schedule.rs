@@ -181,13 +181,9 @@ impl Engine {
                     .enqueue_kind(server.id, &target, "schedule", Some(due.slot), due.late)
                     .await?;
                 catalog.set_last_slot(server.id, &target, due.slot).await?;
-                report.started.push((
-                    row.id,
-                    server.name.clone(),
-                    target,
-                    due.slot,
-                    due.late,
-                ));
+                report
+                    .started
+                    .push((row.id, server.name.clone(), target, due.slot, due.late));
             }
 
             // Globals.
@@ -347,11 +343,7 @@ impl Engine {
         gone_since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<ScheduleStatus, Error> {
-        let (last_run, last_success) = self
-            .inner
-            .catalog
-            .last_runs(server_id, &target)
-            .await?;
+        let (last_run, last_success) = self.inner.catalog.last_runs(server_id, &target).await?;
         let parsed = cron::Schedule::parse(expr)
             .map_err(|e| e.to_string())
             .and_then(|s| {

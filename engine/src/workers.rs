@@ -178,7 +178,6 @@ async fn runner_loop(
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

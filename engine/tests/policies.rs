@@ -369,7 +369,10 @@ async fn scheduler_runs_skips_and_catches_up_once() {
         .schedule_status(s.id, t2 + chrono::Duration::hours(3))
         .await
         .unwrap();
-    let st = status.iter().find(|x| x.target.database() == Some(db.as_str())).unwrap();
+    let st = status
+        .iter()
+        .find(|x| x.target.database() == Some(db.as_str()))
+        .unwrap();
     assert!(st.overdue, "{st:?}");
     assert!(st.next_run.is_some());
 
@@ -508,7 +511,11 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
             assert!(!dir.exists(), "artifact of pruned {id} removed");
         } else {
             assert!(row.pruned_at.is_none());
-            let tiers = if *id == ids[3] { vec![] } else { vec![Tier::Daily] };
+            let tiers = if *id == ids[3] {
+                vec![]
+            } else {
+                vec![Tier::Daily]
+            };
             assert_eq!(row.tiers, tiers);
             assert!(dir.join("manifest.json").exists());
         }

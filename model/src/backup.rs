@@ -303,7 +303,12 @@ mod tests {
 
     #[test]
     fn backups_serialize_flat() {
-        let b = backup(1, Target::Database("app".into()), BackupStatus::Succeeded, 1);
+        let b = backup(
+            1,
+            Target::Database("app".into()),
+            BackupStatus::Succeeded,
+            1,
+        );
         let v = serde_json::to_value(&b).unwrap();
         assert_eq!(v["kind"], "database");
         assert_eq!(v["database"], "app");

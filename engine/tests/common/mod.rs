@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use engine::catalog::{BackupFilter, Backup, BackupStatus};
+use engine::catalog::{Backup, BackupFilter, BackupStatus};
 use engine::secrets::Secret;
 use engine::servers::ServerInput;
 use engine::{Engine, EngineConfig, Error};
@@ -217,11 +217,7 @@ pub async fn finished(engine: &Engine, id: i64) -> Backup {
 
 /// Asserts the run failed with a recorded cause that names `needle` and a
 /// fix, and that no artifact is left. Returns the failed row.
-pub async fn assert_failed_clean(
-    env: &Env,
-    result: Result<Backup, Error>,
-    needle: &str,
-) -> Backup {
+pub async fn assert_failed_clean(env: &Env, result: Result<Backup, Error>, needle: &str) -> Backup {
     let err = result.expect_err("backup must fail");
     let msg = err.to_string();
     assert!(msg.contains(needle), "error {msg:?} should name {needle:?}");
