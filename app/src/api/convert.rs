@@ -121,6 +121,10 @@ pub fn server_input(
         password: password.map(Secret::new),
         sslmode,
         maintenance_db,
+        // Not in the form yet: `None` keeps what is stored.
+        ssl_root_cert: None,
+        ssl_client_cert: None,
+        ssl_client_key: None,
     })
 }
 
