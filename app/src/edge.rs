@@ -96,8 +96,9 @@ pub fn parse_port(port: &str) -> Result<u16, ServerFnError> {
     }
 }
 
-/// The server form as the engine takes it. `password` is `None` to keep the
-/// stored one, `Some("")` to clear it.
+/// The server form as the engine takes it. `password` and `ssl_client_key`
+/// are `None` to keep the stored one, `Some("")` to clear it; the
+/// certificates likewise (the edit form shows them, so it sends them back).
 #[allow(clippy::too_many_arguments)]
 pub fn server_input(
     name: String,
@@ -107,6 +108,7 @@ pub fn server_input(
     password: Option<String>,
     sslmode: String,
     maintenance_db: String,
+    tls: ServerTls,
 ) -> Result<ServerInput, ServerFnError> {
     Ok(ServerInput {
         name,
@@ -116,7 +118,18 @@ pub fn server_input(
         password: password.map(Secret::new),
         sslmode,
         maintenance_db,
+        ssl_root_cert: tls.root_cert,
+        ssl_client_cert: tls.client_cert,
+        ssl_client_key: tls.client_key.map(Secret::new),
     })
+}
+
+/// The certificate fields of the server form.
+#[derive(Debug, Default)]
+pub struct ServerTls {
+    pub root_cert: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ impl CatalogError {
     }
 }
 
-/// A PostgreSQL server as stored: the password stays sealed.
+/// A PostgreSQL server as stored: the password and client key stay sealed.
 #[derive(Debug, Clone, FromRow)]
 pub struct ServerRow {
     pub id: i64,
@@ -57,9 +57,15 @@ pub struct ServerRow {
     pub maintenance_db: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// PEM, plain (public).
+    pub ssl_root_cert: Option<String>,
+    /// PEM, plain (public).
+    pub ssl_client_cert: Option<String>,
+    /// PEM of the client key, sealed like `password_enc`.
+    pub ssl_client_key_enc: Option<String>,
 }
 
-/// Fields of a server to insert or update (password already sealed).
+/// Fields of a server to insert or update (password and client key already sealed).
 #[derive(Debug, Clone)]
 pub struct ServerFields {
     pub name: String,
@@ -69,6 +75,9 @@ pub struct ServerFields {
     pub password_enc: Option<String>,
     pub sslmode: String,
     pub maintenance_db: String,
+    pub ssl_root_cert: Option<String>,
+    pub ssl_client_cert: Option<String>,
+    pub ssl_client_key_enc: Option<String>,
 }
 
 pub use model::backup::{Backup, BackupKind, BackupStatus, Target};
@@ -260,8 +269,9 @@ impl Catalog {
     pub async fn insert_server(&self, f: &ServerFields) -> Result<ServerRow, CatalogError> {
         let now = Utc::now();
         let res = sqlx::query(
-            "INSERT INTO servers (name, host, port, username, password_enc, sslmode, maintenance_db, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO servers (name, host, port, username, password_enc, sslmode, maintenance_db,
+                                  ssl_root_cert, ssl_client_cert, ssl_client_key_enc, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&f.name)
         .bind(&f.host)
@@ -270,6 +280,9 @@ impl Catalog {
         .bind(&f.password_enc)
         .bind(&f.sslmode)
         .bind(&f.maintenance_db)
+        .bind(&f.ssl_root_cert)
+        .bind(&f.ssl_client_cert)
+        .bind(&f.ssl_client_key_enc)
         .bind(now)
         .bind(now)
         .execute(&self.pool)
@@ -285,7 +298,8 @@ impl Catalog {
     ) -> Result<ServerRow, CatalogError> {
         let res = sqlx::query(
             "UPDATE servers SET name = ?, host = ?, port = ?, username = ?, password_enc = ?,
-                    sslmode = ?, maintenance_db = ?, updated_at = ? WHERE id = ?",
+                    sslmode = ?, maintenance_db = ?, ssl_root_cert = ?, ssl_client_cert = ?,
+                    ssl_client_key_enc = ?, updated_at = ? WHERE id = ?",
         )
         .bind(&f.name)
         .bind(&f.host)
@@ -294,6 +308,9 @@ impl Catalog {
         .bind(&f.password_enc)
         .bind(&f.sslmode)
         .bind(&f.maintenance_db)
+        .bind(&f.ssl_root_cert)
+        .bind(&f.ssl_client_cert)
+        .bind(&f.ssl_client_key_enc)
         .bind(Utc::now())
         .bind(id)
         .execute(&self.pool)
@@ -888,7 +905,35 @@ mod tests {
             password_enc: None,
             sslmode: "prefer".into(),
             maintenance_db: "postgres".into(),
+            ssl_root_cert: None,
+            ssl_client_cert: None,
+            ssl_client_key_enc: None,
         }
+    }
+
+    #[tokio::test]
+    async fn servers_keep_their_tls_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.db")).await.unwrap();
+        let mut f = fields("tls");
+        f.sslmode = "verify-full".into();
+        f.ssl_root_cert = Some("ROOT PEM".into());
+        f.ssl_client_cert = Some("CERT PEM".into());
+        f.ssl_client_key_enc = Some("sealed".into());
+        let s = cat.insert_server(&f).await.unwrap();
+        assert_eq!(
+            (
+                s.ssl_root_cert.as_deref(),
+                s.ssl_client_cert.as_deref(),
+                s.ssl_client_key_enc.as_deref()
+            ),
+            (Some("ROOT PEM"), Some("CERT PEM"), Some("sealed"))
+        );
+        f.ssl_client_cert = None;
+        f.ssl_client_key_enc = None;
+        let u = cat.update_server(s.id, &f).await.unwrap();
+        assert_eq!(u.ssl_root_cert.as_deref(), Some("ROOT PEM"));
+        assert_eq!((u.ssl_client_cert, u.ssl_client_key_enc), (None, None));
     }
 
     #[tokio::test]

@@ -47,7 +47,7 @@ use pipeline::runner::{run_queued, spec_of};
 use pipeline::{PipelineError, Progress, RunContext, ZstdSettings};
 pub use plans::{effective_policy, server_plan};
 use policy::PolicyError;
-use secrets::{InstanceKey, SecretsError};
+use secrets::{InstanceKey, Secret, SecretsError};
 use servers::{InvalidInput, Server, ServerInput};
 use storage::{Destination, StorageError};
 use workers::{BackupRunner, Queued, RunFn, WorkerStatus};
@@ -165,6 +165,11 @@ impl Engine {
                 cfg.backup_dir.display()
             );
         }
+        // Certificate files of runs cut off by a crash (they may hold a client key).
+        let swept = pg::tls::sweep_stale(&cfg.spool_dir);
+        if swept > 0 {
+            tracing::warn!("removed {swept} TLS certificate directories left by a stopped pgshelf");
+        }
         let key = InstanceKey::load_or_create(&cfg.data_dir.join("instance.key"))?;
         let catalog = Catalog::open(&cfg.data_dir.join("pgshelf.db")).await?;
         let destination = Destination::local(&cfg.backup_dir);
@@ -246,17 +251,18 @@ impl Engine {
 
     pub async fn add_server(&self, input: ServerInput) -> Result<Server, Error> {
         let input = input.validated()?;
-        let fields = self.fields(&input, None);
+        let fields = self.fields(&input, None)?;
         Ok(Server::from(
             &self.inner.catalog.insert_server(&fields).await?,
         ))
     }
 
-    /// Updates a server; a `None` password keeps the stored one.
+    /// Updates a server; a `None` password, certificate or key keeps the
+    /// stored one, `Some("")` clears it.
     pub async fn update_server(&self, id: i64, input: ServerInput) -> Result<Server, Error> {
         let input = input.validated()?;
         let old = self.inner.catalog.server(id).await?;
-        let fields = self.fields(&input, old.password_enc);
+        let fields = self.fields(&input, Some(old))?;
         Ok(Server::from(
             &self.inner.catalog.update_server(id, &fields).await?,
         ))
@@ -267,21 +273,47 @@ impl Engine {
         Ok(self.inner.catalog.delete_server(id).await?)
     }
 
-    fn fields(&self, input: &ServerInput, keep: Option<String>) -> ServerFields {
-        let password_enc = match &input.password {
+    /// The fields to store: secrets sealed, `None` keeping what `old` has,
+    /// and the resulting TLS settings checked as a whole.
+    fn fields(&self, input: &ServerInput, old: Option<ServerRow>) -> Result<ServerFields, Error> {
+        let (keep_pw, keep_root, keep_cert, keep_key) = match old {
+            Some(o) => (
+                o.password_enc,
+                o.ssl_root_cert,
+                o.ssl_client_cert,
+                o.ssl_client_key_enc,
+            ),
+            None => (None, None, None, None),
+        };
+        let seal = |s: &Option<Secret>, keep: Option<String>| match s {
             Some(p) if p.is_empty() => None,
             Some(p) => Some(self.inner.key.seal(p)),
             None => keep,
         };
-        ServerFields {
+        let plain = |s: &Option<String>, keep: Option<String>| match s {
+            Some(p) if p.is_empty() => None,
+            Some(p) => Some(p.clone()),
+            None => keep,
+        };
+        let fields = ServerFields {
             name: input.name.clone(),
             host: input.host.clone(),
             port: input.port,
             username: input.user.clone(),
-            password_enc,
+            password_enc: seal(&input.password, keep_pw),
             sslmode: input.sslmode.clone(),
             maintenance_db: input.maintenance_db.clone(),
-        }
+            ssl_root_cert: plain(&input.ssl_root_cert, keep_root),
+            ssl_client_cert: plain(&input.ssl_client_cert, keep_cert),
+            ssl_client_key_enc: seal(&input.ssl_client_key, keep_key),
+        };
+        servers::check_tls(
+            &fields.sslmode,
+            fields.ssl_root_cert.is_some(),
+            fields.ssl_client_cert.is_some(),
+            fields.ssl_client_key_enc.is_some(),
+        )?;
+        Ok(fields)
     }
 
     async fn spec(&self, id: i64) -> Result<(ServerRow, ConnSpec), Error> {

@@ -3,6 +3,7 @@
 
 use crate::catalog::ServerRow;
 use crate::pg::conn::SSLMODES;
+use crate::pg::tls;
 use crate::secrets::Secret;
 
 /// Bad settings, each naming the field and the fix.
@@ -37,6 +38,15 @@ pub struct ServerInput {
     pub password: Option<Secret>,
     pub sslmode: String,
     pub maintenance_db: String,
+    /// PEM of the CA certificate(s) that issued the server's certificate
+    /// (e.g. the Amazon RDS bundle). `None` on update keeps the stored one;
+    /// `Some("")` clears it.
+    pub ssl_root_cert: Option<String>,
+    /// PEM of a client certificate, for servers that ask for one. Same rule.
+    pub ssl_client_cert: Option<String>,
+    /// PEM of the client certificate's private key: sealed when stored, never
+    /// shown again. Same rule.
+    pub ssl_client_key: Option<Secret>,
 }
 
 impl ServerInput {
@@ -97,6 +107,23 @@ impl ServerInput {
         if self.maintenance_db.is_empty() {
             self.maintenance_db = "postgres".into();
         }
+        for (field, pem) in [
+            ("ssl_root_cert", &mut self.ssl_root_cert),
+            ("ssl_client_cert", &mut self.ssl_client_cert),
+        ] {
+            if let Some(p) = pem {
+                *p = normalize_pem(p);
+                if !p.is_empty() {
+                    tls::check_cert_pem(p).map_err(|m| InvalidInput::new(field, m))?;
+                }
+            }
+        }
+        if let Some(k) = &mut self.ssl_client_key {
+            *k = Secret::new(normalize_pem(k.expose()));
+            if !k.is_empty() {
+                tls::check_key_pem(k).map_err(|m| InvalidInput::new("ssl_client_key", m))?;
+            }
+        }
         Ok(self)
     }
 
@@ -139,10 +166,17 @@ impl ServerInput {
             password: None,
             sslmode: String::new(),
             maintenance_db: decode(u.path().trim_start_matches('/')),
+            ..Default::default()
         };
         for (k, v) in u.query_pairs() {
             match &*k {
                 "sslmode" => input.sslmode = v.into_owned(),
+                "sslrootcert" | "sslcert" | "sslkey" => {
+                    return Err(InvalidInput::new(
+                        "url",
+                        format!("parameter {k:?} names a file; pgshelf stores the certificate itself. Fix: remove it from the URL and pass --ssl-root-cert, --ssl-client-cert and --ssl-client-key FILE (or paste the PEM in the dashboard)"),
+                    ))
+                }
                 other => {
                     return Err(InvalidInput::new(
                         "url",
@@ -161,6 +195,44 @@ impl ServerInput {
     }
 }
 
+/// PEM text trimmed, ending in one newline; blank text is `""` (clears).
+fn normalize_pem(s: &str) -> String {
+    let t = s.trim();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("{t}\n")
+    }
+}
+
+/// Checks the TLS settings a server ends up with (after an update has kept
+/// the stored ones): verify-ca and verify-full need a root certificate, and
+/// a client certificate and its key come together.
+pub fn check_tls(
+    sslmode: &str,
+    has_root_cert: bool,
+    has_client_cert: bool,
+    has_client_key: bool,
+) -> Result<(), InvalidInput> {
+    if tls::verifies(sslmode) && !has_root_cert {
+        return Err(InvalidInput::new(
+            "ssl_root_cert",
+            format!("is required by sslmode {sslmode}: pgshelf and pg_dump check the server's certificate against it. Fix: paste the CA certificate (PEM) that issued the server's certificate (for Amazon RDS, the bundle of its region), or set sslmode to require"),
+        ));
+    }
+    match (has_client_cert, has_client_key) {
+        (true, false) => Err(InvalidInput::new(
+            "ssl_client_key",
+            "is missing: a client certificate is used with its private key. Fix: paste the key too, or clear the client certificate",
+        )),
+        (false, true) => Err(InvalidInput::new(
+            "ssl_client_cert",
+            "is missing: a client key is used with its certificate. Fix: paste the certificate too, or clear the key",
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub use model::server::Server;
 
 impl From<&ServerRow> for Server {
@@ -174,6 +246,9 @@ impl From<&ServerRow> for Server {
             has_password: r.password_enc.is_some(),
             sslmode: r.sslmode.clone(),
             maintenance_db: r.maintenance_db.clone(),
+            ssl_root_cert: r.ssl_root_cert.clone(),
+            ssl_client_cert: r.ssl_client_cert.clone(),
+            has_client_key: r.ssl_client_key_enc.is_some(),
         }
     }
 }
@@ -285,5 +360,95 @@ mod tests {
         ] {
             assert_eq!(bad.validated().unwrap_err().field, field);
         }
+    }
+
+    const CERT: &str =
+        "-----BEGIN CERTIFICATE-----\nMIIBhTCCASugAwIBAgIU\n-----END CERTIFICATE-----";
+    const KEY: &str =
+        "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----";
+
+    #[test]
+    fn tls_settings_are_pem_and_checked_together() {
+        let ok = ServerInput {
+            name: "prod".into(),
+            host: "h".into(),
+            user: "u".into(),
+            sslmode: "verify-full".into(),
+            ssl_root_cert: Some(format!("\n  {CERT}\n\n")),
+            ssl_client_cert: Some(CERT.into()),
+            ssl_client_key: Some(Secret::new(KEY)),
+            ..Default::default()
+        };
+        let v = ok.clone().validated().unwrap();
+        assert_eq!(
+            v.ssl_root_cert.as_deref(),
+            Some(format!("{CERT}\n").as_str())
+        );
+        // Blank text clears.
+        let blank = ServerInput {
+            ssl_root_cert: Some("  \n".into()),
+            ..ok.clone()
+        }
+        .validated()
+        .unwrap();
+        assert_eq!(blank.ssl_root_cert.as_deref(), Some(""));
+
+        for (field, bad) in [
+            (
+                "ssl_root_cert",
+                ServerInput {
+                    ssl_root_cert: Some("/etc/ssl/rds-ca.pem".into()),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "ssl_client_cert",
+                ServerInput {
+                    ssl_client_cert: Some(KEY.into()),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "ssl_client_key",
+                ServerInput {
+                    ssl_client_key: Some(Secret::new("not a key")),
+                    ..ok.clone()
+                },
+            ),
+        ] {
+            let e = bad.validated().unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.message.contains("Fix:"), "{e}");
+            assert!(!e.message.contains("c2VjcmV0"), "never quote a key: {e}");
+        }
+
+        assert!(check_tls("verify-full", true, true, true).is_ok());
+        assert!(check_tls("require", false, false, false).is_ok());
+        let e = check_tls("verify-ca", false, false, false).unwrap_err();
+        assert_eq!(e.field, "ssl_root_cert");
+        assert!(e.message.contains("verify-ca") && e.message.contains("Fix:"));
+        assert_eq!(
+            check_tls("require", false, true, false).unwrap_err().field,
+            "ssl_client_key"
+        );
+        assert_eq!(
+            check_tls("require", false, false, true).unwrap_err().field,
+            "ssl_client_cert"
+        );
+    }
+
+    #[test]
+    fn urls_refuse_certificate_paths() {
+        let e = ServerInput::from_url(
+            "x",
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "url");
+        assert!(e.message.contains("--ssl-root-cert"), "{e}");
+        // verify-full without a certificate parses: the engine checks the
+        // whole (the CLI adds the certificate after parsing the URL).
+        let v = ServerInput::from_url("x", "postgres://u@h/db?sslmode=verify-full").unwrap();
+        assert_eq!(v.sslmode, "verify-full");
     }
 }

@@ -25,6 +25,12 @@ pub struct Server {
     pub has_password: bool,
     pub sslmode: String,
     pub maintenance_db: String,
+    /// PEM of the root certificate(s) the server's certificate is checked against.
+    pub ssl_root_cert: Option<String>,
+    /// PEM of the client certificate.
+    pub ssl_client_cert: Option<String>,
+    /// Whether a client key is stored; the key itself never leaves the engine.
+    pub has_client_key: bool,
 }
 
 impl Server {
@@ -83,6 +89,9 @@ mod tests {
             has_password: false,
             sslmode: "prefer".into(),
             maintenance_db: "postgres".into(),
+            ssl_root_cert: None,
+            ssl_client_cert: None,
+            has_client_key: false,
         };
         assert_eq!(s.address(), "db.example:5432");
         s.host = "::1".into();

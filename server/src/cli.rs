@@ -142,6 +142,20 @@ pub enum ServerCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// disable, allow, prefer, require, verify-ca or verify-full (as libpq;
+        /// overrides the URL's sslmode).
+        #[arg(long, value_name = "MODE")]
+        sslmode: Option<String>,
+        /// PEM file of the CA certificate(s) that issued the server's
+        /// certificate (e.g. the Amazon RDS bundle); its text is stored.
+        #[arg(long, value_name = "FILE")]
+        ssl_root_cert: Option<PathBuf>,
+        /// PEM file of a client certificate (with --ssl-client-key).
+        #[arg(long, value_name = "FILE")]
+        ssl_client_cert: Option<PathBuf>,
+        /// PEM file of the client certificate's key; stored encrypted.
+        #[arg(long, value_name = "FILE")]
+        ssl_client_key: Option<PathBuf>,
     },
     /// List servers.
     List {
@@ -154,6 +168,25 @@ pub enum ServerCommand {
     Remove { name: String },
 }
 
+/// The text of a PEM file given to `flag`; the engine checks its contents.
+fn read_pem(flag: &str, path: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+            anyhow::anyhow!(
+                "{flag} {}: not a PEM text file. Fix: convert it, e.g. `openssl x509 -inform der -in FILE -out FILE.pem` (a key: `openssl pkey -inform der ...`)",
+                path.display()
+            )
+        }),
+        Err(e) => anyhow::bail!(
+            "{flag} {}: cannot read it: {e}. Fix: give the path of a readable PEM file",
+            path.display()
+        ),
+    }
+}
+
 /// Runs a non-serve command. Errors carry the engine's message (cause and fix).
 pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
     match cmd {
@@ -162,8 +195,19 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             name,
             url,
             password_stdin,
+            sslmode,
+            ssl_root_cert,
+            ssl_client_cert,
+            ssl_client_key,
         }) => {
             let mut input = ServerInput::from_url(&name, &url)?;
+            if let Some(mode) = sslmode {
+                input.sslmode = mode;
+            }
+            input.ssl_root_cert = read_pem("--ssl-root-cert", ssl_root_cert.as_deref())?;
+            input.ssl_client_cert = read_pem("--ssl-client-cert", ssl_client_cert.as_deref())?;
+            input.ssl_client_key =
+                read_pem("--ssl-client-key", ssl_client_key.as_deref())?.map(Secret::new);
             input.password = if password_stdin {
                 let mut line = String::new();
                 if std::io::stdin().is_terminal() {
@@ -176,11 +220,22 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             };
             let s = engine.add_server(input).await?;
             println!(
-                "added server {} ({}@{}:{}, password {})",
+                "added server {} ({}@{}:{}, sslmode {}{}{}, password {})",
                 s.name,
                 s.user,
                 s.host,
                 s.port,
+                s.sslmode,
+                if s.ssl_root_cert.is_some() {
+                    ", root certificate stored"
+                } else {
+                    ""
+                },
+                if s.has_client_key {
+                    ", client certificate stored, key encrypted"
+                } else {
+                    ""
+                },
                 if s.has_password {
                     "stored encrypted"
                 } else {

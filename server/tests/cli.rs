@@ -201,3 +201,97 @@ fn add_backup_list_and_fail_clearly() {
     let o = pgshelf(&data, &["globals", "--server", "main"], &[], None);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn add_with_tls_settings_from_files() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::start_ssl(major, testkit::SslOptions::default());
+    let pki = testkit::pki();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_cert).unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port);
+    let pw = [("PGPASSWORD", testkit::PASSWORD)];
+
+    // verify-full without a root certificate: refused, naming the flag's field.
+    let o = pgshelf(
+        &data,
+        &[
+            "server",
+            "add",
+            "tls",
+            "--url",
+            &url,
+            "--sslmode",
+            "verify-full",
+        ],
+        &pw,
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("ssl_root_cert: is required"),
+        "{}",
+        text(&o)
+    );
+
+    // A file that is not there.
+    let o = pgshelf(
+        &data,
+        &[
+            "server",
+            "add",
+            "tls",
+            "--url",
+            &url,
+            "--sslmode",
+            "verify-full",
+            "--ssl-root-cert",
+            "/nonexistent/ca.pem",
+        ],
+        &pw,
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("--ssl-root-cert /nonexistent/ca.pem: cannot read it"),
+        "{}",
+        text(&o)
+    );
+
+    let o = pgshelf(
+        &data,
+        &[
+            "server",
+            "add",
+            "tls",
+            "--url",
+            &url,
+            "--sslmode",
+            "verify-full",
+            "--ssl-root-cert",
+            ca.to_str().unwrap(),
+        ],
+        &pw,
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("sslmode verify-full, root certificate stored"),
+        "{}",
+        text(&o)
+    );
+    let o = pgshelf(&data, &["server", "test", "tls"], &[], None);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The key is never listed; the certificate is.
+    let o = pgshelf(&data, &["server", "list", "--json"], &[], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        list[0]["ssl_root_cert"].as_str(),
+        Some(pki.ca_cert.as_str())
+    );
+    assert_eq!(list[0]["has_client_key"], false);
+}

@@ -13,6 +13,8 @@
 //! | [`PgServer::start_standby`] | a private streaming replica of a server, stopped when dropped |
 //! | [`PgServer::wait_replayed`] | waits until a standby has replayed its primary's WAL so far |
 //! | [`closed_port`] | a loopback port nothing listens on |
+//! | [`pki`] | test certificates: a CA, server certificates for `localhost`, a client certificate, an unrelated CA |
+//! | [`start_ssl`] | a private SSL-only server (`hostssl` lines only), stopped when dropped |
 //!
 //! ```no_run
 //! for major in testkit::majors_under_test() {
@@ -430,6 +432,277 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("testkit: cannot bind a loopback port: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// SSL-only servers and their certificates
+// ---------------------------------------------------------------------------
+
+/// The host name the test server certificates are issued for.
+pub const SSL_HOST_NAME: &str = "localhost";
+
+/// Certificates for TLS tests, PEM text, made once per test process with the
+/// `openssl` command line (EC P-256 keys, valid ten years from now).
+#[derive(Debug)]
+pub struct TestPki {
+    /// The CA that signed the server and client certificates below.
+    pub ca_cert: String,
+    /// A CA that signed nothing here: "wrong CA" cases.
+    pub other_ca_cert: String,
+    /// Server certificate, SAN `DNS:localhost, IP:127.0.0.1`.
+    pub server_cert: String,
+    pub server_key: String,
+    /// Server certificate, SAN `DNS:localhost` only: connecting to
+    /// 127.0.0.1 under verify-full is a host name mismatch.
+    pub server_cert_dns_only: String,
+    pub server_key_dns_only: String,
+    /// Client certificate `CN=postgres` (the [`SUPERUSER`]), for `cert` auth.
+    pub client_cert: String,
+    pub client_key: String,
+}
+
+const OPENSSL_CNF: &str = "\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = pgshelf-test
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[server_dns_only]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+";
+
+/// The test certificates (made on first use in this process).
+pub fn pki() -> &'static TestPki {
+    static PKI: OnceLock<TestPki> = OnceLock::new();
+    PKI.get_or_init(make_pki)
+}
+
+fn make_pki() -> TestPki {
+    let dir = tempfile::Builder::new()
+        .prefix("pki-")
+        .tempdir_in(base_dir())
+        .unwrap_or_else(|e| panic!("testkit: cannot create a directory for certificates: {e}"));
+    let d = dir.path();
+    let cnf = d.join("openssl.cnf");
+    fs::write(&cnf, OPENSSL_CNF)
+        .unwrap_or_else(|e| panic!("testkit: write {}: {e}", cnf.display()));
+    let openssl = |args: &[&str], what: &str| {
+        let mut cmd = Command::new("openssl");
+        cmd.args(args).current_dir(d).env("OPENSSL_CONF", &cnf);
+        match cmd.stdin(Stdio::null()).output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!(
+                "testkit: openssl failed to {what} ({}): {cmd:?}\n{}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => panic!(
+                "testkit: cannot run `openssl` to {what}: {e}. Fix: install it (Debian: apt-get install openssl; scripts/setup --test does)"
+            ),
+        }
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let cfg = cnf.to_str().expect("utf-8 temp path");
+    for (name, cn) in [
+        ("ca", "pgshelf test CA"),
+        ("other-ca", "pgshelf unrelated CA"),
+    ] {
+        let (key, crt, subj) = (
+            format!("{name}.key"),
+            format!("{name}.crt"),
+            format!("/CN={cn}"),
+        );
+        let mut args = vec!["req", "-x509", "-new", "-config", cfg, "-extensions", "ca"];
+        args.extend(ec);
+        args.extend([
+            "-keyout",
+            key.as_str(),
+            "-out",
+            crt.as_str(),
+            "-days",
+            "3650",
+            "-subj",
+            subj.as_str(),
+        ]);
+        openssl(&args, &format!("make the {name} certificate"));
+    }
+    for (name, cn, ext) in [
+        ("server", SSL_HOST_NAME, "server"),
+        ("server-dns", SSL_HOST_NAME, "server_dns_only"),
+        ("client", SUPERUSER, "client"),
+    ] {
+        let (key, csr, crt, subj) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("/CN={cn}"),
+        );
+        let mut args = vec!["req", "-new", "-config", cfg];
+        args.extend(ec);
+        args.extend([
+            "-keyout",
+            key.as_str(),
+            "-out",
+            csr.as_str(),
+            "-subj",
+            subj.as_str(),
+        ]);
+        openssl(&args, &format!("make the {name} key"));
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                csr.as_str(),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                crt.as_str(),
+                "-days",
+                "3650",
+                "-extfile",
+                cfg,
+                "-extensions",
+                ext,
+            ],
+            &format!("sign the {name} certificate"),
+        );
+    }
+    let read = |f: &str| {
+        fs::read_to_string(d.join(f))
+            .unwrap_or_else(|e| panic!("testkit: read {}: {e}", d.join(f).display()))
+    };
+    TestPki {
+        ca_cert: read("ca.crt"),
+        other_ca_cert: read("other-ca.crt"),
+        server_cert: read("server.crt"),
+        server_key: read("server.key"),
+        server_cert_dns_only: read("server-dns.crt"),
+        server_key_dns_only: read("server-dns.key"),
+        client_cert: read("client.crt"),
+        client_key: read("client.key"),
+    }
+}
+
+/// How [`start_ssl`] sets a server up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SslOptions {
+    /// Serve [`TestPki::server_cert`] (SAN localhost and 127.0.0.1) when
+    /// true, [`TestPki::server_cert_dns_only`] when false.
+    pub ip_san: bool,
+    /// Authenticate TCP connections by client certificate (`cert`, CN must
+    /// be the user; `ssl_ca_file` = the test CA) instead of the password.
+    pub client_cert_auth: bool,
+}
+
+impl Default for SslOptions {
+    fn default() -> Self {
+        SslOptions {
+            ip_san: true,
+            client_cert_auth: false,
+        }
+    }
+}
+
+/// A private server of `major` that accepts TCP connections over SSL only,
+/// stopped and removed when dropped.
+///
+/// `ssl = on` with a certificate from [`pki`] (`server.crt`/`server.key` in
+/// the data directory, owned by the server's user, 0600); `pg_hba.conf` is
+/// `local` trust plus `hostssl` lines for 127.0.0.1 only (scram-sha-256 with
+/// [`PASSWORD`], or `cert`), so a plaintext TCP connection is refused with
+/// "no pg_hba.conf entry ... no encryption".
+pub fn start_ssl(major: u32, opts: SslOptions) -> PgServer {
+    let pki = pki();
+    let bin = require_bin_dir(major);
+    let run_as = test_user();
+    sweep_stale_once();
+    let server_bin = reachable_bin_dir(major, &bin, run_as);
+    let template = template_data_dir(major, &server_bin, run_as);
+    let root = new_run_dir(&format!("pg{major}-ssl-"), run_as);
+    let data = root.path().join("data");
+    run_checked(
+        Command::new("cp").arg("-a").arg(&template).arg(&data),
+        "copy the template data directory",
+    );
+    let (cert, key) = if opts.ip_san {
+        (&pki.server_cert, &pki.server_key)
+    } else {
+        (&pki.server_cert_dns_only, &pki.server_key_dns_only)
+    };
+    let mut files = vec![("server.crt", cert.as_str()), ("server.key", key.as_str())];
+    if opts.client_cert_auth {
+        files.push(("root.crt", pki.ca_cert.as_str()));
+    }
+    for (name, text) in files {
+        let path = data.join(name);
+        fs::write(&path, text).unwrap_or_else(|e| panic!("testkit: write {}: {e}", path.display()));
+        set_mode(&path, 0o600);
+        if let Some(user) = run_as {
+            chown(&path, user);
+        }
+    }
+    let auth = if opts.client_cert_auth {
+        "cert"
+    } else {
+        "scram-sha-256"
+    };
+    let hba = format!(
+        "local   all          all                    trust\n\
+         local   replication  all                    trust\n\
+         hostssl all          all   127.0.0.1/32     {auth}\n\
+         hostssl replication  all   127.0.0.1/32     scram-sha-256\n"
+    );
+    fs::write(data.join("pg_hba.conf"), hba)
+        .unwrap_or_else(|e| panic!("testkit: write pg_hba.conf: {e}"));
+    let mut conf = fs::OpenOptions::new()
+        .append(true)
+        .open(data.join("postgresql.conf"))
+        .unwrap_or_else(|e| panic!("testkit: open postgresql.conf: {e}"));
+    writeln!(
+        conf,
+        "\n# testkit: SSL only\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'"
+    )
+    .and_then(|_| {
+        if opts.client_cert_auth {
+            writeln!(conf, "ssl_ca_file = 'root.crt'")
+        } else {
+            Ok(())
+        }
+    })
+    .unwrap_or_else(|e| panic!("testkit: write postgresql.conf: {e}"));
+    launch(major, bin, server_bin, run_as, root)
 }
 
 // ---------------------------------------------------------------------------
@@ -1597,6 +1870,76 @@ mod tests {
             return;
         }
         check_standby(18);
+    }
+
+    #[test]
+    fn ssl_server_refuses_plaintext_and_checks_out_with_its_ca() {
+        let s = start_ssl(15, SslOptions::default());
+        let pki = pki();
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, other) = (dir.path().join("ca.crt"), dir.path().join("other.crt"));
+        fs::write(&ca, &pki.ca_cert).unwrap();
+        fs::write(&other, &pki.other_ca_cert).unwrap();
+        let psql = |host: &str, extra: String| {
+            let mut cmd = Command::new(s.tool("psql"));
+            clear_pg_env(&mut cmd);
+            let conninfo = format!(
+                "host={host} port={} user={SUPERUSER} dbname=postgres {extra}",
+                s.port
+            );
+            let out = cmd
+                .env("PGPASSWORD", PASSWORD)
+                .args(["-X", "-w", "-At", "-c"])
+                .arg("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .arg(conninfo)
+                .output()
+                .expect("run psql");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (ok, _, err) = psql(LOOPBACK, "sslmode=disable".into());
+        assert!(!ok && err.contains("no encryption"), "{err}");
+        for host in [LOOPBACK, SSL_HOST_NAME] {
+            let (ok, out, err) = psql(
+                host,
+                format!("sslmode=verify-full sslrootcert={}", ca.display()),
+            );
+            assert!(ok && out == "t", "{host}: {err}");
+        }
+        let (ok, _, err) = psql(
+            LOOPBACK,
+            format!("sslmode=verify-ca sslrootcert={}", other.display()),
+        );
+        assert!(!ok && err.contains("certificate verify failed"), "{err}");
+
+        // The DNS-only certificate does not name 127.0.0.1.
+        let d = start_ssl(
+            15,
+            SslOptions {
+                ip_san: false,
+                ..Default::default()
+            },
+        );
+        let mut cmd = Command::new(d.tool("psql"));
+        clear_pg_env(&mut cmd);
+        let out = cmd
+            .env("PGPASSWORD", PASSWORD)
+            .args(["-X", "-w", "-At", "-c", "SELECT 1"])
+            .arg(format!(
+                "host={LOOPBACK} port={} user={SUPERUSER} dbname=postgres sslmode=verify-full sslrootcert={}",
+                d.port,
+                ca.display()
+            ))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("does not match host name"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub async fn get_server(id: i64) -> Result<Server, ServerFnError> {
     engine()?.server(id).await.map_err(engine_error)
 }
 
-/// Adds a server. `port` may be blank (5432); a blank `password` stores none.
+/// Adds a server. `port` may be blank (5432); a blank `password`, key or
+/// certificate stores none.
 #[server(prefix = "/api", endpoint = "servers/add")]
 pub async fn add_server(
     name: String,
@@ -32,15 +33,35 @@ pub async fn add_server(
     password: String,
     sslmode: String,
     maintenance_db: String,
+    ssl_root_cert: Option<String>,
+    ssl_client_cert: Option<String>,
+    ssl_client_key: Option<String>,
 ) -> Result<Server, ServerFnError> {
-    use crate::edge::{engine, engine_error, server_input};
+    use crate::edge::{engine, engine_error, server_input, ServerTls};
+    let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     let password = (!password.is_empty()).then_some(password);
-    let input = server_input(name, host, &port, user, password, sslmode, maintenance_db)?;
+    let tls = ServerTls {
+        root_cert: given(ssl_root_cert),
+        client_cert: given(ssl_client_cert),
+        client_key: given(ssl_client_key),
+    };
+    let input = server_input(
+        name,
+        host,
+        &port,
+        user,
+        password,
+        sslmode,
+        maintenance_db,
+        tls,
+    )?;
     engine()?.add_server(input).await.map_err(engine_error)
 }
 
-/// Edits a server. A blank `password` keeps the stored one; `clear_password`
-/// (a checkbox, present when ticked) removes it.
+/// Edits a server. A blank `password` or client key keeps the stored one;
+/// `clear_password` (a checkbox, present when ticked) removes the password.
+/// The certificates come back as the form shows them (blank clears; absent
+/// keeps).
 #[server(prefix = "/api", endpoint = "servers/update")]
 pub async fn update_server(
     id: i64,
@@ -52,14 +73,40 @@ pub async fn update_server(
     clear_password: Option<String>,
     sslmode: String,
     maintenance_db: String,
+    ssl_root_cert: Option<String>,
+    ssl_client_cert: Option<String>,
+    ssl_client_key: Option<String>,
 ) -> Result<Server, ServerFnError> {
-    use crate::edge::{engine, engine_error, server_input};
+    use crate::edge::{engine, engine_error, server_input, ServerTls};
     let password = match (clear_password.is_some(), password.is_empty()) {
         (true, _) => Some(String::new()),
         (false, true) => None,
         (false, false) => Some(password),
     };
-    let input = server_input(name, host, &port, user, password, sslmode, maintenance_db)?;
+    let cert_cleared = ssl_client_cert
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty());
+    let client_key = match ssl_client_key.filter(|k| !k.trim().is_empty()) {
+        Some(k) => Some(k),
+        // Clearing the client certificate drops its key with it.
+        None if cert_cleared => Some(String::new()),
+        None => None,
+    };
+    let tls = ServerTls {
+        root_cert: ssl_root_cert,
+        client_cert: ssl_client_cert,
+        client_key,
+    };
+    let input = server_input(
+        name,
+        host,
+        &port,
+        user,
+        password,
+        sslmode,
+        maintenance_db,
+        tls,
+    )?;
     engine()?
         .update_server(id, input)
         .await

@@ -28,7 +28,15 @@ pub fn ServerFields(
         has_password: false,
         sslmode: "prefer".into(),
         maintenance_db: "postgres".into(),
+        ssl_root_cert: None,
+        ssl_client_cert: None,
+        has_client_key: false,
     });
+    let key_hint = match (editing, s.has_client_key) {
+        (true, true) => "a key is stored: leave blank to keep it",
+        _ => "-----BEGIN PRIVATE KEY----- … (unencrypted PEM)",
+    };
+    let tls_open = s.ssl_root_cert.is_some() || s.ssl_client_cert.is_some() || s.has_client_key;
     let password_hint = match (editing, s.has_password) {
         (false, _) => "optional",
         (true, true) => "leave blank to keep the stored password",
@@ -121,6 +129,33 @@ pub fn ServerFields(
                 {field_error("maintenance_db")}
             </label>
         </div>
+        <details class="tls-fields" open=tls_open>
+            <summary>"Certificates (for sslmode verify-ca / verify-full, or client-certificate sign-in)"</summary>
+            <div class="fields">
+                <label class="field wide">
+                    <span class="label">"Root certificate (CA, PEM)"</span>
+                    <textarea name="ssl_root_cert" rows="4" class="mono small" data-testid="server-ssl-root-cert"
+                        spellcheck="false" placeholder="-----BEGIN CERTIFICATE----- …"
+                        aria-invalid=invalid("ssl_root_cert")>{s.ssl_root_cert.clone().unwrap_or_default()}</textarea>
+                    <span class="hint">"the CA that issued the server's certificate (for Amazon RDS, your region's bundle); pg_dump and pgshelf check the server against it"</span>
+                    {field_error("ssl_root_cert")}
+                </label>
+                <label class="field wide">
+                    <span class="label">"Client certificate (PEM)"</span>
+                    <textarea name="ssl_client_cert" rows="3" class="mono small" data-testid="server-ssl-client-cert"
+                        spellcheck="false" aria-invalid=invalid("ssl_client_cert")>{s.ssl_client_cert.clone().unwrap_or_default()}</textarea>
+                    {field_error("ssl_client_cert")}
+                </label>
+                <label class="field wide">
+                    <span class="label">"Client key (PEM)"</span>
+                    <textarea name="ssl_client_key" rows="3" class="mono small" data-testid="server-ssl-client-key"
+                        spellcheck="false" autocomplete="off" placeholder=key_hint
+                        aria-invalid=invalid("ssl_client_key")></textarea>
+                    <span class="hint">"stored encrypted, never shown again"</span>
+                    {field_error("ssl_client_key")}
+                </label>
+            </div>
+        </details>
         {general_error}
     }
 }

@@ -12,6 +12,9 @@ pub const FORM_FIELDS: &[&str] = &[
     "password",
     "sslmode",
     "maintenance_db",
+    "ssl_root_cert",
+    "ssl_client_cert",
+    "ssl_client_key",
 ];
 
 /// The text to show for a failed server function.

@@ -6,6 +6,7 @@
 
 use std::ffi::OsString;
 
+use super::tls::TlsPaths;
 use super::ConnSpec;
 
 /// Quotes a value for a libpq keyword/value connection string.
@@ -22,21 +23,41 @@ pub fn conninfo_value(v: &str) -> String {
     out
 }
 
-/// A libpq connection string for `dbname` on this server, without the password.
-pub fn conninfo(spec: &ConnSpec, dbname: &str) -> String {
-    [
+/// A libpq connection string for `dbname` on this server, without the
+/// password. With `tls` (the files of [`super::tls::TlsFiles`]), libpq reads
+/// the root certificate, client certificate and key from there, and never
+/// from `~/.postgresql/` (a setting left empty points at a missing file;
+/// the CRL too, since pgshelf's own connection checks none).
+pub fn conninfo(spec: &ConnSpec, dbname: &str, tls: Option<&TlsPaths>) -> String {
+    let port = spec.port.to_string();
+    let mut pairs: Vec<(&str, &str)> = vec![
         ("host", spec.host.as_str()),
-        ("port", &spec.port.to_string()),
+        ("port", &port),
         ("user", spec.user.as_str()),
         ("dbname", dbname),
         ("sslmode", spec.sslmode.as_str()),
-        ("application_name", "pgshelf"),
-        ("connect_timeout", "10"),
-    ]
-    .iter()
-    .map(|(k, v)| format!("{k}={}", conninfo_value(v)))
-    .collect::<Vec<_>>()
-    .join(" ")
+    ];
+    let paths;
+    if let Some(t) = tls {
+        paths = [
+            t.root_cert.to_string_lossy(),
+            t.client_cert.to_string_lossy(),
+            t.client_key.to_string_lossy(),
+            t.crl.to_string_lossy(),
+        ];
+        pairs.extend([
+            ("sslrootcert", &*paths[0]),
+            ("sslcert", &*paths[1]),
+            ("sslkey", &*paths[2]),
+            ("sslcrl", &*paths[3]),
+        ]);
+    }
+    pairs.extend([("application_name", "pgshelf"), ("connect_timeout", "10")]);
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", conninfo_value(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Options of one `pg_dump` run in custom format to standard output.
@@ -84,6 +105,18 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "PGSERVICEFILE",
     "PGOPTIONS",
     "PGSSLMODE",
+    "PGREQUIRESSL",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGSSLCRL",
+    "PGSSLCRLDIR",
+    "PGSSLCERTMODE",
+    "PGSSLSNI",
+    "PGSSLNEGOTIATION",
+    "PGSSLMINPROTOCOLVERSION",
+    "PGSSLMAXPROTOCOLVERSION",
+    "PGSSLPASSWORD",
     "PGTARGETSESSIONATTRS",
     "LANGUAGE",
 ];
@@ -99,23 +132,39 @@ mod tests {
     use crate::secrets::Secret;
 
     fn spec() -> ConnSpec {
-        ConnSpec {
-            host: "db.example".into(),
-            port: 5433,
-            user: "o'brien".into(),
-            password: Some(Secret::new("s3cret")),
-            sslmode: "require".into(),
-        }
+        ConnSpec::new(
+            "db.example",
+            5433,
+            "o'brien",
+            Some(Secret::new("s3cret")),
+            "require",
+        )
     }
 
     #[test]
     fn conninfo_quotes_and_omits_password() {
-        let c = conninfo(&spec(), "my db\\x");
+        let c = conninfo(&spec(), "my db\\x", None);
         assert_eq!(
             c,
             "host='db.example' port='5433' user='o\\'brien' dbname='my db\\\\x' sslmode='require' application_name='pgshelf' connect_timeout='10'"
         );
         assert!(!c.contains("s3cret"));
+    }
+
+    #[test]
+    fn conninfo_names_the_certificate_files() {
+        let mut s = spec();
+        s.ssl_client_key = Some(Secret::new("-----BEGIN PRIVATE KEY-----\nSECRETKEY\n"));
+        let paths = TlsPaths::in_dir(std::path::Path::new("/data/spool/tls-1-x"));
+        let c = conninfo(&s, "db", Some(&paths));
+        assert_eq!(
+            c,
+            "host='db.example' port='5433' user='o\\'brien' dbname='db' sslmode='require' \
+             sslrootcert='/data/spool/tls-1-x/root.crt' sslcert='/data/spool/tls-1-x/client.crt' \
+             sslkey='/data/spool/tls-1-x/client.key' sslcrl='/data/spool/tls-1-x/none.crl' \
+             application_name='pgshelf' connect_timeout='10'"
+        );
+        assert!(!c.contains("SECRETKEY") && !c.contains("s3cret"));
     }
 
     #[test]

@@ -4,17 +4,18 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, Row};
 
 use super::args::quote_ident;
+use super::tls;
 use super::tools::major_of_num;
 use super::PgError;
 use crate::secrets::Secret;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How to reach a server (the password in memory only).
+/// How to reach a server (the password and client key in memory only).
 #[derive(Debug, Clone)]
 pub struct ConnSpec {
     pub host: String,
@@ -22,9 +23,29 @@ pub struct ConnSpec {
     pub user: String,
     pub password: Option<Secret>,
     pub sslmode: String,
+    /// PEM of the CA certificate(s) the server's certificate must chain to.
+    pub ssl_root_cert: Option<String>,
+    /// PEM of the client certificate (always with [`ConnSpec::ssl_client_key`]).
+    pub ssl_client_cert: Option<String>,
+    /// PEM of the client certificate's private key.
+    pub ssl_client_key: Option<Secret>,
 }
 
 impl ConnSpec {
+    /// A spec without certificates.
+    pub fn new(host: &str, port: u16, user: &str, password: Option<Secret>, sslmode: &str) -> Self {
+        ConnSpec {
+            host: host.to_owned(),
+            port,
+            user: user.to_owned(),
+            password,
+            sslmode: sslmode.to_owned(),
+            ssl_root_cert: None,
+            ssl_client_cert: None,
+            ssl_client_key: None,
+        }
+    }
+
     /// `host:port`, for messages.
     pub fn addr(&self) -> String {
         if self.host.contains(':') {
@@ -34,67 +55,119 @@ impl ConnSpec {
         }
     }
 
-    fn options(&self, dbname: &str) -> PgConnectOptions {
+    /// sqlx options for one attempt (see [`tls::attempts`]).
+    fn options(&self, dbname: &str, attempt: tls::Attempt) -> PgConnectOptions {
         let mut o = PgConnectOptions::new_without_pgpass()
             .host(&self.host)
             .port(self.port)
             .username(&self.user)
             .database(dbname)
             .application_name("pgshelf")
-            .ssl_mode(parse_sslmode(&self.sslmode));
+            .ssl_mode(attempt.sqlx_mode());
         if let Some(p) = &self.password {
             o = o.password(p.expose());
+        }
+        if attempt != tls::Attempt::Plain {
+            if let Some(root) = &self.ssl_root_cert {
+                o = o.ssl_root_cert_from_pem(root.as_bytes().to_vec());
+            }
+            if let (Some(cert), Some(key)) = (&self.ssl_client_cert, &self.ssl_client_key) {
+                o = o
+                    .ssl_client_cert_from_pem(cert.as_bytes())
+                    .ssl_client_key_from_pem(key.expose().as_bytes());
+            }
         }
         o
     }
 
-    /// Opens one connection to `dbname`, with failures turned into causes.
+    /// Opens one connection to `dbname`, trying plaintext and TLS in the
+    /// order libpq would for the sslmode; failures turned into causes.
     pub async fn connect(&self, dbname: &str) -> Result<PgConnection, PgError> {
-        match tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            PgConnection::connect_with(&self.options(dbname)),
-        )
-        .await
-        {
-            Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(classify(self, dbname, e)),
-            Err(_) => Err(PgError::Unreachable {
+        if tls::verifies(&self.sslmode) && self.ssl_root_cert.is_none() {
+            return Err(PgError::NoRootCert {
                 addr: self.addr(),
-                detail: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
-            }),
+                sslmode: self.sslmode.clone(),
+            });
         }
-    }
-}
-
-/// sslmode names as libpq takes them; unknown ones fall back to `prefer`.
-pub fn parse_sslmode(s: &str) -> PgSslMode {
-    match s {
-        "disable" => PgSslMode::Disable,
-        "allow" => PgSslMode::Allow,
-        "require" => PgSslMode::Require,
-        "verify-ca" => PgSslMode::VerifyCa,
-        "verify-full" => PgSslMode::VerifyFull,
-        _ => PgSslMode::Prefer,
+        let plan = tls::attempts(&self.sslmode, self.ssl_root_cert.is_some());
+        let mut errors = Vec::new();
+        for (i, attempt) in plan.iter().copied().enumerate() {
+            let e = match tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                PgConnection::connect_with(&self.options(dbname, attempt)),
+            )
+            .await
+            {
+                Ok(Ok(c)) => return Ok(c),
+                Ok(Err(e)) => e,
+                Err(_) => {
+                    return Err(PgError::Unreachable {
+                        addr: self.addr(),
+                        detail: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+                    })
+                }
+            };
+            let again = i + 1 < plan.len() && tls::retry_after(attempt, &e);
+            errors.push(classify(self, dbname, attempt, e));
+            if !again {
+                break;
+            }
+        }
+        // After allow's or prefer's two attempts, "plaintext refused" says
+        // less than why the TLS attempt failed.
+        let keep = errors
+            .iter()
+            .rposition(|e| !matches!(e, PgError::SslRequired { .. }))
+            .unwrap_or(errors.len() - 1);
+        Err(errors.swap_remove(keep))
     }
 }
 
 pub use model::server::SSLMODES;
 
-/// Turns a connection error into a cause a person can act on.
-pub fn classify(spec: &ConnSpec, dbname: &str, e: sqlx::Error) -> PgError {
+/// Turns a connection error of an attempt into a cause a person can act
+/// on. Never quotes the password or a key.
+pub fn classify(spec: &ConnSpec, dbname: &str, attempt: tls::Attempt, e: sqlx::Error) -> PgError {
     let addr = spec.addr();
+    if let Some(h) = tls::handshake_error(&e) {
+        return tls_cause(spec, h);
+    }
     match &e {
         sqlx::Error::Database(d) => {
             let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+            let msg = d.message();
             match code.as_str() {
                 "28P01" => PgError::WrongPassword {
                     user: spec.user.clone(),
                     addr,
                 },
+                "28000"
+                    if attempt == tls::Attempt::Plain
+                        && (msg.contains("no encryption") || msg.contains("SSL off")) =>
+                {
+                    PgError::SslRequired {
+                        addr,
+                        sslmode: spec.sslmode.clone(),
+                        detail: msg.to_owned(),
+                    }
+                }
+                "28000" if msg.contains("requires a valid client certificate") => PgError::Tls {
+                    addr,
+                    detail: msg.to_owned(),
+                    fix: "the server authenticates this user by client certificate; set the server's client certificate and key in pgshelf".into(),
+                },
+                "28000" if msg.contains("certificate authentication failed") => PgError::Tls {
+                    addr,
+                    detail: msg.to_owned(),
+                    fix: format!(
+                        "use a client certificate whose CN is {:?}, or map its CN to that user in the server's pg_ident.conf",
+                        spec.user
+                    ),
+                },
                 "28000" => PgError::Rejected {
                     user: spec.user.clone(),
                     addr,
-                    detail: d.message().to_owned(),
+                    detail: msg.to_owned(),
                 },
                 "3D000" => PgError::NoDatabase {
                     database: dbname.to_owned(),
@@ -102,7 +175,7 @@ pub fn classify(spec: &ConnSpec, dbname: &str, e: sqlx::Error) -> PgError {
                 },
                 _ => PgError::Query {
                     addr,
-                    detail: d.message().to_owned(),
+                    detail: msg.to_owned(),
                 },
             }
         }
@@ -110,13 +183,14 @@ pub fn classify(spec: &ConnSpec, dbname: &str, e: sqlx::Error) -> PgError {
             addr,
             detail: io.to_string(),
         },
-        sqlx::Error::Tls(t) => PgError::Tls {
-            addr,
-            detail: t.to_string(),
-        },
         sqlx::Error::PoolTimedOut => PgError::Unreachable {
             addr,
             detail: "timed out".into(),
+        },
+        sqlx::Error::Configuration(c) if attempt != tls::Attempt::Plain => PgError::Tls {
+            addr,
+            detail: tls::without_pem(&c.to_string()),
+            fix: "check the server's client certificate and key in pgshelf (PEM, the key belonging to the certificate)".into(),
         },
         other => {
             let msg = other.to_string();
@@ -127,7 +201,75 @@ pub fn classify(spec: &ConnSpec, dbname: &str, e: sqlx::Error) -> PgError {
                     addr,
                 }
             } else {
-                PgError::Query { addr, detail: msg }
+                PgError::Query {
+                    addr,
+                    detail: tls::without_pem(&msg),
+                }
+            }
+        }
+    }
+}
+
+/// The cause of a failed TLS negotiation.
+fn tls_cause(spec: &ConnSpec, h: tls::Handshake) -> PgError {
+    use rustls::{AlertDescription as A, CertificateError as C, Error as R};
+    let addr = spec.addr();
+    let generic = |detail: String, fix: &str| PgError::Tls {
+        addr: addr.clone(),
+        detail,
+        fix: fix.to_owned(),
+    };
+    match h {
+        tls::Handshake::Unsupported => PgError::TlsUnsupported {
+            addr,
+            sslmode: spec.sslmode.clone(),
+        },
+        tls::Handshake::Other(detail) => generic(
+            detail,
+            "check the server's sslmode and certificates in pgshelf against the server's TLS settings",
+        ),
+        tls::Handshake::Rustls(r) => {
+            let detail = r.to_string();
+            match &r {
+                R::InvalidCertificate(C::UnknownIssuer) => PgError::TlsUnknownCa { addr, detail },
+                R::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                    PgError::TlsHostname {
+                        addr,
+                        host: spec.host.clone(),
+                        detail,
+                        note: if spec.sslmode == "verify-full" {
+                            ""
+                        } else {
+                            " (pgshelf checks the name under verify-ca, and under require with a root certificate, too: a limit of sqlx 0.8)"
+                        },
+                    }
+                }
+                R::InvalidCertificate(
+                    C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+                ) => generic(
+                    detail,
+                    "renew the server's certificate (or correct the clock of the server or of pgshelf's host)",
+                ),
+                R::InvalidCertificate(_) => generic(
+                    detail,
+                    "the server's certificate is not acceptable to the root certificate set in pgshelf; check that it is the CA that issued it",
+                ),
+                R::AlertReceived(A::UnknownCA | A::BadCertificate | A::CertificateRequired | A::CertificateUnknown | A::UnsupportedCertificate) => generic(
+                    format!("the server rejected pgshelf's client certificate ({detail})"),
+                    "use a client certificate signed by a CA in the server's ssl_ca_file, or remove the client certificate if the server does not want one",
+                ),
+                R::AlertReceived(A::HandshakeFailure | A::ProtocolVersion | A::InsufficientSecurity) => generic(
+                    detail,
+                    "the server must accept TLS 1.2 or 1.3 with a modern cipher (ssl_min_protocol_version, ssl_ciphers)",
+                ),
+                R::InconsistentKeys(_) | R::NoCertificatesPresented => generic(
+                    detail,
+                    "the client key does not belong to the client certificate; paste the matching pair",
+                ),
+                _ => generic(
+                    detail,
+                    "check the server's sslmode and certificates in pgshelf against the server's TLS settings",
+                ),
             }
         }
     }
@@ -136,7 +278,7 @@ pub fn classify(spec: &ConnSpec, dbname: &str, e: sqlx::Error) -> PgError {
 fn query_err(spec: &ConnSpec) -> impl Fn(sqlx::Error) -> PgError + '_ {
     move |e| match e {
         sqlx::Error::Database(ref d) if d.code().as_deref() == Some("3D000") => {
-            classify(spec, "", e)
+            classify(spec, "", tls::Attempt::Plain, e)
         }
         other => PgError::Query {
             addr: spec.addr(),

@@ -6,9 +6,12 @@
 //! - [`conn`] connects with sqlx, reads version, databases and tables, and
 //!   turns connection failures into causes a person can act on.
 //! - [`args`] builds conninfo strings and argument vectors (pure).
+//! - [`tls`] applies libpq's sslmode rules to sqlx, writes certificate files
+//!   for the client tools ([`tls::TlsFiles`]), and names handshake failures.
 
 pub mod args;
 pub mod conn;
+pub mod tls;
 pub mod tools;
 
 pub use conn::{ConnSpec, DatabaseInfo, Listing, ServerInfo, TableInfo};
@@ -29,8 +32,31 @@ pub enum PgError {
     Unreachable { addr: String, detail: String },
     #[error("database {database:?} does not exist on {addr} (dropped or renamed since it was listed?). Fix: refresh the server's database list")]
     NoDatabase { database: String, addr: String },
-    #[error("TLS to {addr} failed: {detail}. Fix: check the server's sslmode setting")]
-    Tls { addr: String, detail: String },
+    #[error("TLS to {addr} failed: {detail}. Fix: {fix}")]
+    Tls {
+        addr: String,
+        detail: String,
+        fix: String,
+    },
+    #[error("the certificate of {addr} is not signed by the root certificate set for this server (unknown CA: {detail}). Fix: paste the CA certificate that issued the server's certificate (for Amazon RDS, the CA bundle of its region) into the server's root certificate")]
+    TlsUnknownCa { addr: String, detail: String },
+    #[error("the certificate of {addr} is not issued for the host name {host:?} ({detail}){note}. Fix: set the host to a name the certificate lists")]
+    TlsHostname {
+        addr: String,
+        host: String,
+        detail: String,
+        note: &'static str,
+    },
+    #[error("{addr} does not support SSL, and sslmode {sslmode} requires it. Fix: turn ssl on in the server's postgresql.conf, or set sslmode to prefer or disable if this network is trusted")]
+    TlsUnsupported { addr: String, sslmode: String },
+    #[error("{addr} requires SSL: it has no pg_hba.conf entry for connections without encryption ({detail}), and sslmode is {sslmode}. Fix: set sslmode to require, or verify-full with the server's root certificate")]
+    SslRequired {
+        addr: String,
+        sslmode: String,
+        detail: String,
+    },
+    #[error("sslmode {sslmode} checks the certificate of {addr} against a root certificate, and none is set. Fix: paste the CA certificate (PEM) into the server's root certificate, or set sslmode to require")]
+    NoRootCert { addr: String, sslmode: String },
     #[error("query on {addr} failed: {detail}")]
     Query { addr: String, detail: String },
     #[error("no usable pg_dump for PostgreSQL {server_version} (needs major {server_major} or newer; found: {found}). Fix: install the PostgreSQL {server_major} client tools (Debian/Ubuntu: postgresql-client-{server_major} from the PostgreSQL project's apt repository) or add their bin directory to `pg_bin_dirs` in pgshelf.toml")]
@@ -47,7 +73,13 @@ impl PgError {
         match self {
             PgError::WrongPassword { .. } | PgError::Rejected { .. } => 401,
             PgError::NoDatabase { .. } => 404,
-            PgError::Unreachable { .. } | PgError::Tls { .. } => 502,
+            PgError::Unreachable { .. }
+            | PgError::Tls { .. }
+            | PgError::TlsUnknownCa { .. }
+            | PgError::TlsHostname { .. }
+            | PgError::TlsUnsupported { .. }
+            | PgError::SslRequired { .. } => 502,
+            PgError::NoRootCert { .. } => 422,
             PgError::NoSuitableDump { .. } => 424,
             PgError::Query { .. } => 500,
         }

@@ -23,7 +23,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Backup, BackupKind, BackupStatus, Catalog, CatalogError, Outcome};
-use crate::pg::{args, conn::Snapshot, ConnSpec, PgError, PgTools, TableInfo, ToolFinder};
+use crate::pg::{
+    args, conn::Snapshot, tls::TlsFiles, ConnSpec, PgError, PgTools, TableInfo, ToolFinder,
+};
 use crate::policy::{self, DumpOutput, Format, Policy, PolicyError};
 use crate::storage::{self, Destination, StorageError};
 pub use stream::{dump_cause, Limits, Program};
@@ -265,6 +267,15 @@ pub async fn run(
     }
 }
 
+/// The server's certificates as files for libpq, in a private directory
+/// under the spool that goes when the returned guard is dropped.
+fn tls_files(ctx: &RunContext, spec: &ConnSpec) -> Result<Option<TlsFiles>, PipelineError> {
+    TlsFiles::write(&ctx.spool_dir, spec).map_err(|e| PipelineError::Spool {
+        path: ctx.spool_dir.display().to_string(),
+        detail: format!("cannot write the TLS certificate files: {e}"),
+    })
+}
+
 fn limits(policy: &Policy) -> Limits {
     Limits {
         stall: Duration::from_secs(u64::from(policy.stall_timeout_secs)),
@@ -343,7 +354,9 @@ async fn take_database(
 
     let mut snapshot = Snapshot::export(&job.spec, conn, policy.serializable_deferrable).await?;
     let snapshot_id = snapshot.id.clone();
-    let conninfo = args::conninfo(&job.spec, database);
+    // Kept until pg_dump has ended: its parallel workers connect later.
+    let tls = tls_files(ctx, &job.spec)?;
+    let conninfo = args::conninfo(&job.spec, database, tls.as_ref().map(|t| t.paths()));
     let (output, format) = match policy.format {
         Format::Custom => (DumpOutput::Stdout, "custom"),
         Format::Directory { .. } => (DumpOutput::Directory(spool.join("dump")), "directory"),
@@ -495,10 +508,15 @@ async fn take_globals(
     let location = format!("{}/{dir}", ctx.destination.describe);
     ctx.catalog.mark_running(job.backup_id, &location).await?;
     facts.location = Some(location);
+    let tls = tls_files(ctx, &job.spec)?;
     let program = Program {
         path: tools.pg_dumpall(),
         args: args::pg_dumpall_globals(
-            &args::conninfo(&job.spec, &job.maintenance_db),
+            &args::conninfo(
+                &job.spec,
+                &job.maintenance_db,
+                tls.as_ref().map(|t| t.paths()),
+            ),
             no_role_passwords,
         ),
         label: format!("pg_dumpall {}", tools.version),

@@ -14,16 +14,21 @@ use crate::secrets::{InstanceKey, Secret};
 use crate::{effective_policy, prune, server_plan, Error};
 
 pub(crate) fn spec_of(row: &ServerRow, key: &InstanceKey) -> Result<ConnSpec, Error> {
-    let password: Option<Secret> = match &row.password_enc {
-        Some(s) => Some(key.open(s)?),
-        None => None,
+    let open = |sealed: &Option<String>| -> Result<Option<Secret>, Error> {
+        Ok(match sealed {
+            Some(s) => Some(key.open(s)?),
+            None => None,
+        })
     };
     Ok(ConnSpec {
         host: row.host.clone(),
         port: row.port as u16,
         user: row.username.clone(),
-        password,
+        password: open(&row.password_enc)?,
         sslmode: row.sslmode.clone(),
+        ssl_root_cert: row.ssl_root_cert.clone(),
+        ssl_client_cert: row.ssl_client_cert.clone(),
+        ssl_client_key: open(&row.ssl_client_key_enc)?,
     })
 }
 

@@ -383,6 +383,9 @@ pub fn dump_cause(stderr: &str) -> String {
                 .unwrap_or("the program exited with an error and said nothing")
                 .to_owned()
         });
+    if let Some(tls) = crate::pg::tls::libpq_fix(stderr) {
+        return format!("{first}: {tls}").replace("..", ".");
+    }
     let fix = if stderr.contains("server version mismatch") {
         " Fix: install client tools at least as new as the server"
     } else if stderr.contains("permission denied") {
@@ -444,6 +447,15 @@ mod tests {
         assert_eq!(
             dump_cause(""),
             "the program exited with an error and said nothing."
+        );
+        let t = dump_cause("pg_dump: error: connection to server at \"127.0.0.1\", port 5432 failed: SSL error: certificate verify failed\n");
+        assert!(
+            t.starts_with("connection to server at \"127.0.0.1\", port 5432 failed: SSL error: certificate verify failed: "),
+            "{t}"
+        );
+        assert!(
+            t.contains("unknown CA") && t.contains("Fix: paste the CA"),
+            "{t}"
         );
     }
 

@@ -83,6 +83,7 @@ pub fn input_with_password(name: &str, pg: &PgServer, password: &str) -> ServerI
         password: Some(Secret::new(password)),
         sslmode: "disable".into(),
         maintenance_db: "postgres".into(),
+        ..Default::default()
     }
 }
 
