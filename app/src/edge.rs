@@ -132,6 +132,79 @@ pub struct ServerTls {
     pub client_key: Option<String>,
 }
 
+/// Who is calling, as the server's guard found it (a session or an API
+/// token), refused unless its role allows `needed`.
+pub fn require(needed: model::user::Role) -> Result<engine::auth::Caller, ServerFnError> {
+    let caller = use_context::<Parts>()
+        .and_then(|p| p.extensions.get::<engine::auth::Caller>().cloned())
+        .ok_or(engine::auth::AuthError::NotSignedIn)
+        .map_err(|e| engine_error(e.into()))?;
+    caller.require(needed).map_err(|e| engine_error(e.into()))?;
+    Ok(caller)
+}
+
+/// The client's address, for throttling sign-ins.
+pub fn client_addr() -> String {
+    use_context::<Parts>()
+        .and_then(|p| p.extensions.get::<engine::auth::ClientAddr>().cloned())
+        .map(|a| a.0)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The session token from the request's cookie.
+pub fn session_token() -> Option<String> {
+    let parts = use_context::<Parts>()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == crate::SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Whether the browser reached pgshelf over HTTPS (directly or through a
+/// proxy that says so): the session cookie is then `Secure`.
+fn over_https() -> bool {
+    use_context::<Parts>().is_some_and(|p| {
+        p.uri.scheme_str() == Some("https")
+            || p.headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    })
+}
+
+fn set_cookie(value: String) {
+    if let (Some(response), Ok(v)) = (
+        use_context::<ResponseOptions>(),
+        http::HeaderValue::from_str(&value),
+    ) {
+        response.append_header(http::header::SET_COOKIE, v);
+    }
+}
+
+/// Sets the session cookie: `HttpOnly` (no script reads it), `SameSite=Strict`
+/// (no other site sends it), `Secure` over HTTPS.
+pub fn set_session_cookie(token: &str) {
+    let secure = if over_https() { "; Secure" } else { "" };
+    set_cookie(format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        crate::SESSION_COOKIE,
+        engine::auth::SESSION_TTL.num_seconds()
+    ));
+}
+
+/// Clears the session cookie.
+pub fn clear_session_cookie() {
+    set_cookie(format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        crate::SESSION_COOKIE
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

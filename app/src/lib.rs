@@ -13,6 +13,7 @@
 //! | [`backups`]     | `/servers/:id/databases/:db` a database's backups; the backups table, "Back up now" |
 //! | [`schedules`]   | the schedules table, the server plan form, globals backups |
 //! | [`policies`]    | `/servers/:id/policy` and `/servers/:id/databases/:db/policy`: the policy editor with its live preview |
+//! | [`users`]       | `/login`, `/setup` (the first admin), `/users` (admins: users and API tokens); who is signed in, in the header |
 //! | [`workers`]     | the worker status bar in the header                    |
 //! | [`ui`]          | what every feature shares: formatting, errors, polling, badges |
 //! | [`not_found`]   | the 404 page                                           |
@@ -36,10 +37,14 @@ pub mod policies;
 pub mod schedules;
 pub mod servers;
 pub mod ui;
+pub mod users;
 pub mod workers;
 
 /// URL prefix of every server function.
 pub const API_PREFIX: &str = "/api";
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "pgshelf_session";
 
 /// Sets the HTTP status of the page being server-rendered (e.g. 404); does
 /// nothing in the browser.
@@ -60,6 +65,10 @@ use not_found::NotFoundPage;
 use policies::policy_page::{DatabasePolicyPage, ServerPolicyPage};
 use servers::server_page::ServerPage;
 use servers::servers_page::ServersPage;
+use users::login_page::LoginPage;
+use users::setup_page::SetupPage;
+use users::user_menu::UserMenu;
+use users::users_page::UsersPage;
 use workers::worker_status_bar::{WorkerStatusBar, WorkerStatusRefresh};
 
 /// The HTML document around [`App`].
@@ -84,6 +93,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The worker status and the user menu: only on pages for signed-in users
+/// (the sign-in and setup pages have nobody to show them to).
+#[component]
+fn SignedInHeader() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let signed_in_page = move || !matches!(location.pathname.get().as_str(), "/login" | "/setup");
+    view! {
+        <Show when=signed_in_page>
+            <WorkerStatusBar/>
+            <UserMenu/>
+        </Show>
+    }
+}
+
 /// The dashboard: header, worker status, routes.
 #[component]
 pub fn App() -> impl IntoView {
@@ -101,11 +124,14 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <a href="/">"Servers"</a>
                 </nav>
-                <WorkerStatusBar/>
+                <SignedInHeader/>
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=ServersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/servers/:id") view=ServerPage ssr=SsrMode::Async/>
                     <Route path=path!("/servers/:id/databases/:db") view=DatabasePage ssr=SsrMode::Async/>
                     <Route path=path!("/servers/:id/policy") view=ServerPolicyPage ssr=SsrMode::Async/>

@@ -55,7 +55,12 @@ export interface Pgshelf {
   logs(): string;
   /** SIGTERM, SIGKILL after 5 s, then removes workDir (unless PGSHELF_E2E_KEEP=1). */
   stop(): Promise<void>;
+  /** The one-time first-admin link pgshelf printed to its log. */
+  setupLink(): string;
 }
+
+/** The first admin every test signs in as (see `adminSession`). */
+export const ADMIN = { username: 'admin', password: 'e2e admin password' };
 
 /** A loopback TCP port that was free a moment ago. */
 export async function freePort(): Promise<number> {
@@ -180,11 +185,48 @@ export async function startPgshelf(options: StartOptions = {}): Promise<Pgshelf>
     await sleep(100);
   }
 
-  return { baseURL, port, workDir, dataDir, logs: () => output, stop };
+  const setupLink = () => {
+    const m = output.match(/(\/setup\?token=[0-9a-f]+)/);
+    if (!m) throw new Error(`pgshelf printed no setup link:\n${output}`);
+    return `${baseURL}${m[1]}`;
+  };
+  return { baseURL, port, workDir, dataDir, logs: () => output, stop, setupLink };
 }
 
-/** `test` with a fresh pgshelf server per test (`pgshelf`) and `baseURL` pointing at it. */
-export const test = base.extend<{ pgshelf: Pgshelf }>({
+/**
+ * Creates the first admin through the setup endpoint (as the setup page
+ * posts it) and returns the session cookie's value.
+ */
+export async function adminSession(server: Pgshelf): Promise<string> {
+  const token = new URL(server.setupLink()).searchParams.get('token') ?? '';
+  const body = new URLSearchParams({ token, ...ADMIN });
+  const res = await fetch(`${server.baseURL}/api/auth/setup`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: server.baseURL },
+    body,
+    redirect: 'manual',
+  });
+  const cookie = (res.headers.getSetCookie?.() ?? [res.headers.get('set-cookie') ?? ''])
+    .map((c) => c.split(';')[0])
+    .find((c) => c.startsWith('pgshelf_session='));
+  if (!cookie) throw new Error(`setup gave no session (HTTP ${res.status}): ${await res.text()}`);
+  return cookie.slice('pgshelf_session='.length);
+}
+
+/**
+ * `test` with a fresh pgshelf server per test (`pgshelf`), `baseURL`
+ * pointing at it, and the browser signed in as the first admin (tests of
+ * signing in itself use `anonymous`).
+ */
+export const test = base.extend<{ pgshelf: Pgshelf; anonymous: boolean }>({
+  anonymous: [false, { option: true }],
+  context: async ({ context, pgshelf, anonymous }, use) => {
+    if (!anonymous) {
+      const value = await adminSession(pgshelf);
+      await context.addCookies([{ name: 'pgshelf_session', value, url: pgshelf.baseURL }]);
+    }
+    await use(context);
+  },
   pgshelf: async ({}, use, testInfo) => {
     const server = await startPgshelf();
     try {

@@ -243,6 +243,10 @@ const BACKUP_COLUMNS: &str = "id, server_id, server_name, database, kind, status
     version_changed, tiers, pruned_at, prune_error";
 
 impl Catalog {
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Opens (creating if needed) the catalog file and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, CatalogError> {
         let opts = SqliteConnectOptions::new()

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`auth`]: users and roles, sessions and API tokens, the first-admin setup link, sign-in throttling.
 //! - [`catalog`]: the SQLite catalog (schema in `engine/migrations`) and every query.
 //! - [`secrets`]: the instance key and sealed credentials; [`secrets::Secret`] never prints.
 //! - [`servers`]: server settings as users enter them (validation, `postgres://` URLs).
@@ -18,6 +19,7 @@
 //! [`Engine`] is the facade the dashboard and the CLI call: one method per
 //! user action, errors as [`Error`], which knows its HTTP status.
 
+pub mod auth;
 pub mod catalog;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
@@ -69,6 +71,8 @@ pub enum Error {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
     #[error("{0}")]
     Conflict(String),
     #[error("cannot create {path}: {detail}. Fix: make the data directory writable, or set PGSHELF_DATA")]
@@ -86,6 +90,7 @@ impl Error {
             Error::Storage(e) => e.status(),
             Error::Pipeline(e) => e.status(),
             Error::Policy(e) => e.status(),
+            Error::Auth(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,
         }
@@ -146,6 +151,9 @@ pub(crate) struct Inner {
     ctx: RunContext,
     runner: BackupRunner,
     scheduler: schedule::Scheduler,
+    /// The first admin's one-time setup token (valid while no user exists).
+    setup_token: String,
+    throttle: auth::Throttle,
 }
 
 impl Engine {
@@ -207,6 +215,8 @@ impl Engine {
                 ctx,
                 runner,
                 scheduler: schedule::Scheduler::default(),
+                setup_token: auth::random_hex(16),
+                throttle: auth::Throttle::default(),
             }),
         };
         engine.recover_interrupted().await?;
@@ -262,6 +272,17 @@ impl Engine {
     pub async fn update_server(&self, id: i64, input: ServerInput) -> Result<Server, Error> {
         let input = input.validated()?;
         let old = self.inner.catalog.server(id).await?;
+        let moved = old.host != input.host
+            || old.port != i64::from(input.port)
+            || old.username != input.user;
+        if moved && old.password_enc.is_some() && input.password.is_none() {
+            // Otherwise one edit could send the stored password to any host.
+            return Err(InvalidInput::new(
+                "password",
+                "is needed again because the host, port or user changed: the stored password is only ever sent where it was entered for. Fix: enter the password (or tick \"Clear the stored password\")",
+            )
+            .into());
+        }
         let fields = self.fields(&input, Some(old))?;
         Ok(Server::from(
             &self.inner.catalog.update_server(id, &fields).await?,

@@ -15,6 +15,7 @@
 //! - [`schedule`]: schedule status and the policy preview, as shown.
 //! - [`server`]: servers as shown (never a password), sslmodes, connection
 //!   test results.
+//! - [`user`]: dashboard users and their roles.
 //! - [`worker`]: background worker status.
 //! - [`format`]: sizes and durations in words.
 
@@ -25,4 +26,5 @@ pub mod policy;
 pub mod retention;
 pub mod schedule;
 pub mod server;
+pub mod user;
 pub mod worker;

@@ -5,6 +5,8 @@
 //!
 //! - [`config`]: defaults, then `pgshelf.toml`, then `PGSHELF_*` variables.
 //! - [`cli`]: the subcommands other than `serve`.
+//! - [`guard`]: who is calling (session cookie or API token), anonymous and
+//!   cross-site requests refused.
 //! - [`web`]: the axum router (Leptos pages, server functions, `/healthz`,
 //!   static files) and `serve(listener, engine, site_root, shutdown)`.
 //!
@@ -13,4 +15,5 @@
 
 pub mod cli;
 pub mod config;
+pub mod guard;
 pub mod web;

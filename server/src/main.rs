@@ -52,6 +52,14 @@ async fn run() -> anyhow::Result<()> {
                 cfg.data_dir.display(),
                 engine.destination()
             );
+            if let Some(token) = engine.setup_token().await? {
+                // The one place this one-time token is shown: whoever can read
+                // pgshelf's log can create the first admin, and only once.
+                tracing::warn!(
+                    "no users yet: open http://{}/setup?token={token} to create the first admin",
+                    listener.local_addr()?
+                );
+            }
             if !cfg.site_root.join("pkg").exists() {
                 tracing::warn!(
                     "no built site at {}: pages render but will not hydrate. Fix: build with `cargo leptos build` or run scripts/run",

@@ -1,6 +1,7 @@
 //! The HTTP side: Leptos pages and server functions, `/healthz`, static
-//! files. Takes its listener and a shutdown future, so tests run it on
-//! port 0 and stop it cleanly.
+//! files, all behind [`crate::guard`] (sign-in, roles, CSRF). Takes its
+//! listener and a shutdown future, so tests run it on port 0 and stop it
+//! cleanly.
 
 use std::future::Future;
 use std::path::Path;
@@ -34,6 +35,7 @@ pub fn router(engine: engine::Engine, options: LeptosOptions) -> Router {
     let routes = generate_route_list(app::App);
     let ctx_engine = engine.clone();
     let shell_opts = options.clone();
+    let guard_engine = engine.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes_with_context(
@@ -43,9 +45,28 @@ pub fn router(engine: engine::Engine, options: LeptosOptions) -> Router {
             move || app::shell(shell_opts.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .layer(axum::middleware::from_fn_with_state(
+            guard_engine,
+            crate::guard::guard,
+        ))
+        .layer(axum::middleware::from_fn(client_addr))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(options)
+}
+
+/// Records the client's address for the sign-in throttle.
+async fn client_addr(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let addr = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    req.extensions_mut().insert(engine::auth::ClientAddr(addr));
+    next.run(req).await
 }
 
 /// Serves until `shutdown` resolves.
@@ -58,7 +79,10 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let options = leptos_options(site_root, addr);
     let app = router(engine, options);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

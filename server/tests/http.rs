@@ -1,21 +1,55 @@
-//! The web server on port 0, stopped cleanly by its shutdown future.
+//! The web server on port 0: pages, sign-in and roles, cross-site refusal,
+//! and a clean stop by its shutdown future.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use engine::secrets::Secret;
+use model::user::Role;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+/// One HTTP/1.1 exchange: (status, head, body).
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method != "GET" {
+        let json = body.starts_with('{');
+        req.push_str(if json {
+            "Content-Type: application/json\r\n"
+        } else {
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+        });
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
-    String::from_utf8_lossy(&out).into_owned()
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_owned(), body.to_owned())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn serves_pages_and_stops_on_shutdown() {
+struct Server {
+    addr: SocketAddr,
+    engine: engine::Engine,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = engine::EngineConfig::new(dir.path().join("data"));
     cfg.scheduler_interval = None;
@@ -24,36 +58,116 @@ async fn serves_pages_and_stops_on_shutdown() {
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let site = dir.path().join("site");
-    let server = tokio::spawn(async move {
-        pgshelf::web::serve(listener, engine, &site, async {
+    let served = engine.clone();
+    let task = tokio::spawn(async move {
+        pgshelf::web::serve(listener, served, &site, async {
             let _ = stopped.await;
         })
         .await
     });
+    Server {
+        addr,
+        engine,
+        stop,
+        task,
+        _dir: dir,
+    }
+}
 
-    let health = get(addr, "/healthz").await;
-    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    assert!(health.ends_with("ok"));
-    let home = get(addr, "/").await;
+/// `pgshelf_session=...` from a response head.
+fn session_cookie(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .filter(|c| c.starts_with("pgshelf_session=") && c.len() > "pgshelf_session=".len())
+        .unwrap_or_else(|| panic!("no session cookie in {head}"))
+        .to_owned()
+}
+
+async fn signed_in(s: &Server, role: Role) -> String {
+    let name = format!("{}-user", role.as_str());
+    s.engine
+        .create_user(&name, &Secret::new("a long password"), role)
+        .await
+        .unwrap();
+    let origin = format!("http://{}", s.addr);
+    let (status, head, body) = http(
+        s.addr,
+        "POST",
+        "/api/auth/login",
+        &[("Origin", &origin)],
+        &format!("username={name}&password=a+long+password"),
+    )
+    .await;
+    assert!(status < 400, "{status} {body}");
+    session_cookie(&head)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_pages_and_stops_on_shutdown() {
+    let s = start().await;
+    let addr = s.addr;
+
+    let (status, _, body) = http(addr, "GET", "/healthz", &[], "").await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    // No user yet: every page leads to the setup page.
+    let (status, head, _) = http(addr, "GET", "/", &[], "").await;
+    assert_eq!(status, 303, "{head}");
+    assert!(head.to_lowercase().contains("location: /setup"), "{head}");
+    let (status, _, body) = http(addr, "GET", "/setup", &[], "").await;
+    assert_eq!(status, 200);
     assert!(
-        home.starts_with("HTTP/1.1 200"),
-        "{}",
-        &home[..200.min(home.len())]
+        body.contains("setup link"),
+        "the setup page says where the link is"
     );
+
+    // The first admin, with the one-time token.
+    let token = s.engine.setup_token().await.unwrap().unwrap();
+    let origin = format!("http://{addr}");
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/api/auth/setup",
+        &[("Origin", &origin)],
+        "token=wrong&username=root&password=a+long+password",
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, head, body) = http(
+        addr,
+        "POST",
+        "/api/auth/setup",
+        &[("Origin", &origin)],
+        &format!("token={token}&username=root&password=a+long+password"),
+    )
+    .await;
+    assert!(status < 400, "{status} {body}");
+    let cookie = session_cookie(&head);
+    assert!(
+        head.contains("HttpOnly") && head.contains("SameSite=Strict"),
+        "{head}"
+    );
+    assert!(s.engine.setup_token().await.unwrap().is_none(), "used once");
+
+    let (status, _, home) = http(addr, "GET", "/", &[("Cookie", &cookie)], "").await;
+    assert_eq!(status, 200, "{}", &home[..200.min(home.len())]);
     assert!(home.contains("<title>Servers · pgshelf</title>"));
     assert!(
         home.contains("/pkg/pgshelf.js"),
         "hydration script points at the built site"
     );
-    let missing = get(addr, "/no/such/page").await;
-    assert!(
-        missing.starts_with("HTTP/1.1 404"),
-        "{}",
-        &missing[..100.min(missing.len())]
-    );
+    let (status, _, _) = http(addr, "GET", "/no/such/page", &[("Cookie", &cookie)], "").await;
+    assert_eq!(status, 404);
+    // Anonymous now goes to the sign-in page, keeping where it was going.
+    let (status, head, _) = http(addr, "GET", "/servers/1", &[], "").await;
+    assert_eq!(status, 303);
+    assert!(head.contains("/login?next=%2Fservers%2F1"), "{head}");
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), server)
+    s.stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), s.task)
         .await
         .expect("stops after the shutdown future resolves")
         .unwrap()
@@ -62,4 +176,274 @@ async fn serves_pages_and_stops_on_shutdown() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer listening"
     );
+}
+
+/// A valid body for each server function that changes something, so that a
+/// refusal can only come from the role check.
+fn state_changing_calls() -> Vec<(&'static str, String)> {
+    use model::backup::BackupKind;
+    let qs = |v: &app::backups::api::StartBackup| serde_qs::to_string(v).unwrap();
+    let json = |v: serde_json::Value| v.to_string();
+    let server = "name=x&host=db.example&port=&user=u&password=secret-pw&sslmode=prefer&maintenance_db=postgres";
+    vec![
+        ("/api/servers/add", server.to_owned()),
+        ("/api/servers/update", format!("id=1&{server}")),
+        ("/api/servers/delete", "id=1".into()),
+        (
+            "/api/backups/start",
+            qs(&app::backups::api::StartBackup {
+                server_id: 1,
+                kind: BackupKind::Database,
+                database: Some("app".into()),
+            }),
+        ),
+        ("/api/backups/delete", "id=1".into()),
+        (
+            "/api/schedules/plan/save",
+            json(serde_json::json!({
+                "server_id": 1,
+                "plan": model::policy::ServerPlan::default(),
+            })),
+        ),
+        (
+            "/api/policies/save",
+            json(serde_json::json!({
+                "server_id": 1,
+                "database": null,
+                "policy": model::policy::Policy::default(),
+            })),
+        ),
+        ("/api/policies/clear", "server_id=1&database=app".into()),
+        (
+            "/api/users/add",
+            "username=eve&password=a+long+password&role=admin".into(),
+        ),
+        ("/api/users/role", "id=1&role=viewer".into()),
+        ("/api/users/delete", "id=1".into()),
+        ("/api/users/token", "name=ci&role=admin".into()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_is_reachable_without_a_session_or_the_right_role() {
+    let s = start().await;
+    let addr = s.addr;
+    let origin = format!("http://{addr}");
+    let admin = signed_in(&s, Role::Admin).await;
+    let viewer = signed_in(&s, Role::Viewer).await;
+    let operator = signed_in(&s, Role::Operator).await;
+
+    // Anonymous: every server function but sign-in and setup is refused, and
+    // every page redirects to the sign-in page.
+    let paths: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p)
+        .collect();
+    assert!(paths.len() >= 25, "{paths:?}");
+    for path in &paths {
+        let (status, _, body) = http(addr, "POST", path, &[("Origin", &origin)], "").await;
+        if *path == "/api/auth/login" || *path == "/api/auth/setup" {
+            assert_ne!(status, 401, "{path} is how one signs in");
+        } else {
+            assert_eq!(status, 401, "{path} anonymously: {body}");
+            assert!(body.contains("Fix:"), "{body}");
+        }
+    }
+    for page in [
+        "/",
+        "/servers/1",
+        "/servers/1/policy",
+        "/servers/1/databases/app",
+        "/users",
+    ] {
+        let (status, head, _) = http(addr, "GET", page, &[], "").await;
+        assert_eq!(status, 303, "{page}: {head}");
+        assert!(
+            head.contains("location: /login") || head.contains("Location: /login"),
+            "{head}"
+        );
+    }
+
+    // A viewer reads but changes nothing; an operator runs backups but
+    // changes no settings.
+    let calls = state_changing_calls();
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| calls.iter().any(|(c, _)| c == *p))
+            .count(),
+        calls.len(),
+        "every listed call exists"
+    );
+    for (path, body) in &calls {
+        let (status, _, text) = http(
+            addr,
+            "POST",
+            path,
+            &[("Origin", &origin), ("Cookie", &viewer)],
+            body,
+        )
+        .await;
+        assert_eq!(status, 403, "{path} as a viewer: {text}");
+        assert!(text.contains("needs the"), "{text}");
+        if *path != "/api/backups/start" {
+            let (status, _, text) = http(
+                addr,
+                "POST",
+                path,
+                &[("Origin", &origin), ("Cookie", &operator)],
+                body,
+            )
+            .await;
+            assert_eq!(status, 403, "{path} as an operator: {text}");
+        }
+    }
+    let (status, _, text) = http(
+        addr,
+        "POST",
+        "/api/servers/list",
+        &[("Origin", &origin), ("Cookie", &viewer)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "a viewer lists servers: {text}");
+
+    // Cross-site: a form another site posts with the admin's cookie is refused
+    // before it reaches anything.
+    let evil = [("Origin", "http://127.0.0.1:1"), ("Cookie", admin.as_str())];
+    for (path, body) in &calls {
+        let (status, _, text) = http(addr, "POST", path, &evil, body).await;
+        assert_eq!(status, 403, "{path} cross-site: {text}");
+        assert!(text.contains("cross-site"), "{text}");
+    }
+    let fetch_site = [("Sec-Fetch-Site", "cross-site"), ("Cookie", admin.as_str())];
+    let (status, _, _) = http(addr, "POST", "/api/servers/add", &fetch_site, &calls[0].1).await;
+    assert_eq!(status, 403);
+    // Neither header nor the CSRF token: refused too.
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        "/api/servers/delete",
+        &[("Cookie", &admin)],
+        "id=1",
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        s.engine.servers().await.unwrap().is_empty(),
+        "nothing was added"
+    );
+
+    // The admin can; the stored password never comes back.
+    let (status, _, text) = http(
+        addr,
+        "POST",
+        "/api/servers/add",
+        &[("Origin", &origin), ("Cookie", &admin)],
+        &calls[0].1,
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(!text.contains("secret-pw"), "{text}");
+    for path in ["/api/servers/list", "/api/servers/get"] {
+        let (_, _, text) = http(
+            addr,
+            "POST",
+            path,
+            &[("Origin", &origin), ("Cookie", &viewer)],
+            "id=1",
+        )
+        .await;
+        assert!(!text.contains("secret-pw"), "{path}: {text}");
+    }
+    for page in ["/", "/servers/1"] {
+        let (status, _, text) = http(addr, "GET", page, &[("Cookie", &viewer)], "").await;
+        assert_eq!(status, 200, "{page}");
+        assert!(!text.contains("secret-pw"), "{page}");
+    }
+
+    // An API token acts with its role and needs no CSRF headers.
+    let (_, token) = s
+        .engine
+        .create_api_token("ci", Role::Viewer, None)
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token.expose());
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        "/api/servers/list",
+        &[("Authorization", &bearer)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        "/api/servers/delete",
+        &[("Authorization", &bearer)],
+        "id=1",
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        "/api/servers/list",
+        &[("Authorization", "Bearer nope")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // Signing out ends the session.
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        "/api/auth/logout",
+        &[("Origin", &origin), ("Cookie", &viewer)],
+        "",
+    )
+    .await;
+    assert!(status < 400);
+    let (status, _, _) = http(
+        addr,
+        "POST",
+        "/api/servers/list",
+        &[("Origin", &origin), ("Cookie", &viewer)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_is_throttled() {
+    let s = start().await;
+    let origin = format!("http://{}", s.addr);
+    s.engine
+        .create_user("alice", &Secret::new("a long password"), Role::Viewer)
+        .await
+        .unwrap();
+    for _ in 0..engine::auth::MAX_FAILURES {
+        let (status, _, _) = http(
+            s.addr,
+            "POST",
+            "/api/auth/login",
+            &[("Origin", &origin)],
+            "username=alice&password=wrong",
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    let (status, _, text) = http(
+        s.addr,
+        "POST",
+        "/api/auth/login",
+        &[("Origin", &origin)],
+        "username=alice&password=a+long+password",
+    )
+    .await;
+    assert_eq!(status, 429, "even the right password waits: {text}");
+    assert!(text.contains("Fix: wait"), "{text}");
 }

@@ -17,6 +17,7 @@ pub async fn list_backups(
     database: Option<String>,
     limit: Option<i64>,
 ) -> Result<BackupList, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use model::backup::Target;
     listing::list(
         server_id,
@@ -34,6 +35,7 @@ pub async fn start_backup(
     kind: BackupKind,
     database: Option<String>,
 ) -> Result<BackupView, ServerFnError> {
+    crate::edge::require(model::user::Role::Operator)?;
     use crate::edge::{engine, engine_error};
     use model::backup::Target;
     let target = match kind {
@@ -54,6 +56,7 @@ pub async fn start_backup(
 /// Deletes a finished backup from storage and from the catalog.
 #[server(prefix = "/api", endpoint = "backups/delete")]
 pub async fn delete_backup(id: i64) -> Result<(), ServerFnError> {
+    crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error};
     engine()?.delete_backup(id).await.map_err(engine_error)
 }

@@ -3,6 +3,7 @@
 //! `database` `None` means the server's default policy.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 use model::policy::{DumpCapabilities, Policy, PolicySource};
 use model::schedule::PolicyPreview;
 use model::server::PgDumpChoice;
@@ -29,6 +30,7 @@ pub async fn get_policy(
     server_id: i64,
     database: Option<String>,
 ) -> Result<PolicyPage, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     let engine = engine()?;
     let server = engine.server(server_id).await.map_err(engine_error)?;
@@ -64,12 +66,14 @@ pub async fn get_policy(
 
 /// The schedule in words, the next five runs, and what the retention would
 /// keep and prune, without saving.
-#[server(prefix = "/api", endpoint = "policies/preview")]
+// JSON: a policy holds tagged enums with numbers, which URL encoding cannot carry.
+#[server(prefix = "/api", endpoint = "policies/preview", input = Json)]
 pub async fn preview_policy(
     server_id: i64,
     database: Option<String>,
     policy: Policy,
 ) -> Result<PolicyPreview, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     engine()?
         .preview_policy(server_id, database.as_deref(), &policy, chrono::Utc::now())
@@ -78,12 +82,13 @@ pub async fn preview_policy(
 }
 
 /// Saves the policy (validated by the engine) and says where it now comes from.
-#[server(prefix = "/api", endpoint = "policies/save")]
+#[server(prefix = "/api", endpoint = "policies/save", input = Json)]
 pub async fn save_policy(
     server_id: i64,
     database: Option<String>,
     policy: Policy,
 ) -> Result<PolicySource, ServerFnError> {
+    crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error};
     engine()?
         .set_policy(server_id, database.as_deref(), &policy)
@@ -94,6 +99,7 @@ pub async fn save_policy(
 /// Removes a database's override: it uses the server default again.
 #[server(prefix = "/api", endpoint = "policies/clear")]
 pub async fn clear_policy(server_id: i64, database: String) -> Result<(), ServerFnError> {
+    crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error};
     engine()?
         .clear_policy(server_id, &database)

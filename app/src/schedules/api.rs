@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 use model::policy::ServerPlan;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,7 @@ impl SchedulesView {
 /// One row per known database and one for globals, at the server's clock.
 #[server(prefix = "/api", endpoint = "schedules/status")]
 pub async fn schedule_status(server_id: i64) -> Result<SchedulesView, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     let now = chrono::Utc::now();
     let rows = engine()?
@@ -41,13 +43,16 @@ pub async fn schedule_status(server_id: i64) -> Result<SchedulesView, ServerFnEr
 /// The server plan and whether pgshelf.toml declares it (read-only then).
 #[server(prefix = "/api", endpoint = "schedules/plan")]
 pub async fn get_server_plan(server_id: i64) -> Result<(ServerPlan, bool), ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     engine()?.server_plan(server_id).await.map_err(engine_error)
 }
 
 /// Saves the server plan (validated by the engine).
-#[server(prefix = "/api", endpoint = "schedules/plan/save")]
+// JSON: a plan holds tagged enums, which URL encoding cannot carry.
+#[server(prefix = "/api", endpoint = "schedules/plan/save", input = Json)]
 pub async fn save_server_plan(server_id: i64, plan: ServerPlan) -> Result<(), ServerFnError> {
+    crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error};
     engine()?
         .set_server_plan(server_id, &plan)
@@ -58,6 +63,7 @@ pub async fn save_server_plan(server_id: i64, plan: ServerPlan) -> Result<(), Se
 /// A server's globals backups, newest first.
 #[server(prefix = "/api", endpoint = "schedules/globals")]
 pub async fn list_globals(server_id: i64, limit: i64) -> Result<BackupList, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use model::backup::Target;
     crate::backups::api::listing::list(server_id, Some(Target::Globals), limit).await
 }

@@ -11,6 +11,7 @@ use model::server::{ConnectionReport, DatabaseInfo, Server};
 /// Every configured server, by name.
 #[server(prefix = "/api", endpoint = "servers/list")]
 pub async fn list_servers() -> Result<Vec<Server>, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     engine()?.servers().await.map_err(engine_error)
 }
@@ -18,6 +19,7 @@ pub async fn list_servers() -> Result<Vec<Server>, ServerFnError> {
 /// One server.
 #[server(prefix = "/api", endpoint = "servers/get")]
 pub async fn get_server(id: i64) -> Result<Server, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     engine()?.server(id).await.map_err(engine_error)
 }
@@ -37,6 +39,7 @@ pub async fn add_server(
     ssl_client_cert: Option<String>,
     ssl_client_key: Option<String>,
 ) -> Result<Server, ServerFnError> {
+    crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error, server_input, ServerTls};
     let given = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
     let password = (!password.is_empty()).then_some(password);
@@ -77,6 +80,7 @@ pub async fn update_server(
     ssl_client_cert: Option<String>,
     ssl_client_key: Option<String>,
 ) -> Result<Server, ServerFnError> {
+    crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error, server_input, ServerTls};
     let password = match (clear_password.is_some(), password.is_empty()) {
         (true, _) => Some(String::new()),
@@ -116,6 +120,7 @@ pub async fn update_server(
 /// Deletes a server; its backups stay listed and on storage.
 #[server(prefix = "/api", endpoint = "servers/delete")]
 pub async fn delete_server(id: i64) -> Result<(), ServerFnError> {
+    crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error};
     engine()?.delete_server(id).await.map_err(engine_error)
 }
@@ -124,6 +129,7 @@ pub async fn delete_server(id: i64) -> Result<(), ServerFnError> {
 /// and the pg_dump backups would use (or why there is none).
 #[server(prefix = "/api", endpoint = "servers/test")]
 pub async fn test_connection(id: i64) -> Result<ConnectionReport, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     engine()?.test_connection(id).await.map_err(engine_error)
 }
@@ -131,6 +137,7 @@ pub async fn test_connection(id: i64) -> Result<ConnectionReport, ServerFnError>
 /// The databases a backup can be taken of, with sizes.
 #[server(prefix = "/api", endpoint = "servers/databases")]
 pub async fn list_databases(server_id: i64) -> Result<Vec<DatabaseInfo>, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     engine()?.databases(server_id).await.map_err(engine_error)
 }

@@ -21,6 +21,7 @@ impl WorkersView {
 /// Every background worker's state, and where backups are written.
 #[server(prefix = "/api", endpoint = "workers/status")]
 pub async fn worker_status() -> Result<WorkersView, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::engine;
     let engine = engine()?;
     Ok(WorkersView {
