@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::Target;
 
-use crate::policy::{Policy, PolicyError, ServerPlan};
 use crate::catalog::Catalog;
+use crate::policy::{Policy, PolicyError, ServerPlan};
 use crate::{prune, Engine, Error, PolicySource};
 
 pub use model::schedule::{NextRun, PolicyPreview, RetainedBackup};
@@ -166,7 +166,10 @@ impl Engine {
                 .into_iter()
                 .map(|utc| NextRun {
                     utc,
-                    local: utc.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+                    local: utc
+                        .with_timezone(&tz)
+                        .format("%Y-%m-%d %H:%M %Z")
+                        .to_string(),
                 })
                 .collect(),
             keep,
@@ -295,7 +298,7 @@ impl Engine {
         server_id: i64,
         trigger: &str,
     ) -> Result<crate::catalog::Backup, Error> {
-        self.enqueue_kind(server_id, &Target::Globals, trigger, None, false)
+        self.enqueue_kind(server_id, &Target::Globals, trigger, None, false, None)
             .await
     }
 
@@ -357,5 +360,3 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, Error> {
         })
     })
 }
-
-

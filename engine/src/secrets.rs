@@ -146,6 +146,15 @@ impl InstanceKey {
     }
 }
 
+/// 128 random bits as hex, from the operating system's generator (ids of
+/// pgshelf processes, private file names).
+pub fn random_id() -> String {
+    use chacha20poly1305::aead::rand_core::RngCore;
+    let mut b = [0u8; 16];
+    OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,6 @@
 //! Server settings as users enter them: validation and `postgres://` URLs.
 //! Pure functions; the catalog stores the result with the password sealed.
 
-
 use crate::catalog::ServerRow;
 use crate::pg::conn::SSLMODES;
 use crate::secrets::Secret;

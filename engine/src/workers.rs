@@ -48,10 +48,19 @@ pub type RunFn = Arc<
         + Sync,
 >;
 
+enum Msg {
+    Job(Queued),
+    /// Start nothing more: forget the pending jobs (their rows stay queued
+    /// for the caller to end) and refuse later ones.
+    Drain,
+    /// Abort the running tasks (their children are killed on drop).
+    Abort,
+}
+
 /// The `backup-runner` worker.
 #[derive(Clone)]
 pub struct BackupRunner {
-    tx: mpsc::UnboundedSender<Queued>,
+    tx: mpsc::UnboundedSender<Msg>,
     state: Arc<Mutex<RunnerState>>,
 }
 
@@ -73,7 +82,7 @@ impl BackupRunner {
     /// Queues a run. Fails only if the worker has stopped.
     pub fn enqueue(&self, job: Queued) -> Result<(), String> {
         self.tx
-            .send(job)
+            .send(Msg::Job(job))
             .map_err(|_| "the backup runner has stopped; restart pgshelf".to_owned())
     }
 
@@ -84,6 +93,21 @@ impl BackupRunner {
             .iter()
             .find(|a| a.backup_id == backup_id)
             .map(|a| a.progress.clone())
+    }
+
+    /// Starts no more runs (pending ones are dropped; their rows stay queued).
+    pub fn drain(&self) {
+        let _ = self.tx.send(Msg::Drain);
+    }
+
+    /// Aborts the runs still going; their programs are killed.
+    pub fn abort(&self) {
+        let _ = self.tx.send(Msg::Abort);
+    }
+
+    /// The runs executing now.
+    pub fn active(&self) -> Vec<ActiveRun> {
+        self.state.lock().expect("runner state").active.clone()
     }
 
     pub fn status(&self) -> WorkerStatus {
@@ -116,7 +140,7 @@ impl BackupRunner {
 }
 
 async fn runner_loop(
-    mut rx: mpsc::UnboundedReceiver<Queued>,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
     state: Arc<Mutex<RunnerState>>,
     run: RunFn,
     per_server: usize,
@@ -124,8 +148,12 @@ async fn runner_loop(
 ) {
     let mut pending: VecDeque<Queued> = VecDeque::new();
     let mut per: HashMap<i64, usize> = HashMap::new();
-    let mut tasks: JoinSet<(Queued, Result<(), String>)> = JoinSet::new();
+    let mut tasks: JoinSet<Result<(), String>> = JoinSet::new();
+    // Which job each task runs, so that a task that panicked or was aborted
+    // still gives back its per-server and global slots.
+    let mut jobs: HashMap<tokio::task::Id, Queued> = HashMap::new();
     let mut open = true;
+    let mut draining = false;
     loop {
         // Start whatever may start.
         let mut i = 0;
@@ -141,10 +169,15 @@ async fn runner_loop(
                     progress: progress.clone(),
                 });
                 let f = run.clone();
-                tasks.spawn(async move {
-                    let r = f(job.clone(), progress).await;
-                    (job, r)
+                let task_job = job.clone();
+                let handle = tasks.spawn(async move {
+                    use futures::FutureExt;
+                    std::panic::AssertUnwindSafe(f(task_job, progress))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|p| Err(format!("the run panicked: {}", panic_text(&p))))
                 });
+                jobs.insert(handle.id(), job);
             } else {
                 i += 1;
             }
@@ -155,22 +188,31 @@ async fn runner_loop(
         }
         tokio::select! {
             msg = rx.recv(), if open => match msg {
-                Some(job) => pending.push_back(job),
+                Some(Msg::Job(job)) if !draining => pending.push_back(job),
+                Some(Msg::Job(_)) => {}
+                Some(Msg::Drain) => {
+                    draining = true;
+                    pending.clear();
+                }
+                Some(Msg::Abort) => tasks.abort_all(),
                 None => open = false,
             },
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let (id, result) = match done {
+                    Ok((id, r)) => (id, r),
+                    Err(join) => (join.id(), Err(if join.is_cancelled() {
+                        "the run was aborted".to_owned()
+                    } else {
+                        format!("the run panicked: {join}")
+                    })),
+                };
                 let mut st = state.lock().expect("runner state");
-                match done {
-                    Ok((job, result)) => {
-                        if let Some(n) = per.get_mut(&job.server_id) { *n = n.saturating_sub(1); }
-                        st.active.retain(|a| a.backup_id != job.backup_id);
-                        st.last_finished_at = Some(Utc::now());
-                        if let Err(e) = result {
-                            st.last_error = Some(format!("backup {} of {}: {e}", job.backup_id, job.label));
-                        }
-                    }
-                    Err(join) => {
-                        st.last_error = Some(format!("a backup task panicked: {join}"));
+                if let Some(job) = jobs.remove(&id) {
+                    if let Some(n) = per.get_mut(&job.server_id) { *n = n.saturating_sub(1); }
+                    st.active.retain(|a| a.backup_id != job.backup_id);
+                    st.last_finished_at = Some(Utc::now());
+                    if let Err(e) = result {
+                        st.last_error = Some(format!("backup {} of {}: {e}", job.backup_id, job.label));
                     }
                 }
             }
@@ -178,6 +220,13 @@ async fn runner_loop(
     }
 }
 
+/// The message of a panic payload.
+pub(crate) fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
 
 #[cfg(test)]
 mod tests {
@@ -232,5 +281,41 @@ mod tests {
             "one run per server at a time"
         );
         assert!(st.last_error.unwrap().contains("backup 3 of s/db: boom"));
+    }
+
+    /// A run that panics gives back its slots: the next run of the same
+    /// server (one at a time) still starts, and the panic is reported.
+    #[tokio::test]
+    async fn a_panicking_run_releases_its_slots() {
+        let run: RunFn = Arc::new(move |job: Queued, _| {
+            Box::pin(async move {
+                if job.backup_id == 1 {
+                    panic!("bug in run 1");
+                }
+                Ok(())
+            })
+        });
+        let r = BackupRunner::start(run, 1, 1);
+        for id in 1..=2 {
+            r.enqueue(Queued {
+                backup_id: id,
+                server_id: 7,
+                label: "s/db".into(),
+            })
+            .unwrap();
+        }
+        for _ in 0..200 {
+            let st = r.status();
+            if st.state == WorkerState::Idle && st.queued == 0 && st.last_finished_at.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let st = r.status();
+        assert_eq!((st.state, st.queued), (WorkerState::Idle, 0), "{st:?}");
+        assert!(st
+            .last_error
+            .unwrap()
+            .contains("backup 1 of s/db: the run panicked: bug in run 1"));
     }
 }

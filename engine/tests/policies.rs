@@ -315,10 +315,12 @@ async fn scheduler_runs_skips_and_catches_up_once() {
     };
     env.engine.set_policy(s.id, None, &policy).await.unwrap();
 
-    // First tick discovers the database (first seen now): nothing due yet.
+    // Discovery (its own worker; by hand here) finds the database, first
+    // seen now: the first tick has nothing due yet.
     let now = Utc::now();
+    let d = env.engine.discover_all().await;
+    assert!(d.appeared.iter().any(|(_, x)| x == &db), "{d:?}");
     let r = env.engine.tick_schedules(now).await.unwrap();
-    assert!(r.appeared.iter().any(|(_, d)| d == &db), "{r:?}");
     assert!(r.started.is_empty(), "{r:?}");
 
     // The next hour: one run, on time.
@@ -369,7 +371,10 @@ async fn scheduler_runs_skips_and_catches_up_once() {
         .schedule_status(s.id, t2 + chrono::Duration::hours(3))
         .await
         .unwrap();
-    let st = status.iter().find(|x| x.target.database() == Some(db.as_str())).unwrap();
+    let st = status
+        .iter()
+        .find(|x| x.target.database() == Some(db.as_str()))
+        .unwrap();
     assert!(st.overdue, "{st:?}");
     assert!(st.next_run.is_some());
 
@@ -393,11 +398,7 @@ async fn scheduler_runs_skips_and_catches_up_once() {
         .started
         .is_empty());
     pg.drop_database(&db);
-    let r = env
-        .engine
-        .tick_schedules(t2 + chrono::Duration::hours(3))
-        .await
-        .unwrap();
+    let r = env.engine.discover_all().await;
     assert!(r.disappeared.iter().any(|(_, d)| d == &db), "{r:?}");
     let st = env.engine.schedule_status(s.id, t2).await.unwrap();
     assert!(st
@@ -508,7 +509,11 @@ async fn retention_prunes_exactly_the_plan_on_storage() {
             assert!(!dir.exists(), "artifact of pruned {id} removed");
         } else {
             assert!(row.pruned_at.is_none());
-            let tiers = if *id == ids[3] { vec![] } else { vec![Tier::Daily] };
+            let tiers = if *id == ids[3] {
+                vec![]
+            } else {
+                vec![Tier::Daily]
+            };
             assert_eq!(row.tiers, tiers);
             assert!(dir.join("manifest.json").exists());
         }

@@ -70,7 +70,7 @@ pub async fn run(
         tokio::select! {
             Some(name) = closed.recv() => {
                 if let Err(e) = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded).await {
-                    let _ = child.start_kill();
+                    stream::kill(&mut child);
                     let _ = child.wait().await;
                     stop.store(true, Ordering::Relaxed);
                     return Err((e, stderr.await.unwrap_or_default()));
@@ -83,7 +83,7 @@ pub async fn run(
             }
             status = child.wait() => break status,
             e = &mut dog => {
-                let _ = child.start_kill();
+                stream::kill(&mut child);
                 let _ = child.wait().await;
                 stop.store(true, Ordering::Relaxed);
                 return Err((e, stderr.await.unwrap_or_default()));

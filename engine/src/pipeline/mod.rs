@@ -47,6 +47,9 @@ pub enum PipelineError {
     Killed { program: String, signal: i32 },
     #[error("stalled: no bytes moved for {secs}s, so the run was stopped. Fix: look for locks held on the database (pg_locks) or a hung destination, or raise the policy's stall limit")]
     Stalled { secs: u64 },
+    /// pgshelf is stopping and the run did not end within the grace period.
+    #[error("{0}")]
+    Stopped(String),
     #[error("timed out after {secs}s, so the run was stopped. Fix: raise the policy's run timeout, or use directory format with more jobs")]
     TimedOut { secs: u64 },
     #[error("cannot start {program}: {detail}. Fix: check that the PostgreSQL client tools are installed and executable")]
@@ -102,6 +105,9 @@ pub struct Progress {
     pub stored: AtomicU64,
     /// Bytes in the spool (directory format), for the stall watchdog.
     pub spooled: AtomicU64,
+    /// Set (with the cause to record) when pgshelf stops this run: the
+    /// watchdog ends the run, killing its program, as for a stall.
+    pub stop: std::sync::OnceLock<String>,
 }
 
 impl Progress {
@@ -244,10 +250,21 @@ pub async fn run(
         (r as i64, s as i64)
     };
     match result {
-        Ok(()) => Ok(ctx
+        Ok(()) => match ctx
             .catalog
             .finish(job.backup_id, BackupStatus::Succeeded, &facts)
-            .await?),
+            .await
+        {
+            Ok(row) => Ok(row),
+            Err(e) => {
+                // Recovered by another process meanwhile (lease lost): the
+                // row says failed, so the artifact must not stay either.
+                if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
+                    tracing::warn!(backup = job.backup_id, "cannot remove artifact {dir}: {rm}");
+                }
+                Err(e.into())
+            }
+        },
         Err(e) => {
             if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
                 tracing::warn!(
@@ -257,9 +274,13 @@ pub async fn run(
             }
             facts.cause = Some(e.to_string());
             facts.manifest = None;
-            ctx.catalog
+            if let Err(lost) = ctx
+                .catalog
                 .finish(job.backup_id, BackupStatus::Failed, &facts)
-                .await?;
+                .await
+            {
+                tracing::warn!(backup = job.backup_id, "cannot record the failure: {lost}");
+            }
             Err(e)
         }
     }

@@ -46,6 +46,18 @@ pub struct Program {
 }
 
 /// Starts `program` with a scrubbed environment and the password in `PGPASSWORD`.
+///
+/// The child dies with pgshelf: it gets `PR_SET_PDEATHSIG` = `SIGKILL`, so a
+/// `kill -9` of pgshelf (or a crash) does not leave a `pg_dump` holding its
+/// snapshot for hours. The kernel sends that signal when the *thread* that
+/// forked the child exits; children are spawned from the async task's
+/// thread, a tokio runtime worker (or the thread that drives a
+/// current-thread runtime), which lives as long as the runtime — and when the
+/// runtime ends, so does the engine, and killing the children is right.
+/// Never spawn from `spawn_blocking` (its threads exit when idle). The child
+/// also gets its own process group, so a terminal's Ctrl-C reaches pgshelf
+/// only, which then stops its runs in order; [`kill`] stops the whole group
+/// (pg_dump's `-j` workers too).
 pub(crate) fn spawn(
     program: &Program,
     spec: &ConnSpec,
@@ -57,7 +69,31 @@ pub(crate) fn spawn(
         .stdout(stdout)
         .stderr(Stdio::piped())
         .env("LC_MESSAGES", "C")
+        .process_group(0)
         .kill_on_drop(true);
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // pgshelf died between fork and prctl: do not outlive it.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other(
+                    "pgshelf exited while starting this program",
+                ));
+            }
+            Ok(())
+        });
+    }
     for k in args::SCRUBBED_ENV {
         cmd.env_remove(k);
     }
@@ -68,6 +104,15 @@ pub(crate) fn spawn(
         program: program.path.display().to_string(),
         detail: e.to_string(),
     })
+}
+
+/// Kills a child and its process group (pg_dump's parallel workers).
+pub(crate) fn kill(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill(2) of the process group we created for this child.
+        unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+    }
+    let _ = child.start_kill();
 }
 
 /// Collects the tail of a child's stderr.
@@ -92,7 +137,7 @@ pub(crate) async fn read_tail(mut stderr: tokio::process::ChildStderr) -> String
 /// has lasted `limits.timeout`, with the error to report.
 pub(crate) async fn watchdog(progress: Arc<Progress>, limits: Limits) -> PipelineError {
     let started = Instant::now();
-    let tick = (limits.stall / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let tick = (limits.stall / 4).clamp(Duration::from_millis(100), Duration::from_millis(500));
     let read = |p: &Progress| {
         (
             p.raw.load(Ordering::Relaxed),
@@ -104,6 +149,9 @@ pub(crate) async fn watchdog(progress: Arc<Progress>, limits: Limits) -> Pipelin
     let mut last_change = Instant::now();
     loop {
         tokio::time::sleep(tick).await;
+        if let Some(cause) = progress.stop.get() {
+            return PipelineError::Stopped(cause.clone());
+        }
         let now = read(&progress);
         if now != last {
             last = now;
@@ -151,13 +199,13 @@ pub async fn run_to(
     let (uploaded, stderr_text) = tokio::select! {
         r = work => r,
         e = watchdog(progress.clone(), limits) => {
-            let _ = child.start_kill();
+            kill(&mut child);
             let _ = child.wait().await;
             return Err((e, String::new()));
         }
     };
     if uploaded.is_err() {
-        let _ = child.start_kill();
+        kill(&mut child);
     }
     let status = match child.wait().await {
         Ok(s) => s,
