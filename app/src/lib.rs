@@ -1,48 +1,66 @@
 #![recursion_limit = "512"]
 //! pgshelf's dashboard: Leptos pages and components, server-rendered by the
 //! `pgshelf` binary and hydrated in the browser by the `frontend` crate.
+//! Domain types come from `model` (the same types the engine uses); a
+//! feature's folder holds its pages, its server functions (`api.rs`) and its
+//! components, one component per file.
 //!
 //! # Layout
 //!
-//! - [`shell`] is the HTML document; [`App`] holds the router, the header
-//!   with the worker status bar, and the routes:
+//! | folder / file   | what                                                   |
+//! |-----------------|--------------------------------------------------------|
+//! | [`servers`]     | `/` the servers list and add form; `/servers/:id` a server (connection, databases, schedules, globals, plan, recent backups) |
+//! | [`backups`]     | `/servers/:id/databases/:db` a database's backups; the backups table, "Back up now" |
+//! | [`schedules`]   | the schedules table, the server plan form, globals backups |
+//! | [`policies`]    | `/servers/:id/policy` and `/servers/:id/databases/:db/policy`: the policy editor with its live preview |
+//! | [`workers`]     | the worker status bar in the header                    |
+//! | [`ui`]          | what every feature shares: formatting, errors, polling, badges |
+//! | [`not_found`]   | the 404 page                                           |
+//! | `edge` (server side only) | the engine from the request's context; engine errors mapped once to `ServerFnError` with their HTTP status |
 //!
-//!   | path                         | page                                   |
-//!   |------------------------------|----------------------------------------|
-//!   | `/`                          | [`pages::servers`]: servers, add form  |
-//!   | `/servers/:id`               | [`pages::server`]: connection, databases, recent backups |
-//!   | `/servers/:id/databases/:db` | [`pages::database`]: backups, live while running |
-//!   | `/servers/:id/policy`        | [`pages::policy`]: the server default policy, with preview |
-//!   | `/servers/:id/databases/:db/policy` | [`pages::policy`]: a database's policy (override) |
-//!   | anything else                | [`pages::not_found`] (HTTP 404)        |
+//! [`shell`] is the HTML document; [`App`] holds the router, the header and
+//! the routes. Pages render with `SsrMode::Async`: the server sends finished
+//! HTML, so reading works without JavaScript.
 //!
-//!   Pages render with `SsrMode::Async`: the server sends finished HTML, so
-//!   reading works without JavaScript.
-//! - [`api`]: the server functions (thin: parse, call one engine method,
-//!   return a view type), their view types, and the server-only conversion
-//!   from engine values and errors (`api/convert.rs`, the only place with
-//!   engine types).
-//! - [`components`]: one component per file (forms, tables, rows, badges,
-//!   the status bar) and shared helpers (`format`, `error_message`, `poll`).
-//!
-//! The server provides an `engine::Engine` as context to page rendering and
-//! to server functions; server functions take it with `expect_context`.
+//! Server functions are thin: parse, call one engine method, return a
+//! `model` type (or a page-shaped view that says why it exists). They are
+//! served under [`API_PREFIX`] with fixed endpoints, e.g.
+//! `POST /api/servers/add`. The server provides an `engine::Engine` as
+//! context to page rendering and to server functions.
 
-pub mod api;
-pub mod components;
-pub mod pages;
+pub mod backups;
+#[cfg(feature = "ssr")]
+mod edge;
+pub mod not_found;
+pub mod policies;
+pub mod schedules;
+pub mod servers;
+pub mod ui;
+pub mod workers;
+
+/// URL prefix of every server function.
+pub const API_PREFIX: &str = "/api";
+
+/// Sets the HTTP status of the page being server-rendered (e.g. 404); does
+/// nothing in the browser.
+pub fn set_page_status(code: u16) {
+    #[cfg(feature = "ssr")]
+    edge::set_page_status(code);
+    #[cfg(not(feature = "ssr"))]
+    let _ = code;
+}
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use components::worker_status_bar::{WorkerStatusBar, WorkerStatusRefresh};
-use pages::database::DatabasePage;
-use pages::not_found::NotFoundPage;
-use pages::policy::{DatabasePolicyPage, ServerPolicyPage};
-use pages::server::ServerPage;
-use pages::servers::ServersPage;
+use backups::database_page::DatabasePage;
+use not_found::NotFoundPage;
+use policies::policy_page::{DatabasePolicyPage, ServerPolicyPage};
+use servers::server_page::ServerPage;
+use servers::servers_page::ServersPage;
+use workers::worker_status_bar::{WorkerStatusBar, WorkerStatusRefresh};
 
 /// The HTML document around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -492,6 +492,20 @@ impl Engine {
         Ok(())
     }
 
+    /// Queues a run of a database or of the server's globals for the runner
+    /// and returns its row at once.
+    pub async fn enqueue(
+        &self,
+        server_id: i64,
+        target: &Target,
+        trigger: &str,
+    ) -> Result<Backup, Error> {
+        match target {
+            Target::Database(database) => self.enqueue_backup(server_id, database, trigger).await,
+            Target::Globals => self.enqueue_globals(server_id, trigger).await,
+        }
+    }
+
     /// Queues a backup for the runner and returns its row at once.
     pub async fn enqueue_backup(
         &self,

@@ -71,17 +71,20 @@ impl Engine {
         server_id: i64,
         database: Option<&str>,
         policy: &Policy,
-    ) -> Result<(), Error> {
+    ) -> Result<PolicySource, Error> {
         self.inner.catalog.server(server_id).await?;
         policy.validate()?;
         let db = database.unwrap_or("");
         self.refuse_declared(server_id, db).await?;
         let body = serde_json::to_string(policy).expect("policy serializes");
-        Ok(self
-            .inner
+        self.inner
             .catalog
             .put_policy(server_id, db, &body, false)
-            .await?)
+            .await?;
+        Ok(match database {
+            Some(_) => PolicySource::Database { declared: false },
+            None => PolicySource::Server { declared: false },
+        })
     }
 
     /// Removes a database's override, so it inherits the server default again.

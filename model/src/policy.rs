@@ -402,7 +402,6 @@ fn check_pattern(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-
 /// Where a database's effective policy comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "from", rename_all = "lowercase")]

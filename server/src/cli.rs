@@ -214,11 +214,11 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             println!(
                 "{}: PostgreSQL {}{}",
                 s.name,
-                r.info.version,
-                if r.info.in_recovery { " (standby)" } else { "" }
+                r.server_version,
+                if r.in_recovery { " (standby)" } else { "" }
             );
-            match r.tools {
-                Ok(t) => println!("pg_dump {} from {}", t.version, t.bin_dir.display()),
+            match r.pg_dump {
+                Ok(t) => println!("pg_dump {} at {}", t.version, t.path),
                 Err(e) => anyhow::bail!(e),
             }
         }
@@ -249,7 +249,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                 "backup {} of {}/{} succeeded: {} stored ({} raw) in {:.1}s at {}",
                 row.id,
                 row.server_name,
-                row.database,
+                row.target,
                 human_bytes(row.stored_bytes as u64),
                 human_bytes(row.raw_bytes as u64),
                 row.duration_ms.unwrap_or(0) as f64 / 1000.0,
@@ -269,7 +269,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             let rows = engine
                 .backups(&BackupFilter {
                     server_id,
-                    database,
+                    target: database.map(engine::catalog::Target::Database),
                     limit: None,
                 })
                 .await?;
@@ -299,8 +299,13 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                         "{:>6} {:<16} {:<20} {:<10} {:>10} {:<20} {:>9}  {}",
                         r.id,
                         r.server_name,
-                        r.database,
-                        r.status.as_str(),
+                        r.target.to_string(),
+                        // A pruned backup's artifact is gone: say so, not "succeeded".
+                        if r.pruned_at.is_some() {
+                            "pruned"
+                        } else {
+                            r.status.as_str()
+                        },
                         human_bytes(r.stored_bytes as u64),
                         started,
                         dur,
@@ -402,7 +407,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                 .await?;
             println!("schedule: {} ({})", preview.describe, p.timezone);
             for t in &preview.next_runs {
-                println!("  next: {} UTC", t.format("%Y-%m-%d %H:%M"));
+                println!("  next: {} UTC", t.utc.format("%Y-%m-%d %H:%M"));
             }
             for why in &preview.held {
                 println!("retention held: {why}");
@@ -417,8 +422,8 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                     "retention: would prune {} backup(s) at the next success:",
                     preview.prune.len()
                 );
-                for (id, why) in &preview.prune {
-                    println!("  #{id}: {why}");
+                for r in &preview.prune {
+                    println!("  #{}: {}", r.id, r.reason);
                 }
             }
             if dry_run {
@@ -464,10 +469,9 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                     if let Some(e) = &r.error {
                         flags.push(e.clone());
                     }
-                    let name = if r.database.is_empty() {
-                        "(globals)".to_string()
-                    } else {
-                        r.database.clone()
+                    let name = match &r.target {
+                        engine::catalog::Target::Globals => "(globals)".to_string(),
+                        engine::catalog::Target::Database(db) => db.clone(),
                     };
                     println!(
                         "{:<24} {:<28} {:<18} {:<18} {}",

@@ -28,8 +28,10 @@ async fn run() -> anyhow::Result<()> {
     let command = args.command.unwrap_or(cli::Command::Serve);
     let mut engine_cfg = cfg.engine();
     if !matches!(command, cli::Command::Serve) {
-        // Only the dashboard process runs schedules; a CLI command is short-lived.
+        // Only the dashboard process runs schedules and discovery; a CLI
+        // command is short-lived.
         engine_cfg.scheduler_interval = None;
+        engine_cfg.discovery_interval = None;
     }
     let engine = engine::Engine::open(engine_cfg).await?;
     for w in engine
@@ -58,8 +60,16 @@ async fn run() -> anyhow::Result<()> {
                     cfg.site_root.display()
                 );
             }
-            web::serve(listener, engine, &cfg.site_root, shutdown_signal()).await?;
-            tracing::info!("pgshelf stopped");
+            web::serve(listener, engine.clone(), &cfg.site_root, shutdown_signal()).await?;
+            // The dashboard has stopped taking requests: stop the engine's
+            // runs in order (grace period, then stopped and recorded).
+            let grace = std::time::Duration::from_secs(cfg.stop_grace_secs);
+            tracing::info!(
+                "stopping: running backups get {}s to finish (stop_grace_secs)",
+                cfg.stop_grace_secs
+            );
+            let stopped = engine.shutdown(grace).await?;
+            tracing::info!("pgshelf stopped ({stopped} backup run(s) stopped)");
         }
         cmd => cli::run(&engine, cmd).await?,
     }

@@ -1,0 +1,135 @@
+//! Server side only (the `ssr` feature): the engine from the request's
+//! context, engine errors mapped once to `ServerFnError` with their HTTP
+//! status, and the few form fields parsed before an engine call.
+
+use engine::secrets::Secret;
+use engine::servers::ServerInput;
+use engine::Engine;
+use http::header::ACCEPT;
+use http::request::Parts;
+use http::StatusCode;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use crate::API_PREFIX;
+
+/// The engine the server put into this request's context.
+pub fn engine() -> Result<Engine, ServerFnError> {
+    use_context::<Engine>().ok_or_else(|| {
+        set_status(500);
+        ServerFnError::new(
+            "the backup engine is not available to this request. Fix: the server must provide it \
+             with leptos_routes_with_context and handle_server_fns_with_context",
+        )
+    })
+}
+
+/// Maps an engine failure once: its message (which names cause and fix) for
+/// the UI, its status for the HTTP response.
+pub fn engine_error(e: engine::Error) -> ServerFnError {
+    set_status(e.status());
+    ServerFnError::new(e.to_string())
+}
+
+/// A bad form field, worded like the engine's own validation errors
+/// (`field: message`) so the form shows it beside that field.
+pub fn field_error(field: &str, message: impl std::fmt::Display) -> ServerFnError {
+    set_status(422);
+    ServerFnError::new(format!("{field}: {message}"))
+}
+
+/// Sets the response status, where that is right:
+/// - a server function called with fetch: always;
+/// - a plain HTML form post (no JavaScript): never, because the response must
+///   stay the redirect back to the page that carries the error in its URL;
+/// - a page being server-rendered: only 404, so a missing server is a 404 page
+///   while a failing sub-part (an unreachable database) leaves the page 200.
+fn set_status(code: u16) {
+    let Some(response) = use_context::<ResponseOptions>() else {
+        return;
+    };
+    let Ok(status) = StatusCode::from_u16(code) else {
+        return;
+    };
+    let (is_server_fn_call, is_plain_form_post) = match use_context::<Parts>() {
+        Some(parts) => (
+            parts.uri.path().starts_with(&format!("{API_PREFIX}/")),
+            parts
+                .headers
+                .get(ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html")),
+        ),
+        None => (true, false),
+    };
+    let apply = if is_server_fn_call {
+        !is_plain_form_post
+    } else {
+        status == StatusCode::NOT_FOUND
+    };
+    if apply {
+        response.set_status(status);
+    }
+}
+
+/// Sets the status of the page being server-rendered.
+pub fn set_page_status(code: u16) {
+    if let (Some(response), Ok(status)) =
+        (use_context::<ResponseOptions>(), StatusCode::from_u16(code))
+    {
+        response.set_status(status);
+    }
+}
+
+/// The port field: blank means 5432.
+pub fn parse_port(port: &str) -> Result<u16, ServerFnError> {
+    let port = port.trim();
+    if port.is_empty() {
+        return Ok(5432);
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(field_error(
+            "port",
+            format!("{port:?} is not a port number. Fix: enter a number from 1 to 65535 (PostgreSQL's default is 5432)"),
+        )),
+    }
+}
+
+/// The server form as the engine takes it. `password` is `None` to keep the
+/// stored one, `Some("")` to clear it.
+#[allow(clippy::too_many_arguments)]
+pub fn server_input(
+    name: String,
+    host: String,
+    port: &str,
+    user: String,
+    password: Option<String>,
+    sslmode: String,
+    maintenance_db: String,
+) -> Result<ServerInput, ServerFnError> {
+    Ok(ServerInput {
+        name,
+        host,
+        port: parse_port(port)?,
+        user,
+        password: password.map(Secret::new),
+        sslmode,
+        maintenance_db,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ports() {
+        assert_eq!(parse_port("").unwrap(), 5432);
+        assert_eq!(parse_port(" 6543 ").unwrap(), 6543);
+        for bad in ["0", "65536", "abc", "-1"] {
+            let msg = parse_port(bad).unwrap_err().to_string();
+            assert!(msg.contains("port: "), "{msg}");
+        }
+    }
+}

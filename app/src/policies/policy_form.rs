@@ -1,0 +1,327 @@
+//! The policy and server-plan forms hold what the user typed (numbers as
+//! text, pattern lists one per line) so a half-typed value can sit in its
+//! input with an error beside it; that is why these shapes exist beside
+//! `model::policy`. Here, in the browser and on the server alike, they turn
+//! into a [`Policy`] / [`ServerPlan`] (or the first field error, worded like
+//! the engine's: `field: message. Fix: ...`) and back.
+
+use model::policy::{
+    Compression, Coverage, Format, GlobalsPolicy, PgDumpAlgorithm, Policy, Selection, ServerPlan,
+    Standby,
+};
+use model::retention::Tiers;
+use serde::{Deserialize, Serialize};
+
+/// The retention tiers, finest first (as the engine names them).
+pub const TIER_NAMES: [&str; 5] = ["hourly", "daily", "weekly", "monthly", "yearly"];
+
+/// A bad form field as `field: message`, the shape field errors are shown in.
+fn field_error(field: &str, message: impl std::fmt::Display) -> String {
+    format!("{field}: {message}")
+}
+
+/// Retention tier counts as typed (blank means 0).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TiersForm {
+    pub hourly: String,
+    pub daily: String,
+    pub weekly: String,
+    pub monthly: String,
+    pub yearly: String,
+}
+
+impl TiersForm {
+    /// The count typed for a tier, by name (see [`TIER_NAMES`]).
+    pub fn get(&self, tier: &str) -> &str {
+        match tier {
+            "hourly" => &self.hourly,
+            "daily" => &self.daily,
+            "weekly" => &self.weekly,
+            "monthly" => &self.monthly,
+            _ => &self.yearly,
+        }
+    }
+
+    /// Sets the count of a tier, by name.
+    pub fn set(&mut self, tier: &str, value: String) {
+        match tier {
+            "hourly" => self.hourly = value,
+            "daily" => self.daily = value,
+            "weekly" => self.weekly = value,
+            "monthly" => self.monthly = value,
+            _ => self.yearly = value,
+        }
+    }
+}
+
+/// A backup policy as the form edits it : numbers as typed, pattern lists one per line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PolicyForm {
+    pub enabled: bool,
+    /// Cron expression or preset such as `@daily`.
+    pub schedule: String,
+    pub timezone: String,
+    /// `custom` or `directory`.
+    pub format: String,
+    /// Parallel jobs for directory format.
+    pub jobs: String,
+    /// `pgshelf` (zstd in pgshelf), `gzip`, `lz4`, `zstd` (pg_dump's own) or `none`.
+    pub compression: String,
+    /// Compression level; blank for the method's default.
+    pub level: String,
+    pub include_schemas: String,
+    pub exclude_schemas: String,
+    pub include_tables: String,
+    pub exclude_tables: String,
+    pub exclude_table_data: String,
+    pub serializable_deferrable: bool,
+    /// Seconds; blank to wait.
+    pub lock_wait_timeout_secs: String,
+    /// Seconds; blank for no limit.
+    pub run_timeout_secs: String,
+    /// Seconds without a byte moving before the run fails as stalled.
+    pub stall_timeout_secs: String,
+    pub retention: TiersForm,
+}
+
+/// A server plan as the form edits it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServerPlanForm {
+    /// `all` or `only`.
+    pub coverage: String,
+    /// For `only`: one database per line.
+    pub databases: String,
+    pub globals_enabled: bool,
+    pub globals_schedule: String,
+    pub globals_timezone: String,
+    pub no_role_passwords: bool,
+    pub globals_retention: TiersForm,
+    /// Blank: no standby.
+    pub standby_host: String,
+    pub standby_port: String,
+}
+
+fn join_lines(list: &[String]) -> String {
+    list.join("\n")
+}
+
+fn split_lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn opt_num(n: Option<u32>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// A whole number from a form field; blank gives `blank`.
+fn parse_u32(field: &str, s: &str, blank: Option<u32>) -> Result<Option<u32>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(blank);
+    }
+    s.parse::<u32>().map(Some).map_err(|_| {
+        field_error(
+            field,
+            format!("{s:?} is not a whole number. Fix: enter digits only, e.g. 7"),
+        )
+    })
+}
+
+/// A policy's tiers as the form shows them.
+pub fn tiers_form(t: &Tiers) -> TiersForm {
+    TiersForm {
+        hourly: t.hourly.to_string(),
+        daily: t.daily.to_string(),
+        weekly: t.weekly.to_string(),
+        monthly: t.monthly.to_string(),
+        yearly: t.yearly.to_string(),
+    }
+}
+
+fn tiers_from(prefix: &str, f: &TiersForm) -> Result<Tiers, String> {
+    let n = |tier: &str, s: &str| -> Result<u32, String> {
+        Ok(parse_u32(&format!("{prefix}.{tier}"), s, Some(0))?.unwrap_or(0))
+    };
+    Ok(Tiers {
+        hourly: n("hourly", &f.hourly)?,
+        daily: n("daily", &f.daily)?,
+        weekly: n("weekly", &f.weekly)?,
+        monthly: n("monthly", &f.monthly)?,
+        yearly: n("yearly", &f.yearly)?,
+    })
+}
+
+/// A policy as the form shows it.
+pub fn policy_form(p: &Policy) -> PolicyForm {
+    let (format, jobs) = match p.format {
+        Format::Custom => ("custom", String::new()),
+        Format::Directory { jobs } => ("directory", jobs.to_string()),
+    };
+    let (compression, level) = match p.compression {
+        Compression::Pgshelf { level } => ("pgshelf", level.to_string()),
+        Compression::PgDump { algorithm, level } => (algorithm.as_str(), level.to_string()),
+        Compression::None => ("none", String::new()),
+    };
+    let s = &p.selection;
+    PolicyForm {
+        enabled: p.enabled,
+        schedule: p.schedule.clone(),
+        timezone: p.timezone.clone(),
+        format: format.into(),
+        jobs,
+        compression: compression.into(),
+        level,
+        include_schemas: join_lines(&s.include_schemas),
+        exclude_schemas: join_lines(&s.exclude_schemas),
+        include_tables: join_lines(&s.include_tables),
+        exclude_tables: join_lines(&s.exclude_tables),
+        exclude_table_data: join_lines(&s.exclude_table_data),
+        serializable_deferrable: p.serializable_deferrable,
+        lock_wait_timeout_secs: opt_num(p.lock_wait_timeout_secs),
+        run_timeout_secs: opt_num(p.run_timeout_secs),
+        stall_timeout_secs: p.stall_timeout_secs.to_string(),
+        retention: tiers_form(&p.retention),
+    }
+}
+
+/// The form as an engine policy; the engine validates the rest on save.
+pub fn policy_from_form(f: &PolicyForm) -> Result<Policy, String> {
+    let format = match f.format.as_str() {
+        "custom" | "" => Format::Custom,
+        "directory" => Format::Directory {
+            jobs: parse_u32("format.jobs", &f.jobs, Some(2))?.unwrap_or(2),
+        },
+        other => {
+            return Err(field_error(
+                "format",
+                format!("{other:?} is not a format. Fix: choose custom or directory"),
+            ))
+        }
+    };
+    let level = |default: u32| parse_u32("compression.level", &f.level, Some(default));
+    let compression = match f.compression.as_str() {
+        "pgshelf" | "" => Compression::Pgshelf {
+            level: level(3)?.unwrap_or(3).min(i32::MAX as u32) as i32,
+        },
+        "gzip" => Compression::PgDump {
+            algorithm: PgDumpAlgorithm::Gzip,
+            level: level(6)?.unwrap_or(6),
+        },
+        "lz4" => Compression::PgDump {
+            algorithm: PgDumpAlgorithm::Lz4,
+            level: level(1)?.unwrap_or(1),
+        },
+        "zstd" => Compression::PgDump {
+            algorithm: PgDumpAlgorithm::Zstd,
+            level: level(3)?.unwrap_or(3),
+        },
+        "none" => Compression::None,
+        other => {
+            return Err(field_error(
+                "compression",
+                format!("{other:?} is not a compression method. Fix: choose one from the list"),
+            ))
+        }
+    };
+    Ok(Policy {
+        enabled: f.enabled,
+        schedule: f.schedule.trim().to_owned(),
+        timezone: f.timezone.trim().to_owned(),
+        format,
+        compression,
+        selection: Selection {
+            include_schemas: split_lines(&f.include_schemas),
+            exclude_schemas: split_lines(&f.exclude_schemas),
+            include_tables: split_lines(&f.include_tables),
+            exclude_tables: split_lines(&f.exclude_tables),
+            exclude_table_data: split_lines(&f.exclude_table_data),
+        },
+        serializable_deferrable: f.serializable_deferrable,
+        lock_wait_timeout_secs: parse_u32(
+            "lock_wait_timeout_secs",
+            &f.lock_wait_timeout_secs,
+            None,
+        )?,
+        run_timeout_secs: parse_u32("run_timeout_secs", &f.run_timeout_secs, None)?,
+        stall_timeout_secs: parse_u32("stall_timeout_secs", &f.stall_timeout_secs, Some(900))?
+            .unwrap_or(900),
+        retention: tiers_from("retention", &f.retention)?,
+    })
+}
+
+/// A server plan as the form shows it.
+pub fn plan_form(p: &ServerPlan) -> ServerPlanForm {
+    let (coverage, databases) = match &p.coverage {
+        Coverage::All => ("all", String::new()),
+        Coverage::Only { databases } => ("only", join_lines(databases)),
+    };
+    let g = &p.globals;
+    ServerPlanForm {
+        coverage: coverage.into(),
+        databases,
+        globals_enabled: g.enabled,
+        globals_schedule: g.schedule.clone(),
+        globals_timezone: g.timezone.clone(),
+        no_role_passwords: g.no_role_passwords,
+        globals_retention: tiers_form(&g.retention),
+        standby_host: p
+            .standby
+            .as_ref()
+            .map(|s| s.host.clone())
+            .unwrap_or_default(),
+        standby_port: p
+            .standby
+            .as_ref()
+            .map(|s| s.port.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// The form as a server plan; the engine validates the rest on save.
+pub fn plan_from_form(f: &ServerPlanForm) -> Result<ServerPlan, String> {
+    let coverage = match f.coverage.as_str() {
+        "all" | "" => Coverage::All,
+        "only" => Coverage::Only {
+            databases: split_lines(&f.databases),
+        },
+        other => {
+            return Err(field_error(
+                "coverage",
+                format!("{other:?} is not a coverage. Fix: choose all or only"),
+            ))
+        }
+    };
+    let host = f.standby_host.trim();
+    let standby = if host.is_empty() && f.standby_port.trim().is_empty() {
+        None
+    } else {
+        let port = match f.standby_port.trim() {
+            "" => 5432,
+            p => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                field_error(
+                    "standby",
+                    format!("port {p:?} is not a port number. Fix: enter a number from 1 to 65535"),
+                )
+            })?,
+        };
+        Some(Standby {
+            host: host.to_owned(),
+            port,
+        })
+    };
+    Ok(ServerPlan {
+        coverage,
+        globals: GlobalsPolicy {
+            enabled: f.globals_enabled,
+            schedule: f.globals_schedule.trim().to_owned(),
+            timezone: f.globals_timezone.trim().to_owned(),
+            no_role_passwords: f.no_role_passwords,
+            retention: tiers_from("globals.retention", &f.globals_retention)?,
+        },
+        standby,
+    })
+}

@@ -1,0 +1,63 @@
+//! Server functions for a server's schedules: status of every schedule, the
+//! server plan (coverage, globals, standby) and the list of globals backups.
+//! ("Back up globals now" is `backups::api::start_backup`.)
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use model::policy::ServerPlan;
+use serde::{Deserialize, Serialize};
+
+use crate::backups::views::BackupList;
+
+/// A server's schedules with the server's clock (so "next run in 5 min"
+/// renders the same on the server and in the browser).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulesView {
+    pub rows: Vec<model::schedule::ScheduleStatus>,
+    pub now: DateTime<Utc>,
+}
+
+impl SchedulesView {
+    /// True while a last run is queued or running.
+    pub fn any_active(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|r| r.last_run.as_ref().is_some_and(|b| b.status.is_active()))
+    }
+}
+
+/// One row per known database and one for globals, at the server's clock.
+#[server(prefix = "/api", endpoint = "schedules/status")]
+pub async fn schedule_status(server_id: i64) -> Result<SchedulesView, ServerFnError> {
+    use crate::edge::{engine, engine_error};
+    let now = chrono::Utc::now();
+    let rows = engine()?
+        .schedule_status(server_id, now)
+        .await
+        .map_err(engine_error)?;
+    Ok(SchedulesView { rows, now })
+}
+
+/// The server plan and whether pgshelf.toml declares it (read-only then).
+#[server(prefix = "/api", endpoint = "schedules/plan")]
+pub async fn get_server_plan(server_id: i64) -> Result<(ServerPlan, bool), ServerFnError> {
+    use crate::edge::{engine, engine_error};
+    engine()?.server_plan(server_id).await.map_err(engine_error)
+}
+
+/// Saves the server plan (validated by the engine).
+#[server(prefix = "/api", endpoint = "schedules/plan/save")]
+pub async fn save_server_plan(server_id: i64, plan: ServerPlan) -> Result<(), ServerFnError> {
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .set_server_plan(server_id, &plan)
+        .await
+        .map_err(engine_error)
+}
+
+/// A server's globals backups, newest first.
+#[server(prefix = "/api", endpoint = "schedules/globals")]
+pub async fn list_globals(server_id: i64, limit: i64) -> Result<BackupList, ServerFnError> {
+    use model::backup::Target;
+    crate::backups::api::listing::list(server_id, Some(Target::Globals), limit).await
+}

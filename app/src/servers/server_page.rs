@@ -1,0 +1,115 @@
+//! `/servers/:id`: one server: its address, the connection test, its
+//! databases with "Back up now", and its recent backups.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::backups::backups_table::BackupsTable;
+use crate::backups::run_now_button::RunNowButton;
+use crate::not_found::NotFoundPage;
+use crate::schedules::globals_table::GlobalsTable;
+use crate::schedules::schedules_table::SchedulesTable;
+use crate::schedules::server_plan_form::ServerPlanEditor;
+use crate::servers::api::get_server;
+use crate::servers::connection_status::ConnectionStatus;
+use crate::servers::databases_table::DatabasesTable;
+use crate::servers::version_warning::VersionChangeWarning;
+use crate::ui::error_message::error_text;
+use crate::ui::format::policy_href;
+use model::backup::Target;
+
+/// How many backups the server page lists.
+pub const RECENT_BACKUPS: i64 = 20;
+/// How many globals backups the server page lists.
+pub const GLOBALS_BACKUPS: i64 = 10;
+
+/// The server page; a non-numeric id is a 404.
+#[component]
+pub fn ServerPage() -> impl IntoView {
+    let params = use_params_map();
+    let server_id = Memo::new(move |_| {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+    });
+    move || match server_id.get() {
+        None => view! { <NotFoundPage/> }.into_any(),
+        Some(id) => server_sections(id).into_any(),
+    }
+}
+
+/// Header, connection, databases, recent backups. The sections hide when the
+/// server does not exist (the header says so).
+fn server_sections(id: i64) -> impl IntoView {
+    let server = Resource::new(|| (), move |_| get_server(id));
+    let backups_changed = RwSignal::new(0u64);
+    let plan_saved = RwSignal::new(0u64);
+    let globals_changed = RwSignal::new(0u64);
+    let schedules_changed =
+        Signal::derive(move || backups_changed.get() + plan_saved.get() + globals_changed.get());
+    let missing = move || server.with(|s| matches!(s, Some(Err(_))));
+    let header = move || {
+        server.get().map(|r| match r {
+            Ok(s) => view! {
+                <Title text=s.name.clone()/>
+                <h1 data-testid="server-name-heading">{s.name.clone()}</h1>
+                <p class="subtitle">
+                    <span class="mono">{format!("{}@{}", s.user, s.address())}</span>
+                    " · sslmode " {s.sslmode.clone()}
+                    " · maintenance database " <span class="mono">{s.maintenance_db.clone()}</span>
+                    " · " {if s.has_password { "password set" } else { "no password" }}
+                </p>
+            }
+            .into_any(),
+            Err(e) => view! {
+                <Title text="Server"/>
+                <h1>"Server " {id}</h1>
+                <p class="error" role="alert">{error_text(&e)}</p>
+            }
+            .into_any(),
+        })
+    };
+    view! {
+        <nav class="crumbs"><a href="/">"Servers"</a> " /"</nav>
+        <Transition fallback=move || view! { <h1>"Server " {id}</h1> }>{header}</Transition>
+        <Transition fallback=|| ()>
+            <div class:hidden=missing>
+                <section>
+                    <h2>"Connection"</h2>
+                    <ConnectionStatus server_id=id/>
+                    <VersionChangeWarning server_id=id changed=backups_changed/>
+                </section>
+                <section>
+                    <h2>"Databases"</h2>
+                    <DatabasesTable server_id=id backups_changed/>
+                </section>
+                <section data-testid="schedules">
+                    <h2>"Schedules"</h2>
+                    <p class="subtitle">
+                        "Databases without an override use the "
+                        <a href=policy_href(id, None) data-testid="server-policy-link">"server default policy"</a>
+                        "."
+                    </p>
+                    <SchedulesTable server_id=id changed=schedules_changed/>
+                </section>
+                <section data-testid="globals">
+                    <div class="section-head">
+                        <h2>"Globals backups"</h2>
+                        <RunNowButton server_id=id target=Target::Globals changed=globals_changed/>
+                    </div>
+                    <GlobalsTable server_id=id limit=GLOBALS_BACKUPS changed=globals_changed/>
+                </section>
+                <section id="server-plan">
+                    <h2>"Server plan"</h2>
+                    <ServerPlanEditor server_id=id saved=plan_saved/>
+                </section>
+                <section>
+                    <h2>"Recent backups"</h2>
+                    <BackupsTable server_id=id limit=RECENT_BACKUPS backups_changed show_database=true/>
+                </section>
+            </div>
+        </Transition>
+    }
+}
