@@ -61,6 +61,9 @@ pub fn pg_dump_args(
         }
     }
     v.push("--no-password".into());
+    // The stderr tail of a stalled, timed-out or failed run then names the
+    // table pg_dump was on.
+    v.push("--verbose".into());
     let s = &policy.selection;
     for (flag, list) in [
         ("--schema", &s.include_schemas),
@@ -232,6 +235,7 @@ mod tests {
                 "--format=custom",
                 "--compress=0",
                 "--no-password",
+                "--verbose",
                 "--snapshot=snap",
                 "--dbname=host='h'"
             ]
@@ -275,6 +279,7 @@ mod tests {
                 "--file=/spool/7",
                 "--compress=lz4:5",
                 "--no-password",
+                "--verbose",
                 "--schema=sales",
                 "--exclude-schema=tmp_*",
                 "--table=sales.\"Order Lines\"",

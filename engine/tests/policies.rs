@@ -207,6 +207,9 @@ async fn include_pattern_matching_nothing_warns_and_stall_fails_the_run() {
     assert!(started.elapsed() < Duration::from_secs(40));
     let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
     assert_eq!(rows[0].status, BackupStatus::Failed);
+    // The stall keeps pg_dump's (verbose) stderr tail: where it was.
+    let tail = rows[0].stderr_tail.as_deref().unwrap_or("");
+    assert!(tail.contains("pg_dump: reading"), "{tail:?}");
     let files: Vec<_> = files_under(&env.backups);
     assert!(files.is_empty(), "{files:?}");
 }

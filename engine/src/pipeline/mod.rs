@@ -43,6 +43,14 @@ pub enum PipelineError {
     Standby(PgError),
     #[error("{program} failed: {cause}")]
     Dump { program: String, cause: String },
+    /// Writing to the destination failed; the dump program was stopped
+    /// because of it (its status is only the consequence).
+    #[error("{source} ({program} was stopped because of it: {status})")]
+    Write {
+        source: StorageError,
+        program: String,
+        status: String,
+    },
     #[error("{program} was killed by signal {signal} before it finished. Fix: check the host's OOM killer and whoever stops processes there, then run the backup again")]
     Killed { program: String, signal: i32 },
     #[error("stalled: no bytes moved for {secs}s, so the run was stopped. Fix: look for locks held on the database (pg_locks) or a hung destination, or raise the policy's stall limit")]
@@ -67,7 +75,7 @@ impl PipelineError {
     pub fn status(&self) -> u16 {
         match self {
             PipelineError::Pg(e) => e.status(),
-            PipelineError::Storage(e) => e.status(),
+            PipelineError::Storage(e) | PipelineError::Write { source: e, .. } => e.status(),
             PipelineError::Catalog(e) => e.status(),
             PipelineError::Policy(e) => e.status(),
             PipelineError::Standby(e) => e.status(),
@@ -588,10 +596,11 @@ async fn write_manifest(
     facts: &mut Outcome,
 ) -> Result<(), PipelineError> {
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
-    let op = ctx.destination.operator()?;
-    op.write(&format!("{dir}{}", storage::MANIFEST_FILE), json.clone())
-        .await
-        .map_err(|e| ctx.destination.error(e))?;
+    // Written under a temporary name and renamed, so a manifest — the mark
+    // of a whole artifact — is never seen half-written.
+    ctx.destination
+        .write_atomic(&format!("{dir}{}", storage::MANIFEST_FILE), json.clone())
+        .await?;
     facts.manifest = Some(String::from_utf8(json).expect("json is utf-8"));
     Ok(())
 }

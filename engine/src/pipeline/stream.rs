@@ -189,34 +189,42 @@ pub async fn run_to(
         Ok(fd) => fd,
         Err(e) => return Err((PipelineError::Compress(e.to_string()), String::new())),
     };
-    let stderr = child.stderr.take().expect("piped stderr");
-    let work = async {
-        tokio::join!(
-            upload(ctx, stdout, path, zstd_level, progress, backup_id),
-            read_tail(stderr)
-        )
-    };
-    let (uploaded, stderr_text) = tokio::select! {
-        r = work => r,
+    // A task of its own, so a stalled or timed-out run keeps its tail too
+    // (with --verbose it names the table pg_dump was on).
+    let stderr = tokio::spawn(read_tail(child.stderr.take().expect("piped stderr")));
+    let uploaded = tokio::select! {
+        r = upload(ctx, stdout, path, zstd_level, progress, backup_id) => r,
         e = watchdog(progress.clone(), limits) => {
             kill(&mut child);
             let _ = child.wait().await;
-            return Err((e, String::new()));
+            return Err((e, stderr.await.unwrap_or_default()));
         }
     };
     if uploaded.is_err() {
         kill(&mut child);
     }
-    let status = match child.wait().await {
+    let status = child.wait().await;
+    let stderr_text = stderr.await.unwrap_or_default();
+    let status = match status {
         Ok(s) => s,
         Err(e) => return Err((PipelineError::Compress(e.to_string()), stderr_text)),
     };
-    if let Some(e) = exit_error(status, &program.label, &stderr_text) {
-        return Err((e, stderr_text));
-    }
     match uploaded {
-        Ok(file) => Ok((file, stderr_text)),
+        // The destination failed first: that is the cause, and the program's
+        // end (e.g. SIGPIPE) only its consequence.
+        Err(PipelineError::Storage(source)) => Err((
+            PipelineError::Write {
+                source,
+                program: program.label.clone(),
+                status: status.to_string(),
+            },
+            stderr_text,
+        )),
         Err(e) => Err((e, stderr_text)),
+        Ok(file) => match exit_error(status, &program.label, &stderr_text) {
+            Some(e) => Err((e, stderr_text)),
+            None => Ok((file, stderr_text)),
+        },
     }
 }
 
