@@ -323,6 +323,21 @@ async fn pg_dump_killed_mid_run() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pid = pid.expect("pg_dump started");
+    // The password reaches pg_dump in a private passfile, not its environment.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(!environ.contains("PGPASSWORD"), "{environ}");
+    assert!(!environ.contains(testkit::PASSWORD));
+    let passfile = environ
+        .split('\0')
+        .find_map(|kv| kv.strip_prefix("PGPASSFILE="))
+        .expect("PGPASSFILE set")
+        .to_owned();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&passfile).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     assert_eq!(
         env.engine.backup(queued.id).await.unwrap().status,
         BackupStatus::Running
@@ -345,6 +360,10 @@ async fn pg_dump_killed_mid_run() {
     assert!(
         files_under(&env.backups).is_empty(),
         "partial artifact removed"
+    );
+    assert!(
+        !std::path::Path::new(&passfile).exists(),
+        "passfile removed"
     );
     let w = &env.engine.workers()[0];
     assert_eq!(w.name, "backup-runner");

@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod conn;
+pub mod passfile;
 pub mod tools;
 
 pub use conn::{ConnSpec, DatabaseInfo, Listing, ServerInfo, TableInfo};

@@ -57,7 +57,9 @@ pub async fn run(
         tokio::task::spawn_blocking(move || watch.run(tx, stop))
     };
 
-    let mut child = stream::spawn(program, spec, Stdio::null()).map_err(|e| (e, String::new()))?;
+    let pass = stream::passfile(ctx, spec, backup_id).map_err(|e| (e, String::new()))?;
+    let mut child =
+        stream::spawn(program, pass.as_ref(), Stdio::null()).map_err(|e| (e, String::new()))?;
     let stderr = tokio::spawn(stream::read_tail(
         child.stderr.take().expect("piped stderr"),
     ));

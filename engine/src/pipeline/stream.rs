@@ -19,6 +19,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::{ManifestFile, PipelineError, Progress, RunContext};
+use crate::pg::passfile::PassFile;
 use crate::pg::{args, ConnSpec};
 
 /// Bytes per chunk handed from the compressor to the writer.
@@ -45,7 +46,9 @@ pub struct Program {
     pub label: String,
 }
 
-/// Starts `program` with a scrubbed environment and the password in `PGPASSWORD`.
+/// Starts `program` with the environment of [`args::child_env`] and the
+/// password in `pass` (keep it until the child has exited: pg_dump's `-j`
+/// workers connect later).
 ///
 /// The child dies with pgshelf: it gets `PR_SET_PDEATHSIG` = `SIGKILL`, so a
 /// `kill -9` of pgshelf (or a crash) does not leave a `pg_dump` holding its
@@ -60,7 +63,7 @@ pub struct Program {
 /// (pg_dump's `-j` workers too).
 pub(crate) fn spawn(
     program: &Program,
-    spec: &ConnSpec,
+    pass: Option<&PassFile>,
     stdout: Stdio,
 ) -> Result<tokio::process::Child, PipelineError> {
     let mut cmd = tokio::process::Command::new(&program.path);
@@ -68,7 +71,11 @@ pub(crate) fn spawn(
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(Stdio::piped())
-        .env("LC_MESSAGES", "C")
+        .env_clear()
+        .envs(args::child_env(
+            std::env::vars_os(),
+            pass.map(PassFile::path),
+        ))
         .process_group(0)
         .kill_on_drop(true);
     let parent = std::process::id() as libc::pid_t;
@@ -94,15 +101,23 @@ pub(crate) fn spawn(
             Ok(())
         });
     }
-    for k in args::SCRUBBED_ENV {
-        cmd.env_remove(k);
-    }
-    if let Some(p) = &spec.password {
-        cmd.env("PGPASSWORD", p.expose());
-    }
     cmd.spawn().map_err(|e| PipelineError::Spawn {
         program: program.path.display().to_string(),
         detail: e.to_string(),
+    })
+}
+
+/// A private passfile for `spec`'s password in the run's spool directory
+/// (`spool/<id>/`, which recovery removes after a crash too).
+pub(crate) fn passfile(
+    ctx: &RunContext,
+    spec: &ConnSpec,
+    backup_id: i64,
+) -> Result<Option<PassFile>, PipelineError> {
+    let base = ctx.spool_dir.join(backup_id.to_string());
+    PassFile::for_spec(spec, &base).map_err(|e| PipelineError::Spool {
+        path: base.display().to_string(),
+        detail: format!("cannot write the private passfile: {e}"),
     })
 }
 
@@ -184,7 +199,9 @@ pub async fn run_to(
     progress: &Arc<Progress>,
     backup_id: i64,
 ) -> Result<(ManifestFile, String), (PipelineError, String)> {
-    let mut child = spawn(program, spec, Stdio::piped()).map_err(|e| (e, String::new()))?;
+    let pass = passfile(ctx, spec, backup_id).map_err(|e| (e, String::new()))?;
+    let mut child =
+        spawn(program, pass.as_ref(), Stdio::piped()).map_err(|e| (e, String::new()))?;
     let stdout = match child.stdout.take().expect("piped stdout").into_owned_fd() {
         Ok(fd) => fd,
         Err(e) => return Err((PipelineError::Compress(e.to_string()), String::new())),
