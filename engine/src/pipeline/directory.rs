@@ -4,8 +4,13 @@
 //! pgshelf creates the (empty) spool directory itself and watches it with
 //! inotify (`IN_CLOSE_WRITE`) before pg_dump starts, so no file is missed.
 //! When pg_dump exits, every file not yet uploaded — or changed since — is
-//! uploaded (`toc.dat` is written last). The caller removes the spool after
-//! success and after failure.
+//! uploaded (`toc.dat` is written last). Spool files are not deleted on
+//! their first close: with pg_dump 15 `-j 2` a data file is reported closed
+//! after writing more than once, so a first close does not prove a file
+//! final (deleting then broke the run); only the end-of-dump pass knows.
+//! Every upload races the stall/timeout watchdog, so a hung
+//! destination fails the run. The caller removes the spool after success
+//! and after failure.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -71,7 +76,13 @@ pub async fn run(
     let status = loop {
         tokio::select! {
             Some(name) = closed.recv() => {
-                if let Err(e) = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded).await {
+                // The upload races the watchdog: a hung destination moves no
+                // byte and fails the run as stalled.
+                let up = tokio::select! {
+                    r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded) => r,
+                    e = &mut dog => Err(e),
+                };
+                if let Err(e) = up {
                     stream::kill(&mut child);
                     let _ = child.wait().await;
                     stop.store(true, Ordering::Relaxed);
@@ -113,18 +124,11 @@ pub async fn run(
     };
     names.sort();
     for name in names {
-        if let Err(e) = upload_one(
-            ctx,
-            spool,
-            &name,
-            artifact_dir,
-            zstd_level,
-            progress,
-            backup_id,
-            &mut uploaded,
-        )
-        .await
-        {
+        let up = tokio::select! {
+            r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded) => r,
+            e = &mut dog => Err(e),
+        };
+        if let Err(e) = up {
             return Err((e, stderr_text));
         }
     }
