@@ -108,6 +108,11 @@ async fn every_format_and_option_restores() {
         for (what, policy) in cases {
             let row = backup_with(&env, s.id, &db, &policy).await;
             assert_eq!(row.status, BackupStatus::Succeeded, "{what}: {row:?}");
+            let want = match policy.format {
+                Format::Custom => "custom",
+                Format::Directory { .. } => "directory",
+            };
+            assert_eq!(row.format, want, "{what}: the catalog's format");
             let target = pg.fresh_database("r");
             restore(pg, &artifact_dir(&env, &row), &target);
             assert_eq!(counts(pg, &target), all, "PostgreSQL {major}, {what}");
@@ -233,6 +238,7 @@ async fn globals_rebuild_roles_on_a_fresh_server() {
         let row = finished(&env.engine, queued.id).await;
         assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
         assert_eq!(row.target, Target::Globals);
+        assert_eq!(row.format, "sql", "the catalog's format");
         let dir = artifact_dir(&env, &row);
         assert!(dir.to_string_lossy().contains("/main/_globals/"));
 
@@ -284,6 +290,45 @@ async fn globals_rebuild_roles_on_a_fresh_server() {
             "postgres",
             &format!("DROP ROLE app_{tag}; DROP ROLE readers_{tag};"),
         );
+    }
+}
+
+/// A globals backup with `--no-role-passwords` (the server plan's setting)
+/// holds no password hash, and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn globals_without_role_passwords_hold_no_hashes() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let tag = format!("np{major}_{}", std::process::id());
+    pg.psql(
+        "postgres",
+        &format!("CREATE ROLE secret_{tag} LOGIN PASSWORD 'hash-me-not';"),
+    );
+    let env = engine_for(&[major]).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let (mut plan, _) = env.engine.server_plan(s.id).await.unwrap();
+    plan.globals.no_role_passwords = true;
+    env.engine.set_server_plan(s.id, &plan).await.unwrap();
+    let queued = env.engine.enqueue_globals(s.id, "test").await.unwrap();
+    let row = finished(&env.engine, queued.id).await;
+    pg.psql("postgres", &format!("DROP ROLE secret_{tag};"));
+    assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+    assert!(
+        row.warnings
+            .iter()
+            .any(|w| w.contains("--no-role-passwords")),
+        "{row:?}"
+    );
+    let out = Command::new("zstd")
+        .args(["-dc", "--"])
+        .arg(artifact_dir(&env, &row).join("globals.sql.zst"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sql = String::from_utf8(out.stdout).unwrap();
+    assert!(sql.contains(&format!("secret_{tag}")), "the role is there");
+    for hash in ["SCRAM-SHA-256$", "md5", "PASSWORD '"] {
+        assert!(!sql.contains(hash), "no password hash ({hash}) in:\n{sql}");
     }
 }
 

@@ -362,6 +362,13 @@ async fn take_database(
     facts.pg_dump_version = Some(tools.version.clone());
     facts.pg_dump_path = Some(tools.pg_dump().display().to_string());
     facts.compression = Some(policy.compression_label());
+    facts.format = Some(
+        match policy.format {
+            Format::Custom => "custom",
+            Format::Directory { .. } => "directory",
+        }
+        .into(),
+    );
     let caps = match policy.compression {
         policy::Compression::PgDump { .. } => crate::pg::tools::probe_capabilities(&tools).await,
         _ => policy::DumpCapabilities::default(),
@@ -521,6 +528,7 @@ async fn take_globals(
     facts.pg_dump_version = Some(tools.version.clone());
     facts.pg_dump_path = Some(tools.pg_dumpall().display().to_string());
     facts.compression = Some(format!("zstd:{} (pgshelf)", ctx.zstd.level));
+    facts.format = Some("sql".into());
     let location = format!("{}/{dir}", ctx.destination.describe);
     ctx.catalog.mark_running(job.backup_id, &location).await?;
     facts.location = Some(location);
