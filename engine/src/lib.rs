@@ -540,13 +540,11 @@ impl Engine {
         trigger: &str,
     ) -> Result<Backup, Error> {
         let row = self.new_run(server_id, database, trigger).await?;
-        run_queued(
-            &self.inner.ctx,
-            &self.inner.key,
-            row.id,
-            Arc::new(Progress::default()),
-        )
-        .await
+        let (progress, _listed) = self
+            .inner
+            .runner
+            .track(row.id, format!("{}/{}", row.server_name, row.target));
+        run_queued(&self.inner.ctx, &self.inner.key, row.id, progress).await
     }
 
     pub async fn backups(&self, filter: &BackupFilter) -> Result<Vec<Backup>, Error> {

@@ -48,6 +48,20 @@ pub type RunFn = Arc<
         + Sync,
 >;
 
+/// Keeps a [`BackupRunner::track`]ed run listed until dropped.
+pub struct Tracked {
+    backup_id: i64,
+    state: Arc<Mutex<RunnerState>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.active.retain(|a| a.backup_id != self.backup_id);
+        st.last_finished_at = Some(Utc::now());
+    }
+}
+
 enum Msg {
     Job(Queued),
     /// Start nothing more: forget the pending jobs (their rows stay queued
@@ -103,6 +117,29 @@ impl BackupRunner {
     /// Aborts the runs still going; their programs are killed.
     pub fn abort(&self) {
         let _ = self.tx.send(Msg::Abort);
+    }
+
+    /// Shows a run taken outside the queue (the CLI's `backup_now`) as
+    /// active, so the status lists it and a graceful stop reaches it; it
+    /// leaves the list when the guard is dropped.
+    pub fn track(&self, backup_id: i64, label: String) -> (Arc<Progress>, Tracked) {
+        let progress = Arc::new(Progress::default());
+        self.state
+            .lock()
+            .expect("runner state")
+            .active
+            .push(ActiveRun {
+                backup_id,
+                label,
+                progress: progress.clone(),
+            });
+        (
+            progress,
+            Tracked {
+                backup_id,
+                state: self.state.clone(),
+            },
+        )
     }
 
     /// The runs executing now.

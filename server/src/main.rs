@@ -71,7 +71,22 @@ async fn run() -> anyhow::Result<()> {
             let stopped = engine.shutdown(grace).await?;
             tracing::info!("pgshelf stopped ({stopped} backup run(s) stopped)");
         }
-        cmd => cli::run(&engine, cmd).await?,
+        cmd => {
+            // SIGTERM/SIGINT during a command (a backup): stop in order, as
+            // the dashboard does, so the run is recorded and its pg_dump
+            // stopped rather than left to the lease.
+            let work = cli::run(&engine, cmd);
+            tokio::pin!(work);
+            tokio::select! {
+                r = &mut work => r?,
+                _ = shutdown_signal() => {
+                    let grace = std::time::Duration::from_secs(cfg.stop_grace_secs);
+                    let (stopped, _) = tokio::join!(engine.shutdown(grace), &mut work);
+                    stopped?;
+                    anyhow::bail!("stopped by a signal; the backup was recorded as failed");
+                }
+            }
+        }
     }
     Ok(())
 }
