@@ -4,7 +4,7 @@
 //! directory recovers the run within the lease, removes its spool and partial
 //! artifact, and retries the slot; a graceful stop records its runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,19 +18,57 @@ use common::*;
 
 const LEASE: Duration = Duration::from_secs(2);
 
-fn crash_runner() -> PathBuf {
+/// Carries the runner's arguments (in the environment, which `unshare`
+/// passes on).
+const RUNNER_ENV: &str = "PGSHELF_TEST_CRASH_RUNNER";
+
+/// The pgshelf process to kill: this test binary again, running only
+/// [`crash_runner`] (so always built from the code under test), optionally
+/// as PID 1 of its own PID namespace.
+fn crash_runner_command(args: &[String], in_pid_namespace: bool) -> Command {
     let exe = std::env::current_exe().unwrap();
-    let p = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples/crash_runner");
-    assert!(
-        p.is_file(),
-        "{} is missing. Fix: cargo build -p engine --examples",
-        p.display()
-    );
-    p
+    let mut c = if in_pid_namespace {
+        let mut c = Command::new("unshare");
+        c.args(["--pid", "--fork", "--kill-child"]).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    c.args(["crash_runner", "--exact", "--nocapture"])
+        .env(RUNNER_ENV, args.join("\u{1f}"));
+    c
+}
+
+/// Not a test on its own: when started by [`crash_runner_command`] it opens an
+/// engine on a data directory, runs one scheduler tick at a given time
+/// (starting the scheduled backup due then), prints the run's id and its
+/// own pid, and waits to be killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_runner() {
+    let Ok(arg) = std::env::var(RUNNER_ENV) else {
+        return;
+    };
+    let args: Vec<&str> = arg.split('\u{1f}').collect();
+    let [data, bin, lease_ms, tick_at] = args[..] else {
+        panic!("crash_runner: DATA BIN LEASE_MS TICK_AT");
+    };
+    let mut cfg = EngineConfig::new(data);
+    cfg.pg_bin_dirs = vec![bin.into()];
+    cfg.search_system_tools = false;
+    cfg.scheduler_interval = None;
+    cfg.discovery_interval = None;
+    cfg.lease = Duration::from_millis(lease_ms.parse().unwrap());
+    cfg.lease_renew = cfg.lease / 4;
+    let engine = Engine::open(cfg).await.unwrap();
+    let at = DateTime::parse_from_rfc3339(tick_at).unwrap().to_utc();
+    let report = engine.tick_schedules(at).await.unwrap();
+    for (id, ..) in &report.started {
+        println!("started {id}");
+    }
+    println!("pid {}", std::process::id());
+    loop {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }
 
 fn next_hour(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -108,22 +146,16 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
 
     // The dump starts and waits on a lock held by another session.
     let locker = hold_exclusive_lock(pg, &db, "t").await;
-    let mut cmd = if in_pid_namespace {
-        let mut c = Command::new("unshare");
-        c.args(["--pid", "--fork", "--kill-child"])
-            .arg(crash_runner());
-        c
-    } else {
-        Command::new(crash_runner())
-    };
-    let mut child = cmd
-        .arg(&data)
-        .arg(testkit::bin_dir(major).unwrap())
-        .arg(LEASE.as_millis().to_string())
-        .arg(tick_at.to_rfc3339())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = crash_runner_command(
+        &[
+            data.display().to_string(),
+            testkit::bin_dir(major).unwrap().display().to_string(),
+            LEASE.as_millis().to_string(),
+            tick_at.to_rfc3339(),
+        ],
+        in_pid_namespace,
+    );
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let (id, pid) = {
         use std::io::BufRead;
@@ -151,6 +183,16 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
         (!pg_dumps_of(&db).is_empty()).then_some(())
     })
     .await;
+    // Wait until pg_dump is blocked on the lock, writing nothing: then only
+    // PR_SET_PDEATHSIG stops it (not a SIGPIPE on its next stderr line).
+    let blocked = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND wait_event_type = 'Lock' AND query ILIKE 'LOCK TABLE%'"
+    );
+    wait_for("pg_dump to wait on the lock", 60, async || {
+        (pg.psql("postgres", &blocked) != "0").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let spool = data.join("spool").join(id.to_string());
     if matches!(format, Format::Directory { .. }) {
         assert!(spool.exists(), "the directory dump spools");
