@@ -32,6 +32,10 @@ pub fn pg_dump_args(
             let mut f = OsString::from("--file=");
             f.push(dir.as_os_str());
             v.push(f);
+            // The spool is scratch: no fsync pass at the end, which would
+            // reopen (for writing) every file pgshelf already uploaded
+            // and removed.
+            v.push("--no-sync".into());
         }
         _ => {
             return Err(PolicyError::new(
@@ -277,6 +281,7 @@ mod tests {
                 "--format=directory",
                 "--jobs=3",
                 "--file=/spool/7",
+                "--no-sync",
                 "--compress=lz4:5",
                 "--no-password",
                 "--verbose",

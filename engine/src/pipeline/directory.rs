@@ -4,11 +4,11 @@
 //! pgshelf creates the (empty) spool directory itself and watches it with
 //! inotify (`IN_CLOSE_WRITE`) before pg_dump starts, so no file is missed.
 //! When pg_dump exits, every file not yet uploaded — or changed since — is
-//! uploaded (`toc.dat` is written last). Spool files are not deleted on
-//! their first close: with pg_dump 15 `-j 2` a data file is reported closed
-//! after writing more than once, so a first close does not prove a file
-//! final (deleting then broke the run); only the end-of-dump pass knows.
-//! Every upload races the stall/timeout watchdog, so a hung
+//! uploaded (`toc.dat` is written last). Each file is removed from the
+//! spool once stored, so the spool holds the files in flight rather than
+//! the whole dump; pg_dump runs with `--no-sync`, whose absence would make
+//! it reopen every file for writing at the end (an fsync pass). Every
+//! upload races the stall/timeout watchdog, so a hung
 //! destination fails the run. The caller removes the spool after success
 //! and after failure.
 
@@ -163,7 +163,14 @@ async fn upload_one(
         path: local.display().to_string(),
         detail: e.to_string(),
     };
-    let file = std::fs::File::open(&local).map_err(spool_err)?;
+    let file = match std::fs::File::open(&local) {
+        Ok(f) => f,
+        // Uploaded and removed already: a late event for it.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && uploaded.contains_key(name) => {
+            return Ok(())
+        }
+        Err(e) => return Err(spool_err(e)),
+    };
     let size = file.metadata().map_err(spool_err)?.len();
     if uploaded.get(name).is_some_and(|(s, _)| *s == size) {
         return Ok(());
@@ -176,6 +183,16 @@ async fn upload_one(
     let mut f = stream::upload(ctx, file, &path, zstd_level, progress, backup_id).await?;
     f.path = format!("dump/{stored_name}");
     uploaded.insert(name.to_owned(), (size, f));
+    // pg_dump writes each file once (and, with --no-sync, never reopens
+    // it): once stored, its spool copy goes, so the spool holds the files
+    // in flight rather than the whole dump.
+    if let Err(e) = std::fs::remove_file(&local) {
+        tracing::warn!(
+            backup = backup_id,
+            "cannot remove spooled {}: {e}",
+            local.display()
+        );
+    }
     Ok(())
 }
 
