@@ -319,3 +319,75 @@ async fn graceful_stop_records_running_and_queued_runs() {
     assert!(err.to_string().contains("stopping"), "{err}");
     drop(locker);
 }
+
+/// A slot whose runs keep failing is retried at most twice (three runs in
+/// all), after 2 and then 10 minutes, each marked with its attempt and the
+/// run it retries; then the slot waits for the next one.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_slots_are_retried_a_bounded_number_of_times() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let db = pg.fresh_database("retry");
+    let env = engine_for(&[major]).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let (mut plan, _) = env.engine.server_plan(s.id).await.unwrap();
+    plan.coverage = Coverage::Only {
+        databases: vec![db.clone()],
+    };
+    plan.globals.enabled = false;
+    env.engine.set_server_plan(s.id, &plan).await.unwrap();
+    let policy = Policy {
+        schedule: "0 * * * *".into(),
+        ..Policy::default()
+    };
+    env.engine.set_policy(s.id, None, &policy).await.unwrap();
+    env.engine.discover_all().await;
+    // The server goes away: every run fails at once.
+    let mut gone = input("main", pg);
+    gone.port = testkit::closed_port();
+    env.engine.update_server(s.id, gone).await.unwrap();
+
+    let slot_tick = next_hour(Utc::now()) + chrono::Duration::seconds(20);
+    let r = env.engine.tick_schedules(slot_tick).await.unwrap();
+    assert_eq!(r.started.len(), 1, "{r:?}");
+    let mut last = finished(&env.engine, r.started[0].0).await;
+    assert_eq!((last.status, last.attempt), (BackupStatus::Failed, 1));
+    for attempt in 2..=3u32 {
+        let ended = last.finished_at.unwrap();
+        let early = env
+            .engine
+            .tick_schedules(
+                ended + engine::schedule::retry_backoff(attempt - 1) - chrono::Duration::seconds(5),
+            )
+            .await
+            .unwrap();
+        assert!(early.retried.is_empty(), "backoff: {early:?}");
+        let r = env
+            .engine
+            .tick_schedules(
+                ended + engine::schedule::retry_backoff(attempt - 1) + chrono::Duration::seconds(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.retried.len(), 1, "attempt {attempt}: {r:?}");
+        let row = finished(&env.engine, r.retried[0].0).await;
+        assert_eq!(row.status, BackupStatus::Failed);
+        assert_eq!((row.attempt, row.retry_of), (attempt, Some(last.id)));
+        assert_eq!(row.scheduled_for, last.scheduled_for);
+        last = row;
+    }
+    let r = env
+        .engine
+        .tick_schedules(last.finished_at.unwrap() + chrono::Duration::minutes(30))
+        .await
+        .unwrap();
+    assert!(r.retried.is_empty() && r.started.is_empty(), "{r:?}");
+    assert_eq!(
+        env.engine
+            .backups(&BackupFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
