@@ -60,16 +60,29 @@ async fn run() -> anyhow::Result<()> {
                     cfg.site_root.display()
                 );
             }
-            web::serve(listener, engine.clone(), &cfg.site_root, shutdown_signal()).await?;
-            // The dashboard has stopped taking requests: stop the engine's
-            // runs in order (grace period, then stopped and recorded).
-            let grace = std::time::Duration::from_secs(cfg.stop_grace_secs);
-            tracing::info!(
-                "stopping: running backups get {}s to finish (stop_grace_secs)",
-                cfg.stop_grace_secs
-            );
-            let stopped = engine.shutdown(grace).await?;
-            tracing::info!("pgshelf stopped ({stopped} backup run(s) stopped)");
+            // On SIGTERM/SIGINT the dashboard stops taking requests while,
+            // at the same time, the engine stops its runs in order (grace
+            // period, then stopped and recorded failed).
+            let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+            let web_stop = stop.clone();
+            let serve = web::serve(listener, engine.clone(), &cfg.site_root, async move {
+                web_stop.notified().await
+            });
+            tokio::pin!(serve);
+            tokio::select! {
+                r = &mut serve => r?,
+                _ = shutdown_signal() => {
+                    tracing::info!(
+                        "stopping: running backups get {}s to finish (stop_grace_secs)",
+                        cfg.stop_grace_secs
+                    );
+                    stop.notify_one();
+                    let grace = std::time::Duration::from_secs(cfg.stop_grace_secs);
+                    let (served, stopped) = tokio::join!(&mut serve, engine.shutdown(grace));
+                    served?;
+                    tracing::info!("pgshelf stopped ({} backup run(s) stopped)", stopped?);
+                }
+            }
         }
         cmd => {
             // SIGTERM/SIGINT during a command (a backup): stop in order, as

@@ -312,3 +312,67 @@ fn sigterm_mid_backup_stops_and_records_the_run() {
     assert!(cause.starts_with("pgshelf was stopped"), "{cause}");
     assert!(cause.contains("1s grace period"), "{cause}");
 }
+
+/// `pgshelf serve` stops on SIGTERM: the dashboard drains and the engine
+/// stops in order, promptly when nothing runs.
+#[test]
+fn serve_stops_on_sigterm() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let port = testkit::closed_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pgshelf"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PGSHELF_DATA", dir.path().join("data"))
+        .env("PGSHELF_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PGSHELF_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            if body.contains("ok") {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pgshelf did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "pgshelf did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains("pgshelf stopped (0 backup run(s) stopped)"),
+        "{err}"
+    );
+}
