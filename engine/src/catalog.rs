@@ -4,6 +4,8 @@
 //! Nothing outside this module writes SQL against the catalog.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -29,6 +31,8 @@ pub enum CatalogError {
     DuplicateServer(String),
     #[error("no backup with id {0}")]
     NoSuchBackup(i64),
+    #[error("backup {0} was recovered as failed by another pgshelf process: this one did not renew its lease in time (overloaded host, catalog locked, or clock jump). Fix: check the host's load and that one data directory is not shared over a network filesystem, then run the backup again")]
+    LeaseLost(i64),
     #[error("backup {id} in the catalog cannot be read: {detail}. Fix: restore the catalog from a copy, or delete that row")]
     Corrupt { id: i64, detail: String },
 }
@@ -38,7 +42,7 @@ impl CatalogError {
     pub fn status(&self) -> u16 {
         match self {
             CatalogError::NoSuchServer(_) | CatalogError::NoSuchBackup(_) => 404,
-            CatalogError::DuplicateServer(_) => 409,
+            CatalogError::DuplicateServer(_) | CatalogError::LeaseLost(_) => 409,
             _ => 500,
         }
     }
@@ -108,7 +112,6 @@ struct BackupRecord {
     server_version: Option<String>,
     cause: Option<String>,
     stderr_tail: Option<String>,
-    runner_pid: Option<i64>,
     scheduled_for: Option<DateTime<Utc>>,
     late: bool,
     source_host: Option<String>,
@@ -120,6 +123,8 @@ struct BackupRecord {
     tiers: Option<String>,
     pruned_at: Option<DateTime<Utc>>,
     prune_error: Option<String>,
+    attempt: i64,
+    retry_of: Option<i64>,
 }
 
 /// The `kind` and `database` columns of a target (globals: `database = ''`).
@@ -180,6 +185,8 @@ impl BackupRecord {
             tiers,
             pruned_at: self.pruned_at,
             prune_error: self.prune_error,
+            attempt: self.attempt.clamp(1, u32::MAX as i64) as u32,
+            retry_of: self.retry_of,
         })
     }
 }
@@ -200,6 +207,10 @@ pub struct NewBackup {
     pub trigger: String,
     pub destination: String,
     pub status: BackupStatus,
+    /// 1, or the retry number of a scheduled slot's run.
+    pub attempt: u32,
+    /// The run this one retries.
+    pub retry_of: Option<i64>,
 }
 
 /// How a finished run ended.
@@ -230,17 +241,38 @@ pub struct BackupFilter {
     pub limit: Option<i64>,
 }
 
+/// How long a run's owner promises to stay alive without renewing.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
 /// The catalog handle. Cheap to clone.
+///
+/// Each handle carries the random id of this pgshelf process (its
+/// *instance*): rows it queues or runs are stamped with that id and a lease
+/// deadline, which [`Catalog::renew_leases`] pushes forward while the
+/// process lives. Rows whose lease has expired belong to a process that
+/// died (or hung) and are recovered by [`Catalog::recover_expired`],
+/// whichever process calls it: this holds for several processes (the CLI
+/// and the dashboard) sharing one catalog, and is immune to pid reuse.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pool: SqlitePool,
+    instance: Arc<str>,
+    lease: Duration,
+}
+
+/// Milliseconds since the epoch (lease deadlines are stored as integers).
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
 }
 
 const BACKUP_COLUMNS: &str = "id, server_id, server_name, database, kind, status, trigger, \
     queued_at, started_at, finished_at, duration_ms, raw_bytes, stored_bytes, format, \
     destination, location, pg_dump_version, pg_dump_path, server_version, cause, stderr_tail, \
-    runner_pid, scheduled_for, late, source_host, compression, warnings, \
-    version_changed, tiers, pruned_at, prune_error";
+    scheduled_for, late, source_host, compression, warnings, \
+    version_changed, tiers, pruned_at, prune_error, attempt, retry_of";
+
+/// The statuses of a run that has not ended.
+const ACTIVE: &str = "status IN ('queued', 'running')";
 
 impl Catalog {
     pub(crate) fn pool(&self) -> &SqlitePool {
@@ -265,7 +297,31 @@ impl Catalog {
                 source,
             })?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Catalog { pool })
+        Ok(Catalog {
+            pool,
+            instance: crate::secrets::random_id().into(),
+            lease: DEFAULT_LEASE,
+        })
+    }
+
+    /// The same catalog with another lease length (tests use seconds).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// This process's instance id, stamped on the rows it owns.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The lease length of this process's rows.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    fn lease_deadline(&self, now: DateTime<Utc>) -> i64 {
+        millis(now) + self.lease.as_millis().min(i64::MAX as u128) as i64
     }
 
     // ---- servers -------------------------------------------------------
@@ -366,8 +422,8 @@ impl Catalog {
     pub async fn insert_backup(&self, b: &NewBackup) -> Result<Backup, CatalogError> {
         let res = sqlx::query(
             "INSERT INTO backups (server_id, server_name, kind, database, scheduled_for, late, status, trigger,
-                                  queued_at, destination, runner_pid)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  queued_at, destination, runner, lease_until, attempt, retry_of)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(b.server_id)
         .bind(&b.server_name)
@@ -379,24 +435,120 @@ impl Catalog {
         .bind(&b.trigger)
         .bind(Utc::now())
         .bind(&b.destination)
-        .bind(std::process::id() as i64)
+        .bind(&*self.instance)
+        .bind(self.lease_deadline(Utc::now()))
+        .bind(i64::from(b.attempt.max(1)))
+        .bind(b.retry_of)
         .execute(&self.pool)
         .await?;
         self.backup(res.last_insert_rowid()).await
     }
 
     /// Marks a run as started, with the place its artifact will be written.
+    /// Fails with [`CatalogError::LeaseLost`] when the row is no longer this
+    /// process's to run (recovered by another process).
     pub async fn mark_running(&self, id: i64, location: &str) -> Result<(), CatalogError> {
-        sqlx::query(
-            "UPDATE backups SET status = 'running', started_at = ?, location = ?, runner_pid = ? WHERE id = ?",
-        )
-        .bind(Utc::now())
+        let now = Utc::now();
+        let res = sqlx::query(&format!(
+            "UPDATE backups SET status = 'running', started_at = ?, location = ?, lease_until = ?
+              WHERE id = ? AND runner = ? AND {ACTIVE}"
+        ))
+        .bind(now)
         .bind(location)
-        .bind(std::process::id() as i64)
+        .bind(self.lease_deadline(now))
         .bind(id)
+        .bind(&*self.instance)
         .execute(&self.pool)
         .await?;
+        if res.rows_affected() == 0 {
+            return Err(CatalogError::LeaseLost(id));
+        }
         Ok(())
+    }
+
+    /// Pushes the lease of every run this process owns forward; returns how
+    /// many rows it holds.
+    pub async fn renew_leases(&self, now: DateTime<Utc>) -> Result<u64, CatalogError> {
+        let res = sqlx::query(&format!(
+            "UPDATE backups SET lease_until = ? WHERE runner = ? AND {ACTIVE}"
+        ))
+        .bind(self.lease_deadline(now))
+        .bind(&*self.instance)
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Runs whose owner's lease expired before `now` (its process died or
+    /// hung), and rows from before leases existed.
+    pub async fn expired_runs(&self, now: DateTime<Utc>) -> Result<Vec<Backup>, CatalogError> {
+        backups_of(
+            sqlx::query_as::<_, BackupRecord>(&format!(
+                "SELECT {BACKUP_COLUMNS} FROM backups
+                  WHERE {ACTIVE} AND (lease_until IS NULL OR lease_until < ?) ORDER BY id"
+            ))
+            .bind(millis(now))
+            .fetch_all(&self.pool)
+            .await?,
+        )
+    }
+
+    /// Queued or running rows owned by this process.
+    pub async fn own_active_runs(&self) -> Result<Vec<Backup>, CatalogError> {
+        backups_of(
+            sqlx::query_as::<_, BackupRecord>(&format!(
+                "SELECT {BACKUP_COLUMNS} FROM backups WHERE {ACTIVE} AND runner = ? ORDER BY id"
+            ))
+            .bind(&*self.instance)
+            .fetch_all(&self.pool)
+            .await?,
+        )
+    }
+
+    /// Marks an expired run failed with `cause`, if it is still active and
+    /// still expired at `now`: of several processes recovering at once,
+    /// exactly one gets `true` (and removes the partial artifact).
+    pub async fn recover_expired(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        cause: &str,
+    ) -> Result<bool, CatalogError> {
+        let res = sqlx::query(&format!(
+            "UPDATE backups SET status = 'failed', finished_at = ?,
+                 duration_ms = CAST((julianday(?) - julianday(COALESCE(started_at, queued_at))) * 86400000 AS INTEGER),
+                 cause = ?, lease_until = NULL
+              WHERE id = ? AND {ACTIVE} AND (lease_until IS NULL OR lease_until < ?)"
+        ))
+        .bind(now)
+        .bind(now)
+        .bind(cause)
+        .bind(id)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// The newest scheduled run of one database (or the globals) of a server.
+    pub async fn last_scheduled_run(
+        &self,
+        server_id: i64,
+        target: &Target,
+    ) -> Result<Option<Backup>, CatalogError> {
+        let (kind, database) = target_columns(target);
+        sqlx::query_as::<_, BackupRecord>(&format!(
+            "SELECT {BACKUP_COLUMNS} FROM backups
+              WHERE server_id = ? AND kind = ? AND database = ? AND scheduled_for IS NOT NULL
+              ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(server_id)
+        .bind(kind)
+        .bind(database)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(BackupRecord::into_backup)
+        .transpose()
     }
 
     /// Records progress of a running backup.
@@ -416,6 +568,9 @@ impl Catalog {
     }
 
     /// Ends a run: `succeeded` or `failed`, with what is known about it.
+    /// Only the process that owns the row may end it: a row another process
+    /// recovered (this one's lease expired) is left as it is and
+    /// [`CatalogError::LeaseLost`] returned.
     pub async fn finish(
         &self,
         id: i64,
@@ -423,15 +578,15 @@ impl Catalog {
         o: &Outcome,
     ) -> Result<Backup, CatalogError> {
         let now = Utc::now();
-        sqlx::query(
+        let res = sqlx::query(&format!(
             "UPDATE backups SET status = ?, finished_at = ?,
                  duration_ms = CAST((julianday(?) - julianday(COALESCE(started_at, queued_at))) * 86400000 AS INTEGER),
                  raw_bytes = ?, stored_bytes = ?, location = COALESCE(?, location),
                  pg_dump_version = ?, pg_dump_path = ?, server_version = ?, cause = ?, stderr_tail = ?,
-                 manifest = ?, runner_pid = NULL, source_host = COALESCE(?, source_host),
+                 manifest = ?, lease_until = NULL, source_host = COALESCE(?, source_host),
                  compression = ?, warnings = ?, format = COALESCE(?, format)
-             WHERE id = ?",
-        )
+             WHERE id = ? AND {ACTIVE} AND runner = ?"
+        ))
         .bind(status.as_str())
         .bind(now)
         .bind(now)
@@ -449,8 +604,12 @@ impl Catalog {
         .bind(&o.warnings)
         .bind(&o.format)
         .bind(id)
+        .bind(&*self.instance)
         .execute(&self.pool)
         .await?;
+        if res.rows_affected() == 0 {
+            return Err(CatalogError::LeaseLost(id));
+        }
         self.backup(id).await
     }
 
@@ -480,20 +639,6 @@ impl Catalog {
                 .bind(f.limit.unwrap_or(-1))
                 .fetch_all(&self.pool)
                 .await?,
-        )
-    }
-
-    /// Runs left `queued` or `running` by a process that no longer exists.
-    pub async fn orphaned_runs(&self) -> Result<Vec<Backup>, CatalogError> {
-        let rows = sqlx::query_as::<_, BackupRecord>(&format!(
-            "SELECT {BACKUP_COLUMNS} FROM backups WHERE status IN ('queued', 'running')"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        backups_of(
-            rows.into_iter()
-                .filter(|r| !r.runner_pid.is_some_and(process_alive))
-                .collect(),
         )
     }
 
@@ -689,7 +834,7 @@ impl Catalog {
             }
             sqlx::query(
                 "INSERT INTO known_databases (server_id, name, size_bytes, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (server_id, name) DO UPDATE SET size_bytes = excluded.size_bytes,
+                 ON CONFLICT (server_id, name) DO UPDATE SET size_bytes = COALESCE(excluded.size_bytes, size_bytes),
                      last_seen = excluded.last_seen, gone_since = NULL",
             )
             .bind(server_id)
@@ -877,16 +1022,6 @@ impl Catalog {
     }
 }
 
-/// True if a process with this pid exists (and is not a zombie we own).
-fn process_alive(pid: i64) -> bool {
-    if pid <= 0 || pid > i32::MAX as i64 {
-        return false;
-    }
-    // SAFETY: kill with signal 0 only checks for existence and permission.
-    let rc = unsafe { libc::kill(pid as i32, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 fn unique_to_duplicate(e: sqlx::Error, name: &str) -> CatalogError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -959,12 +1094,14 @@ mod tests {
                 trigger: "cli".into(),
                 destination: "local".into(),
                 status: BackupStatus::Queued,
+                attempt: 1,
+                retry_of: None,
             })
             .await
             .unwrap();
         assert_eq!(b.status, BackupStatus::Queued);
-        // Our own pid is alive: not orphaned.
-        assert!(cat.orphaned_runs().await.unwrap().is_empty());
+        // Our own lease is current: not expired.
+        assert!(cat.expired_runs(Utc::now()).await.unwrap().is_empty());
         cat.mark_running(b.id, "prod/app/x").await.unwrap();
         let done = cat
             .finish(
@@ -987,10 +1124,109 @@ mod tests {
         assert_eq!(rows[0].server_id, None);
     }
 
-    #[test]
-    fn dead_pid_is_not_alive() {
-        assert!(process_alive(std::process::id() as i64));
-        assert!(!process_alive(0));
-        assert!(!process_alive(i32::MAX as i64));
+    fn new_run(s: &ServerRow) -> NewBackup {
+        NewBackup {
+            server_id: s.id,
+            server_name: s.name.clone(),
+            target: Target::Database("app".into()),
+            scheduled_for: None,
+            late: false,
+            trigger: "cli".into(),
+            destination: "local".into(),
+            status: BackupStatus::Queued,
+            attempt: 1,
+            retry_of: None,
+        }
+    }
+
+    /// Two processes share one catalog: a's rows stay a's while a renews
+    /// them; once a's lease has run out, b recovers them exactly once, and a
+    /// (a zombie by then) can no longer end or renew them.
+    #[tokio::test]
+    async fn leases_expire_and_recover_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let lease = Duration::from_secs(60);
+        let a = Catalog::open(&path).await.unwrap().with_lease(lease);
+        let b = Catalog::open(&path).await.unwrap().with_lease(lease);
+        assert_ne!(a.instance(), b.instance(), "each process its own id");
+        let s = a.insert_server(&fields("prod")).await.unwrap();
+        let run = a.insert_backup(&new_run(&s)).await.unwrap();
+        let other = a.insert_backup(&new_run(&s)).await.unwrap();
+        a.mark_running(run.id, "prod/app/x").await.unwrap();
+        assert!(
+            matches!(
+                b.mark_running(run.id, "y").await,
+                Err(CatalogError::LeaseLost(_))
+            ),
+            "only the owner starts its run"
+        );
+        let now = Utc::now();
+        assert!(b.expired_runs(now).await.unwrap().is_empty());
+        let later = now + chrono::Duration::seconds(61);
+        assert_eq!(b.expired_runs(later).await.unwrap().len(), 2);
+        // a renews at now + 30s: its rows are good until now + 90s.
+        assert_eq!(
+            a.renew_leases(now + chrono::Duration::seconds(30))
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(b.expired_runs(later).await.unwrap().is_empty());
+        assert!(!b.recover_expired(run.id, later, "x").await.unwrap());
+        // a stops renewing; at now + 91s they are b's to recover, once.
+        let gone = now + chrono::Duration::seconds(91);
+        let expired = b.expired_runs(gone).await.unwrap();
+        assert_eq!(
+            expired.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [run.id, other.id]
+        );
+        assert!(b
+            .recover_expired(run.id, gone, "interrupted")
+            .await
+            .unwrap());
+        assert!(!a.recover_expired(run.id, gone, "again").await.unwrap());
+        let row = b.backup(run.id).await.unwrap();
+        assert_eq!(row.status, BackupStatus::Failed);
+        assert_eq!(row.cause.as_deref(), Some("interrupted"));
+        // The zombie's success does not overwrite the recovered row.
+        assert!(matches!(
+            a.finish(run.id, BackupStatus::Succeeded, &Outcome::default())
+                .await,
+            Err(CatalogError::LeaseLost(id)) if id == run.id
+        ));
+        assert_eq!(b.backup(run.id).await.unwrap().status, BackupStatus::Failed);
+        // Renewing never revives an ended row.
+        assert_eq!(a.renew_leases(gone).await.unwrap(), 1);
+        assert_eq!(a.own_active_runs().await.unwrap().len(), 1);
+        assert!(b.own_active_runs().await.unwrap().is_empty());
+        // Nor may another process finish a's live row.
+        assert!(matches!(
+            b.finish(other.id, BackupStatus::Failed, &Outcome::default())
+                .await,
+            Err(CatalogError::LeaseLost(_))
+        ));
+        a.finish(other.id, BackupStatus::Failed, &Outcome::default())
+            .await
+            .unwrap();
+    }
+
+    /// Rows written before leases existed (no lease) count as expired.
+    #[tokio::test]
+    async fn rows_without_a_lease_are_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = Catalog::open(&dir.path().join("c.db")).await.unwrap();
+        let s = cat.insert_server(&fields("prod")).await.unwrap();
+        let run = cat.insert_backup(&new_run(&s)).await.unwrap();
+        sqlx::query("UPDATE backups SET lease_until = NULL, runner = NULL WHERE id = ?")
+            .bind(run.id)
+            .execute(&cat.pool)
+            .await
+            .unwrap();
+        assert_eq!(cat.expired_runs(Utc::now()).await.unwrap().len(), 1);
+        assert!(cat
+            .recover_expired(run.id, Utc::now(), "old")
+            .await
+            .unwrap());
     }
 }

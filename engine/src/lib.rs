@@ -117,7 +117,16 @@ pub struct EngineConfig {
     /// server's globals) are never pruned, whatever the retention tiers say.
     pub min_backups_kept: u32,
     /// How often the scheduler ticks; `None` starts no scheduler (tests tick by hand).
+    /// A tick reads the catalog only.
     pub scheduler_interval: Option<std::time::Duration>,
+    /// How often each server's database list is refreshed (names only, no
+    /// sizes); `None` starts no discovery worker.
+    pub discovery_interval: Option<std::time::Duration>,
+    /// How long a run's owner promises to live without renewing its lease;
+    /// after that, any pgshelf process sharing the catalog recovers the run.
+    pub lease: std::time::Duration,
+    /// How often this process renews its leases and looks for expired ones.
+    pub lease_renew: std::time::Duration,
 }
 
 impl EngineConfig {
@@ -135,6 +144,9 @@ impl EngineConfig {
             max_runs: 4,
             min_backups_kept: retention::DEFAULT_MIN_KEEP,
             scheduler_interval: Some(std::time::Duration::from_secs(30)),
+            discovery_interval: Some(std::time::Duration::from_secs(600)),
+            lease: catalog::DEFAULT_LEASE,
+            lease_renew: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -154,12 +166,17 @@ pub(crate) struct Inner {
     /// The first admin's one-time setup token (valid while no user exists).
     setup_token: String,
     throttle: auth::Throttle,
+    discovery: schedule::Scheduler,
+    /// Set by [`Engine::shutdown`]: no new runs are taken.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
     /// Opens the data directory (creating it, the key and the catalog on
-    /// first start), marks runs cut off by a crash as failed and removes
-    /// their partial artifacts, and starts the backup runner.
+    /// first start), recovers runs whose owner's lease has expired (marked
+    /// failed, partial artifacts and spools removed), and starts the backup
+    /// runner, the lease keeper (renews this process's leases and recovers
+    /// expired ones every `lease_renew`), the scheduler and discovery.
     pub async fn open(cfg: EngineConfig) -> Result<Engine, Error> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| Error::DataDir {
             path: cfg.data_dir.display().to_string(),
@@ -179,7 +196,9 @@ impl Engine {
             tracing::warn!("removed {swept} TLS certificate directories left by a stopped pgshelf");
         }
         let key = InstanceKey::load_or_create(&cfg.data_dir.join("instance.key"))?;
-        let catalog = Catalog::open(&cfg.data_dir.join("pgshelf.db")).await?;
+        let catalog = Catalog::open(&cfg.data_dir.join("pgshelf.db"))
+            .await?
+            .with_lease(cfg.lease);
         let destination = Destination::local(&cfg.backup_dir);
         let tools = ToolFinder {
             dirs: cfg.pg_bin_dirs.clone(),
@@ -201,10 +220,22 @@ impl Engine {
             let ctx = run_ctx.clone();
             let key = run_key.clone();
             Box::pin(async move {
-                run_queued(&ctx, &key, job.backup_id, progress)
+                use futures::FutureExt;
+                let id = job.backup_id;
+                match std::panic::AssertUnwindSafe(run_queued(&ctx, &key, id, progress))
+                    .catch_unwind()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                {
+                    Ok(r) => r.map(|_| ()).map_err(|e| e.to_string()),
+                    Err(p) => {
+                        let cause = format!(
+                            "pgshelf hit a bug (a panic: {}) while running this backup; its partial artifact was removed. Fix: run the backup again, and report the bug with pgshelf's log",
+                            workers::panic_text(&p)
+                        );
+                        pipeline::runner::fail_one(&ctx, id, &cause).await;
+                        Err(cause)
+                    }
+                }
             })
         });
         let runner = BackupRunner::start(run, cfg.runs_per_server, cfg.max_runs);
@@ -217,18 +248,84 @@ impl Engine {
                 scheduler: schedule::Scheduler::default(),
                 setup_token: auth::random_hex(16),
                 throttle: auth::Throttle::default(),
+                discovery: schedule::Scheduler::default(),
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         engine.recover_interrupted().await?;
+        schedule::start_lease_keeper(Arc::downgrade(&engine.inner), cfg.lease_renew);
+        if let Some(every) = cfg.discovery_interval {
+            schedule::start_discovery(Arc::downgrade(&engine.inner), every);
+        }
         if let Some(every) = cfg.scheduler_interval {
             schedule::start(Arc::downgrade(&engine.inner), every);
         }
         Ok(engine)
     }
 
-    /// Marks runs left behind by a dead process as failed and removes their artifacts.
+    /// Recovers runs whose owner's lease has expired (its process died or
+    /// hung): marked failed, partial artifacts and spools removed. Runs on
+    /// open and every `lease_renew`; returns how many this call recovered.
     pub async fn recover_interrupted(&self) -> Result<usize, Error> {
-        pipeline::runner::recover(&self.inner.ctx).await
+        pipeline::runner::recover(&self.inner.ctx, chrono::Utc::now()).await
+    }
+
+    /// True once [`Engine::shutdown`] has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.inner
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops gracefully: takes no new runs (queued ones are recorded failed),
+    /// gives the running ones `grace` to finish, then stops their programs and
+    /// records them failed with the cause "pgshelf was stopped ...", partial
+    /// artifacts removed. Returns how many runs were stopped (or never started).
+    pub async fn shutdown(&self, grace: std::time::Duration) -> Result<usize, Error> {
+        use std::time::Instant;
+        self.inner
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let runner = &self.inner.runner;
+        runner.drain();
+        let deadline = Instant::now() + grace;
+        while !runner.active().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let cause = format!(
+            "pgshelf was stopped (shutdown or restart) and this backup did not finish within the {}s grace period, so it was stopped and its partial artifact removed. Fix: none needed for a scheduled backup (its slot is retried); otherwise run it again, or give pgshelf a longer stop_grace_secs",
+            grace.as_secs()
+        );
+        let active = runner.active();
+        let mut stopped = active.len();
+        for run in &active {
+            let _ = run.progress.stop.set(cause.clone());
+        }
+        // The watchdog notices within a second; then the run cleans up and
+        // records itself. Whatever is still going after that is aborted.
+        let settle = Instant::now() + std::time::Duration::from_secs(15);
+        while !runner.active().is_empty() && Instant::now() < settle {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if !runner.active().is_empty() {
+            runner.abort();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        // Queued rows that never started, aborted runs, and runs of
+        // `backup_now` in this process.
+        let queued_cause = "pgshelf was stopped (shutdown or restart) before this queued backup started. Fix: none needed for a scheduled backup (its slot is retried); otherwise run it again";
+        for run in self.inner.catalog.own_active_runs().await? {
+            let c = if run.status == BackupStatus::Queued {
+                queued_cause
+            } else {
+                cause.as_str()
+            };
+            pipeline::runner::fail_one(&self.inner.ctx, run.id, c).await;
+            if run.status == BackupStatus::Queued {
+                stopped += 1;
+            }
+        }
+        Ok(stopped)
     }
 
     /// Where backups are written, for display.
@@ -410,6 +507,7 @@ impl Engine {
         database: &str,
         trigger: &str,
     ) -> Result<Backup, Error> {
+        self.refuse_when_stopping()?;
         let row = self.inner.catalog.server(server_id).await?;
         let database = database.trim();
         if database.is_empty() {
@@ -431,8 +529,20 @@ impl Engine {
                 trigger: trigger.to_owned(),
                 destination: self.inner.ctx.destination.describe.clone(),
                 status: BackupStatus::Queued,
+                attempt: 1,
+                retry_of: None,
             })
             .await?)
+    }
+
+    pub(crate) fn refuse_when_stopping(&self) -> Result<(), Error> {
+        if self.is_stopping() {
+            return Err(Error::Conflict(
+                "pgshelf is stopping and takes no new backups. Fix: start it again, then retry"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Queues a run of a database or of the server's globals for the runner
@@ -470,6 +580,7 @@ impl Engine {
             trigger,
             None,
             false,
+            None,
         )
         .await
     }
@@ -482,13 +593,11 @@ impl Engine {
         trigger: &str,
     ) -> Result<Backup, Error> {
         let row = self.new_run(server_id, database, trigger).await?;
-        run_queued(
-            &self.inner.ctx,
-            &self.inner.key,
-            row.id,
-            Arc::new(Progress::default()),
-        )
-        .await
+        let (progress, _listed) = self
+            .inner
+            .runner
+            .track(row.id, format!("{}/{}", row.server_name, row.target));
+        run_queued(&self.inner.ctx, &self.inner.key, row.id, progress).await
     }
 
     pub async fn backups(&self, filter: &BackupFilter) -> Result<Vec<Backup>, Error> {
@@ -529,6 +638,12 @@ impl Engine {
 
     /// Status of every background worker.
     pub fn workers(&self) -> Vec<WorkerStatus> {
-        vec![self.inner.runner.status(), self.inner.scheduler.status()]
+        vec![
+            self.inner.runner.status(),
+            self.inner.scheduler.status(),
+            self.inner
+                .discovery
+                .status_named("discovery", "database(s) appeared or disappeared"),
+        ]
     }
 }

@@ -301,7 +301,7 @@ impl Engine {
         server_id: i64,
         trigger: &str,
     ) -> Result<crate::catalog::Backup, Error> {
-        self.enqueue_kind(server_id, &Target::Globals, trigger, None, false)
+        self.enqueue_kind(server_id, &Target::Globals, trigger, None, false, None)
             .await
     }
 

@@ -32,6 +32,10 @@ pub fn pg_dump_args(
             let mut f = OsString::from("--file=");
             f.push(dir.as_os_str());
             v.push(f);
+            // The spool is scratch: no fsync pass at the end, which would
+            // reopen (for writing) every file pgshelf already uploaded
+            // and removed.
+            v.push("--no-sync".into());
         }
         _ => {
             return Err(PolicyError::new(
@@ -61,6 +65,9 @@ pub fn pg_dump_args(
         }
     }
     v.push("--no-password".into());
+    // The stderr tail of a stalled, timed-out or failed run then names the
+    // table pg_dump was on.
+    v.push("--verbose".into());
     let s = &policy.selection;
     for (flag, list) in [
         ("--schema", &s.include_schemas),
@@ -232,6 +239,7 @@ mod tests {
                 "--format=custom",
                 "--compress=0",
                 "--no-password",
+                "--verbose",
                 "--snapshot=snap",
                 "--dbname=host='h'"
             ]
@@ -273,8 +281,10 @@ mod tests {
                 "--format=directory",
                 "--jobs=3",
                 "--file=/spool/7",
+                "--no-sync",
                 "--compress=lz4:5",
                 "--no-password",
+                "--verbose",
                 "--schema=sales",
                 "--exclude-schema=tmp_*",
                 "--table=sales.\"Order Lines\"",

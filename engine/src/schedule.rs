@@ -1,7 +1,12 @@
-//! The scheduler: a named worker that, on every tick, discovers each
-//! server's databases, and starts every policy whose schedule has a slot due
-//! — once, however many slots were missed during downtime (marked late) —
-//! plus each server's globals schedule.
+//! The scheduler: a named worker that, on every tick, starts every policy
+//! whose schedule has a slot due — once, however many slots were missed
+//! during downtime (marked late) — plus each server's globals schedule, and
+//! retries a slot whose run failed or was interrupted (at most
+//! [`MAX_ATTEMPTS`] runs per slot, waiting [`retry_backoff`] in between). A
+//! tick reads the catalog only: the databases it knows come from the
+//! discovery worker, which lists each server's databases (names only) on its
+//! own, slower cadence. The lease keeper renews this process's run leases
+//! and recovers expired ones.
 //!
 //! Ticks take `now` as an argument, so tests drive the scheduler with a
 //! controllable clock; the worker passes the wall clock. The last slot
@@ -20,11 +25,25 @@ use crate::{effective_policy, server_plan, Engine, Error, PolicySource};
 /// A slot this far behind `now` counts as late.
 pub const GRACE: chrono::Duration = chrono::Duration::minutes(5);
 
+/// Runs per schedule slot: the first and at most two retries.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// How long after attempt `attempt` of a slot failed its retry starts:
+/// 2 minutes after the first, 10 after the second.
+pub fn retry_backoff(attempt: u32) -> chrono::Duration {
+    match attempt {
+        0 | 1 => chrono::Duration::minutes(2),
+        _ => chrono::Duration::minutes(10),
+    }
+}
+
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TickReport {
     /// (backup id, server, target, slot, late)
     pub started: Vec<(i64, String, Target, DateTime<Utc>, bool)>,
+    /// Retries of failed or interrupted slots: (backup id, server, target, slot, attempt).
+    pub retried: Vec<(i64, String, Target, DateTime<Utc>, u32)>,
     /// Slots skipped because a run of the same target was still active.
     pub busy: Vec<(String, Target)>,
     /// (server, database) that appeared or disappeared since the last discovery.
@@ -52,9 +71,13 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub fn status(&self) -> WorkerStatus {
+        self.status_named("scheduler", "run(s) started")
+    }
+
+    pub(crate) fn status_named(&self, name: &str, what: &str) -> WorkerStatus {
         let st = self.state.lock().expect("scheduler state");
         WorkerStatus {
-            name: "scheduler".into(),
+            name: name.into(),
             state: if st.ticking {
                 WorkerState::Running
             } else {
@@ -64,7 +87,7 @@ impl Scheduler {
                 .last_tick
                 .map(|t| {
                     vec![format!(
-                        "last tick {} UTC, {} run(s) started",
+                        "last tick {} UTC, {} {what}",
                         t.format("%H:%M:%S"),
                         st.last_started
                     )]
@@ -95,7 +118,82 @@ pub(crate) fn start(engine: std::sync::Weak<crate::Inner>, interval: Duration) {
     });
 }
 
+/// Renews this process's leases and recovers expired runs every `interval`
+/// until the engine is dropped (or has stopped and ended its runs).
+pub(crate) fn start_lease_keeper(engine: std::sync::Weak<crate::Inner>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let Some(inner) = engine.upgrade() else {
+                return;
+            };
+            let now = Utc::now();
+            if let Err(e) = inner.catalog.renew_leases(now).await {
+                tracing::warn!("cannot renew the leases of this process's runs: {e}");
+            }
+            if let Err(e) = crate::pipeline::runner::recover(&inner.ctx, now).await {
+                tracing::warn!("cannot recover interrupted runs: {e}");
+            }
+        }
+    });
+}
+
+/// Lists every server's databases every `interval` until the engine is dropped.
+pub(crate) fn start_discovery(engine: std::sync::Weak<crate::Inner>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let Some(inner) = engine.upgrade() else {
+                return;
+            };
+            let e = Engine { inner };
+            if e.is_stopping() {
+                return;
+            }
+            let report = e.discover_all().await;
+            let st = &mut *e.inner.discovery.state.lock().expect("discovery state");
+            st.last_tick = Some(Utc::now());
+            st.last_started = report.appeared.len() + report.disappeared.len();
+            st.last_error = report.errors.last().cloned();
+        }
+    });
+}
+
 impl Engine {
+    /// Lists the databases of every server (names only) and records what
+    /// appeared or disappeared; the report's `started` is empty.
+    pub async fn discover_all(&self) -> TickReport {
+        let mut report = TickReport::default();
+        let servers = match self.inner.catalog.servers().await {
+            Ok(s) => s,
+            Err(e) => {
+                report.errors.push(e.to_string());
+                return report;
+            }
+        };
+        for server in servers {
+            match self.discover(server.id).await {
+                Ok((appeared, gone)) => {
+                    report
+                        .appeared
+                        .extend(appeared.into_iter().map(|d| (server.name.clone(), d)));
+                    report
+                        .disappeared
+                        .extend(gone.into_iter().map(|d| (server.name.clone(), d)));
+                }
+                Err(e) => report.errors.push(format!(
+                    "{}: discovery failed, using the databases known so far: {e}",
+                    server.name
+                )),
+            }
+        }
+        report
+    }
+
     /// One scheduler tick at `now`.
     pub async fn tick_schedules(&self, now: DateTime<Utc>) -> Result<TickReport, Error> {
         let sched = self.inner.scheduler.clone();
@@ -116,6 +214,9 @@ impl Engine {
 
     async fn tick_inner(&self, now: DateTime<Utc>) -> Result<TickReport, Error> {
         let mut report = TickReport::default();
+        if self.is_stopping() {
+            return Ok(report);
+        }
         let catalog = &self.inner.catalog;
         for server in catalog.servers().await? {
             let plan = match server_plan(catalog, server.id).await {
@@ -125,20 +226,6 @@ impl Engine {
                     continue;
                 }
             };
-            match self.discover(server.id).await {
-                Ok((appeared, gone)) => {
-                    report
-                        .appeared
-                        .extend(appeared.into_iter().map(|d| (server.name.clone(), d)));
-                    report
-                        .disappeared
-                        .extend(gone.into_iter().map(|d| (server.name.clone(), d)));
-                }
-                Err(e) => report.errors.push(format!(
-                    "{}: discovery failed, using the databases known so far: {e}",
-                    server.name
-                )),
-            }
             let active = catalog.active_runs(server.id).await?;
             let is_active = |target: &Target| active.iter().any(|r| &r.target == target);
 
@@ -171,6 +258,10 @@ impl Engine {
                 let target = Target::Database(known.name.clone());
                 let last = catalog.last_slot(server.id, &target).await?;
                 let Some(due) = cron::due(&schedule, tz, last, known.first_seen, now, GRACE) else {
+                    if !is_active(&target) {
+                        self.retry(server.id, &server.name, &target, last, now, &mut report)
+                            .await?;
+                    }
                     continue;
                 };
                 if is_active(&target) {
@@ -178,7 +269,14 @@ impl Engine {
                     continue;
                 }
                 let row = self
-                    .enqueue_kind(server.id, &target, "schedule", Some(due.slot), due.late)
+                    .enqueue_kind(
+                        server.id,
+                        &target,
+                        "schedule",
+                        Some(due.slot),
+                        due.late,
+                        None,
+                    )
                     .await?;
                 catalog.set_last_slot(server.id, &target, due.slot).await?;
                 report
@@ -198,9 +296,19 @@ impl Engine {
                 match parsed {
                     Ok((schedule, tz)) => {
                         let last = catalog.last_slot(server.id, &Target::Globals).await?;
-                        if let Some(due) =
-                            cron::due(&schedule, tz, last, server.created_at, now, GRACE)
-                        {
+                        let due = cron::due(&schedule, tz, last, server.created_at, now, GRACE);
+                        if due.is_none() && !is_active(&Target::Globals) {
+                            self.retry(
+                                server.id,
+                                &server.name,
+                                &Target::Globals,
+                                last,
+                                now,
+                                &mut report,
+                            )
+                            .await?;
+                        }
+                        if let Some(due) = due {
                             if is_active(&Target::Globals) {
                                 report.busy.push((server.name.clone(), Target::Globals));
                             } else {
@@ -211,6 +319,7 @@ impl Engine {
                                         "schedule",
                                         Some(due.slot),
                                         due.late,
+                                        None,
                                     )
                                     .await?;
                                 catalog
@@ -233,12 +342,74 @@ impl Engine {
         Ok(report)
     }
 
-    /// Connects to a server, lists its databases and records what appeared
-    /// or disappeared since the last look.
+    /// Retries the last slot of a target when its newest run failed (or was
+    /// interrupted), fewer than [`MAX_ATTEMPTS`] runs were made for it, and
+    /// the backoff has passed. The retry keeps the slot and points at the
+    /// run it retries.
+    async fn retry(
+        &self,
+        server_id: i64,
+        server_name: &str,
+        target: &Target,
+        last_slot: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), Error> {
+        let Some(last_slot) = last_slot else {
+            return Ok(());
+        };
+        let Some(prev) = self
+            .inner
+            .catalog
+            .last_scheduled_run(server_id, target)
+            .await?
+        else {
+            return Ok(());
+        };
+        if prev.status != BackupStatus::Failed
+            || prev.scheduled_for != Some(last_slot)
+            || prev.attempt >= MAX_ATTEMPTS
+        {
+            return Ok(());
+        }
+        let ended = prev.finished_at.unwrap_or(prev.queued_at);
+        if now < ended + retry_backoff(prev.attempt) {
+            return Ok(());
+        }
+        let attempt = prev.attempt + 1;
+        let row = self
+            .enqueue_kind(
+                server_id,
+                target,
+                "retry",
+                Some(last_slot),
+                prev.late,
+                Some((prev.id, attempt)),
+            )
+            .await?;
+        tracing::info!(
+            backup = row.id,
+            "retrying {server_name}/{target} slot {last_slot} (attempt {attempt} of {MAX_ATTEMPTS}) after backup {} failed",
+            prev.id
+        );
+        report.retried.push((
+            row.id,
+            server_name.to_owned(),
+            target.clone(),
+            last_slot,
+            attempt,
+        ));
+        Ok(())
+    }
+
+    /// Connects to a server, lists its databases (names only: sizing every
+    /// database is left to the pages that show sizes) and records what
+    /// appeared or disappeared since the last look.
     pub async fn discover(&self, server_id: i64) -> Result<(Vec<String>, Vec<String>), Error> {
-        let dbs = self.databases_live(server_id).await?;
-        let found: Vec<(String, Option<i64>)> =
-            dbs.into_iter().map(|d| (d.name, d.size_bytes)).collect();
+        let (row, spec) = self.spec(server_id).await?;
+        let mut conn = spec.connect(&row.maintenance_db).await?;
+        let names = crate::pg::conn::database_names(&spec, &mut conn).await?;
+        let found: Vec<(String, Option<i64>)> = names.into_iter().map(|n| (n, None)).collect();
         Ok(self
             .inner
             .catalog
@@ -254,7 +425,9 @@ impl Engine {
         trigger: &str,
         scheduled_for: Option<DateTime<Utc>>,
         late: bool,
+        retry: Option<(i64, u32)>,
     ) -> Result<Backup, Error> {
+        self.refuse_when_stopping()?;
         let server = self.inner.catalog.server(server_id).await?;
         let row = self
             .inner
@@ -268,6 +441,8 @@ impl Engine {
                 trigger: trigger.into(),
                 destination: self.inner.ctx.destination.describe.clone(),
                 status: BackupStatus::Queued,
+                attempt: retry.map_or(1, |r| r.1),
+                retry_of: retry.map(|r| r.0),
             })
             .await?;
         let label = format!("{}/{target}", server.name);

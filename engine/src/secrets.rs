@@ -96,15 +96,37 @@ impl InstanceKey {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(err)?;
                 }
+                // Never a half-written key: written whole (0600) under a
+                // private name, fsynced, then linked to its name — which
+                // fails if another process created the key meanwhile, and
+                // then that key is used.
                 let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                let mut f = opts.open(path).map_err(err)?;
-                f.write_all(key.as_slice()).map_err(err)?;
-                f.sync_all().map_err(err)?;
-                Ok(Self::from_bytes(key.as_slice()))
+                let tmp = path.with_extension(format!("tmp-{}", random_id()));
+                let written = (|| {
+                    let mut opts = std::fs::OpenOptions::new();
+                    opts.write(true).create_new(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                    let mut f = opts.open(&tmp)?;
+                    f.write_all(key.as_slice())?;
+                    f.sync_all()?;
+                    std::fs::hard_link(&tmp, path)
+                })();
+                let _ = std::fs::remove_file(&tmp);
+                match written {
+                    Ok(()) => {
+                        if let Some(dir) = path.parent() {
+                            std::fs::File::open(dir)
+                                .and_then(|d| d.sync_all())
+                                .map_err(err)?;
+                        }
+                        Ok(Self::from_bytes(key.as_slice()))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::load_or_create(path)
+                    }
+                    Err(e) => Err(err(e)),
+                }
             }
             Err(e) => Err(err(e)),
         }
@@ -146,9 +168,40 @@ impl InstanceKey {
     }
 }
 
+/// 128 random bits as hex, from the operating system's generator (ids of
+/// pgshelf processes, private file names).
+pub fn random_id() -> String {
+    use chacha20poly1305::aead::rand_core::RngCore;
+    let mut b = [0u8; 16];
+    OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_creation_agrees_on_one_whole_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("instance.key");
+        let keys: Vec<InstanceKey> = (0..8)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || InstanceKey::load_or_create(&p).unwrap())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let sealed = keys[0].seal(&Secret::new("x"));
+        for k in &keys {
+            assert_eq!(k.open(&sealed).unwrap().expose(), "x");
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "no temporary files left");
+        assert_eq!(std::fs::read(&path).unwrap().len(), 32);
+    }
 
     #[test]
     fn key_is_created_0600_and_round_trips() {

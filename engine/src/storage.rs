@@ -17,6 +17,8 @@ use opendal::{ErrorKind, Operator};
 pub enum StorageError {
     #[error("destination {dest} is not writable: {detail}. Fix: make {dest} writable by the user running pgshelf, or choose another destination")]
     NotWritable { dest: String, detail: String },
+    #[error("no space left on device writing to {dest}: {detail}. Fix: free space on the destination (remove or prune old backups, or move backup_dir to a larger disk), then run the backup again")]
+    NoSpace { dest: String, detail: String },
     #[error("destination {dest}: {detail}")]
     Io { dest: String, detail: String },
     #[error("destination {dest} is misconfigured: {detail}")]
@@ -27,7 +29,9 @@ impl StorageError {
     /// HTTP status for this error.
     pub fn status(&self) -> u16 {
         match self {
-            StorageError::NotWritable { .. } | StorageError::Config { .. } => 507,
+            StorageError::NotWritable { .. }
+            | StorageError::NoSpace { .. }
+            | StorageError::Config { .. } => 507,
             StorageError::Io { .. } => 502,
         }
     }
@@ -71,6 +75,15 @@ impl Destination {
     /// Maps an opendal error to a cause.
     pub fn error(&self, e: opendal::Error) -> StorageError {
         let detail = e.to_string();
+        if detail.contains("No space left on device")
+            || detail.contains("os error 28")
+            || detail.contains("Disk quota exceeded")
+        {
+            return StorageError::NoSpace {
+                dest: self.describe.clone(),
+                detail,
+            };
+        }
         match e.kind() {
             ErrorKind::PermissionDenied | ErrorKind::NotADirectory | ErrorKind::IsADirectory => {
                 StorageError::NotWritable {
@@ -108,6 +121,30 @@ impl Destination {
     }
 
     /// Removes an artifact directory and everything under it.
+    /// Writes `path` whole or not at all: under a temporary name, then
+    /// renamed; on local storage the file and its directory are fsynced, so
+    /// the artifact survives a power cut once this returns.
+    pub async fn write_atomic(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        let op = self.operator()?;
+        let tmp = format!("{path}.partial");
+        op.write(&tmp, bytes).await.map_err(|e| self.error(e))?;
+        let local = |p: &str| self.root.join(p.trim_start_matches('/'));
+        let io = |e: std::io::Error| StorageError::Io {
+            dest: self.describe.clone(),
+            detail: format!("{path}: {e}"),
+        };
+        std::fs::File::open(local(&tmp))
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        op.rename(&tmp, path).await.map_err(|e| self.error(e))?;
+        if let Some(parent) = local(path).parent() {
+            std::fs::File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
+        Ok(())
+    }
+
     pub async fn remove_artifact(&self, dir: &str) -> Result<(), StorageError> {
         let dir = if dir.ends_with('/') {
             dir.to_owned()

@@ -48,10 +48,33 @@ pub type RunFn = Arc<
         + Sync,
 >;
 
+/// Keeps a [`BackupRunner::track`]ed run listed until dropped.
+pub struct Tracked {
+    backup_id: i64,
+    state: Arc<Mutex<RunnerState>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.active.retain(|a| a.backup_id != self.backup_id);
+        st.last_finished_at = Some(Utc::now());
+    }
+}
+
+enum Msg {
+    Job(Queued),
+    /// Start nothing more: forget the pending jobs (their rows stay queued
+    /// for the caller to end) and refuse later ones.
+    Drain,
+    /// Abort the running tasks (their children are killed on drop).
+    Abort,
+}
+
 /// The `backup-runner` worker.
 #[derive(Clone)]
 pub struct BackupRunner {
-    tx: mpsc::UnboundedSender<Queued>,
+    tx: mpsc::UnboundedSender<Msg>,
     state: Arc<Mutex<RunnerState>>,
 }
 
@@ -73,7 +96,7 @@ impl BackupRunner {
     /// Queues a run. Fails only if the worker has stopped.
     pub fn enqueue(&self, job: Queued) -> Result<(), String> {
         self.tx
-            .send(job)
+            .send(Msg::Job(job))
             .map_err(|_| "the backup runner has stopped; restart pgshelf".to_owned())
     }
 
@@ -84,6 +107,44 @@ impl BackupRunner {
             .iter()
             .find(|a| a.backup_id == backup_id)
             .map(|a| a.progress.clone())
+    }
+
+    /// Starts no more runs (pending ones are dropped; their rows stay queued).
+    pub fn drain(&self) {
+        let _ = self.tx.send(Msg::Drain);
+    }
+
+    /// Aborts the runs still going; their programs are killed.
+    pub fn abort(&self) {
+        let _ = self.tx.send(Msg::Abort);
+    }
+
+    /// Shows a run taken outside the queue (the CLI's `backup_now`) as
+    /// active, so the status lists it and a graceful stop reaches it; it
+    /// leaves the list when the guard is dropped.
+    pub fn track(&self, backup_id: i64, label: String) -> (Arc<Progress>, Tracked) {
+        let progress = Arc::new(Progress::default());
+        self.state
+            .lock()
+            .expect("runner state")
+            .active
+            .push(ActiveRun {
+                backup_id,
+                label,
+                progress: progress.clone(),
+            });
+        (
+            progress,
+            Tracked {
+                backup_id,
+                state: self.state.clone(),
+            },
+        )
+    }
+
+    /// The runs executing now.
+    pub fn active(&self) -> Vec<ActiveRun> {
+        self.state.lock().expect("runner state").active.clone()
     }
 
     pub fn status(&self) -> WorkerStatus {
@@ -116,7 +177,7 @@ impl BackupRunner {
 }
 
 async fn runner_loop(
-    mut rx: mpsc::UnboundedReceiver<Queued>,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
     state: Arc<Mutex<RunnerState>>,
     run: RunFn,
     per_server: usize,
@@ -124,8 +185,12 @@ async fn runner_loop(
 ) {
     let mut pending: VecDeque<Queued> = VecDeque::new();
     let mut per: HashMap<i64, usize> = HashMap::new();
-    let mut tasks: JoinSet<(Queued, Result<(), String>)> = JoinSet::new();
+    let mut tasks: JoinSet<Result<(), String>> = JoinSet::new();
+    // Which job each task runs, so that a task that panicked or was aborted
+    // still gives back its per-server and global slots.
+    let mut jobs: HashMap<tokio::task::Id, Queued> = HashMap::new();
     let mut open = true;
+    let mut draining = false;
     loop {
         // Start whatever may start.
         let mut i = 0;
@@ -141,10 +206,15 @@ async fn runner_loop(
                     progress: progress.clone(),
                 });
                 let f = run.clone();
-                tasks.spawn(async move {
-                    let r = f(job.clone(), progress).await;
-                    (job, r)
+                let task_job = job.clone();
+                let handle = tasks.spawn(async move {
+                    use futures::FutureExt;
+                    std::panic::AssertUnwindSafe(f(task_job, progress))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|p| Err(format!("the run panicked: {}", panic_text(&p))))
                 });
+                jobs.insert(handle.id(), job);
             } else {
                 i += 1;
             }
@@ -155,27 +225,44 @@ async fn runner_loop(
         }
         tokio::select! {
             msg = rx.recv(), if open => match msg {
-                Some(job) => pending.push_back(job),
+                Some(Msg::Job(job)) if !draining => pending.push_back(job),
+                Some(Msg::Job(_)) => {}
+                Some(Msg::Drain) => {
+                    draining = true;
+                    pending.clear();
+                }
+                Some(Msg::Abort) => tasks.abort_all(),
                 None => open = false,
             },
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let (id, result) = match done {
+                    Ok((id, r)) => (id, r),
+                    Err(join) => (join.id(), Err(if join.is_cancelled() {
+                        "the run was aborted".to_owned()
+                    } else {
+                        format!("the run panicked: {join}")
+                    })),
+                };
                 let mut st = state.lock().expect("runner state");
-                match done {
-                    Ok((job, result)) => {
-                        if let Some(n) = per.get_mut(&job.server_id) { *n = n.saturating_sub(1); }
-                        st.active.retain(|a| a.backup_id != job.backup_id);
-                        st.last_finished_at = Some(Utc::now());
-                        if let Err(e) = result {
-                            st.last_error = Some(format!("backup {} of {}: {e}", job.backup_id, job.label));
-                        }
-                    }
-                    Err(join) => {
-                        st.last_error = Some(format!("a backup task panicked: {join}"));
+                if let Some(job) = jobs.remove(&id) {
+                    if let Some(n) = per.get_mut(&job.server_id) { *n = n.saturating_sub(1); }
+                    st.active.retain(|a| a.backup_id != job.backup_id);
+                    st.last_finished_at = Some(Utc::now());
+                    if let Err(e) = result {
+                        st.last_error = Some(format!("backup {} of {}: {e}", job.backup_id, job.label));
                     }
                 }
             }
         }
     }
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 #[cfg(test)]
@@ -231,5 +318,41 @@ mod tests {
             "one run per server at a time"
         );
         assert!(st.last_error.unwrap().contains("backup 3 of s/db: boom"));
+    }
+
+    /// A run that panics gives back its slots: the next run of the same
+    /// server (one at a time) still starts, and the panic is reported.
+    #[tokio::test]
+    async fn a_panicking_run_releases_its_slots() {
+        let run: RunFn = Arc::new(move |job: Queued, _| {
+            Box::pin(async move {
+                if job.backup_id == 1 {
+                    panic!("bug in run 1");
+                }
+                Ok(())
+            })
+        });
+        let r = BackupRunner::start(run, 1, 1);
+        for id in 1..=2 {
+            r.enqueue(Queued {
+                backup_id: id,
+                server_id: 7,
+                label: "s/db".into(),
+            })
+            .unwrap();
+        }
+        for _ in 0..200 {
+            let st = r.status();
+            if st.state == WorkerState::Idle && st.queued == 0 && st.last_finished_at.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let st = r.status();
+        assert_eq!((st.state, st.queued), (WorkerState::Idle, 0), "{st:?}");
+        assert!(st
+            .last_error
+            .unwrap()
+            .contains("backup 1 of s/db: the run panicked: bug in run 1"));
     }
 }

@@ -323,6 +323,21 @@ async fn pg_dump_killed_mid_run() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pid = pid.expect("pg_dump started");
+    // The password reaches pg_dump in a private passfile, not its environment.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(!environ.contains("PGPASSWORD"), "{environ}");
+    assert!(!environ.contains(testkit::PASSWORD));
+    let passfile = environ
+        .split('\0')
+        .find_map(|kv| kv.strip_prefix("PGPASSFILE="))
+        .expect("PGPASSFILE set")
+        .to_owned();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&passfile).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     assert_eq!(
         env.engine.backup(queued.id).await.unwrap().status,
         BackupStatus::Running
@@ -345,6 +360,10 @@ async fn pg_dump_killed_mid_run() {
     assert!(
         files_under(&env.backups).is_empty(),
         "partial artifact removed"
+    );
+    assert!(
+        !std::path::Path::new(&passfile).exists(),
+        "passfile removed"
     );
     let w = &env.engine.workers()[0];
     assert_eq!(w.name, "backup-runner");
@@ -402,4 +421,58 @@ async fn interrupted_run_is_failed_at_next_start() {
             .count(),
         1
     );
+}
+
+/// A local destination on a 2 MiB filesystem that fills in the middle of
+/// the dump: the cause is the full disk (not pg_dump's SIGPIPE), nothing is
+/// listed good, and the partial artifact is removed.
+#[tokio::test(flavor = "multi_thread")]
+async fn destination_full_mid_dump_names_the_disk() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let db = pg.fresh_database("full");
+    // ~26 MB of hex digests: about 14 MB after zstd, far beyond 2 MiB and
+    // beyond the writer's 8 MiB buffer, so the disk fills mid-dump.
+    pg.psql(
+        &db,
+        "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b FROM generate_series(1, 400000) g",
+    );
+    let mnt = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(mnt.path())
+        .output();
+    match &mounted {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            eprintln!(
+                "skipped: cannot mount a small tmpfs here: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipped: cannot run mount: {e}");
+            return;
+        }
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.path().to_owned());
+    let dest = mnt.path().join("backups");
+    let env = engine_with(&[major], |c| c.backup_dir = dest.clone()).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let row = assert_failed_clean(
+        &env,
+        env.engine.backup_now(s.id, &db, "test").await,
+        "no space left on device writing to",
+    )
+    .await;
+    let cause = row.cause.unwrap();
+    assert!(!cause.contains("OOM"), "{cause}");
+    assert!(cause.contains("was stopped because of it"), "{cause}");
 }

@@ -108,6 +108,11 @@ async fn every_format_and_option_restores() {
         for (what, policy) in cases {
             let row = backup_with(&env, s.id, &db, &policy).await;
             assert_eq!(row.status, BackupStatus::Succeeded, "{what}: {row:?}");
+            let want = match policy.format {
+                Format::Custom => "custom",
+                Format::Directory { .. } => "directory",
+            };
+            assert_eq!(row.format, want, "{what}: the catalog's format");
             let target = pg.fresh_database("r");
             restore(pg, &artifact_dir(&env, &row), &target);
             assert_eq!(counts(pg, &target), all, "PostgreSQL {major}, {what}");
@@ -207,6 +212,9 @@ async fn include_pattern_matching_nothing_warns_and_stall_fails_the_run() {
     assert!(started.elapsed() < Duration::from_secs(40));
     let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
     assert_eq!(rows[0].status, BackupStatus::Failed);
+    // The stall keeps pg_dump's (verbose) stderr tail: where it was.
+    let tail = rows[0].stderr_tail.as_deref().unwrap_or("");
+    assert!(tail.contains("pg_dump: reading"), "{tail:?}");
     let files: Vec<_> = files_under(&env.backups);
     assert!(files.is_empty(), "{files:?}");
 }
@@ -230,6 +238,7 @@ async fn globals_rebuild_roles_on_a_fresh_server() {
         let row = finished(&env.engine, queued.id).await;
         assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
         assert_eq!(row.target, Target::Globals);
+        assert_eq!(row.format, "sql", "the catalog's format");
         let dir = artifact_dir(&env, &row);
         assert!(dir.to_string_lossy().contains("/main/_globals/"));
 
@@ -284,6 +293,45 @@ async fn globals_rebuild_roles_on_a_fresh_server() {
     }
 }
 
+/// A globals backup with `--no-role-passwords` (the server plan's setting)
+/// holds no password hash, and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn globals_without_role_passwords_hold_no_hashes() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let tag = format!("np{major}_{}", std::process::id());
+    pg.psql(
+        "postgres",
+        &format!("CREATE ROLE secret_{tag} LOGIN PASSWORD 'hash-me-not';"),
+    );
+    let env = engine_for(&[major]).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let (mut plan, _) = env.engine.server_plan(s.id).await.unwrap();
+    plan.globals.no_role_passwords = true;
+    env.engine.set_server_plan(s.id, &plan).await.unwrap();
+    let queued = env.engine.enqueue_globals(s.id, "test").await.unwrap();
+    let row = finished(&env.engine, queued.id).await;
+    pg.psql("postgres", &format!("DROP ROLE secret_{tag};"));
+    assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+    assert!(
+        row.warnings
+            .iter()
+            .any(|w| w.contains("--no-role-passwords")),
+        "{row:?}"
+    );
+    let out = Command::new("zstd")
+        .args(["-dc", "--"])
+        .arg(artifact_dir(&env, &row).join("globals.sql.zst"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sql = String::from_utf8(out.stdout).unwrap();
+    assert!(sql.contains(&format!("secret_{tag}")), "the role is there");
+    for hash in ["SCRAM-SHA-256$", "md5", "PASSWORD '"] {
+        assert!(!sql.contains(hash), "no password hash ({hash}) in:\n{sql}");
+    }
+}
+
 async fn wait_idle(engine: &Engine) {
     for _ in 0..600 {
         let rows = engine.backups(&BackupFilter::default()).await.unwrap();
@@ -315,10 +363,12 @@ async fn scheduler_runs_skips_and_catches_up_once() {
     };
     env.engine.set_policy(s.id, None, &policy).await.unwrap();
 
-    // First tick discovers the database (first seen now): nothing due yet.
+    // Discovery (its own worker; by hand here) finds the database, first
+    // seen now: the first tick has nothing due yet.
     let now = Utc::now();
+    let d = env.engine.discover_all().await;
+    assert!(d.appeared.iter().any(|(_, x)| x == &db), "{d:?}");
     let r = env.engine.tick_schedules(now).await.unwrap();
-    assert!(r.appeared.iter().any(|(_, d)| d == &db), "{r:?}");
     assert!(r.started.is_empty(), "{r:?}");
 
     // The next hour: one run, on time.
@@ -396,11 +446,7 @@ async fn scheduler_runs_skips_and_catches_up_once() {
         .started
         .is_empty());
     pg.drop_database(&db);
-    let r = env
-        .engine
-        .tick_schedules(t2 + chrono::Duration::hours(3))
-        .await
-        .unwrap();
+    let r = env.engine.discover_all().await;
     assert!(r.disappeared.iter().any(|(_, d)| d == &db), "{r:?}");
     let st = env.engine.schedule_status(s.id, t2).await.unwrap();
     assert!(st

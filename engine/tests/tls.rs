@@ -474,13 +474,11 @@ async fn settings_are_checked_as_a_whole() {
 fn libpq(pg: &PgServer, spec: &ConnSpec, parent: &Path) -> Result<(), String> {
     let files = TlsFiles::write(parent, spec).unwrap();
     let conninfo = args::conninfo(spec, "postgres", files.as_ref().map(|f| f.paths()));
+    // The environment a run's children get (no PGSSL* from outside).
     let mut cmd = Command::new(pg.tool("psql"));
-    for k in args::SCRUBBED_ENV {
-        cmd.env_remove(k);
-    }
+    cmd.env_clear().envs(args::child_env(std::env::vars_os(), None));
     let out = cmd
         .env("PGPASSWORD", testkit::PASSWORD)
-        .env("LC_MESSAGES", "C")
         .args(["-X", "-w", "-At", "-c", "SELECT 1", &conninfo])
         .output()
         .unwrap();

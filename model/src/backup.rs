@@ -184,6 +184,17 @@ pub struct Backup {
     /// Removed by retention at this time (kept listed).
     pub pruned_at: Option<DateTime<Utc>>,
     pub prune_error: Option<String>,
+    /// 1 for a slot's first run; 2, 3... for retries of a failed or
+    /// interrupted scheduled run.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// The run this one retries.
+    #[serde(default)]
+    pub retry_of: Option<i64>,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 impl Backup {
@@ -249,6 +260,8 @@ mod tests {
             tiers: vec![],
             pruned_at: None,
             prune_error: None,
+            attempt: 1,
+            retry_of: None,
         }
     }
 

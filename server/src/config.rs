@@ -35,6 +35,11 @@ pub struct Config {
     pub min_backups_kept: u32,
     /// Seconds between scheduler ticks.
     pub scheduler_interval_secs: u64,
+    /// Seconds between refreshes of each server's database list.
+    pub discovery_interval_secs: u64,
+    /// On SIGTERM/SIGINT, seconds running backups get to finish before
+    /// they are stopped and recorded failed.
+    pub stop_grace_secs: u64,
     /// Log filter, e.g. `info` or `pgshelf=debug`.
     pub log: String,
     /// Policies declared under `[servers.NAME.policy]` and
@@ -59,6 +64,8 @@ impl Default for Config {
             max_runs: 4,
             min_backups_kept: engine::retention::DEFAULT_MIN_KEEP,
             scheduler_interval_secs: 30,
+            discovery_interval_secs: 600,
+            stop_grace_secs: 30,
             log: "info".into(),
             declared_policies: Vec::new(),
             declared_plans: Vec::new(),
@@ -82,6 +89,8 @@ struct FileLayer {
     max_runs: Option<usize>,
     min_backups_kept: Option<u32>,
     scheduler_interval_secs: Option<u64>,
+    discovery_interval_secs: Option<u64>,
+    stop_grace_secs: Option<u64>,
     log: Option<String>,
     servers: Option<BTreeMap<String, ServerSection>>,
 }
@@ -115,6 +124,8 @@ const KEYS: &[&str] = &[
     "max_runs",
     "min_backups_kept",
     "scheduler_interval_secs",
+    "discovery_interval_secs",
+    "stop_grace_secs",
     "log",
     "servers",
 ];
@@ -213,6 +224,12 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         if let Some(v) = f.scheduler_interval_secs {
             c.scheduler_interval_secs = v;
         }
+        if let Some(v) = f.discovery_interval_secs {
+            c.discovery_interval_secs = v;
+        }
+        if let Some(v) = f.stop_grace_secs {
+            c.stop_grace_secs = v;
+        }
         if let Some(v) = f.log {
             c.log = v;
         }
@@ -283,6 +300,13 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
                 c.scheduler_interval_secs =
                     v.parse().map_err(|_| bad("a whole number of seconds"))?
             }
+            "DISCOVERY_INTERVAL_SECS" => {
+                c.discovery_interval_secs =
+                    v.parse().map_err(|_| bad("a whole number of seconds"))?
+            }
+            "STOP_GRACE_SECS" => {
+                c.stop_grace_secs = v.parse().map_err(|_| bad("a whole number of seconds"))?
+            }
             "LOG" => c.log = v.clone(),
             _ => out
                 .warnings
@@ -326,6 +350,9 @@ impl Config {
         e.spool_dir = self.data_dir.join("spool");
         e.scheduler_interval = Some(std::time::Duration::from_secs(
             self.scheduler_interval_secs.max(1),
+        ));
+        e.discovery_interval = Some(std::time::Duration::from_secs(
+            self.discovery_interval_secs.max(1),
         ));
         e.runs_per_server = self.runs_per_server.max(1);
         e.max_runs = self.max_runs.max(1);
@@ -441,6 +468,30 @@ globals = { schedule = "@daily", no_role_passwords = true }
         let e = load(None, &env(&[("PGSHELF_MIN_BACKUPS_KEPT", "-1")])).unwrap_err();
         assert_eq!(e.source_name, "PGSHELF_MIN_BACKUPS_KEPT");
         assert!(e.message.contains("whole number"), "{e}");
+    }
+
+    #[test]
+    fn stop_grace_and_discovery_settings() {
+        let c = Config::default();
+        assert_eq!((c.stop_grace_secs, c.discovery_interval_secs), (30, 600));
+        assert_eq!(
+            c.engine().discovery_interval,
+            Some(std::time::Duration::from_secs(600))
+        );
+        let l = load(
+            None,
+            &env(&[
+                ("PGSHELF_STOP_GRACE_SECS", "5"),
+                ("PGSHELF_DISCOVERY_INTERVAL_SECS", "60"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(l.config.stop_grace_secs, 5);
+        assert_eq!(
+            l.config.engine().discovery_interval,
+            Some(std::time::Duration::from_secs(60))
+        );
+        assert!(load(None, &env(&[("PGSHELF_STOP_GRACE_SECS", "soon")])).is_err());
     }
 
     #[test]

@@ -28,8 +28,10 @@ async fn run() -> anyhow::Result<()> {
     let command = args.command.unwrap_or(cli::Command::Serve);
     let mut engine_cfg = cfg.engine();
     if !matches!(command, cli::Command::Serve) {
-        // Only the dashboard process runs schedules; a CLI command is short-lived.
+        // Only the dashboard process runs schedules and discovery; a CLI
+        // command is short-lived.
         engine_cfg.scheduler_interval = None;
+        engine_cfg.discovery_interval = None;
     }
     let engine = engine::Engine::open(engine_cfg).await?;
     for w in engine
@@ -66,10 +68,46 @@ async fn run() -> anyhow::Result<()> {
                     cfg.site_root.display()
                 );
             }
-            web::serve(listener, engine, &cfg.site_root, shutdown_signal()).await?;
-            tracing::info!("pgshelf stopped");
+            // On SIGTERM/SIGINT the dashboard stops taking requests while,
+            // at the same time, the engine stops its runs in order (grace
+            // period, then stopped and recorded failed).
+            let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+            let web_stop = stop.clone();
+            let serve = web::serve(listener, engine.clone(), &cfg.site_root, async move {
+                web_stop.notified().await
+            });
+            tokio::pin!(serve);
+            tokio::select! {
+                r = &mut serve => r?,
+                _ = shutdown_signal() => {
+                    tracing::info!(
+                        "stopping: running backups get {}s to finish (stop_grace_secs)",
+                        cfg.stop_grace_secs
+                    );
+                    stop.notify_one();
+                    let grace = std::time::Duration::from_secs(cfg.stop_grace_secs);
+                    let (served, stopped) = tokio::join!(&mut serve, engine.shutdown(grace));
+                    served?;
+                    tracing::info!("pgshelf stopped ({} backup run(s) stopped)", stopped?);
+                }
+            }
         }
-        cmd => cli::run(&engine, cmd).await?,
+        cmd => {
+            // SIGTERM/SIGINT during a command (a backup): stop in order, as
+            // the dashboard does, so the run is recorded and its pg_dump
+            // stopped rather than left to the lease.
+            let work = cli::run(&engine, cmd);
+            tokio::pin!(work);
+            tokio::select! {
+                r = &mut work => r?,
+                _ = shutdown_signal() => {
+                    let grace = std::time::Duration::from_secs(cfg.stop_grace_secs);
+                    let (stopped, _) = tokio::join!(engine.shutdown(grace), &mut work);
+                    stopped?;
+                    anyhow::bail!("stopped by a signal; the backup was recorded as failed");
+                }
+            }
+        }
     }
     Ok(())
 }

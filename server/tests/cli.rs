@@ -295,3 +295,178 @@ fn add_with_tls_settings_from_files() {
     );
     assert_eq!(list[0]["has_client_key"], false);
 }
+
+/// Pids of `pg_dump` processes (not zombies) whose command line names `db`.
+fn pg_dumps_of(db: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next())
+            == Some("Z");
+        if !zombie && cmd.contains("pg_dump") && cmd.contains(db) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// SIGTERM in the middle of a backup: pgshelf gives the run its grace
+/// period, then stops pg_dump and records the run failed, saying why.
+#[test]
+fn sigterm_mid_backup_stops_and_records_the_run() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let db = pg.fresh_database("sigterm");
+    pg.psql(
+        &db,
+        "CREATE TABLE t AS SELECT generate_series(1, 100) AS id",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    );
+    let o = pgshelf(
+        &data,
+        &["server", "add", "main", "--url", &url, "--password-stdin"],
+        &[],
+        Some(&format!("{}\n", testkit::PASSWORD)),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // A session holding a lock: the dump starts and waits.
+    let mut locker = Command::new(pg.tool("psql"))
+        .args(["-X", "-q", "-h"])
+        .arg(pg.socket_dir())
+        .args(["-p", &pg.port.to_string(), "-U", "postgres", "-d", &db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    locker
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 1;\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pgshelf"));
+    c.args(["backup", "--server", "main", "--database", &db])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PGSHELF_DATA", &data)
+        .env("PGSHELF_LOG", "warn")
+        .env("PGSHELF_STOP_GRACE_SECS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(b) = testkit::bin_dir(major) {
+        c.env("PGSHELF_PG_BIN_DIRS", b);
+    }
+    let child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pg_dumps_of(&db).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pg_dump did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let started = std::time::Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("stopped by a signal"), "{}", text(&o));
+    assert!(pg_dumps_of(&db).is_empty(), "pg_dump stopped");
+    let _ = locker.kill();
+    let _ = locker.wait();
+
+    let o = pgshelf(&data, &["list", "--json"], &[], None);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let row = &rows.as_array().unwrap()[0];
+    assert_eq!(row["status"], "failed", "{row}");
+    let cause = row["cause"].as_str().unwrap();
+    assert!(cause.starts_with("pgshelf was stopped"), "{cause}");
+    assert!(cause.contains("1s grace period"), "{cause}");
+}
+
+/// `pgshelf serve` stops on SIGTERM: the dashboard drains and the engine
+/// stops in order, promptly when nothing runs.
+#[test]
+fn serve_stops_on_sigterm() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let port = testkit::closed_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pgshelf"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PGSHELF_DATA", dir.path().join("data"))
+        .env("PGSHELF_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PGSHELF_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            if body.contains("ok") {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pgshelf did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "pgshelf did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains("pgshelf stopped (0 backup run(s) stopped)"),
+        "{err}"
+    );
+}

@@ -1,8 +1,9 @@
 //! Argument vectors and connection strings for PostgreSQL's programs.
 //!
 //! Pure functions: every program gets an argument vector, never a shell
-//! string, and the password never appears in either (it goes in the child's
-//! environment as `PGPASSWORD`).
+//! string, and the password never appears in either (it goes in a private
+//! passfile, [`super::passfile`]). [`child_env`] is the one place that
+//! decides a child's environment.
 
 use std::ffi::OsString;
 
@@ -92,34 +93,31 @@ pub fn pg_dumpall_globals(conninfo: &str, no_role_passwords: bool) -> Vec<OsStri
     v
 }
 
-/// Environment variables removed from every child so that the caller's
-/// shell cannot redirect a run to another server or credentials.
-pub const SCRUBBED_ENV: &[&str] = &[
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGUSER",
-    "PGDATABASE",
-    "PGPASSWORD",
-    "PGSERVICE",
-    "PGSERVICEFILE",
-    "PGOPTIONS",
-    "PGSSLMODE",
-    "PGREQUIRESSL",
-    "PGSSLROOTCERT",
-    "PGSSLCERT",
-    "PGSSLKEY",
-    "PGSSLCRL",
-    "PGSSLCRLDIR",
-    "PGSSLCERTMODE",
-    "PGSSLSNI",
-    "PGSSLNEGOTIATION",
-    "PGSSLMINPROTOCOLVERSION",
-    "PGSSLMAXPROTOCOLVERSION",
-    "PGSSLPASSWORD",
-    "PGTARGETSESSIONATTRS",
-    "LANGUAGE",
-];
+/// The environment of every child program: cleared, then only these of
+/// pgshelf's own variables (so that the caller's shell cannot redirect a
+/// run to another server or credentials, nor leak anything into it), plus
+/// `LC_MESSAGES=C` (messages pgshelf can read) and `PGPASSFILE`.
+pub fn child_env(
+    parent: impl IntoIterator<Item = (OsString, OsString)>,
+    passfile: Option<&std::path::Path>,
+) -> Vec<(OsString, OsString)> {
+    let allowed = |k: &str| {
+        matches!(k, "PATH" | "LANG" | "TZ" | "HOME" | "TMPDIR")
+            || (k.starts_with("LC_") && k != "LC_MESSAGES")
+        // No PGSSL*: the sslmode and every TLS file are in the connection
+        // string (`pg::tls`), and nothing from pgshelf's own environment
+        // may loosen or redirect them.
+    };
+    let mut env: Vec<(OsString, OsString)> = parent
+        .into_iter()
+        .filter(|(k, _)| k.to_str().is_some_and(allowed))
+        .collect();
+    env.push(("LC_MESSAGES".into(), "C".into()));
+    if let Some(p) = passfile {
+        env.push(("PGPASSFILE".into(), p.as_os_str().to_owned()));
+    }
+    env
+}
 
 /// Quotes an SQL identifier (`my "table"` -> `"my ""table"""`).
 pub fn quote_ident(s: &str) -> String {
@@ -206,6 +204,48 @@ mod tests {
             ]
         );
         assert_eq!(pg_dumpall_globals("c", false).len(), 3);
+    }
+
+    #[test]
+    fn children_get_an_allow_listed_environment() {
+        let parent = [
+            ("PATH", "/usr/bin"),
+            ("LANG", "C.UTF-8"),
+            ("LC_ALL", "C.UTF-8"),
+            ("LC_MESSAGES", "de_DE"),
+            ("TZ", "UTC"),
+            ("PGHOST", "evil"),
+            ("PGPASSWORD", "leak"),
+            ("PGPASSFILE", "/home/x/.pgpass"),
+            ("PGSSLMODE", "disable"),
+            ("PGSSLROOTCERT", "/etc/ca.pem"),
+            ("PGSHELF_SECRET", "no"),
+            ("AWS_SECRET_ACCESS_KEY", "no"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let env: Vec<(String, String)> =
+            child_env(parent, Some(std::path::Path::new("/run/p/pgpass")))
+                .into_iter()
+                .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+                .collect();
+        let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "PATH",
+                "LANG",
+                "LC_ALL",
+                "TZ",
+                "PGSSLROOTCERT",
+                "LC_MESSAGES",
+                "PGPASSFILE"
+            ]
+        );
+        assert!(env.contains(&("LC_MESSAGES".into(), "C".into())));
+        assert!(env.contains(&("PGPASSFILE".into(), "/run/p/pgpass".into())));
+        assert!(child_env(Vec::new(), None)
+            .iter()
+            .all(|(k, _)| k != "PGPASSFILE"));
     }
 
     #[test]

@@ -372,6 +372,21 @@ pub async fn databases(
         .collect())
 }
 
+/// The names of the databases one can connect to (no sizes: cheap enough
+/// for periodic discovery).
+pub async fn database_names(
+    spec: &ConnSpec,
+    conn: &mut PgConnection,
+) -> Result<Vec<String>, PgError> {
+    let rows = sqlx::query(
+        "SELECT datname::text FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(query_err(spec))?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
 /// A repeatable-read transaction whose snapshot a `pg_dump --snapshot` imports.
 /// Keep it alive until the dump has finished.
 pub struct Snapshot {

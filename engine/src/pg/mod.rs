@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod conn;
+pub mod passfile;
 pub mod tls;
 pub mod tools;
 

@@ -4,8 +4,13 @@
 //! pgshelf creates the (empty) spool directory itself and watches it with
 //! inotify (`IN_CLOSE_WRITE`) before pg_dump starts, so no file is missed.
 //! When pg_dump exits, every file not yet uploaded — or changed since — is
-//! uploaded (`toc.dat` is written last). The caller removes the spool after
-//! success and after failure.
+//! uploaded (`toc.dat` is written last). Each file is removed from the
+//! spool once stored, so the spool holds the files in flight rather than
+//! the whole dump; pg_dump runs with `--no-sync`, whose absence would make
+//! it reopen every file for writing at the end (an fsync pass). Every
+//! upload races the stall/timeout watchdog, so a hung
+//! destination fails the run. The caller removes the spool after success
+//! and after failure.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -57,7 +62,9 @@ pub async fn run(
         tokio::task::spawn_blocking(move || watch.run(tx, stop))
     };
 
-    let mut child = stream::spawn(program, spec, Stdio::null()).map_err(|e| (e, String::new()))?;
+    let pass = stream::passfile(ctx, spec, backup_id).map_err(|e| (e, String::new()))?;
+    let mut child =
+        stream::spawn(program, pass.as_ref(), Stdio::null()).map_err(|e| (e, String::new()))?;
     let stderr = tokio::spawn(stream::read_tail(
         child.stderr.take().expect("piped stderr"),
     ));
@@ -69,8 +76,14 @@ pub async fn run(
     let status = loop {
         tokio::select! {
             Some(name) = closed.recv() => {
-                if let Err(e) = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded).await {
-                    let _ = child.start_kill();
+                // The upload races the watchdog: a hung destination moves no
+                // byte and fails the run as stalled.
+                let up = tokio::select! {
+                    r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded) => r,
+                    e = &mut dog => Err(e),
+                };
+                if let Err(e) = up {
+                    stream::kill(&mut child);
                     let _ = child.wait().await;
                     stop.store(true, Ordering::Relaxed);
                     return Err((e, stderr.await.unwrap_or_default()));
@@ -83,7 +96,7 @@ pub async fn run(
             }
             status = child.wait() => break status,
             e = &mut dog => {
-                let _ = child.start_kill();
+                stream::kill(&mut child);
                 let _ = child.wait().await;
                 stop.store(true, Ordering::Relaxed);
                 return Err((e, stderr.await.unwrap_or_default()));
@@ -111,18 +124,11 @@ pub async fn run(
     };
     names.sort();
     for name in names {
-        if let Err(e) = upload_one(
-            ctx,
-            spool,
-            &name,
-            artifact_dir,
-            zstd_level,
-            progress,
-            backup_id,
-            &mut uploaded,
-        )
-        .await
-        {
+        let up = tokio::select! {
+            r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded) => r,
+            e = &mut dog => Err(e),
+        };
+        if let Err(e) = up {
             return Err((e, stderr_text));
         }
     }
@@ -157,7 +163,14 @@ async fn upload_one(
         path: local.display().to_string(),
         detail: e.to_string(),
     };
-    let file = std::fs::File::open(&local).map_err(spool_err)?;
+    let file = match std::fs::File::open(&local) {
+        Ok(f) => f,
+        // Uploaded and removed already: a late event for it.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && uploaded.contains_key(name) => {
+            return Ok(())
+        }
+        Err(e) => return Err(spool_err(e)),
+    };
     let size = file.metadata().map_err(spool_err)?.len();
     if uploaded.get(name).is_some_and(|(s, _)| *s == size) {
         return Ok(());
@@ -170,6 +183,16 @@ async fn upload_one(
     let mut f = stream::upload(ctx, file, &path, zstd_level, progress, backup_id).await?;
     f.path = format!("dump/{stored_name}");
     uploaded.insert(name.to_owned(), (size, f));
+    // pg_dump writes each file once (and, with --no-sync, never reopens
+    // it): once stored, its spool copy goes, so the spool holds the files
+    // in flight rather than the whole dump.
+    if let Err(e) = std::fs::remove_file(&local) {
+        tracing::warn!(
+            backup = backup_id,
+            "cannot remove spooled {}: {e}",
+            local.display()
+        );
+    }
     Ok(())
 }
 

@@ -45,10 +45,21 @@ pub enum PipelineError {
     Standby(PgError),
     #[error("{program} failed: {cause}")]
     Dump { program: String, cause: String },
+    /// Writing to the destination failed; the dump program was stopped
+    /// because of it (its status is only the consequence).
+    #[error("{source} ({program} was stopped because of it: {status})")]
+    Write {
+        source: StorageError,
+        program: String,
+        status: String,
+    },
     #[error("{program} was killed by signal {signal} before it finished. Fix: check the host's OOM killer and whoever stops processes there, then run the backup again")]
     Killed { program: String, signal: i32 },
     #[error("stalled: no bytes moved for {secs}s, so the run was stopped. Fix: look for locks held on the database (pg_locks) or a hung destination, or raise the policy's stall limit")]
     Stalled { secs: u64 },
+    /// pgshelf is stopping and the run did not end within the grace period.
+    #[error("{0}")]
+    Stopped(String),
     #[error("timed out after {secs}s, so the run was stopped. Fix: raise the policy's run timeout, or use directory format with more jobs")]
     TimedOut { secs: u64 },
     #[error("cannot start {program}: {detail}. Fix: check that the PostgreSQL client tools are installed and executable")]
@@ -66,7 +77,7 @@ impl PipelineError {
     pub fn status(&self) -> u16 {
         match self {
             PipelineError::Pg(e) => e.status(),
-            PipelineError::Storage(e) => e.status(),
+            PipelineError::Storage(e) | PipelineError::Write { source: e, .. } => e.status(),
             PipelineError::Catalog(e) => e.status(),
             PipelineError::Policy(e) => e.status(),
             PipelineError::Standby(e) => e.status(),
@@ -104,6 +115,9 @@ pub struct Progress {
     pub stored: AtomicU64,
     /// Bytes in the spool (directory format), for the stall watchdog.
     pub spooled: AtomicU64,
+    /// Set (with the cause to record) when pgshelf stops this run: the
+    /// watchdog ends the run, killing its program, as for a stall.
+    pub stop: std::sync::OnceLock<String>,
 }
 
 impl Progress {
@@ -246,10 +260,21 @@ pub async fn run(
         (r as i64, s as i64)
     };
     match result {
-        Ok(()) => Ok(ctx
+        Ok(()) => match ctx
             .catalog
             .finish(job.backup_id, BackupStatus::Succeeded, &facts)
-            .await?),
+            .await
+        {
+            Ok(row) => Ok(row),
+            Err(e) => {
+                // Recovered by another process meanwhile (lease lost): the
+                // row says failed, so the artifact must not stay either.
+                if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
+                    tracing::warn!(backup = job.backup_id, "cannot remove artifact {dir}: {rm}");
+                }
+                Err(e.into())
+            }
+        },
         Err(e) => {
             if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
                 tracing::warn!(
@@ -259,9 +284,13 @@ pub async fn run(
             }
             facts.cause = Some(e.to_string());
             facts.manifest = None;
-            ctx.catalog
+            if let Err(lost) = ctx
+                .catalog
                 .finish(job.backup_id, BackupStatus::Failed, &facts)
-                .await?;
+                .await
+            {
+                tracing::warn!(backup = job.backup_id, "cannot record the failure: {lost}");
+            }
             Err(e)
         }
     }
@@ -344,6 +373,13 @@ async fn take_database(
     facts.pg_dump_version = Some(tools.version.clone());
     facts.pg_dump_path = Some(tools.pg_dump().display().to_string());
     facts.compression = Some(policy.compression_label());
+    facts.format = Some(
+        match policy.format {
+            Format::Custom => "custom",
+            Format::Directory { .. } => "directory",
+        }
+        .into(),
+    );
     let caps = match policy.compression {
         policy::Compression::PgDump { .. } => crate::pg::tools::probe_capabilities(&tools).await,
         _ => policy::DumpCapabilities::default(),
@@ -505,6 +541,7 @@ async fn take_globals(
     facts.pg_dump_version = Some(tools.version.clone());
     facts.pg_dump_path = Some(tools.pg_dumpall().display().to_string());
     facts.compression = Some(format!("zstd:{} (pgshelf)", ctx.zstd.level));
+    facts.format = Some("sql".into());
     let location = format!("{}/{dir}", ctx.destination.describe);
     ctx.catalog.mark_running(job.backup_id, &location).await?;
     facts.location = Some(location);
@@ -585,10 +622,11 @@ async fn write_manifest(
     facts: &mut Outcome,
 ) -> Result<(), PipelineError> {
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
-    let op = ctx.destination.operator()?;
-    op.write(&format!("{dir}{}", storage::MANIFEST_FILE), json.clone())
-        .await
-        .map_err(|e| ctx.destination.error(e))?;
+    // Written under a temporary name and renamed, so a manifest — the mark
+    // of a whole artifact — is never seen half-written.
+    ctx.destination
+        .write_atomic(&format!("{dir}{}", storage::MANIFEST_FILE), json.clone())
+        .await?;
     facts.manifest = Some(String::from_utf8(json).expect("json is utf-8"));
     Ok(())
 }

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::{BackupJob, JobKind, Progress, RunContext};
 use crate::catalog::{self, Backup, BackupStatus, CatalogError, ServerRow, Target};
 use crate::pg::ConnSpec;
@@ -141,35 +143,83 @@ async fn after_success(ctx: &RunContext, server: &ServerRow, done: &Backup) {
     }
 }
 
-/// Marks runs left behind by a dead process as failed and removes their
-/// partial artifacts; returns how many there were.
-pub async fn recover(ctx: &RunContext) -> Result<usize, Error> {
-    let orphans = ctx.catalog.orphaned_runs().await?;
-    for run in &orphans {
-        if let Some(loc) = &run.location {
-            if let Some(dir) = loc.strip_prefix(&format!("{}/", ctx.destination.describe)) {
-                if let Err(e) = ctx.destination.remove_artifact(dir).await {
-                    tracing::warn!(backup = run.id, "cannot remove partial artifact: {e}");
-                }
+/// Why a recovered run failed.
+pub const INTERRUPTED_RUNNING: &str = "interrupted: the pgshelf process running this backup stopped (crash, kill or restart) and its lease ran out; its partial artifact was removed. Fix: none needed for a scheduled backup (its slot is retried); otherwise run the backup again";
+pub const INTERRUPTED_QUEUED: &str = "interrupted: the pgshelf process that queued this backup stopped before it started. Fix: none needed for a scheduled backup (its slot is retried); otherwise run the backup again";
+
+/// Removes what a run left on storage and in the spool.
+pub(crate) async fn remove_leftovers(ctx: &RunContext, run: &Backup) {
+    if let Some(loc) = &run.location {
+        if let Some(dir) = loc.strip_prefix(&format!("{}/", ctx.destination.describe)) {
+            if let Err(e) = ctx.destination.remove_artifact(dir).await {
+                tracing::warn!(backup = run.id, "cannot remove partial artifact: {e}");
             }
         }
-        let cause = if run.status == BackupStatus::Running {
-            "interrupted: pgshelf stopped (crash, kill or restart) while this backup ran; its partial artifact was removed. Fix: run the backup again"
-        } else {
-            "interrupted: pgshelf stopped before this queued backup started. Fix: run the backup again"
-        };
-        ctx.catalog
-            .finish(
-                run.id,
-                BackupStatus::Failed,
-                &catalog::Outcome {
-                    cause: Some(cause.into()),
-                    location: run.location.clone(),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        tracing::warn!(backup = run.id, "{cause}");
     }
-    Ok(orphans.len())
+    let spool = ctx.spool_dir.join(run.id.to_string());
+    if spool.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&spool) {
+            tracing::warn!(
+                backup = run.id,
+                "cannot remove spool {}: {e}",
+                spool.display()
+            );
+        }
+    }
+}
+
+/// Recovers runs whose owner's lease expired before `now` (the process
+/// died or hung): each is marked failed — by exactly one process, whichever
+/// sees it first — and its partial artifact and spool are removed. Returns
+/// how many this call recovered.
+pub async fn recover(ctx: &RunContext, now: DateTime<Utc>) -> Result<usize, Error> {
+    let mut n = 0;
+    for run in ctx.catalog.expired_runs(now).await? {
+        let cause = if run.status == BackupStatus::Running {
+            INTERRUPTED_RUNNING
+        } else {
+            INTERRUPTED_QUEUED
+        };
+        if !ctx.catalog.recover_expired(run.id, now, cause).await? {
+            continue; // renewed meanwhile, or another process got there first
+        }
+        remove_leftovers(ctx, &run).await;
+        tracing::warn!(backup = run.id, "{cause}");
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Ends one run this process owns as failed with `cause` (a panic, a stop),
+/// removing its leftovers; logs what cannot be done.
+pub(crate) async fn fail_one(ctx: &RunContext, id: i64, cause: &str) {
+    let row = match ctx.catalog.backup(id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(backup = id, "cannot read the run to fail it: {e}");
+            return;
+        }
+    };
+    if !row.status.is_active() {
+        return;
+    }
+    let ended = ctx
+        .catalog
+        .finish(
+            id,
+            BackupStatus::Failed,
+            &catalog::Outcome {
+                cause: Some(cause.into()),
+                location: row.location.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+    match ended {
+        Ok(_) => {
+            remove_leftovers(ctx, &row).await;
+            tracing::warn!(backup = id, "{cause}");
+        }
+        Err(e) => tracing::warn!(backup = id, "cannot record the failure: {e}"),
+    }
 }

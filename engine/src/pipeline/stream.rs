@@ -19,6 +19,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::{ManifestFile, PipelineError, Progress, RunContext};
+use crate::pg::passfile::PassFile;
 use crate::pg::{args, ConnSpec};
 
 /// Bytes per chunk handed from the compressor to the writer.
@@ -45,10 +46,24 @@ pub struct Program {
     pub label: String,
 }
 
-/// Starts `program` with a scrubbed environment and the password in `PGPASSWORD`.
+/// Starts `program` with the environment of [`args::child_env`] and the
+/// password in `pass` (keep it until the child has exited: pg_dump's `-j`
+/// workers connect later).
+///
+/// The child dies with pgshelf: it gets `PR_SET_PDEATHSIG` = `SIGKILL`, so a
+/// `kill -9` of pgshelf (or a crash) does not leave a `pg_dump` holding its
+/// snapshot for hours. The kernel sends that signal when the *thread* that
+/// forked the child exits; children are spawned from the async task's
+/// thread, a tokio runtime worker (or the thread that drives a
+/// current-thread runtime), which lives as long as the runtime — and when the
+/// runtime ends, so does the engine, and killing the children is right.
+/// Never spawn from `spawn_blocking` (its threads exit when idle). The child
+/// also gets its own process group, so a terminal's Ctrl-C reaches pgshelf
+/// only, which then stops its runs in order; [`kill`] stops the whole group
+/// (pg_dump's `-j` workers too).
 pub(crate) fn spawn(
     program: &Program,
-    spec: &ConnSpec,
+    pass: Option<&PassFile>,
     stdout: Stdio,
 ) -> Result<tokio::process::Child, PipelineError> {
     let mut cmd = tokio::process::Command::new(&program.path);
@@ -56,18 +71,63 @@ pub(crate) fn spawn(
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(Stdio::piped())
-        .env("LC_MESSAGES", "C")
+        .env_clear()
+        .envs(args::child_env(
+            std::env::vars_os(),
+            pass.map(PassFile::path),
+        ))
+        .process_group(0)
         .kill_on_drop(true);
-    for k in args::SCRUBBED_ENV {
-        cmd.env_remove(k);
-    }
-    if let Some(p) = &spec.password {
-        cmd.env("PGPASSWORD", p.expose());
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // pgshelf died between fork and prctl: do not outlive it.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other(
+                    "pgshelf exited while starting this program",
+                ));
+            }
+            Ok(())
+        });
     }
     cmd.spawn().map_err(|e| PipelineError::Spawn {
         program: program.path.display().to_string(),
         detail: e.to_string(),
     })
+}
+
+/// A private passfile for `spec`'s password in the run's spool directory
+/// (`spool/<id>/`, which recovery removes after a crash too).
+pub(crate) fn passfile(
+    ctx: &RunContext,
+    spec: &ConnSpec,
+    backup_id: i64,
+) -> Result<Option<PassFile>, PipelineError> {
+    let base = ctx.spool_dir.join(backup_id.to_string());
+    PassFile::for_spec(spec, &base).map_err(|e| PipelineError::Spool {
+        path: base.display().to_string(),
+        detail: format!("cannot write the private passfile: {e}"),
+    })
+}
+
+/// Kills a child and its process group (pg_dump's parallel workers).
+pub(crate) fn kill(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill(2) of the process group we created for this child.
+        unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+    }
+    let _ = child.start_kill();
 }
 
 /// Collects the tail of a child's stderr.
@@ -92,7 +152,7 @@ pub(crate) async fn read_tail(mut stderr: tokio::process::ChildStderr) -> String
 /// has lasted `limits.timeout`, with the error to report.
 pub(crate) async fn watchdog(progress: Arc<Progress>, limits: Limits) -> PipelineError {
     let started = Instant::now();
-    let tick = (limits.stall / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let tick = (limits.stall / 4).clamp(Duration::from_millis(100), Duration::from_millis(500));
     let read = |p: &Progress| {
         (
             p.raw.load(Ordering::Relaxed),
@@ -104,6 +164,9 @@ pub(crate) async fn watchdog(progress: Arc<Progress>, limits: Limits) -> Pipelin
     let mut last_change = Instant::now();
     loop {
         tokio::time::sleep(tick).await;
+        if let Some(cause) = progress.stop.get() {
+            return PipelineError::Stopped(cause.clone());
+        }
         let now = read(&progress);
         if now != last {
             last = now;
@@ -136,39 +199,49 @@ pub async fn run_to(
     progress: &Arc<Progress>,
     backup_id: i64,
 ) -> Result<(ManifestFile, String), (PipelineError, String)> {
-    let mut child = spawn(program, spec, Stdio::piped()).map_err(|e| (e, String::new()))?;
+    let pass = passfile(ctx, spec, backup_id).map_err(|e| (e, String::new()))?;
+    let mut child =
+        spawn(program, pass.as_ref(), Stdio::piped()).map_err(|e| (e, String::new()))?;
     let stdout = match child.stdout.take().expect("piped stdout").into_owned_fd() {
         Ok(fd) => fd,
         Err(e) => return Err((PipelineError::Compress(e.to_string()), String::new())),
     };
-    let stderr = child.stderr.take().expect("piped stderr");
-    let work = async {
-        tokio::join!(
-            upload(ctx, stdout, path, zstd_level, progress, backup_id),
-            read_tail(stderr)
-        )
-    };
-    let (uploaded, stderr_text) = tokio::select! {
-        r = work => r,
+    // A task of its own, so a stalled or timed-out run keeps its tail too
+    // (with --verbose it names the table pg_dump was on).
+    let stderr = tokio::spawn(read_tail(child.stderr.take().expect("piped stderr")));
+    let uploaded = tokio::select! {
+        r = upload(ctx, stdout, path, zstd_level, progress, backup_id) => r,
         e = watchdog(progress.clone(), limits) => {
-            let _ = child.start_kill();
+            kill(&mut child);
             let _ = child.wait().await;
-            return Err((e, String::new()));
+            return Err((e, stderr.await.unwrap_or_default()));
         }
     };
     if uploaded.is_err() {
-        let _ = child.start_kill();
+        kill(&mut child);
     }
-    let status = match child.wait().await {
+    let status = child.wait().await;
+    let stderr_text = stderr.await.unwrap_or_default();
+    let status = match status {
         Ok(s) => s,
         Err(e) => return Err((PipelineError::Compress(e.to_string()), stderr_text)),
     };
-    if let Some(e) = exit_error(status, &program.label, &stderr_text) {
-        return Err((e, stderr_text));
-    }
     match uploaded {
-        Ok(file) => Ok((file, stderr_text)),
+        // The destination failed first: that is the cause, and the program's
+        // end (e.g. SIGPIPE) only its consequence.
+        Err(PipelineError::Storage(source)) => Err((
+            PipelineError::Write {
+                source,
+                program: program.label.clone(),
+                status: status.to_string(),
+            },
+            stderr_text,
+        )),
         Err(e) => Err((e, stderr_text)),
+        Ok(file) => match exit_error(status, &program.label, &stderr_text) {
+            Some(e) => Err((e, stderr_text)),
+            None => Ok((file, stderr_text)),
+        },
     }
 }
 
