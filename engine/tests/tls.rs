@@ -476,7 +476,8 @@ fn libpq(pg: &PgServer, spec: &ConnSpec, parent: &Path) -> Result<(), String> {
     let conninfo = args::conninfo(spec, "postgres", files.as_ref().map(|f| f.paths()));
     // The environment a run's children get (no PGSSL* from outside).
     let mut cmd = Command::new(pg.tool("psql"));
-    cmd.env_clear().envs(args::child_env(std::env::vars_os(), None));
+    cmd.env_clear()
+        .envs(args::child_env(std::env::vars_os(), None));
     let out = cmd
         .env("PGPASSWORD", testkit::PASSWORD)
         .args(["-X", "-w", "-At", "-c", "SELECT 1", &conninfo])

@@ -21,6 +21,13 @@ pub struct Cli {
     /// Configuration file (default: $PGSHELF_CONFIG, else ./pgshelf.toml if present).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+    /// Drive the pgshelf at this URL instead of a local data directory (read
+    /// and run commands only), e.g. https://backups.example:3000.
+    #[arg(long, global = true, requires = "token_file")]
+    pub remote: Option<String>,
+    /// File holding an API token (from the Users page) for --remote.
+    #[arg(long, global = true)]
+    pub token_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -244,24 +251,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             );
         }
         Command::Server(ServerCommand::List { json }) => {
-            let servers = engine.servers().await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&servers)?);
-            } else {
-                println!(
-                    "{:<20} {:<30} {:<16} {:<8}",
-                    "NAME", "ADDRESS", "USER", "SSLMODE"
-                );
-                for s in servers {
-                    println!(
-                        "{:<20} {:<30} {:<16} {:<8}",
-                        s.name,
-                        format!("{}:{}", s.host, s.port),
-                        s.user,
-                        s.sslmode
-                    );
-                }
-            }
+            print_servers(&engine.servers().await?, json)?;
         }
         Command::Server(ServerCommand::Test { name }) => {
             let s = engine.server_by_name(&name).await?;
@@ -284,18 +274,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
         }
         Command::Databases { server, json } => {
             let s = engine.server_by_name(&server).await?;
-            let dbs = engine.databases(s.id).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&dbs)?);
-            } else {
-                for d in dbs {
-                    let size = d
-                        .size_bytes
-                        .map(|b| human_bytes(b as u64))
-                        .unwrap_or_else(|| "no access".into());
-                    println!("{:<32} {size}", d.name);
-                }
-            }
+            print_databases(&engine.databases(s.id).await?, json)?;
         }
         Command::Backup { server, database } => {
             let s = engine.server_by_name(&server).await?;
@@ -328,46 +307,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                     limit: None,
                 })
                 .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                println!(
-                    "{:>6} {:<16} {:<20} {:<10} {:>10} {:<20} {:>9}  LOCATION / CAUSE",
-                    "ID", "SERVER", "DATABASE", "STATUS", "SIZE", "STARTED (UTC)", "DURATION"
-                );
-                for r in rows {
-                    let started = r
-                        .started_at
-                        .unwrap_or(r.queued_at)
-                        .format("%Y-%m-%d %H:%M:%S");
-                    let dur = r
-                        .duration_ms
-                        .map(|d| format!("{:.1}s", d as f64 / 1000.0))
-                        .unwrap_or_else(|| "-".into());
-                    let tail = match r.status {
-                        engine::catalog::BackupStatus::Failed => {
-                            r.cause.clone().unwrap_or_default()
-                        }
-                        _ => r.location.clone().unwrap_or_default(),
-                    };
-                    println!(
-                        "{:>6} {:<16} {:<20} {:<10} {:>10} {:<20} {:>9}  {}",
-                        r.id,
-                        r.server_name,
-                        r.target.to_string(),
-                        // A pruned backup's artifact is gone: say so, not "succeeded".
-                        if r.pruned_at.is_some() {
-                            "pruned"
-                        } else {
-                            r.status.as_str()
-                        },
-                        human_bytes(r.stored_bytes as u64),
-                        started,
-                        dur,
-                        tail
-                    );
-                }
-            }
+            print_backups(&rows, json)?;
         }
         Command::Delete { id } => {
             engine.delete_backup(id).await?;
@@ -566,4 +506,82 @@ fn describe_source(s: &engine::PolicySource) -> &'static str {
         engine::PolicySource::Server { declared: false } => "inherited from the server default",
         engine::PolicySource::Default => "pgshelf's built-in default (nothing set)",
     }
+}
+
+/// Servers as `server list` prints them (the same locally and with --remote).
+pub fn print_servers(servers: &[model::server::Server], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(servers)?);
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:<30} {:<16} {:<8}",
+        "NAME", "ADDRESS", "USER", "SSLMODE"
+    );
+    for s in servers {
+        println!(
+            "{:<20} {:<30} {:<16} {:<8}",
+            s.name,
+            s.address(),
+            s.user,
+            s.sslmode
+        );
+    }
+    Ok(())
+}
+
+/// Databases as `databases` prints them.
+pub fn print_databases(dbs: &[model::server::DatabaseInfo], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(dbs)?);
+        return Ok(());
+    }
+    for d in dbs {
+        let size = d
+            .size_bytes
+            .map(|b| human_bytes(b as u64))
+            .unwrap_or_else(|| "no access".into());
+        println!("{:<32} {size}", d.name);
+    }
+    Ok(())
+}
+
+/// Backups as `list` prints them.
+pub fn print_backups(rows: &[model::backup::Backup], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:>6} {:<16} {:<20} {:<10} {:>10} {:<20} {:>9}  LOCATION / CAUSE",
+        "ID", "SERVER", "DATABASE", "STATUS", "SIZE", "STARTED (UTC)", "DURATION"
+    );
+    for r in rows {
+        let started = r.taken_at().format("%Y-%m-%d %H:%M:%S");
+        let dur = r
+            .duration_ms
+            .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into());
+        let tail = match r.status {
+            model::backup::BackupStatus::Failed => r.cause.clone().unwrap_or_default(),
+            _ => r.location.clone().unwrap_or_default(),
+        };
+        println!(
+            "{:>6} {:<16} {:<20} {:<10} {:>10} {:<20} {:>9}  {}",
+            r.id,
+            r.server_name,
+            r.target.to_string(),
+            // A pruned backup's artifact is gone: say so, not "succeeded".
+            if r.pruned_at.is_some() {
+                "pruned"
+            } else {
+                r.status.as_str()
+            },
+            human_bytes(r.stored_bytes as u64),
+            started,
+            dur,
+            tail
+        );
+    }
+    Ok(())
 }

@@ -5,6 +5,8 @@
 //!
 //! - [`config`]: defaults, then `pgshelf.toml`, then `PGSHELF_*` variables.
 //! - [`cli`]: the subcommands other than `serve`.
+//! - [`remote`]: the CLI's read and run commands against another pgshelf,
+//!   with an API token.
 //! - [`guard`]: who is calling (session cookie or API token), anonymous and
 //!   cross-site requests refused.
 //! - [`web`]: the axum router (Leptos pages, server functions, `/healthz`,
@@ -16,4 +18,5 @@
 pub mod cli;
 pub mod config;
 pub mod guard;
+pub mod remote;
 pub mod web;

@@ -1,5 +1,5 @@
 use clap::Parser;
-use pgshelf::{cli, config, web};
+use pgshelf::{cli, config, remote, web};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -15,6 +15,13 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let args = cli::Cli::parse();
+    if let (Some(url), Some(token_file)) = (&args.remote, &args.token_file) {
+        let remote = remote::Remote::new(url, token_file)?;
+        let command = args.command.ok_or_else(|| {
+            anyhow::anyhow!("--remote needs a command, e.g. `list --server NAME`")
+        })?;
+        return tokio::task::spawn_blocking(move || remote::run(&remote, command)).await?;
+    }
     let env: Vec<(String, String)> = std::env::vars().collect();
     let loaded = config::load(args.config.as_deref(), &env)?;
     let cfg = loaded.config;

@@ -447,3 +447,116 @@ async fn sign_in_is_throttled() {
     assert_eq!(status, 429, "even the right password waits: {text}");
     assert!(text.contains("Fix: wait"), "{text}");
 }
+
+/// The CLI drives this pgshelf from elsewhere with an API token: servers,
+/// a backup run to its end, the list; a viewer's token cannot run one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_drives_a_remote_pgshelf_with_a_token() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let db = pg.fresh_database("remote");
+    pg.psql(&db, "CREATE TABLE t AS SELECT generate_series(1, 50) AS id");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = engine::EngineConfig::new(dir.path().join("data"));
+    cfg.scheduler_interval = None;
+    cfg.pg_bin_dirs = testkit::bin_dir(major).into_iter().collect();
+    let engine = engine::Engine::open(cfg).await.unwrap();
+    engine
+        .add_server(engine::servers::ServerInput {
+            name: "main".into(),
+            host: pg.host().into(),
+            port: pg.port,
+            user: testkit::SUPERUSER.into(),
+            password: Some(Secret::new(testkit::PASSWORD)),
+            sslmode: "disable".into(),
+            maintenance_db: "postgres".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let site = dir.path().join("site");
+    let served = engine.clone();
+    tokio::spawn(async move {
+        pgshelf::web::serve(listener, served, &site, std::future::pending()).await
+    });
+
+    let token_file = |role: Role| {
+        let e = engine.clone();
+        let path = dir.path().join(role.as_str());
+        async move {
+            let (_, t) = e.create_api_token("cli", role, None).await.unwrap();
+            std::fs::write(&path, format!("{}\n", t.expose())).unwrap();
+            path
+        }
+    };
+    let operator = token_file(Role::Operator).await;
+    let viewer = token_file(Role::Viewer).await;
+    let url = format!("http://{addr}");
+    let cli = |token: std::path::PathBuf, args: Vec<String>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_pgshelf"))
+                .arg("--remote")
+                .arg(&url)
+                .arg("--token-file")
+                .arg(&token)
+                .args(&args)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .output()
+                .unwrap()
+        })
+    };
+    let words = |s: &[&str]| s.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+
+    let o = cli(viewer.clone(), words(&["server", "list"]))
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("main"));
+
+    let o = cli(
+        viewer.clone(),
+        words(&["backup", "--server", "main", "--database", &db]),
+    )
+    .await
+    .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("needs the operator role"), "{err}");
+
+    let o = cli(
+        operator.clone(),
+        words(&["backup", "--server", "main", "--database", &db]),
+    )
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let id: i64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    assert!(err.contains("succeeded"), "{err}");
+
+    let o = cli(viewer, words(&["list", "--server", "main", "--json"]))
+        .await
+        .unwrap();
+    assert!(o.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap();
+    assert_eq!(row["status"], "succeeded");
+    assert_eq!(row["database"], db.as_str());
+
+    // A wrong token: refused, saying so.
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, "pgs_nope\n").unwrap();
+    let o = cli(bad, words(&["server", "list"])).await.unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not valid"));
+}
