@@ -193,9 +193,31 @@ impl Engine {
         Ok((server_plan(&self.inner.catalog, server_id).await?, declared))
     }
 
-    pub async fn set_server_plan(&self, server_id: i64, plan: &ServerPlan) -> Result<(), Error> {
-        self.inner.catalog.server(server_id).await?;
+    /// Saves a server plan. A new standby target is read with the server's
+    /// stored password, so it needs that password again (`password`): a
+    /// changed standby must not send the stored password to a new host
+    /// unasked.
+    pub async fn set_server_plan(
+        &self,
+        server_id: i64,
+        plan: &ServerPlan,
+        password: Option<&crate::secrets::Secret>,
+    ) -> Result<(), Error> {
+        let server = self.inner.catalog.server(server_id).await?;
         plan.validate()?;
+        let (old, _) = self.server_plan(server_id).await?;
+        let new_target = plan.standby.is_some() && plan.standby != old.standby;
+        if let (true, Some(sealed)) = (new_target, &server.password_enc) {
+            let stored = self.inner.key.open(sealed)?;
+            let confirmed = password.is_some_and(|p| p.expose() == stored.expose());
+            if !confirmed {
+                return Err(crate::servers::InvalidInput::new(
+                    "standby_password",
+                    "is needed: dumps read from the standby with the server's stored password, and the standby changed. Fix: enter the server's password to confirm the new standby",
+                )
+                .into());
+            }
+        }
         if self
             .inner
             .catalog

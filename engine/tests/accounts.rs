@@ -197,3 +197,45 @@ async fn a_stored_password_is_not_sent_to_another_host() {
         .unwrap();
     assert_eq!(moved.host, "db2.internal");
 }
+
+#[tokio::test]
+async fn a_new_standby_needs_the_servers_password() {
+    use engine::policy::{ServerPlan, Standby};
+    let (_dir, e) = open().await;
+    let s = e
+        .add_server(ServerInput {
+            name: "main".into(),
+            host: "db.internal".into(),
+            port: 5432,
+            user: "backup".into(),
+            password: Some(pw("s3cret")),
+            sslmode: "prefer".into(),
+            maintenance_db: "postgres".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let plan = ServerPlan {
+        standby: Some(Standby {
+            host: "replica.internal".into(),
+            port: 5432,
+        }),
+        ..Default::default()
+    };
+    for wrong in [None, Some(pw("guess"))] {
+        let err = e
+            .set_server_plan(s.id, &plan, wrong.as_ref())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 422);
+        assert!(err.to_string().starts_with("standby_password: "), "{err}");
+    }
+    e.set_server_plan(s.id, &plan, Some(&pw("s3cret")))
+        .await
+        .unwrap();
+    // The same standby again, or none, needs nothing.
+    e.set_server_plan(s.id, &plan, None).await.unwrap();
+    e.set_server_plan(s.id, &ServerPlan::default(), None)
+        .await
+        .unwrap();
+}

@@ -132,7 +132,7 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
             databases: vec![db.clone()],
         };
         plan.globals.enabled = false;
-        engine.set_server_plan(s.id, &plan).await.unwrap();
+        engine.set_server_plan(s.id, &plan, None).await.unwrap();
         let policy = Policy {
             schedule: "0 * * * *".into(),
             format,
@@ -335,7 +335,7 @@ async fn failed_slots_are_retried_a_bounded_number_of_times() {
         databases: vec![db.clone()],
     };
     plan.globals.enabled = false;
-    env.engine.set_server_plan(s.id, &plan).await.unwrap();
+    env.engine.set_server_plan(s.id, &plan, None).await.unwrap();
     let policy = Policy {
         schedule: "0 * * * *".into(),
         ..Policy::default()

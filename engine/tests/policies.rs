@@ -308,7 +308,7 @@ async fn globals_without_role_passwords_hold_no_hashes() {
     let s = env.engine.add_server(input("main", pg)).await.unwrap();
     let (mut plan, _) = env.engine.server_plan(s.id).await.unwrap();
     plan.globals.no_role_passwords = true;
-    env.engine.set_server_plan(s.id, &plan).await.unwrap();
+    env.engine.set_server_plan(s.id, &plan, None).await.unwrap();
     let queued = env.engine.enqueue_globals(s.id, "test").await.unwrap();
     let row = finished(&env.engine, queued.id).await;
     pg.psql("postgres", &format!("DROP ROLE secret_{tag};"));
@@ -356,7 +356,7 @@ async fn scheduler_runs_skips_and_catches_up_once() {
         databases: vec![db.clone()],
     };
     plan.globals.enabled = false;
-    env.engine.set_server_plan(s.id, &plan).await.unwrap();
+    env.engine.set_server_plan(s.id, &plan, None).await.unwrap();
     let policy = Policy {
         schedule: "0 * * * *".into(),
         ..Policy::default()

@@ -43,7 +43,14 @@ async fn set_standby(env: &Env, server_id: i64, standby: Option<(&str, u16)>) {
         host: host.into(),
         port,
     });
-    env.engine.set_server_plan(server_id, &plan).await.unwrap();
+    env.engine
+        .set_server_plan(
+            server_id,
+            &plan,
+            Some(&engine::secrets::Secret::new(testkit::PASSWORD)),
+        )
+        .await
+        .unwrap();
     assert_eq!(env.engine.server_plan(server_id).await.unwrap().0, plan);
 }
 

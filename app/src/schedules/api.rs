@@ -51,11 +51,20 @@ pub async fn get_server_plan(server_id: i64) -> Result<(ServerPlan, bool), Serve
 /// Saves the server plan (validated by the engine).
 // JSON: a plan holds tagged enums, which URL encoding cannot carry.
 #[server(prefix = "/api", endpoint = "schedules/plan/save", input = Json)]
-pub async fn save_server_plan(server_id: i64, plan: ServerPlan) -> Result<(), ServerFnError> {
+pub async fn save_server_plan(
+    server_id: i64,
+    plan: ServerPlan,
+    /// The server's password, needed when the standby changes.
+    standby_password: Option<String>,
+) -> Result<(), ServerFnError> {
     crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error};
     engine()?
-        .set_server_plan(server_id, &plan)
+        .set_server_plan(
+            server_id,
+            &plan,
+            standby_password.map(engine::secrets::Secret::new).as_ref(),
+        )
         .await
         .map_err(engine_error)
 }

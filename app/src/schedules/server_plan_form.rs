@@ -18,6 +18,7 @@ const FIELDS: &[&str] = &[
     "globals.timezone",
     "globals.retention*",
     "standby",
+    "standby_password",
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +32,8 @@ struct Fields {
     globals_retention: TierSignals,
     standby_host: RwSignal<String>,
     standby_port: RwSignal<String>,
+    /// The server's password, asked when the standby changes.
+    standby_password: RwSignal<String>,
 }
 
 impl Fields {
@@ -45,6 +48,7 @@ impl Fields {
             globals_retention: TierSignals::new(&f.globals_retention),
             standby_host: RwSignal::new(f.standby_host.clone()),
             standby_port: RwSignal::new(f.standby_port.clone()),
+            standby_password: RwSignal::new(String::new()),
         }
     }
 
@@ -104,10 +108,21 @@ fn plan_editor(
         match plan_from_form(&f.get_untracked()) {
             Ok(plan) => {
                 local_error.set(None);
-                save.dispatch(SaveServerPlan { server_id, plan });
+                let password = f.standby_password.get_untracked();
+                save.dispatch(SaveServerPlan {
+                    server_id,
+                    plan,
+                    standby_password: (!password.is_empty()).then_some(password),
+                });
             }
             Err(e) => local_error.set(Some(e)),
         }
+    };
+    let (old_host, old_port) = (form.standby_host.clone(), form.standby_port.clone());
+    let standby_changed = move || {
+        let host = f.standby_host.get();
+        !host.trim().is_empty()
+            && (host.trim() != old_host.trim() || f.standby_port.get().trim() != old_port.trim())
     };
     let p = form;
     view! {
@@ -173,6 +188,15 @@ fn plan_editor(
                     </label>
                 </div>
                 <FieldError error field="standby"/>
+                <Show when=standby_changed>
+                    <label class="field">
+                        <span class="label">"Server password, to confirm the new standby"</span>
+                        <input type="password" bind:value=f.standby_password autocomplete="off"
+                            data-testid="plan-standby-password" aria-invalid=invalid("standby_password")/>
+                        <span class="hint">"dumps read from the standby with the server's stored password"</span>
+                        <FieldError error field="standby_password"/>
+                    </label>
+                </Show>
                 {move || general().map(|m| view! { <ErrorMessage message=m/> })}
                 <div class="form-actions">
                     <button type="submit" class="primary" data-testid="plan-save" disabled=move || pending.get()>

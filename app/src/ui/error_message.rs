@@ -15,6 +15,7 @@ pub const FORM_FIELDS: &[&str] = &[
     "ssl_root_cert",
     "ssl_client_cert",
     "ssl_client_key",
+    "standby_password",
 ];
 
 /// The text to show for a failed server function.

@@ -231,15 +231,7 @@ mod tests {
         let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
-            [
-                "PATH",
-                "LANG",
-                "LC_ALL",
-                "TZ",
-                "PGSSLROOTCERT",
-                "LC_MESSAGES",
-                "PGPASSFILE"
-            ]
+            ["PATH", "LANG", "LC_ALL", "TZ", "LC_MESSAGES", "PGPASSFILE"]
         );
         assert!(env.contains(&("LC_MESSAGES".into(), "C".into())));
         assert!(env.contains(&("PGPASSFILE".into(), "/run/p/pgpass".into())));
