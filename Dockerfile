@@ -11,7 +11,11 @@
 # The image listens on 0.0.0.0:3000 (inside the container) and keeps its
 # catalog, instance key and local backups in /var/lib/pgshelf: mount a volume
 # there, and back up instance.key separately (without it stored passwords
-# cannot be read).
+# cannot be read). Nothing answers without signing in: on the first start
+# `docker logs` shows a one-time /setup?token=... link for the first admin.
+# On stop, running backups get stop_grace_secs (default 30) to finish before
+# they are recorded as stopped: give the container longer than that
+# (`docker stop -t 45`, compose `stop_grace_period: 45s`).
 
 # ---- build ---------------------------------------------------------------
 FROM rust:1.95-bookworm AS build
@@ -51,6 +55,7 @@ ENV PGSHELF_LISTEN=0.0.0.0:3000 \
     LEPTOS_SITE_ROOT=/usr/share/pgshelf/site \
     LEPTOS_ENV=PROD
 EXPOSE 3000
+STOPSIGNAL SIGTERM
 VOLUME ["/var/lib/pgshelf"]
 ENTRYPOINT ["/usr/local/bin/pgshelf"]
 CMD ["serve"]
