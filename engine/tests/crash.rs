@@ -180,7 +180,7 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
         assert_eq!(pid, 1, "pgshelf is PID 1 of its namespace");
     }
     wait_for("pg_dump to start", 60, async || {
-        (!pg_dumps_of(&db).is_empty()).then_some(())
+        (!testkit::pg_dumps_of(&db).is_empty()).then_some(())
     })
     .await;
     // Wait until pg_dump is blocked on the lock, writing nothing: then only
@@ -204,7 +204,7 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
     wait_for("pg_dump to die with pgshelf", 10, async || {
-        pg_dumps_of(&db).is_empty().then_some(())
+        testkit::pg_dumps_of(&db).is_empty().then_some(())
     })
     .await;
 
@@ -229,7 +229,7 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
     assert!(!spool.exists(), "spool removed");
     let backups = data.join("backups");
     assert!(files_under(&backups).is_empty(), "partial artifact removed");
-    assert!(pg_dumps_of(&db).is_empty(), "no pg_dump left");
+    assert!(testkit::pg_dumps_of(&db).is_empty(), "no pg_dump left");
     let rows = engine.backups(&BackupFilter::default()).await.unwrap();
     assert!(rows.iter().all(|r| r.status != BackupStatus::Succeeded));
 
@@ -288,7 +288,7 @@ async fn graceful_stop_records_running_and_queued_runs() {
     let running = env.engine.enqueue_backup(s.id, &db, "test").await.unwrap();
     let queued = env.engine.enqueue_backup(s.id, &db, "test").await.unwrap();
     wait_for("pg_dump to start", 60, async || {
-        (!pg_dumps_of(&db).is_empty()).then_some(())
+        (!testkit::pg_dumps_of(&db).is_empty()).then_some(())
     })
     .await;
     let t = Instant::now();
@@ -306,7 +306,7 @@ async fn graceful_stop_records_running_and_queued_runs() {
         .cause
         .unwrap()
         .contains("before this queued backup started"));
-    assert!(pg_dumps_of(&db).is_empty(), "pg_dump stopped");
+    assert!(testkit::pg_dumps_of(&db).is_empty(), "pg_dump stopped");
     assert!(
         files_under(&env.backups).is_empty(),
         "partial artifact removed"

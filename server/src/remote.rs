@@ -17,6 +17,18 @@ use serde::de::DeserializeOwned;
 
 use crate::cli::{print_backups, print_databases, print_servers, Command, ServerCommand};
 
+/// The part of a backups list (`app::backups::views::BackupList`) the CLI
+/// prints.
+#[derive(serde::Deserialize)]
+struct List {
+    backups: Vec<Listed>,
+}
+
+#[derive(serde::Deserialize)]
+struct Listed {
+    backup: Backup,
+}
+
 /// Where the remote pgshelf is and how to sign in to it.
 pub struct Remote {
     scheme_https: bool,
@@ -176,14 +188,6 @@ impl Remote {
     /// Waits until a queued run ends; its row.
     fn wait(&self, server_id: i64, id: i64) -> anyhow::Result<Backup> {
         loop {
-            #[derive(serde::Deserialize)]
-            struct Listed {
-                backup: Backup,
-            }
-            #[derive(serde::Deserialize)]
-            struct List {
-                backups: Vec<Listed>,
-            }
             let list: List = self.call(
                 "backups/list",
                 &[
@@ -252,14 +256,6 @@ pub fn run(remote: &Remote, cmd: Command) -> anyhow::Result<()> {
                 anyhow!("--server is needed with --remote. Fix: add --server NAME")
             })?;
             let s = remote.server(&server)?;
-            #[derive(serde::Deserialize)]
-            struct Listed {
-                backup: Backup,
-            }
-            #[derive(serde::Deserialize)]
-            struct List {
-                backups: Vec<Listed>,
-            }
             let mut form = vec![("server_id", s.id.to_string()), ("limit", "500".into())];
             if let Some(db) = database {
                 form.push(("database", db));

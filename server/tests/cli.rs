@@ -296,27 +296,6 @@ fn add_with_tls_settings_from_files() {
     assert_eq!(list[0]["has_client_key"], false);
 }
 
-/// Pids of `pg_dump` processes (not zombies) whose command line names `db`.
-fn pg_dumps_of(db: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd);
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().next())
-            == Some("Z");
-        if !zombie && cmd.contains("pg_dump") && cmd.contains(db) {
-            out.push(pid);
-        }
-    }
-    out
-}
-
 /// SIGTERM in the middle of a backup: pgshelf gives the run its grace
 /// period, then stops pg_dump and records the run failed, saying why.
 #[test]
@@ -373,7 +352,7 @@ fn sigterm_mid_backup_stops_and_records_the_run() {
     }
     let child = c.spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while pg_dumps_of(&db).is_empty() {
+    while testkit::pg_dumps_of(&db).is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "pg_dump did not start"
@@ -394,7 +373,7 @@ fn sigterm_mid_backup_stops_and_records_the_run() {
     );
     assert!(!o.status.success());
     assert!(text(&o).contains("stopped by a signal"), "{}", text(&o));
-    assert!(pg_dumps_of(&db).is_empty(), "pg_dump stopped");
+    assert!(testkit::pg_dumps_of(&db).is_empty(), "pg_dump stopped");
     let _ = locker.kill();
     let _ = locker.wait();
 

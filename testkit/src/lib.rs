@@ -1661,6 +1661,31 @@ fn stop_stale_postmaster(data: &Path) {
 // Tests
 // ---------------------------------------------------------------------------
 
+/// Pids of live (not zombie) `pg_dump` processes, of any parent, whose
+/// command line names `db`: what a test checks to prove no dump was left behind.
+pub fn pg_dumps_of(db: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = state
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next())
+            == Some("Z");
+        if !zombie && cmd.contains("pg_dump") && cmd.contains(db) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

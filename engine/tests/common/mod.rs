@@ -286,27 +286,3 @@ pub async fn backdate(pool: &sqlx::SqlitePool, id: i64, at: chrono::DateTime<chr
         .await
         .unwrap();
 }
-
-/// Pids of `pg_dump` processes (any parent) whose command line names `db`.
-pub fn pg_dumps_of(db: &str) -> Vec<i32> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd);
-        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let zombie = state
-            .rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().next())
-            == Some("Z");
-        if !zombie && cmd.contains("pg_dump") && cmd.contains(db) {
-            out.push(pid);
-        }
-    }
-    out
-}
