@@ -100,8 +100,13 @@ impl Scheduler {
     }
 }
 
-/// Runs ticks every `interval` until the engine is dropped.
-pub(crate) fn start(engine: std::sync::Weak<crate::Inner>, interval: Duration) {
+/// Runs `step` every `interval` until the engine is dropped (or `step`
+/// says to stop by returning `false`): the loop under each named worker.
+fn every<F, Fut>(engine: std::sync::Weak<crate::Inner>, interval: Duration, step: F)
+where
+    F: Fn(Engine) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -110,56 +115,51 @@ pub(crate) fn start(engine: std::sync::Weak<crate::Inner>, interval: Duration) {
             let Some(inner) = engine.upgrade() else {
                 return;
             };
-            let e = Engine { inner };
-            if let Err(err) = e.tick_schedules(Utc::now()).await {
-                tracing::warn!("scheduler tick failed: {err}");
+            if !step(Engine { inner }).await {
+                return;
             }
         }
+    });
+}
+
+/// Runs ticks every `interval` until the engine is dropped.
+pub(crate) fn start(engine: std::sync::Weak<crate::Inner>, interval: Duration) {
+    every(engine, interval, |e| async move {
+        if let Err(err) = e.tick_schedules(Utc::now()).await {
+            tracing::warn!("scheduler tick failed: {err}");
+        }
+        true
     });
 }
 
 /// Renews this process's leases and recovers expired runs every `interval`
-/// until the engine is dropped (or has stopped and ended its runs).
+/// until the engine is dropped.
 pub(crate) fn start_lease_keeper(engine: std::sync::Weak<crate::Inner>, interval: Duration) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let Some(inner) = engine.upgrade() else {
-                return;
-            };
-            let now = Utc::now();
-            if let Err(e) = inner.catalog.renew_leases(now).await {
-                tracing::warn!("cannot renew the leases of this process's runs: {e}");
-            }
-            if let Err(e) = crate::pipeline::runner::recover(&inner.ctx, now).await {
-                tracing::warn!("cannot recover interrupted runs: {e}");
-            }
+    every(engine, interval, |e| async move {
+        let now = Utc::now();
+        if let Err(err) = e.inner.catalog.renew_leases(now).await {
+            tracing::warn!("cannot renew the leases of this process's runs: {err}");
         }
+        if let Err(err) = crate::pipeline::runner::recover(&e.inner.ctx, now).await {
+            tracing::warn!("cannot recover interrupted runs: {err}");
+        }
+        true
     });
 }
 
-/// Lists every server's databases every `interval` until the engine is dropped.
+/// Lists every server's databases every `interval` until the engine is
+/// dropped or stopping.
 pub(crate) fn start_discovery(engine: std::sync::Weak<crate::Inner>, interval: Duration) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let Some(inner) = engine.upgrade() else {
-                return;
-            };
-            let e = Engine { inner };
-            if e.is_stopping() {
-                return;
-            }
-            let report = e.discover_all().await;
-            let st = &mut *e.inner.discovery.state.lock().expect("discovery state");
-            st.last_tick = Some(Utc::now());
-            st.last_started = report.appeared.len() + report.disappeared.len();
-            st.last_error = report.errors.last().cloned();
+    every(engine, interval, |e| async move {
+        if e.is_stopping() {
+            return false;
         }
+        let report = e.discover_all().await;
+        let st = &mut *e.inner.discovery.state.lock().expect("discovery state");
+        st.last_tick = Some(Utc::now());
+        st.last_started = report.appeared.len() + report.disappeared.len();
+        st.last_error = report.errors.last().cloned();
+        true
     });
 }
 
