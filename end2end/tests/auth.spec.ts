@@ -1,7 +1,7 @@
 // Signing in: the first admin from the link pgshelf prints, sign out, the
 // sign-in page with a wrong and a right password, and a viewer who sees no
 // Users page and cannot add a server.
-import { test, expect, hydrated } from './support';
+import { test, expect, hydrated, typedSecrets } from './support';
 
 test.use({ anonymous: true });
 
@@ -11,6 +11,7 @@ test('first admin from the setup link, sign out, sign in again', async ({ page, 
   await expect(page).toHaveURL(/\/setup$/);
   await expect(page.getByTestId('setup-needs-link')).toBeVisible();
 
+  typedSecrets.push('a long passphrase', 'not the password', 'bobs long password');
   await page.goto(pgshelf.setupLink());
   await hydrated(page);
   await page.getByTestId('setup-username').fill('alice');
@@ -61,6 +62,4 @@ test('first admin from the setup link, sign out, sign in again', async ({ page, 
   await page.getByTestId('server-user').fill('postgres');
   await page.getByTestId('server-submit').click();
   await expect(page.getByRole('alert')).toContainText('needs the admin role');
-  expect(pgshelf.logs()).not.toContain('a long passphrase');
-  expect(pgshelf.logs()).not.toContain('bobs long password');
 });

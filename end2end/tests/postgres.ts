@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from '@playwright/test';
-import { repoRoot } from './support';
+import { repoRoot, typedSecrets } from './support';
 
 export interface Postgres {
   host: string;
@@ -69,6 +69,7 @@ export async function addServer(page: Page, pg: Postgres, name: string, password
   await form.getByTestId('server-host').fill(pg.host);
   await form.getByTestId('server-port').fill(String(pg.port));
   await form.getByTestId('server-user').fill(pg.user);
+  typedSecrets.push(password);
   await form.getByTestId('server-password').fill(password);
   await form.getByTestId('server-sslmode').selectOption('disable');
   await form.getByTestId('server-submit').click();

@@ -59,6 +59,9 @@ export interface Pgshelf {
   setupLink(): string;
 }
 
+/** Passwords a test typed into pgshelf (checked against its log at the end). */
+export const typedSecrets: string[] = [];
+
 /** The first admin every test signs in as (see `adminSession`). */
 export const ADMIN = { username: 'admin', password: 'e2e admin password' };
 
@@ -231,7 +234,12 @@ export const test = base.extend<{ pgshelf: Pgshelf; anonymous: boolean }>({
     const server = await startPgshelf();
     try {
       await use(server);
+      // No secret a test typed may ever reach pgshelf's log.
+      for (const secret of [...typedSecrets, ADMIN.password]) {
+        expect(server.logs(), 'a password in pgshelf\'s log').not.toContain(secret);
+      }
     } finally {
+      typedSecrets.length = 0;
       if (testInfo.status !== testInfo.expectedStatus) {
         await testInfo.attach('pgshelf.log', { body: server.logs(), contentType: 'text/plain' });
       }

@@ -37,7 +37,15 @@ fn pgshelf(
             .write_all(text.as_bytes())
             .unwrap();
     }
-    child.wait_with_output().unwrap()
+    let out = child.wait_with_output().unwrap();
+    // Passwords reach pgshelf through the environment or standard input
+    // only; none may come back in what it prints or logs.
+    assert!(
+        !text(&out).contains(testkit::PASSWORD),
+        "a stored password in pgshelf's output: {}",
+        text(&out)
+    );
+    out
 }
 
 fn text(o: &Output) -> String {
