@@ -151,18 +151,23 @@ pub fn client_addr() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The session token from the request's cookie.
-pub fn session_token() -> Option<String> {
-    let parts = use_context::<Parts>()?;
-    parts
-        .headers
+/// The value of cookie `name` in request headers (the server's guard reads
+/// the session cookie with this too).
+pub fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == crate::SESSION_COOKIE)
-        .map(|(_, v)| v.to_owned())
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The session token from the request's cookie.
+pub fn session_token() -> Option<String> {
+    let parts = use_context::<Parts>()?;
+    cookie_value(&parts.headers, crate::SESSION_COOKIE).map(str::to_owned)
 }
 
 /// Whether the browser reached pgshelf over HTTPS (directly or through a

@@ -32,6 +32,8 @@
 pub mod backups;
 #[cfg(feature = "ssr")]
 mod edge;
+#[cfg(feature = "ssr")]
+pub use edge::cookie_value;
 pub mod not_found;
 pub mod policies;
 pub mod schedules;

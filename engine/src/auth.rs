@@ -123,18 +123,28 @@ pub(crate) struct Throttle {
 
 impl Throttle {
     fn blocked(&self, keys: &[String], now: Instant) -> Option<Duration> {
-        let mut map = self.failures.lock().expect("throttle");
+        let map = self.failures.lock().expect("throttle");
         keys.iter()
             .filter_map(|k| {
-                let v = map.entry(k.clone()).or_default();
-                v.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-                (v.len() >= MAX_FAILURES).then(|| FAILURE_WINDOW - now.duration_since(v[0]))
+                let recent: Vec<&Instant> = map
+                    .get(k)?
+                    .iter()
+                    .filter(|t| now.duration_since(**t) < FAILURE_WINDOW)
+                    .collect();
+                (recent.len() >= MAX_FAILURES)
+                    .then(|| FAILURE_WINDOW - now.duration_since(*recent[0]))
             })
             .max()
     }
 
     fn fail(&self, keys: &[String], now: Instant) {
         let mut map = self.failures.lock().expect("throttle");
+        // Forget what is out of the window, so names an attacker makes up
+        // do not pile up in memory.
+        map.retain(|_, v| {
+            v.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+            !v.is_empty()
+        });
         for k in keys {
             map.entry(k.clone()).or_default().push(now);
         }

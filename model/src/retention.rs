@@ -111,7 +111,9 @@ impl fmt::Display for Tier {
     }
 }
 
-/// How many buckets of each tier a policy keeps (0 turns a tier off).
+/// How many buckets of each tier a policy keeps (0 turns a tier off): the
+/// newest N hours, days, ... *that hold a successful backup*, newest first,
+/// so an outage never empties a tier.
 ///
 /// The default is 7 daily, 4 weekly and 12 monthly backups, hourly and yearly
 /// off: about 21 artifacts covering a year for the default daily schedule.
@@ -120,15 +122,15 @@ impl fmt::Display for Tier {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Tiers {
-    /// Newest backup of each of the last N hours (max [`MAX_HOURLY`]).
+    /// Newest backup of each of the N newest hours holding one (max [`MAX_HOURLY`]).
     pub hourly: u32,
-    /// Newest backup of each of the last N days (max [`MAX_DAILY`]).
+    /// Newest backup of each of the N newest days holding one (max [`MAX_DAILY`]).
     pub daily: u32,
-    /// Newest backup of each of the last N ISO weeks (max [`MAX_WEEKLY`]).
+    /// Newest backup of each of the N newest ISO weeks holding one (max [`MAX_WEEKLY`]).
     pub weekly: u32,
-    /// Newest backup of each of the last N months (max [`MAX_MONTHLY`]).
+    /// Newest backup of each of the N newest months holding one (max [`MAX_MONTHLY`]).
     pub monthly: u32,
-    /// Newest backup of each of the last N years (max [`MAX_YEARLY`]).
+    /// Newest backup of each of the N newest years holding one (max [`MAX_YEARLY`]).
     pub yearly: u32,
 }
 

@@ -14,26 +14,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use engine::auth::Caller;
 use engine::Engine;
 
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = app::SESSION_COOKIE;
-
 /// Paths anyone may request: sign-in, first-admin setup, health, assets.
 fn is_public(path: &str) -> bool {
     matches!(
         path,
         "/healthz" | "/login" | "/setup" | "/favicon.svg" | "/api/auth/login" | "/api/auth/setup"
     ) || path.starts_with("/pkg/")
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -100,7 +86,7 @@ pub async fn guard(State(engine): State<Engine>, mut req: Request, next: Next) -
             }
             Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         }
-    } else if let Some(token) = cookie(headers, SESSION_COOKIE) {
+    } else if let Some(token) = app::cookie_value(headers, app::SESSION_COOKIE) {
         match engine.session(token).await {
             Ok(c) => c,
             Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),

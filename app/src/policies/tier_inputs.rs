@@ -34,11 +34,11 @@ impl TierSignals {
 /// Hints for each tier's count.
 fn hint(tier: &str) -> &'static str {
     match tier {
-        "hourly" => "last N hours",
-        "daily" => "last N days",
-        "weekly" => "last N ISO weeks",
-        "monthly" => "last N months",
-        _ => "last N years",
+        "hourly" => "newest N hours with a backup",
+        "daily" => "newest N days with a backup",
+        "weekly" => "newest N ISO weeks with a backup",
+        "monthly" => "newest N months with a backup",
+        _ => "newest N years with a backup",
     }
 }
 
