@@ -9,6 +9,8 @@
 //!   with an API token.
 //! - [`guard`]: who is calling (session cookie or API token), anonymous and
 //!   cross-site requests refused.
+//! - [`downloads`]: streamed downloads (an artifact's files, a put-back
+//!   script), behind the guard, operators and up.
 //! - [`web`]: the axum router (Leptos pages, server functions, `/healthz`,
 //!   static files) and `serve(listener, engine, site_root, shutdown)`.
 //!
@@ -17,6 +19,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod downloads;
 pub mod guard;
 pub mod remote;
 pub mod web;

@@ -38,6 +38,7 @@ pub fn router(engine: engine::Engine, options: LeptosOptions) -> Router {
     let guard_engine = engine.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::downloads::routes(engine.clone()))
         .leptos_routes_with_context(
             &options,
             routes,

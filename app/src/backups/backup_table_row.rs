@@ -154,7 +154,7 @@ pub fn BackupTableRow(
         <tbody class=format!("backup state-{}", state.as_str()) class:pruned=pruned>
             <tr data-testid="backup-row" data-status=state.as_str() data-id=id.to_string()>
                 <td class="when">
-                    <span class="mono">{utc(when)}</span>
+                    <a href=format!("/backups/{id}") class="mono" data-testid="backup-link">{utc(when)}</a>
                     <span class="sub">{when_ago}</span>
                 </td>
                 {database_cell}

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_params_map;
 use crate::backups::backups_table::BackupsTable;
 use crate::backups::run_now_button::RunNowButton;
 use crate::not_found::NotFoundPage;
+use crate::restores::database_proof::DatabaseProofPanel;
 use crate::servers::api::get_server;
 use crate::ui::format::{decode_segment, policy_href, server_href};
 use model::backup::Target;
@@ -61,6 +62,7 @@ fn database_sections(id: i64, database: String) -> impl IntoView {
             <RunNowButton server_id=id target=Target::Database(database.clone()) changed=backups_changed/>
             <a href=policy_href(id, Some(&database)) data-testid="database-policy-link">"Backup policy →"</a>
         </div>
+        <DatabaseProofPanel server_id=id database=database.clone()/>
         <BackupsTable server_id=id database=database limit=DATABASE_BACKUPS backups_changed/>
     }
 }

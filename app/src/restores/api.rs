@@ -1,0 +1,189 @@
+//! Server functions for restores. Viewers read a backup's contents and the
+//! scratch list; operators restore into scratch, test-restore, restore into
+//! a new database and compare; only admins restore over an existing
+//! database or put rows back into production.
+
+use leptos::prelude::*;
+use model::compare::{Comparison, PutBack, PutBackRecord};
+use model::proof::TestRestore;
+use model::restore::{
+    RestoreJob, RestoreRequest, RestoreResult, ScratchDatabase, TableRestoreRequest,
+};
+
+use super::views::BackupPage;
+
+/// `/backups/:id` in one round trip.
+#[server(prefix = "/api", endpoint = "restores/backup")]
+pub async fn backup_page(id: i64) -> Result<BackupPage, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
+    use crate::edge::{engine, engine_error};
+    let engine = engine()?;
+    let backup = engine.backup(id).await.map_err(engine_error)?;
+    let server_id = backup.server_id.unwrap_or_default();
+    let contents = match backup.target {
+        model::backup::Target::Database(_) => engine
+            .archive_contents(id)
+            .await
+            .map_err(|e| e.to_string()),
+        model::backup::Target::Globals => {
+            Err("a globals backup holds roles and grants, not tables".into())
+        }
+    };
+    let files = engine.artifact_files(id).await.unwrap_or_default();
+    let recipe = engine.restore_recipe(id).await.unwrap_or_default();
+    let mut servers: Vec<(i64, String)> = engine
+        .servers()
+        .await
+        .map_err(engine_error)?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    servers.sort_by_key(|(sid, _)| *sid != server_id);
+    let server_name = servers
+        .iter()
+        .find(|(sid, _)| *sid == server_id)
+        .map(|(_, n)| n.clone())
+        .unwrap_or_default();
+    let test_restores = engine
+        .test_restores_of_backup(id)
+        .await
+        .map_err(engine_error)?;
+    Ok(BackupPage {
+        backup,
+        server_name,
+        contents,
+        files,
+        recipe,
+        servers,
+        test_restores,
+    })
+}
+
+/// A database's proof: its last passed test-restore, the latest ones, and
+/// a flag when it was never proven or not within its interval.
+#[server(prefix = "/api", endpoint = "restores/proof")]
+pub async fn database_proof(
+    server_id: i64,
+    database: String,
+) -> Result<model::proof::DatabaseProof, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .database_proof(server_id, &database)
+        .await
+        .map_err(engine_error)
+}
+
+/// Starts restoring tables into a new scratch database; returns the job to
+/// poll with [`restore_job`].
+#[server(prefix = "/api", endpoint = "restores/tables", input = Json)]
+pub async fn start_table_restore(request: TableRestoreRequest) -> Result<i64, ServerFnError> {
+    let caller = crate::edge::require(model::user::Role::Operator)?;
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .start_table_restore(request, &caller.name)
+        .await
+        .map_err(engine_error)
+}
+
+/// Where a restore job is: its step while it runs, then its result.
+#[server(prefix = "/api", endpoint = "restores/job")]
+pub async fn restore_job(id: i64) -> Result<RestoreJob, ServerFnError> {
+    crate::edge::require(model::user::Role::Operator)?;
+    use crate::edge::{engine, engine_error};
+    engine()?.restore_job(id).map_err(engine_error)
+}
+
+/// Scratch databases pgshelf made and has not dropped, newest first.
+#[server(prefix = "/api", endpoint = "scratch/list")]
+pub async fn list_scratch() -> Result<Vec<ScratchDatabase>, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
+    use crate::edge::{engine, engine_error};
+    engine()?.scratch_databases().await.map_err(engine_error)
+}
+
+/// Drops a scratch database (only ever one pgshelf made).
+#[server(prefix = "/api", endpoint = "scratch/drop")]
+pub async fn drop_scratch(name: String) -> Result<(), ServerFnError> {
+    let caller = crate::edge::require(model::user::Role::Operator)?;
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .drop_scratch(&name, &caller.name)
+        .await
+        .map_err(engine_error)
+}
+
+/// Test-restores a backup (or the newest good backup of a database) now and
+/// returns the result.
+#[server(prefix = "/api", endpoint = "restores/test")]
+pub async fn test_restore_now(
+    server_id: i64,
+    database: String,
+    backup_id: Option<i64>,
+    restore_server_id: Option<i64>,
+) -> Result<TestRestore, ServerFnError> {
+    let caller = crate::edge::require(model::user::Role::Operator)?;
+    use crate::edge::{engine, engine_error};
+    use engine::proof::TestRestoreTarget;
+    let target = match backup_id {
+        Some(id) => TestRestoreTarget::Backup(id),
+        None => TestRestoreTarget::Database {
+            server_id,
+            database,
+        },
+    };
+    engine()?
+        .test_restore(
+            target,
+            restore_server_id,
+            model::proof::Trigger::Manual,
+            &caller.name,
+        )
+        .await
+        .map_err(engine_error)
+}
+
+/// Restores a whole backup into a database: a new one (operators), or over
+/// an existing one with `clean` and the typed name (admins only).
+#[server(prefix = "/api", endpoint = "restores/full", input = Json)]
+pub async fn full_restore(request: RestoreRequest) -> Result<RestoreResult, ServerFnError> {
+    let needed = if request.clean {
+        model::user::Role::Admin
+    } else {
+        model::user::Role::Operator
+    };
+    let caller = crate::edge::require(needed)?;
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .restore(request, &caller.name)
+        .await
+        .map_err(engine_error)
+}
+
+/// Compares a table restored into scratch with the live table.
+#[server(prefix = "/api", endpoint = "compare/table")]
+pub async fn compare_table(scratch: String, table: String) -> Result<Comparison, ServerFnError> {
+    crate::edge::require(model::user::Role::Operator)?;
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .compare_table(&scratch, &table)
+        .await
+        .map_err(engine_error)
+}
+
+/// Puts rows from scratch back into the live table, in one transaction,
+/// after the table's name was typed to confirm (admins only; recorded).
+#[server(prefix = "/api", endpoint = "compare/apply", input = Json)]
+pub async fn apply_put_back(
+    scratch: String,
+    table: String,
+    put_back: PutBack,
+    confirm: String,
+) -> Result<PutBackRecord, ServerFnError> {
+    let caller = crate::edge::require(model::user::Role::Admin)?;
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .apply_put_back(&scratch, &table, &put_back, &confirm, &caller.name)
+        .await
+        .map_err(engine_error)
+}

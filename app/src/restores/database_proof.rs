@@ -1,0 +1,52 @@
+//! A database's proof: when its backups were last shown to restore, how
+//! long that took, the latest test-restores, and "Test-restore now".
+
+use leptos::prelude::*;
+
+use crate::restores::api::database_proof;
+use crate::restores::test_restore_button::{TestRestoreButton, TestRestoreLine};
+use crate::ui::error_message::{error_text, ErrorMessage};
+use crate::ui::format::{duration_ms, utc};
+
+/// The proof section of the database page.
+#[component]
+pub fn DatabaseProofPanel(server_id: i64, database: String) -> impl IntoView {
+    let changed = RwSignal::new(0u64);
+    let db = database.clone();
+    let proof = Resource::new(move || changed.get(), move |_| database_proof(server_id, db.clone()));
+    let body = move || {
+        proof.get().map(|r| match r {
+            Err(e) => view! { <ErrorMessage message=error_text(&e)/> }.into_any(),
+            Ok(p) => {
+                let last = match (p.last_passed_at, p.last_passed_ms) {
+                    (Some(at), ms) => view! {
+                        <p data-testid="last-proven">
+                            "Last proven by a real restore " {utc(at)}
+                            {ms.map(|ms| format!(", in {}", duration_ms(ms)))} "."
+                        </p>
+                    }
+                    .into_any(),
+                    (None, _) => view! { <p data-testid="last-proven">"Never proven by a restore."</p> }.into_any(),
+                };
+                let flag = p.flag.clone().map(|f| view! { <p class="warn" data-testid="proof-flag">{f}</p> });
+                view! {
+                    {last}
+                    {flag}
+                    <ul class="test-restores">
+                        {p.recent.into_iter().map(|t| view! { <li data-testid="test-restore-line"><TestRestoreLine test=t/></li> }).collect_view()}
+                    </ul>
+                }
+                .into_any()
+            }
+        })
+    };
+    view! {
+        <section data-testid="database-proof">
+            <div class="section-head">
+                <h2>"Proof"</h2>
+                <TestRestoreButton server_id database=database.clone() backup_id=None changed/>
+            </div>
+            <Transition fallback=|| ()>{body}</Transition>
+        </section>
+    }
+}

@@ -1,0 +1,140 @@
+//! Downloads that stream, never read into memory: an artifact's files
+//! (`GET /backups/{id}/files/{*path}`, operators: a dump is the database's
+//! data) and the script that puts rows back from a scratch copy
+//! (`GET /scratch/{name}/put-back.sql?table=..&deleted=..&changed=..&keys=..`,
+//! operators: it is built from scratch and live data). Both sit behind
+//! [`crate::guard`], which has put the caller into the request.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use engine::auth::Caller;
+use engine::Engine;
+use model::user::Role;
+use serde::Deserialize;
+
+/// The download routes, to merge into the main router (state: the engine).
+pub fn routes(engine: Engine) -> Router<leptos::config::LeptosOptions> {
+    Router::new()
+        .route("/backups/{id}/files/{*path}", get(artifact_file))
+        .route("/scratch/{name}/put-back.sql", get(put_back_script))
+        .with_state(engine)
+}
+
+/// The caller the guard found, with at least `role`; else the response.
+fn caller(req: &Request, role: Role) -> Result<Caller, Response> {
+    let caller = req
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| (StatusCode::UNAUTHORIZED, "sign in first").into_response())?;
+    caller
+        .require(role)
+        .map_err(|e| (StatusCode::FORBIDDEN, e.to_string()).into_response())?;
+    Ok(caller)
+}
+
+fn failure(e: engine::Error) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, e.to_string()).into_response()
+}
+
+/// `attachment; filename="..."` with only safe characters in the name.
+fn attachment(name: &str) -> HeaderValue {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!("attachment; filename=\"{safe}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+async fn artifact_file(
+    State(engine): State<Engine>,
+    Path((id, path)): Path<(i64, String)>,
+    req: Request,
+) -> Response {
+    if let Err(r) = caller(&req, Role::Operator) {
+        return r;
+    }
+    let (size, stream) = match engine.open_artifact(id, &path).await {
+        Ok(v) => v,
+        Err(e) => return failure(e),
+    };
+    let file_name = format!("backup-{id}-{}", path.replace('/', "-"));
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_DISPOSITION, attachment(&file_name));
+    if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    resp
+}
+
+#[derive(Debug, Deserialize)]
+struct PutBackQuery {
+    table: String,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default)]
+    changed: bool,
+    /// JSON list of keys (each a list of key column values as text).
+    #[serde(default)]
+    keys: Option<String>,
+}
+
+async fn put_back_script(
+    State(engine): State<Engine>,
+    Path(name): Path<String>,
+    Query(q): Query<PutBackQuery>,
+    req: Request,
+) -> Response {
+    if let Err(r) = caller(&req, Role::Operator) {
+        return r;
+    }
+    let keys: Vec<Vec<String>> = match q.keys.as_deref().filter(|k| !k.is_empty()) {
+        None => Vec::new(),
+        Some(k) => match serde_json::from_str(k) {
+            Ok(v) => v,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("keys: not a JSON list of keys ({e}). Fix: use the page's download link"),
+                )
+                    .into_response()
+            }
+        },
+    };
+    let put_back = model::compare::PutBack {
+        deleted: q.deleted,
+        changed: q.changed,
+        keys,
+    };
+    let file_name = format!("put-back-{}-{}.sql", name, q.table);
+    match engine.put_back_script(&name, &q.table, &put_back).await {
+        Ok(stream) => {
+            let mut resp = Body::from_stream(stream).into_response();
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/sql; charset=utf-8"),
+            );
+            h.insert(header::CONTENT_DISPOSITION, attachment(&file_name));
+            resp
+        }
+        Err(e) => failure(e),
+    }
+}
