@@ -12,6 +12,7 @@
 //! - [`schedule`]: the scheduler worker (ticks with a controllable clock), schedule status.
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
 //! - [`prune`]: acts on a retention plan after a successful run (storage first, then the catalog).
+//! - [`recipe`]: the manual restore recipe of an artifact (stock tools, no pgshelf; pure).
 //! - [`workers`]: named background workers (the backup runner) and their status.
 //! - [`policy`]: backup policies and server plans; the pg_dump arguments they imply (pure).
 //! - [`retention`], [`cron`]: pure planning for retention tiers and schedules.
@@ -28,6 +29,7 @@ pub mod pipeline;
 pub mod plans;
 pub mod policy;
 pub mod prune;
+pub mod recipe;
 pub mod retention;
 pub mod schedule;
 pub mod secrets;

@@ -69,7 +69,7 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
         utc(when),
         human_size(b.stored_bytes),
         human_size(b.raw_bytes),
-        b.format.clone().unwrap_or_else(|| "—".into()),
+        b.format.clone(),
         b.pg_dump_version.clone().unwrap_or_else(|| "?".into()),
     );
     let took = b.duration_ms.map(|ms| format!(" · took {}", duration_ms(ms)));

@@ -1,0 +1,201 @@
+//! The manual recipe: how a person restores an artifact with stock tools
+//! (`sha256sum`, `zstd`, `psql`, `pg_restore`) and no pgshelf. Pure: built
+//! from the manifest (and the globals backup that goes with it).
+
+use crate::pipeline::Manifest;
+
+/// The pg_restore major a dump needs: the pg_dump major that wrote it.
+fn dump_major(m: &Manifest) -> String {
+    m.pg_dump_version
+        .split(['.', ' '])
+        .next()
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// Shell lines (comments included) that restore the artifact of `m`, roles
+/// first from `globals` when given. File names are as stored; the reader
+/// downloads them into one directory first.
+pub fn recipe(m: &Manifest, globals: Option<&Manifest>) -> Vec<String> {
+    let mut out = Vec::new();
+    let target = if m.database.is_empty() {
+        "postgres".to_owned()
+    } else {
+        m.database.clone()
+    };
+    out.push(format!(
+        "# Backup #{} of {} on {}, taken {}. Download its files into one directory and cd there.",
+        m.backup_id,
+        if m.database.is_empty() {
+            "the globals".to_owned()
+        } else {
+            format!("database {}", m.database)
+        },
+        m.server,
+        m.started_at.format("%Y-%m-%d %H:%M UTC")
+    ));
+    out.push("# 1. Check that every file is whole:".into());
+    out.push("sha256sum -c <<'SUMS'".into());
+    for f in &m.files {
+        out.push(format!("{}  {}", f.sha256, f.path));
+    }
+    out.push("SUMS".into());
+    if m.encryption.is_some() {
+        out.push("# The files are encrypted with age: decrypt each first, e.g. age -d -i KEY.txt -o dump.zst dump.zst.age".into());
+    }
+    if m.format == "sql" {
+        out.push("# 2. Apply roles, memberships, tablespaces and grants (roles that exist already report an error and are kept):".into());
+        for f in &m.files {
+            out.push(format!(
+                "zstd -dc {} | psql -X -v ON_ERROR_STOP=0 --dbname=postgres",
+                f.path
+            ));
+        }
+        return out;
+    }
+    let major = dump_major(m);
+    let mut step = 2;
+    if let Some(g) = globals {
+        out.push(format!(
+            "# {step}. Roles first, from globals backup #{} (download its globals.sql.zst too):",
+            g.backup_id
+        ));
+        out.push("zstd -dc globals.sql.zst | psql -X -v ON_ERROR_STOP=0 --dbname=postgres".into());
+        step += 1;
+    }
+    match m.format.as_str() {
+        "directory" => {
+            out.push(format!(
+                "# {step}. Decompress the directory archive into ./d (each file was compressed on its own):"
+            ));
+            out.push("mkdir -p d && for f in dump/*; do n=$(basename \"$f\"); case $n in *.zst) zstd -dq \"$f\" -o \"d/${n%.zst}\";; *) cp \"$f\" d/;; esac; done".into());
+            step += 1;
+            out.push(format!(
+                "# {step}. Create the database and restore it (pg_restore {major} or newer; -j runs jobs in parallel):"
+            ));
+            out.push(format!("createdb -T template0 {}", shell_word(&target)));
+            out.push(format!(
+                "pg_restore -j 4 --dbname={} d",
+                shell_word(&target)
+            ));
+        }
+        _ => {
+            let file = m
+                .files
+                .first()
+                .map(|f| f.path.clone())
+                .unwrap_or_else(|| "dump.zst".into());
+            let local = if let Some(stem) = file.strip_suffix(".zst") {
+                out.push(format!(
+                    "# {step}. Decompress to a file (a file, not a pipe: pg_restore then seeks, and -j works):"
+                ));
+                out.push(format!("zstd -d {file} -o {stem}.custom"));
+                step += 1;
+                format!("{stem}.custom")
+            } else {
+                file
+            };
+            out.push(format!(
+                "# {step}. Create the database and restore it (pg_restore {major} or newer):"
+            ));
+            out.push(format!("createdb -T template0 {}", shell_word(&target)));
+            out.push(format!(
+                "pg_restore -j 4 --dbname={} {local}",
+                shell_word(&target)
+            ));
+            out.push(format!(
+                "# One table only: pg_restore -l {local} > list; keep the lines of that table (and its sequences, indexes, constraints); pg_restore -L list --dbname=... {local}"
+            ));
+        }
+    }
+    out
+}
+
+/// `s` as one shell word: bare when safe, else single-quoted.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::ManifestFile;
+    use model::backup::BackupKind;
+
+    fn manifest(format: &str, files: &[&str]) -> Manifest {
+        Manifest {
+            pgshelf_manifest: 1,
+            backup_id: 7,
+            kind: BackupKind::Database,
+            server: "prod".into(),
+            database: "my app".into(),
+            source: "db:5432".into(),
+            started_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            finished_at: chrono::DateTime::from_timestamp(1_700_000_060, 0).unwrap(),
+            format: format.into(),
+            compression: "zstd:3 (pgshelf)".into(),
+            encryption: None,
+            server_version: "18.1".into(),
+            pg_dump_version: "18.1".into(),
+            snapshot: None,
+            files: files
+                .iter()
+                .map(|p| ManifestFile {
+                    path: (*p).into(),
+                    size: 1,
+                    sha256: "ab".repeat(32),
+                    raw_size: 2,
+                })
+                .collect(),
+            tables: Vec::new(),
+            large_objects: 0,
+            warnings: Vec::new(),
+            policy: None,
+            restore: String::new(),
+        }
+    }
+
+    #[test]
+    fn custom_decompresses_to_a_file_and_quotes_the_name() {
+        let r = recipe(&manifest("custom", &["dump.zst"]), None).join("\n");
+        assert!(r.contains("zstd -d dump.zst -o dump.custom"), "{r}");
+        assert!(r.contains("pg_restore -j 4 --dbname='my app' dump.custom"), "{r}");
+        assert!(r.contains("pg_restore 18 or newer"), "{r}");
+        assert!(r.contains(&format!("{}  dump.zst", "ab".repeat(32))), "{r}");
+        assert!(!r.contains("| pg_restore"), "never a pipe: {r}");
+    }
+
+    #[test]
+    fn roles_come_first_when_globals_are_given() {
+        let mut g = manifest("sql", &["globals.sql.zst"]);
+        g.backup_id = 5;
+        let r = recipe(&manifest("custom", &["dump.zst"]), Some(&g)).join("\n");
+        let roles = r.find("globals backup #5").expect("globals step");
+        assert!(roles < r.find("createdb").unwrap(), "{r}");
+    }
+
+    #[test]
+    fn directory_and_globals_recipes() {
+        let r = recipe(&manifest("directory", &["dump/toc.dat.zst", "dump/3.dat.zst"]), None).join("\n");
+        assert!(r.contains("pg_restore -j 4 --dbname='my app' d"), "{r}");
+        let mut g = manifest("sql", &["globals.sql.zst"]);
+        g.database = String::new();
+        let r = recipe(&g, None).join("\n");
+        assert!(r.contains("psql -X -v ON_ERROR_STOP=0 --dbname=postgres"), "{r}");
+        assert!(!r.contains("pg_restore"), "{r}");
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("app_1"), "app_1");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
+}
