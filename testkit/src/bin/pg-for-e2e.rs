@@ -1,5 +1,5 @@
 //! Starts a throwaway PostgreSQL server for the browser tests, seeds a
-//! database `shop`, prints one JSON line with how to reach it, and keeps the
+//! database `shop` (`orders`, and `"Sales Dept"."Order Lines"` for names that need quoting), prints one JSON line with how to reach it, and keeps the
 //! server until standard input closes (the Playwright fixture holds it open).
 //!
 //! `pg-for-e2e [MAJOR] [--rows N]` (major default: the first of
@@ -25,7 +25,10 @@ fn main() {
     pg.psql(
         "shop",
         "CREATE TABLE orders (id serial PRIMARY KEY, total numeric NOT NULL, note text);
-         INSERT INTO orders (total, note) SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g;",
+         INSERT INTO orders (total, note) SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g;
+         CREATE SCHEMA \"Sales Dept\";
+         CREATE TABLE \"Sales Dept\".\"Order Lines\" (id int PRIMARY KEY, \"Qty\" int NOT NULL, label text);
+         INSERT INTO \"Sales Dept\".\"Order Lines\" SELECT g, g % 7, 'line ' || g FROM generate_series(1, 42) g;",
     );
     if rows > 0 {
         // Text that compresses about as well as real rows do: hex digests.
