@@ -221,8 +221,57 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
         ("/api/users/role", "id=1&role=viewer".into()),
         ("/api/users/delete", "id=1".into()),
         ("/api/users/token", "name=ci&role=admin".into()),
+        (
+            "/api/restores/tables",
+            json(serde_json::json!({
+                "request": model::restore::TableRestoreRequest {
+                    backup_id: 1,
+                    tables: vec!["public.t".into()],
+                    server_id: None,
+                    into: None,
+                    with_referenced: false,
+                },
+            })),
+        ),
+        ("/api/restores/job", "id=1".into()),
+        ("/api/restores/test", "server_id=1&database=app".into()),
+        (
+            "/api/restores/full",
+            json(serde_json::json!({
+                "request": model::restore::RestoreRequest {
+                    backup_id: 1,
+                    server_id: None,
+                    into: "app".into(),
+                    clean: true,
+                    confirm: Some("app".into()),
+                    jobs: 1,
+                },
+            })),
+        ),
+        ("/api/scratch/drop", "name=scratch_app_20260101_0000".into()),
+        ("/api/compare/table", "scratch=scratch_app_20260101_0000&table=public.t".into()),
+        (
+            "/api/compare/apply",
+            json(serde_json::json!({
+                "scratch": "scratch_app_20260101_0000",
+                "table": "public.t",
+                "put_back": model::compare::PutBack { deleted: true, changed: true, keys: vec![] },
+                "confirm": "public.t",
+            })),
+        ),
     ]
 }
+
+/// State-changing calls an operator may make (everything else on the list
+/// above needs an admin).
+const OPERATOR_CALLS: &[&str] = &[
+    "/api/backups/start",
+    "/api/restores/tables",
+    "/api/restores/job",
+    "/api/restores/test",
+    "/api/scratch/drop",
+    "/api/compare/table",
+];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_is_reachable_without_a_session_or_the_right_role() {
@@ -254,6 +303,11 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
         "/servers/1/policy",
         "/servers/1/databases/app",
         "/users",
+        "/backups/1",
+        "/scratch",
+        "/scratch/x/compare?table=public.t",
+        "/backups/1/files/dump.zst",
+        "/scratch/x/put-back.sql?table=public.t",
     ] {
         let (status, head, _) = http(addr, "GET", page, &[], "").await;
         assert_eq!(status, 303, "{page}: {head}");
@@ -285,7 +339,7 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
         .await;
         assert_eq!(status, 403, "{path} as a viewer: {text}");
         assert!(text.contains("needs the"), "{text}");
-        if *path != "/api/backups/start" {
+        if !OPERATOR_CALLS.contains(path) {
             let (status, _, text) = http(
                 addr,
                 "POST",
@@ -359,6 +413,15 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
         let (status, _, text) = http(addr, "GET", page, &[("Cookie", &viewer)], "").await;
         assert_eq!(status, 200, "{page}");
         assert!(!text.contains("secret-pw"), "{page}");
+    }
+    // A dump is the database's data: viewers read tables of contents, but
+    // downloading an artifact or a put-back script takes an operator.
+    for download in [
+        "/backups/1/files/dump.zst",
+        "/scratch/x/put-back.sql?table=public.t",
+    ] {
+        let (status, _, text) = http(addr, "GET", download, &[("Cookie", &viewer)], "").await;
+        assert_eq!(status, 403, "{download} as a viewer: {text}");
     }
 
     // An API token acts with its role and needs no CSRF headers.
