@@ -16,11 +16,13 @@
 //! (`ReadHead`, `ReadToc`), `pg_backup_custom.c` (data blocks) and
 //! `pg_backup_directory.c` (data file names).
 
+mod count;
 mod name;
 mod read;
 
 use serde::{Deserialize, Serialize};
 
+pub use count::{LineCounter, RowCounter, RowCounts};
 pub use name::{quote_ident, TableRef};
 pub use read::read_archive;
 
