@@ -122,7 +122,7 @@ pub struct TableRestoreResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RestoreJobState {
     Running,
-    Done(TableRestoreResult),
+    Done(Box<TableRestoreResult>),
     Failed(String),
 }
 

@@ -160,7 +160,7 @@ impl Track {
             .unwrap_or_default();
         st.last_finished_at = Some(Utc::now());
         let state = match result {
-            Ok(Some(r)) => RestoreJobState::Done(r),
+            Ok(Some(r)) => RestoreJobState::Done(Box::new(r)),
             Ok(None) => RestoreJobState::Failed("ended without a result".into()),
             Err(e) => {
                 st.last_error = Some(format!("{label}: {e}"));

@@ -153,15 +153,11 @@ pub async fn run(
             if out.errors.len() < MAX_ERRORS {
                 out.errors.push(e);
             }
-        } else if line.starts_with("Command was:") {
+        } else if let Some(cmd) = line.strip_prefix("Command was:") {
             // pg_restore follows a failed statement with it: keep its start.
             if let Some(last) = out.errors.last_mut() {
                 if out.error_count <= MAX_ERRORS && !last.contains(" (command: ") {
-                    let cmd: String = line["Command was:".len()..]
-                        .trim()
-                        .chars()
-                        .take(160)
-                        .collect();
+                    let cmd: String = cmd.trim().chars().take(160).collect();
                     last.push_str(&format!(" (command: {cmd})"));
                 }
             }
