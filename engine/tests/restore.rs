@@ -852,3 +852,33 @@ async fn directory_format_reads_only_the_needed_files() {
             .unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn artifact_files_stream_and_unknown_paths_are_refused() {
+    use futures::StreamExt;
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let (env, server, db) = setup(major, pg, "download", "").await;
+    let id = backup(&env.engine, server, &db).await;
+    let files = env.engine.artifact_files(id).await.unwrap();
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["dump.zst", "manifest.json"]);
+    let dir = artifact_dir(&env, &env.engine.backup(id).await.unwrap());
+    let (size, mut stream) = env.engine.open_artifact(id, "dump.zst").await.unwrap();
+    let mut got = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        got.extend_from_slice(&chunk.unwrap());
+    }
+    let want = std::fs::read(dir.join("dump.zst")).unwrap();
+    assert_eq!((size, got.len()), (want.len() as u64, want.len()));
+    assert_eq!(got, want);
+    for bad in [
+        "../manifest.json",
+        "dump.zst/../../x",
+        "manifest.json.partial",
+        "",
+    ] {
+        let e = env.engine.open_artifact(id, bad).await.err().unwrap();
+        assert_eq!(e.status(), 404, "{bad}: {e}");
+    }
+}
