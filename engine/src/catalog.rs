@@ -12,6 +12,9 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
+mod restores;
+pub use restores::{NewScratch, ScratchRecord};
+
 /// What can go wrong talking to the catalog.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -31,6 +34,8 @@ pub enum CatalogError {
     DuplicateServer(String),
     #[error("no backup with id {0}")]
     NoSuchBackup(i64),
+    #[error("no scratch database {0:?} recorded by pgshelf (or it was dropped already). Fix: pick one from `pgshelf scratch list`; pgshelf only drops scratch databases it created")]
+    NoSuchScratch(String),
     #[error("backup {0} was recovered as failed by another pgshelf process: this one did not renew its lease in time (overloaded host, catalog locked, or clock jump). Fix: check the host's load and that one data directory is not shared over a network filesystem, then run the backup again")]
     LeaseLost(i64),
     #[error("backup {id} in the catalog cannot be read: {detail}. Fix: restore the catalog from a copy, or delete that row")]
@@ -41,7 +46,9 @@ impl CatalogError {
     /// HTTP status for this error.
     pub fn status(&self) -> u16 {
         match self {
-            CatalogError::NoSuchServer(_) | CatalogError::NoSuchBackup(_) => 404,
+            CatalogError::NoSuchServer(_)
+            | CatalogError::NoSuchBackup(_)
+            | CatalogError::NoSuchScratch(_) => 404,
             CatalogError::DuplicateServer(_) | CatalogError::LeaseLost(_) => 409,
             _ => 500,
         }

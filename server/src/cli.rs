@@ -1,5 +1,6 @@
 //! The command line: `serve` (the default), `server add|list|test|remove`,
-//! `databases`, `backup`, `list`, `delete`.
+//! `databases`, `backup`, `list`, `delete`; the restore commands are in
+//! [`crate::cli_restore`].
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// restore-table, restore, scratch list|drop.
+    #[command(flatten)]
+    Restore(crate::cli_restore::RestoreCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,6 +202,7 @@ fn read_pem(flag: &str, path: Option<&std::path::Path>) -> anyhow::Result<Option
 pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Serve => unreachable!("serve is handled by main"),
+        Command::Restore(cmd) => return crate::cli_restore::run(engine, cmd).await,
         Command::Server(ServerCommand::Add {
             name,
             url,

@@ -4,7 +4,8 @@
 //! # Layout
 //!
 //! - [`config`]: defaults, then `pgshelf.toml`, then `PGSHELF_*` variables.
-//! - [`cli`]: the subcommands other than `serve`.
+//! - [`cli`]: the subcommands other than `serve`; [`cli_restore`]:
+//!   `restore-table`, `restore`, `scratch list|drop`.
 //! - [`remote`]: the CLI's read and run commands against another pgshelf,
 //!   with an API token.
 //! - [`guard`]: who is calling (session cookie or API token), anonymous and
@@ -18,6 +19,7 @@
 //! engine and dispatches. `anyhow` lives here and in `main.rs` only.
 
 pub mod cli;
+pub mod cli_restore;
 pub mod config;
 pub mod downloads;
 pub mod guard;
