@@ -4,6 +4,39 @@
 
 use crate::pipeline::Manifest;
 
+impl crate::Engine {
+    /// The manual recipe of a backup (roles first from the globals backup
+    /// before it, for a database backup).
+    pub async fn restore_recipe(&self, backup_id: i64) -> Result<Vec<String>, crate::Error> {
+        let catalog = &self.inner.catalog;
+        let backup = catalog.backup(backup_id).await?;
+        let Some(m) = manifest_of(catalog, backup_id).await? else {
+            return Ok(Vec::new());
+        };
+        let globals = match (backup.server_id, backup.target.is_globals()) {
+            (Some(server_id), false) => {
+                match catalog.globals_before(server_id, backup.taken_at()).await? {
+                    Some(g) => manifest_of(catalog, g.id).await?,
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        Ok(recipe(&m, globals.as_ref()))
+    }
+}
+
+/// A backup's manifest as the catalog holds it (none for a failed run).
+async fn manifest_of(
+    catalog: &crate::catalog::Catalog,
+    id: i64,
+) -> Result<Option<Manifest>, crate::Error> {
+    Ok(catalog
+        .backup_manifest(id)
+        .await?
+        .and_then(|text| serde_json::from_str(&text).ok()))
+}
+
 /// The pg_restore major a dump needs: the pg_dump major that wrote it.
 fn dump_major(m: &Manifest) -> String {
     m.pg_dump_version

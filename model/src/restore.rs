@@ -227,6 +227,9 @@ pub struct ArtifactFile {
     /// Path inside the artifact directory, e.g. `dump.zst`, `dump/toc.dat.zst`.
     pub path: String,
     pub size: u64,
+    /// sha256 as the manifest records it (none for `manifest.json` itself).
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// A recorded restore (catalog `restore_runs`).

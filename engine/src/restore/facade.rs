@@ -611,6 +611,7 @@ impl Engine {
             .map(|f| ArtifactFile {
                 path: f.path.clone(),
                 size: f.size,
+                sha256: Some(f.sha256.clone()),
             })
             .collect();
         let dest = &self.inner.ctx.destination;
@@ -619,6 +620,7 @@ impl Engine {
             out.push(ArtifactFile {
                 path: crate::storage::MANIFEST_FILE.into(),
                 size: meta.content_length(),
+                sha256: None,
             });
         }
         Ok(out)
