@@ -12,6 +12,9 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
+mod proofs;
+pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
+
 /// What can go wrong talking to the catalog.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -35,14 +38,22 @@ pub enum CatalogError {
     LeaseLost(i64),
     #[error("backup {id} in the catalog cannot be read: {detail}. Fix: restore the catalog from a copy, or delete that row")]
     Corrupt { id: i64, detail: String },
+    #[error("no test-restore with id {0}")]
+    NoSuchTestRestore(i64),
+    #[error("test-restore {0} was recovered as failed by another pgshelf process: this one did not renew its lease in time (overloaded host, catalog locked, or clock jump). Fix: check the host's load, then run the test-restore again")]
+    TestRestoreLost(i64),
 }
 
 impl CatalogError {
     /// HTTP status for this error.
     pub fn status(&self) -> u16 {
         match self {
-            CatalogError::NoSuchServer(_) | CatalogError::NoSuchBackup(_) => 404,
-            CatalogError::DuplicateServer(_) | CatalogError::LeaseLost(_) => 409,
+            CatalogError::NoSuchServer(_)
+            | CatalogError::NoSuchBackup(_)
+            | CatalogError::NoSuchTestRestore(_) => 404,
+            CatalogError::DuplicateServer(_)
+            | CatalogError::LeaseLost(_)
+            | CatalogError::TestRestoreLost(_) => 409,
             _ => 500,
         }
     }
@@ -1035,7 +1046,7 @@ fn unique_to_duplicate(e: sqlx::Error, name: &str) -> CatalogError {
 mod tests {
     use super::*;
 
-    fn fields(name: &str) -> ServerFields {
+    pub(super) fn fields(name: &str) -> ServerFields {
         ServerFields {
             name: name.into(),
             host: "127.0.0.1".into(),

@@ -11,6 +11,8 @@
 //! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
 //! - [`schedule`]: the scheduler worker (ticks with a controllable clock), schedule status.
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
+//! - [`proof`]: test-restores (a backup restored into scratch and compared
+//!   with its manifest), their schedule, proof status, alertable events.
 //! - [`prune`]: acts on a retention plan after a successful run (storage first, then the catalog).
 //! - [`workers`]: named background workers (the backup runner) and their status.
 //! - [`policy`]: backup policies and server plans; the pg_dump arguments they imply (pure).
@@ -27,6 +29,7 @@ pub mod pg;
 pub mod pipeline;
 pub mod plans;
 pub mod policy;
+pub mod proof;
 pub mod prune;
 pub mod retention;
 pub mod schedule;
@@ -73,6 +76,8 @@ pub enum Error {
     Policy(#[from] PolicyError),
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
+    #[error(transparent)]
+    Proof(#[from] proof::ProofError),
     #[error("{0}")]
     Conflict(String),
     #[error("cannot create {path}: {detail}. Fix: make the data directory writable, or set PGSHELF_DATA")]
@@ -91,6 +96,7 @@ impl Error {
             Error::Pipeline(e) => e.status(),
             Error::Policy(e) => e.status(),
             Error::Auth(e) => e.status(),
+            Error::Proof(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,
         }
@@ -169,6 +175,8 @@ pub(crate) struct Inner {
     discovery: schedule::Scheduler,
     /// Set by [`Engine::shutdown`]: no new runs are taken.
     stopping: std::sync::atomic::AtomicBool,
+    /// The `test-restorer` worker (one test-restore at a time).
+    proof: proof::TestRestorer,
 }
 
 impl Engine {
@@ -250,6 +258,7 @@ impl Engine {
                 throttle: auth::Throttle::default(),
                 discovery: schedule::Scheduler::default(),
                 stopping: std::sync::atomic::AtomicBool::new(false),
+                proof: proof::TestRestorer::default(),
             }),
         };
         engine.recover_interrupted().await?;
@@ -644,6 +653,7 @@ impl Engine {
             self.inner
                 .discovery
                 .status_named("discovery", "database(s) appeared or disappeared"),
+            self.inner.proof.status(),
         ]
     }
 }

@@ -9,6 +9,8 @@
 //!   [`backup::BackupStatus`]; the nearest-globals rule.
 //! - [`policy`]: backup policies and server plans with their validation,
 //!   where a policy comes from ([`policy::PolicySource`]).
+//! - [`proof`]: test-restores, their mismatches, proof flags of a
+//!   database, alertable events.
 //! - [`retention`]: retention tiers and their limits.
 //! - [`cron`]: cron expressions and presets in a time zone: parsing,
 //!   next runs, missed-run and overdue rules.
@@ -23,6 +25,7 @@ pub mod backup;
 pub mod cron;
 pub mod format;
 pub mod policy;
+pub mod proof;
 pub mod retention;
 pub mod schedule;
 pub mod server;
