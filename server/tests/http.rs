@@ -214,6 +214,7 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
             })),
         ),
         ("/api/policies/clear", "server_id=1&database=app".into()),
+        ("/api/proof/test-restore", "server_id=1&database=app".into()),
         (
             "/api/users/add",
             "username=eve&password=a+long+password&role=admin".into(),
@@ -285,7 +286,8 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
         .await;
         assert_eq!(status, 403, "{path} as a viewer: {text}");
         assert!(text.contains("needs the"), "{text}");
-        if *path != "/api/backups/start" {
+        // Operators run backups and test-restores.
+        if *path != "/api/backups/start" && *path != "/api/proof/test-restore" {
             let (status, _, text) = http(
                 addr,
                 "POST",
