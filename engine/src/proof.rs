@@ -982,6 +982,28 @@ fn artifact_dir(engine: &Engine, b: &Backup) -> String {
     }
 }
 
+// ---- the restore step (engine::restore) ----------------------------------
+
+impl Engine {
+    /// Restores the whole backup into a new scratch database on the plan's
+    /// restore server. On failure: the scratch database's name when one
+    /// was made (so it is dropped), and the cause.
+    async fn restore_for_test(
+        &self,
+        plan: &Plan,
+        who: &str,
+    ) -> Result<Restored, (Option<String>, String)> {
+        let _ = (plan.with_globals, who);
+        Err((None, "the restore module is not built yet".into()))
+    }
+
+    /// Drops a scratch database a test-restore made.
+    async fn drop_test_scratch(&self, name: &str) -> Result<(), Error> {
+        let _ = name;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1082,27 +1104,5 @@ mod tests {
         assert!(m.note.contains("sha256"), "{m:?}");
         let m = file_mismatch(&f, Err("not found".into())).unwrap();
         assert!(m.note.contains("cannot be read"), "{m:?}");
-    }
-}
-
-// ---- the restore step (engine::restore) ----------------------------------
-
-impl Engine {
-    /// Restores the whole backup into a new scratch database on the plan's
-    /// restore server. On failure: the scratch database's name when one
-    /// was made (so it is dropped), and the cause.
-    async fn restore_for_test(
-        &self,
-        plan: &Plan,
-        who: &str,
-    ) -> Result<Restored, (Option<String>, String)> {
-        let _ = (plan.with_globals, who);
-        Err((None, "the restore module is not built yet".into()))
-    }
-
-    /// Drops a scratch database a test-restore made.
-    async fn drop_test_scratch(&self, name: &str) -> Result<(), Error> {
-        let _ = name;
-        Ok(())
     }
 }

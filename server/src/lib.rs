@@ -5,7 +5,7 @@
 //!
 //! - [`config`]: defaults, then `pgshelf.toml`, then `PGSHELF_*` variables.
 //! - [`cli`]: the subcommands other than `serve`.
-//! - [`cli_proof`]: `test-restore`.
+//! - [`cli_proof`]: the `test-restore` command.
 //! - [`remote`]: the CLI's read and run commands against another pgshelf,
 //!   with an API token.
 //! - [`guard`]: who is calling (session cookie or API token), anonymous and

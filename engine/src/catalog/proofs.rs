@@ -334,13 +334,11 @@ impl Catalog {
     /// The manifest recorded with a backup when it ended (the catalog's
     /// copy, beside the one on storage).
     pub async fn backup_manifest(&self, id: i64) -> Result<Option<String>, CatalogError> {
-        Ok(
-            sqlx::query_scalar::<_, Option<String>>("SELECT manifest FROM backups WHERE id = ?")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?
-                .ok_or(CatalogError::NoSuchBackup(id))?,
-        )
+        sqlx::query_scalar::<_, Option<String>>("SELECT manifest FROM backups WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(CatalogError::NoSuchBackup(id))
     }
 
     // ---- events -------------------------------------------------------
