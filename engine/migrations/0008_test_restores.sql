@@ -19,8 +19,9 @@ CREATE TABLE test_restores (
     duration_ms         INTEGER,
     -- 'running', 'passed' or 'failed'
     status              TEXT    NOT NULL,
-    -- JSON arrays of Mismatch and TableCheck (model::proof)
+    -- JSON arrays of Mismatch, notes (text) and TableCheck (model::proof)
     mismatches          TEXT    NOT NULL DEFAULT '[]',
+    notes               TEXT    NOT NULL DEFAULT '[]',
     tables              TEXT    NOT NULL DEFAULT '[]',
     error               TEXT,
     scratch             TEXT,

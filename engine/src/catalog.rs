@@ -14,6 +14,8 @@ use sqlx::{FromRow, SqlitePool};
 
 mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
+mod restores;
+pub use restores::{NewScratch, ScratchRecord};
 
 /// What can go wrong talking to the catalog.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,8 @@ pub enum CatalogError {
     DuplicateServer(String),
     #[error("no backup with id {0}")]
     NoSuchBackup(i64),
+    #[error("no scratch database {0:?} recorded by pgshelf (or it was dropped already). Fix: pick one from `pgshelf scratch list`; pgshelf only drops scratch databases it created")]
+    NoSuchScratch(String),
     #[error("backup {0} was recovered as failed by another pgshelf process: this one did not renew its lease in time (overloaded host, catalog locked, or clock jump). Fix: check the host's load and that one data directory is not shared over a network filesystem, then run the backup again")]
     LeaseLost(i64),
     #[error("backup {id} in the catalog cannot be read: {detail}. Fix: restore the catalog from a copy, or delete that row")]
@@ -50,7 +54,8 @@ impl CatalogError {
         match self {
             CatalogError::NoSuchServer(_)
             | CatalogError::NoSuchBackup(_)
-            | CatalogError::NoSuchTestRestore(_) => 404,
+            | CatalogError::NoSuchTestRestore(_)
+            | CatalogError::NoSuchScratch(_) => 404,
             CatalogError::DuplicateServer(_)
             | CatalogError::LeaseLost(_)
             | CatalogError::TestRestoreLost(_) => 409,

@@ -250,6 +250,7 @@ async fn passes_on_a_good_backup_and_fails_naming_the_table_when_tampered() {
         // Recorded per database, newest first; the proof shows the last pass.
         let list = env.engine.test_restores(s.id, Some(&db), 10).await.unwrap();
         assert_eq!(list.len(), 5);
+        env.engine.discover_all().await;
         let proofs = env.engine.proof_status(s.id).await.unwrap();
         let p = proofs.iter().find(|p| p.database == db).unwrap();
         assert_eq!(p.flag, None, "{p:?}");

@@ -11,6 +11,8 @@
 //!   where a policy comes from ([`policy::PolicySource`]).
 //! - [`proof`]: test-restores, their mismatches, proof flags of a
 //!   database, alertable events.
+//! - [`restore`]: what a backup holds, table restores into scratch
+//!   databases, full restores and server rebuilds, as shown.
 //! - [`retention`]: retention tiers and their limits.
 //! - [`cron`]: cron expressions and presets in a time zone: parsing,
 //!   next runs, missed-run and overdue rules.
@@ -26,6 +28,7 @@ pub mod cron;
 pub mod format;
 pub mod policy;
 pub mod proof;
+pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod server;

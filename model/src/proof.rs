@@ -141,6 +141,10 @@ pub struct TestRestore {
     pub duration_ms: Option<i64>,
     pub status: TestRestoreStatus,
     pub mismatches: Vec<Mismatch>,
+    /// What is worth knowing but fails nothing (an estimated count that
+    /// differs, globals that would not apply).
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// Every table, restored rows next to recorded ones.
     pub tables: Vec<TableCheck>,
     /// Why it could not run to the end (a refusal, a restore that failed).

@@ -107,6 +107,9 @@ pub fn print_report(t: &TestRestore) {
             println!("  {m}");
         }
     }
+    for n in &t.notes {
+        println!("note: {n}");
+    }
     if let Some(e) = &t.error {
         println!("error: {e}");
     }

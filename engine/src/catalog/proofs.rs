@@ -23,6 +23,7 @@ struct TestRestoreRecord {
     duration_ms: Option<i64>,
     status: String,
     mismatches: String,
+    notes: String,
     tables: String,
     error: Option<String>,
     scratch: Option<String>,
@@ -32,7 +33,7 @@ struct TestRestoreRecord {
 
 const COLUMNS: &str = "id, server_id, server_name, database, backup_id, restore_server_id, \
     restore_server_name, trigger, started_at, finished_at, duration_ms, status, mismatches, \
-    tables, error, scratch, scratch_dropped, who";
+    notes, tables, error, scratch, scratch_dropped, who";
 
 impl TestRestoreRecord {
     fn into_model(self) -> Result<TestRestore, CatalogError> {
@@ -44,6 +45,8 @@ impl TestRestoreRecord {
             serde_json::from_str(&self.mismatches).map_err(|e| corrupt(e.to_string()))?;
         let tables: Vec<TableCheck> =
             serde_json::from_str(&self.tables).map_err(|e| corrupt(e.to_string()))?;
+        let notes: Vec<String> =
+            serde_json::from_str(&self.notes).map_err(|e| corrupt(e.to_string()))?;
         Ok(TestRestore {
             id: self.id,
             server_id: self.server_id,
@@ -58,6 +61,7 @@ impl TestRestoreRecord {
             duration_ms: self.duration_ms,
             status: self.status.parse().map_err(corrupt)?,
             mismatches,
+            notes,
             tables,
             error: self.error,
             scratch: self.scratch,
@@ -89,6 +93,7 @@ pub struct TestRestoreEnd {
     pub restore_server_id: Option<i64>,
     pub restore_server_name: Option<String>,
     pub mismatches: Vec<Mismatch>,
+    pub notes: Vec<String>,
     pub tables: Vec<TableCheck>,
     pub error: Option<String>,
     pub scratch: Option<String>,
@@ -179,7 +184,7 @@ impl Catalog {
         let duration = (now - row.started_at).num_milliseconds().max(0);
         let res = sqlx::query(
             "UPDATE test_restores SET status = ?, finished_at = ?, duration_ms = ?, backup_id = ?,
-                 restore_server_id = ?, restore_server_name = ?, mismatches = ?, tables = ?,
+                 restore_server_id = ?, restore_server_name = ?, mismatches = ?, notes = ?, tables = ?,
                  error = ?, scratch = ?, scratch_dropped = ?, lease_until = NULL
               WHERE id = ? AND runner = ? AND status = 'running'",
         )
@@ -190,6 +195,7 @@ impl Catalog {
         .bind(end.restore_server_id)
         .bind(&end.restore_server_name)
         .bind(serde_json::to_string(&end.mismatches).expect("mismatches serialize"))
+        .bind(serde_json::to_string(&end.notes).expect("notes serialize"))
         .bind(serde_json::to_string(&end.tables).expect("tables serialize"))
         .bind(&end.error)
         .bind(&end.scratch)
@@ -331,16 +337,6 @@ impl Catalog {
         Ok(())
     }
 
-    /// The manifest recorded with a backup when it ended (the catalog's
-    /// copy, beside the one on storage).
-    pub async fn backup_manifest(&self, id: i64) -> Result<Option<String>, CatalogError> {
-        sqlx::query_scalar::<_, Option<String>>("SELECT manifest FROM backups WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(CatalogError::NoSuchBackup(id))
-    }
-
     // ---- events -------------------------------------------------------
 
     /// Records an event for the alert channels.
@@ -454,6 +450,7 @@ mod tests {
                     restore_server_id: Some(s.id),
                     restore_server_name: Some(s.name.clone()),
                     mismatches: vec![mismatch.clone()],
+                    notes: vec!["a note".into()],
                     tables: vec![],
                     error: None,
                     scratch: Some("scratch_app_x".into()),
@@ -464,6 +461,7 @@ mod tests {
             .unwrap();
         assert_eq!(done.status, TestRestoreStatus::Failed);
         assert_eq!(done.mismatches, vec![mismatch]);
+        assert_eq!(done.notes, vec!["a note".to_owned()]);
         assert!(done.duration_ms.is_some() && done.scratch_dropped);
         let (last, passed) = cat.last_test_restores(s.id, "app").await.unwrap();
         assert_eq!(last.unwrap().id, t.id);
@@ -478,6 +476,7 @@ mod tests {
                     restore_server_id: None,
                     restore_server_name: None,
                     mismatches: vec![],
+                    notes: vec![],
                     tables: vec![],
                     error: None,
                     scratch: None,
