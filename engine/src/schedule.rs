@@ -6,7 +6,8 @@
 //! tick reads the catalog only: the databases it knows come from the
 //! discovery worker, which lists each server's databases (names only) on its
 //! own, slower cadence. The lease keeper renews this process's run leases
-//! and recovers expired ones.
+//! and recovers expired ones. Each tick also starts due test-restores
+//! ([`Engine::tick_test_restores`] in `proof`).
 //!
 //! Ticks take `now` as an argument, so tests drive the scheduler with a
 //! controllable clock; the worker passes the wall clock. The last slot
