@@ -12,6 +12,8 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
+mod proofs;
+pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
 mod restores;
 pub use restores::{NewScratch, ScratchRecord};
 
@@ -40,6 +42,10 @@ pub enum CatalogError {
     LeaseLost(i64),
     #[error("backup {id} in the catalog cannot be read: {detail}. Fix: restore the catalog from a copy, or delete that row")]
     Corrupt { id: i64, detail: String },
+    #[error("no test-restore with id {0}")]
+    NoSuchTestRestore(i64),
+    #[error("test-restore {0} was recovered as failed by another pgshelf process: this one did not renew its lease in time (overloaded host, catalog locked, or clock jump). Fix: check the host's load, then run the test-restore again")]
+    TestRestoreLost(i64),
 }
 
 impl CatalogError {
@@ -48,8 +54,11 @@ impl CatalogError {
         match self {
             CatalogError::NoSuchServer(_)
             | CatalogError::NoSuchBackup(_)
+            | CatalogError::NoSuchTestRestore(_)
             | CatalogError::NoSuchScratch(_) => 404,
-            CatalogError::DuplicateServer(_) | CatalogError::LeaseLost(_) => 409,
+            CatalogError::DuplicateServer(_)
+            | CatalogError::LeaseLost(_)
+            | CatalogError::TestRestoreLost(_) => 409,
             _ => 500,
         }
     }
@@ -1042,7 +1051,7 @@ fn unique_to_duplicate(e: sqlx::Error, name: &str) -> CatalogError {
 mod tests {
     use super::*;
 
-    fn fields(name: &str) -> ServerFields {
+    pub(super) fn fields(name: &str) -> ServerFields {
         ServerFields {
             name: name.into(),
             host: "127.0.0.1".into(),

@@ -11,6 +11,8 @@
 //! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
 //! - [`schedule`]: the scheduler worker (ticks with a controllable clock), schedule status.
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
+//! - [`proof`]: test-restores (a backup restored into scratch and compared
+//!   with its manifest), their schedule, proof status, alertable events.
 //! - [`prune`]: acts on a retention plan after a successful run (storage first, then the catalog).
 //! - [`recipe`]: the manual restore recipe of an artifact (stock tools, no pgshelf; pure).
 //! - [`workers`]: named background workers (the backup runner) and their status.
@@ -31,6 +33,7 @@ pub mod pg;
 pub mod pipeline;
 pub mod plans;
 pub mod policy;
+pub mod proof;
 pub mod prune;
 pub mod recipe;
 pub mod restore;
@@ -81,6 +84,8 @@ pub enum Error {
     #[error(transparent)]
     Auth(#[from] auth::AuthError),
     #[error(transparent)]
+    Proof(#[from] proof::ProofError),
+    #[error(transparent)]
     Restore(#[from] restore::RestoreError),
     #[error("{0}")]
     Conflict(String),
@@ -100,6 +105,7 @@ impl Error {
             Error::Pipeline(e) => e.status(),
             Error::Policy(e) => e.status(),
             Error::Auth(e) => e.status(),
+            Error::Proof(e) => e.status(),
             Error::Restore(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,
@@ -183,6 +189,8 @@ pub(crate) struct Inner {
     discovery: schedule::Scheduler,
     /// Set by [`Engine::shutdown`]: no new runs are taken.
     stopping: std::sync::atomic::AtomicBool,
+    /// The `test-restorer` worker (one test-restore at a time).
+    proof: proof::TestRestorer,
     /// The `restorer` worker and restore settings.
     restore: restore::facade::RestoreState,
 }
@@ -266,6 +274,7 @@ impl Engine {
                 throttle: auth::Throttle::default(),
                 discovery: schedule::Scheduler::default(),
                 stopping: std::sync::atomic::AtomicBool::new(false),
+                proof: proof::TestRestorer::default(),
                 restore: restore::facade::RestoreState::new(&cfg.restore_maintenance_work_mem),
             }),
         };
@@ -661,6 +670,7 @@ impl Engine {
             self.inner
                 .discovery
                 .status_named("discovery", "database(s) appeared or disappeared"),
+            self.inner.proof.status(),
             self.inner.restore.restorer.status(),
         ]
     }

@@ -6,7 +6,8 @@
 //! tick reads the catalog only: the databases it knows come from the
 //! discovery worker, which lists each server's databases (names only) on its
 //! own, slower cadence. The lease keeper renews this process's run leases
-//! and recovers expired ones.
+//! and recovers expired ones. Each tick also starts due test-restores
+//! ([`Engine::tick_test_restores`] in `proof`).
 //!
 //! Ticks take `now` as an argument, so tests drive the scheduler with a
 //! controllable clock; the worker passes the wall clock. The last slot
@@ -49,6 +50,8 @@ pub struct TickReport {
     /// (server, database) that appeared or disappeared since the last discovery.
     pub appeared: Vec<(String, String)>,
     pub disappeared: Vec<(String, String)>,
+    /// Test-restores started: (server, database, slot, late).
+    pub test_restores: Vec<(String, String, DateTime<Utc>, bool)>,
     /// Problems that did not stop the tick (a server down, a bad policy).
     pub errors: Vec<String>,
 }
@@ -198,7 +201,13 @@ impl Engine {
     pub async fn tick_schedules(&self, now: DateTime<Utc>) -> Result<TickReport, Error> {
         let sched = self.inner.scheduler.clone();
         sched.state.lock().expect("scheduler state").ticking = true;
-        let result = self.tick_inner(now).await;
+        let mut result = self.tick_inner(now).await;
+        if let Ok(report) = &mut result {
+            match self.tick_test_restores(now, &mut report.errors).await {
+                Ok(started) => report.test_restores = started,
+                Err(e) => report.errors.push(format!("test-restores: {e}")),
+            }
+        }
         let mut st = sched.state.lock().expect("scheduler state");
         st.ticking = false;
         st.last_tick = Some(now);
@@ -485,8 +494,8 @@ impl Engine {
         );
         for known in catalog.known_databases(server_id).await? {
             let (policy, source) = effective_policy(catalog, server_id, &known.name).await?;
-            out.push(
-                self.status_of(
+            let mut status = self
+                .status_of(
                     server_id,
                     Target::Database(known.name.clone()),
                     plan.covers(&known.name),
@@ -498,8 +507,17 @@ impl Engine {
                     known.gone_since,
                     now,
                 )
-                .await?,
-            );
+                .await?;
+            let proof = self
+                .database_proof(server_id, &known.name, &policy, now)
+                .await?;
+            status.last_proven_at = proof.last_passed.as_ref().and_then(|t| t.finished_at);
+            status.last_proof_ms = proof.last_passed.as_ref().and_then(|t| t.duration_ms);
+            // Flag only what is backed up on schedule and still there.
+            if status.covered && status.gone_since.is_none() {
+                status.proof_flag = proof.flag;
+            }
+            out.push(status);
         }
         Ok(out)
     }
@@ -553,6 +571,9 @@ impl Engine {
             overdue,
             gone_since,
             error,
+            last_proven_at: None,
+            last_proof_ms: None,
+            proof_flag: None,
         })
     }
 }

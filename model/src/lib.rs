@@ -9,6 +9,8 @@
 //!   [`backup::BackupStatus`]; the nearest-globals rule.
 //! - [`policy`]: backup policies and server plans with their validation,
 //!   where a policy comes from ([`policy::PolicySource`]).
+//! - [`proof`]: test-restores, their mismatches, proof flags of a
+//!   database, alertable events.
 //! - [`restore`]: what a backup holds, table restores into scratch
 //!   databases, full restores and server rebuilds, as shown.
 //! - [`retention`]: retention tiers and their limits.
@@ -25,6 +27,7 @@ pub mod backup;
 pub mod cron;
 pub mod format;
 pub mod policy;
+pub mod proof;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

@@ -124,6 +124,38 @@ pub struct Policy {
     /// The run fails as stalled when no byte moves for this long.
     pub stall_timeout_secs: u32,
     pub retention: Tiers,
+    /// Scheduled test-restores: the newest good backup restored into a
+    /// scratch database and compared with its manifest.
+    pub test_restore: TestRestorePolicy,
+}
+
+/// When and where a database's backups are proven by a real restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestRestorePolicy {
+    /// Scheduled test-restores happen only when enabled; "Test-restore now" always works.
+    pub enabled: bool,
+    /// Five-field cron expression or preset, read in the policy's time zone.
+    pub cron: String,
+    /// The configured server (by name) to restore on; `None`: the backup's own server.
+    pub restore_server: Option<String>,
+    /// Apply the server's nearest globals backup first (roles created only if missing).
+    pub with_globals: bool,
+}
+
+/// The default test-restore schedule: quarterly, 03:00 on the first day of
+/// January, April, July and October.
+pub const DEFAULT_TEST_RESTORE_CRON: &str = "0 3 1 1,4,7,10 *";
+
+impl Default for TestRestorePolicy {
+    fn default() -> Self {
+        TestRestorePolicy {
+            enabled: true,
+            cron: DEFAULT_TEST_RESTORE_CRON.into(),
+            restore_server: None,
+            with_globals: true,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -140,6 +172,7 @@ impl Default for Policy {
             run_timeout_secs: None,
             stall_timeout_secs: 900,
             retention: Tiers::default(),
+            test_restore: TestRestorePolicy::default(),
         }
     }
 }
@@ -155,9 +188,28 @@ impl Policy {
         Ok((s, parse_tz(&self.timezone)?))
     }
 
+    /// The parsed test-restore schedule and time zone, or the reason they are unusable.
+    pub fn test_restore_schedule(&self) -> Result<(Schedule, Tz), PolicyError> {
+        let s = Schedule::parse(&self.test_restore.cron)
+            .map_err(|e| PolicyError::new("test_restore.cron", e.to_string()))?;
+        Ok((s, parse_tz(&self.timezone)?))
+    }
+
     /// Checks every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), PolicyError> {
         self.schedule()?;
+        self.test_restore_schedule()?;
+        if self
+            .test_restore
+            .restore_server
+            .as_ref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return Err(PolicyError::new(
+                "test_restore.restore_server",
+                "is empty. Fix: name a configured server, or leave it unset to restore on the backup's own server",
+            ));
+        }
         if let Format::Directory { jobs } = self.format {
             if jobs == 0 || jobs > MAX_JOBS {
                 return Err(PolicyError::new(
@@ -462,5 +514,34 @@ impl PolicySource {
     /// A database's own override that can be removed.
     pub fn is_removable_override(self) -> bool {
         matches!(self, PolicySource::Database { declared: false })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_policies_without_test_restore_keep_parsing() {
+        let old = r#"{"enabled":true,"schedule":"@daily","timezone":"UTC"}"#;
+        let p: Policy = serde_json::from_str(old).unwrap();
+        assert_eq!(p.test_restore, TestRestorePolicy::default());
+        assert_eq!(p.test_restore.cron, "0 3 1 1,4,7,10 *");
+        assert!(p.test_restore.enabled && p.test_restore.with_globals);
+        p.validate().unwrap();
+    }
+
+    #[test]
+    fn test_restore_fields_are_validated() {
+        let mut p = Policy::default();
+        p.test_restore.cron = "61 * * * *".into();
+        assert_eq!(p.validate().unwrap_err().field, "test_restore.cron");
+        p.test_restore.cron = "@monthly".into();
+        p.test_restore.restore_server = Some(" ".into());
+        let e = p.validate().unwrap_err();
+        assert_eq!(e.field, "test_restore.restore_server");
+        assert!(e.message.contains("Fix:"));
+        p.test_restore.restore_server = Some("scratch-host".into());
+        p.validate().unwrap();
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backup::{Backup, Target};
 use crate::policy::PolicySource;
+use crate::proof::ProofFlag;
 use crate::retention::Tier;
 
 /// The schedule of one database, or of a server's globals.
@@ -29,6 +30,15 @@ pub struct ScheduleStatus {
     /// Gone from the server since this time (kept in view, not silently dropped).
     pub gone_since: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// When the newest passed test-restore of this database finished.
+    #[serde(default)]
+    pub last_proven_at: Option<DateTime<Utc>>,
+    /// How long that test-restore took.
+    #[serde(default)]
+    pub last_proof_ms: Option<i64>,
+    /// Why its backups are not (recently) proven, if so (`None` for globals).
+    #[serde(default)]
+    pub proof_flag: Option<ProofFlag>,
 }
 
 /// One upcoming run.

@@ -1,6 +1,6 @@
 //! The command line: `serve` (the default), `server add|list|test|remove`,
-//! `databases`, `backup`, `list`, `delete`; the restore commands are in
-//! [`crate::cli_restore`].
+//! `databases`, `backup`, `list`, `delete`, `policy`, `schedule`; the restore
+//! commands are in [`crate::cli_restore`], `test-restore` in [`crate::cli_proof`].
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -83,6 +83,9 @@ pub enum Command {
     /// restore-table, restore, scratch list|drop.
     #[command(flatten)]
     Restore(crate::cli_restore::RestoreCommand),
+    /// Restore a backup into a scratch database, compare its tables and row
+    /// counts with the manifest, drop it; non-zero exit when the test fails.
+    TestRestore(crate::cli_proof::TestRestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +129,18 @@ pub enum PolicyCommand {
         /// Turn scheduled runs on or off.
         #[arg(long)]
         enabled: Option<bool>,
+        /// Turn scheduled test-restores on or off.
+        #[arg(long)]
+        test_restore_enabled: Option<bool>,
+        /// Test-restore schedule: cron expression or preset, in the policy's time zone.
+        #[arg(long)]
+        test_restore_cron: Option<String>,
+        /// Server to test-restore on, by name; "" for the backup's own server.
+        #[arg(long)]
+        test_restore_server: Option<String>,
+        /// Apply the globals backup before a test-restore (roles created only if missing).
+        #[arg(long)]
+        test_restore_globals: Option<bool>,
         /// A whole policy from a TOML file (fields given as flags still win).
         #[arg(long)]
         file: Option<PathBuf>,
@@ -359,6 +374,10 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             keep_monthly,
             keep_yearly,
             enabled,
+            test_restore_enabled,
+            test_restore_cron,
+            test_restore_server,
+            test_restore_globals,
             file,
             dry_run,
         }) => {
@@ -402,10 +421,33 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             if let Some(v) = enabled {
                 p.enabled = v;
             }
+            let tr = &mut p.test_restore;
+            if let Some(v) = test_restore_enabled {
+                tr.enabled = v;
+            }
+            if let Some(v) = test_restore_cron {
+                tr.cron = v;
+            }
+            if let Some(v) = test_restore_server {
+                tr.restore_server = (!v.trim().is_empty()).then_some(v);
+            }
+            if let Some(v) = test_restore_globals {
+                tr.with_globals = v;
+            }
             let preview = engine
                 .preview_policy(s.id, database.as_deref(), &p, chrono::Utc::now())
                 .await?;
             println!("schedule: {} ({})", preview.describe, p.timezone);
+            println!(
+                "test-restores: {} ({}{})",
+                if p.test_restore.enabled { "on" } else { "off" },
+                p.test_restore.cron,
+                p.test_restore
+                    .restore_server
+                    .as_deref()
+                    .map(|s| format!(", on {s}"))
+                    .unwrap_or_default()
+            );
             for t in &preview.next_runs {
                 println!("  next: {} UTC", t.utc.format("%Y-%m-%d %H:%M"));
             }
@@ -438,6 +480,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             engine.clear_policy(s.id, &database).await?;
             println!("{database} now inherits the server's default policy");
         }
+        Command::TestRestore(args) => crate::cli_proof::run(engine, args).await?,
         Command::Schedule { server, json } => {
             let s = engine.server_by_name(&server).await?;
             let rows = engine.schedule_status(s.id, chrono::Utc::now()).await?;
@@ -445,8 +488,8 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!(
-                    "{:<24} {:<28} {:<18} {:<18} FLAGS",
-                    "DATABASE", "SCHEDULE", "NEXT (UTC)", "LAST SUCCESS"
+                    "{:<24} {:<28} {:<18} {:<18} {:<18} FLAGS",
+                    "DATABASE", "SCHEDULE", "NEXT (UTC)", "LAST SUCCESS", "LAST PROVEN"
                 );
                 let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
                     d.map(|d| d.format("%Y-%m-%d %H:%M").to_string())
@@ -466,6 +509,9 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                     if let Some(g) = r.gone_since {
                         flags.push(format!("gone since {}", g.format("%Y-%m-%d")));
                     }
+                    if let Some(f) = r.proof_flag {
+                        flags.push(f.label().to_uppercase());
+                    }
                     if let Some(e) = &r.error {
                         flags.push(e.clone());
                     }
@@ -474,11 +520,12 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                         engine::catalog::Target::Database(db) => db.clone(),
                     };
                     println!(
-                        "{:<24} {:<28} {:<18} {:<18} {}",
+                        "{:<24} {:<28} {:<18} {:<18} {:<18} {}",
                         name,
                         r.describe,
                         t(r.next_run),
                         t(r.last_success.as_ref().and_then(|b| b.finished_at)),
+                        t(r.last_proven_at),
                         flags.join(", ")
                     );
                 }

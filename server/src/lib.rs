@@ -6,6 +6,7 @@
 //! - [`config`]: defaults, then `pgshelf.toml`, then `PGSHELF_*` variables.
 //! - [`cli`]: the subcommands other than `serve`; [`cli_restore`]:
 //!   `restore-table`, `restore`, `scratch list|drop`.
+//! - [`cli_proof`]: the `test-restore` command.
 //! - [`remote`]: the CLI's read and run commands against another pgshelf,
 //!   with an API token.
 //! - [`guard`]: who is calling (session cookie or API token), anonymous and
@@ -20,6 +21,7 @@
 
 pub mod cli;
 pub mod cli_restore;
+pub mod cli_proof;
 pub mod config;
 pub mod downloads;
 pub mod guard;

@@ -593,3 +593,164 @@ fn restore_table_json_and_scratch_list_drop() {
     assert_eq!(pg.psql(&copy, "SELECT count(*) FROM child"), "9");
     pg.drop_database(&copy);
 }
+
+#[test]
+fn test_restore_json_passes_then_fails_on_a_truncated_artifact() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let db = pg.fresh_database("cliproof");
+    pg.psql(
+        &db,
+        "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    );
+    let o = pgshelf(
+        &data,
+        &["server", "add", "main", "--url", &url],
+        &[("PGPASSWORD", testkit::PASSWORD)],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The test-restore schedule is part of the policy.
+    let o = pgshelf(
+        &data,
+        &[
+            "policy",
+            "set",
+            "--server",
+            "main",
+            "--test-restore-cron",
+            "0 4 1 * *",
+            "--test-restore-globals",
+            "false",
+        ],
+        &[],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("test-restores: on (0 4 1 * *)"),
+        "{}",
+        text(&o)
+    );
+    let o = pgshelf(&data, &["policy", "show", "--server", "main"], &[], None);
+    assert!(text(&o).contains("[test_restore]"), "{}", text(&o));
+    assert!(text(&o).contains("cron = \"0 4 1 * *\""), "{}", text(&o));
+    let o = pgshelf(
+        &data,
+        &[
+            "policy",
+            "set",
+            "--server",
+            "main",
+            "--test-restore-cron",
+            "every day",
+        ],
+        &[],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("test_restore.cron"), "{}", text(&o));
+
+    let o = pgshelf(
+        &data,
+        &["backup", "--server", "main", "--database", &db],
+        &[],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+
+    // A good backup passes: one JSON object with the scratch database and
+    // the rows restored next to those recorded.
+    let o = pgshelf(
+        &data,
+        &["test-restore", "--backup", &id, "--json"],
+        &[],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(t["status"], "passed", "{t}");
+    assert_eq!(t["backup_id"].to_string(), id);
+    assert!(
+        t["scratch"].as_str().is_some() && t["scratch_dropped"] == true,
+        "{t}"
+    );
+    assert!(t["duration_ms"].as_i64().is_some());
+    let table = t["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["table"] == "public.t")
+        .unwrap();
+    assert_eq!(
+        (table["restored"].as_i64(), table["recorded"].as_i64()),
+        (Some(20000), Some(20000))
+    );
+
+    // The same in words.
+    let o = pgshelf(
+        &data,
+        &["test-restore", "--server", "main", "--database", &db],
+        &[],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("PASSED") && text(&o).contains("public.t"),
+        "{}",
+        text(&o)
+    );
+
+    // The stored artifact truncated: non-zero exit with the cause, the
+    // failure as JSON, the table named.
+    let dump = files_named(&data.join("backups"), "dump.zst");
+    let bytes = std::fs::read(&dump).unwrap();
+    std::fs::write(&dump, &bytes[..bytes.len() / 2]).unwrap();
+    let o = pgshelf(
+        &data,
+        &[
+            "test-restore",
+            "--server",
+            "main",
+            "--database",
+            &db,
+            "--json",
+        ],
+        &[],
+        None,
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(t["status"], "failed", "{t}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("FAILED") && err.contains("public.t"), "{err}");
+
+    // Wrong arguments are refused by the parser.
+    let o = pgshelf(&data, &["test-restore", "--server", "main"], &[], None);
+    assert!(!o.status.success());
+    pg.drop_database(&db);
+}
+
+/// The one file called `name` under `dir`.
+fn files_named(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == name) {
+                return p;
+            }
+        }
+    }
+    panic!("no {name} under {}", dir.display());
+}

@@ -214,6 +214,7 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
             })),
         ),
         ("/api/policies/clear", "server_id=1&database=app".into()),
+        ("/api/proof/test-restore", "server_id=1&database=app".into()),
         (
             "/api/users/add",
             "username=eve&password=a+long+password&role=admin".into(),
@@ -234,7 +235,6 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
             })),
         ),
         ("/api/restores/job", "id=1".into()),
-        ("/api/restores/test", "server_id=1&database=app".into()),
         (
             "/api/restores/full",
             json(serde_json::json!({
@@ -268,7 +268,7 @@ const OPERATOR_CALLS: &[&str] = &[
     "/api/backups/start",
     "/api/restores/tables",
     "/api/restores/job",
-    "/api/restores/test",
+    "/api/proof/test-restore",
     "/api/scratch/drop",
     "/api/compare/table",
 ];

@@ -33,6 +33,7 @@ const FIELDS: &[&str] = &[
     "run_timeout_secs",
     "stall_timeout_secs",
     "retention*",
+    "test_restore*",
 ];
 
 /// One signal per form field.
@@ -55,6 +56,10 @@ struct Fields {
     run_timeout_secs: RwSignal<String>,
     stall_timeout_secs: RwSignal<String>,
     retention: TierSignals,
+    test_restore_enabled: RwSignal<bool>,
+    test_restore_cron: RwSignal<String>,
+    test_restore_server: RwSignal<String>,
+    test_restore_globals: RwSignal<bool>,
 }
 
 impl Fields {
@@ -78,6 +83,10 @@ impl Fields {
             run_timeout_secs: s(&f.run_timeout_secs),
             stall_timeout_secs: s(&f.stall_timeout_secs),
             retention: TierSignals::new(&f.retention),
+            test_restore_enabled: RwSignal::new(f.test_restore_enabled),
+            test_restore_cron: s(&f.test_restore_cron),
+            test_restore_server: s(&f.test_restore_server),
+            test_restore_globals: RwSignal::new(f.test_restore_globals),
         }
     }
 
@@ -101,6 +110,10 @@ impl Fields {
             run_timeout_secs: self.run_timeout_secs.get(),
             stall_timeout_secs: self.stall_timeout_secs.get(),
             retention: self.retention.get(),
+            test_restore_enabled: self.test_restore_enabled.get(),
+            test_restore_cron: self.test_restore_cron.get(),
+            test_restore_server: self.test_restore_server.get(),
+            test_restore_globals: self.test_restore_globals.get(),
         }
     }
 
@@ -400,6 +413,8 @@ pub fn PolicyEditor(
     let format_initial = form.format.clone();
     let initial_enabled = form.enabled;
     let initial_serializable = form.serializable_deferrable;
+    let initial_test_restore = form.test_restore_enabled;
+    let initial_test_globals = form.test_restore_globals;
     let tz_initial = form.timezone.clone();
     let schedule_initial = form.schedule.clone();
     let level_hint_text = move || level_hint(&f.compression.get());
@@ -502,6 +517,20 @@ pub fn PolicyEditor(
 
                     <h3>"Retention"</h3>
                     <TierInputs tiers=f.retention testid_prefix="policy-keep" error=save_error error_field="retention*"/>
+
+                    <h3>"Test-restores"</h3>
+                    <label class="check">
+                        <input type="checkbox" checked=initial_test_restore bind:checked=f.test_restore_enabled data-testid="policy-test-restore-enabled"/>
+                        " Prove backups on schedule (the newest good backup restored into scratch and compared; “Test-restore now” always works)"
+                    </label>
+                    <div class="fields">
+                        {text_field("Test-restore schedule", "test_restore.cron", "policy-test-restore-cron", f.test_restore_cron, "cron in the policy's time zone; default quarterly: 0 3 1 1,4,7,10 *", save_error)}
+                        {text_field("Restore on server", "test_restore.restore_server", "policy-test-restore-server", f.test_restore_server, "a configured server's name; blank: the backup's own server", save_error)}
+                    </div>
+                    <label class="check">
+                        <input type="checkbox" checked=initial_test_globals bind:checked=f.test_restore_globals data-testid="policy-test-restore-globals"/>
+                        " Apply the globals backup first (roles created only if missing)"
+                    </label>
 
                     {move || general().map(|m| view! { <ErrorMessage message=m/> })}
                     <div class="form-actions">

@@ -7,7 +7,7 @@
 
 use model::policy::{
     Compression, Coverage, Format, GlobalsPolicy, PgDumpAlgorithm, Policy, Selection, ServerPlan,
-    Standby,
+    Standby, TestRestorePolicy,
 };
 use model::retention::Tiers;
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,13 @@ pub struct PolicyForm {
     /// Seconds without a byte moving before the run fails as stalled.
     pub stall_timeout_secs: String,
     pub retention: TiersForm,
+    /// Scheduled test-restores on or off.
+    pub test_restore_enabled: bool,
+    /// The test-restore schedule (cron or preset).
+    pub test_restore_cron: String,
+    /// Server name to test-restore on; blank: the backup's own server.
+    pub test_restore_server: String,
+    pub test_restore_globals: bool,
 }
 
 /// A server plan as the form edits it.
@@ -185,6 +192,10 @@ pub fn policy_form(p: &Policy) -> PolicyForm {
         run_timeout_secs: opt_num(p.run_timeout_secs),
         stall_timeout_secs: p.stall_timeout_secs.to_string(),
         retention: tiers_form(&p.retention),
+        test_restore_enabled: p.test_restore.enabled,
+        test_restore_cron: p.test_restore.cron.clone(),
+        test_restore_server: p.test_restore.restore_server.clone().unwrap_or_default(),
+        test_restore_globals: p.test_restore.with_globals,
     }
 }
 
@@ -250,6 +261,14 @@ pub fn policy_from_form(f: &PolicyForm) -> Result<Policy, String> {
         stall_timeout_secs: parse_u32("stall_timeout_secs", &f.stall_timeout_secs, Some(900))?
             .unwrap_or(900),
         retention: tiers_from("retention", &f.retention)?,
+        test_restore: TestRestorePolicy {
+            enabled: f.test_restore_enabled,
+            cron: f.test_restore_cron.trim().to_owned(),
+            restore_server: Some(f.test_restore_server.trim())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            with_globals: f.test_restore_globals,
+        },
     })
 }
 

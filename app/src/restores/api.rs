@@ -5,7 +5,6 @@
 
 use leptos::prelude::*;
 use model::compare::{Comparison, PutBack, PutBackRecord};
-use model::proof::TestRestore;
 use model::restore::{
     RestoreJob, RestoreRequest, RestoreResult, ScratchDatabase, TableRestoreRequest,
 };
@@ -109,36 +108,6 @@ pub async fn drop_scratch(name: String) -> Result<(), ServerFnError> {
     use crate::edge::{engine, engine_error};
     engine()?
         .drop_scratch(&name, &caller.name)
-        .await
-        .map_err(engine_error)
-}
-
-/// Test-restores a backup (or the newest good backup of a database) now and
-/// returns the result.
-#[server(prefix = "/api", endpoint = "restores/test")]
-pub async fn test_restore_now(
-    server_id: i64,
-    database: String,
-    backup_id: Option<i64>,
-    restore_server_id: Option<i64>,
-) -> Result<TestRestore, ServerFnError> {
-    let caller = crate::edge::require(model::user::Role::Operator)?;
-    use crate::edge::{engine, engine_error};
-    use engine::proof::TestRestoreTarget;
-    let target = match backup_id {
-        Some(id) => TestRestoreTarget::Backup(id),
-        None => TestRestoreTarget::Database {
-            server_id,
-            database,
-        },
-    };
-    engine()?
-        .test_restore(
-            target,
-            restore_server_id,
-            model::proof::Trigger::Manual,
-            &caller.name,
-        )
         .await
         .map_err(engine_error)
 }

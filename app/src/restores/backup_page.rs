@@ -11,7 +11,8 @@ use crate::not_found::NotFoundPage;
 use crate::restores::api::backup_page;
 use crate::restores::full_restore_form::FullRestoreForm;
 use crate::restores::table_restore_panel::TableRestorePanel;
-use crate::restores::test_restore_button::{TestRestoreButton, TestRestoreLine};
+use crate::restores::test_restore_line::TestRestoreLine;
+use crate::schedules::test_restore_button::TestRestoreButton;
 use crate::restores::views::BackupPage as Page;
 use crate::ui::error_message::error_text;
 use crate::ui::format::{database_href, duration_ms, human_size, server_href, utc};
@@ -103,7 +104,7 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
             <section data-testid="backup-proof">
                 <div class="section-head">
                     <h2>"Test-restore"</h2>
-                    <TestRestoreButton server_id database=db backup_id=Some(b.id) changed/>
+                    <TestRestoreButton server_id database=db backup_id=b.id changed/>
                 </div>
                 {if lines.is_empty() {
                     view! { <p class="muted" data-testid="no-test-restores">"Not test-restored yet."</p> }.into_any()

@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 
 use crate::restores::api::database_proof;
-use crate::restores::test_restore_button::{TestRestoreButton, TestRestoreLine};
+use crate::restores::test_restore_line::TestRestoreLine;
+use crate::schedules::test_restore_button::TestRestoreButton;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::{duration_ms, utc};
 
@@ -44,7 +45,7 @@ pub fn DatabaseProofPanel(server_id: i64, database: String) -> impl IntoView {
         <section data-testid="database-proof">
             <div class="section-head">
                 <h2>"Proof"</h2>
-                <TestRestoreButton server_id database=database.clone() backup_id=None changed/>
+                <TestRestoreButton server_id database=database.clone() changed/>
             </div>
             <Transition fallback=|| ()>{body}</Transition>
         </section>

@@ -12,5 +12,5 @@ pub mod restored_table_card;
 pub mod scratch_page;
 pub mod table_picker;
 pub mod table_restore_panel;
-pub mod test_restore_button;
+pub mod test_restore_line;
 pub mod views;

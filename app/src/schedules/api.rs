@@ -76,3 +76,33 @@ pub async fn list_globals(server_id: i64, limit: i64) -> Result<BackupList, Serv
     use model::backup::Target;
     crate::backups::api::listing::list(server_id, Some(Target::Globals), limit).await
 }
+
+/// "Test-restore now": proves a database's newest good backup, or the
+/// backup given (restored
+/// into scratch, compared with its manifest, scratch dropped) and returns
+/// the recorded test-restore, passed or failed.
+#[server(prefix = "/api", endpoint = "proof/test-restore")]
+pub async fn test_restore_now(
+    server_id: i64,
+    database: String,
+    backup_id: Option<i64>,
+) -> Result<model::proof::TestRestore, ServerFnError> {
+    let caller = crate::edge::require(model::user::Role::Operator)?;
+    use crate::edge::{engine, engine_error};
+    use engine::proof::{TestRestoreTarget, TestRestoreTrigger};
+    engine()?
+        .test_restore(
+            match backup_id {
+                Some(id) => TestRestoreTarget::Backup(id),
+                None => TestRestoreTarget::Database {
+                    server_id,
+                    database,
+                },
+            },
+            None,
+            TestRestoreTrigger::Manual,
+            &caller.name,
+        )
+        .await
+        .map_err(engine_error)
+}

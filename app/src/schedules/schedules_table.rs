@@ -1,17 +1,20 @@
 //! A server's schedules: one row per database it knows and one for globals,
 //! with the schedule in words, the next run, the last run and last success,
-//! and flags (OVERDUE, late, disabled, not covered, gone since, error).
+//! the last proven restore (when, how long, and a proof flag), and flags
+//! (OVERDUE, late, disabled, not covered, gone since, error).
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 
 use crate::schedules::api::schedule_status;
+use crate::schedules::test_restore_button::TestRestoreButton;
 use crate::ui::error_message::error_text;
 use crate::ui::format::{ago, database_href, policy_href, utc};
 use crate::ui::poll::poll_while;
 use crate::ui::status_badge::StatusBadge;
 use model::backup::{Backup, Target};
+use model::proof::ProofFlag;
 use model::schedule::ScheduleStatus;
 
 /// How often the table refreshes while a last run is queued or running.
@@ -81,7 +84,47 @@ fn run_cell(b: Option<Backup>, now: chrono::DateTime<chrono::Utc>) -> AnyView {
     }
 }
 
-fn row(server_id: i64, r: ScheduleStatus, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
+/// The last passed test-restore (when, how long) and the proof flag as a badge.
+fn proven_cell(
+    server_id: i64,
+    r: &ScheduleStatus,
+    now: chrono::DateTime<chrono::Utc>,
+    changed: RwSignal<u64>,
+) -> AnyView {
+    if r.target.is_globals() {
+        return view! { <span class="muted">"—"</span> }.into_any();
+    }
+    let when = match r.last_proven_at {
+        Some(at) => view! {
+            <span title=utc(at)>{ago(at, now)}</span>
+            <span class="sub">{r.last_proof_ms.map(|ms| format!("restored in {}", model::format::duration_ms(ms)))}</span>
+        }
+        .into_any(),
+        None => view! { <span class="muted">"never"</span> }.into_any(),
+    };
+    let badge = r.proof_flag.map(|f| {
+        let kind = match f {
+            ProofFlag::LastTestFailed => "error",
+            _ => "warn",
+        };
+        view! {
+            <span class=format!("flag flag-{kind}") data-testid="proof-flag" data-flag=f.as_str()>{f.label()}</span>
+        }
+    });
+    let database = r.target.database().unwrap_or_default().to_owned();
+    view! {
+        {when} {badge}
+        <TestRestoreButton server_id database changed/>
+    }
+    .into_any()
+}
+
+fn row(
+    server_id: i64,
+    r: ScheduleStatus,
+    now: chrono::DateTime<chrono::Utc>,
+    changed: RwSignal<u64>,
+) -> impl IntoView {
     let (what, policy) = match &r.target {
         Target::Globals => (
             view! { <a href="#server-plan" class="strong">"globals"</a> <span class="sub">"roles, tablespaces"</span> }.into_any(),
@@ -107,6 +150,7 @@ fn row(server_id: i64, r: ScheduleStatus, now: chrono::DateTime<chrono::Utc>) ->
         None => view! { <span class="muted">"—"</span> }.into_any(),
     };
     let flags = flags(&r);
+    let proven = proven_cell(server_id, &r, now, changed);
     view! {
         <tr data-testid="schedule-row" data-database=r.target.database().unwrap_or_default().to_owned()>
             <td>{what}</td>
@@ -118,6 +162,7 @@ fn row(server_id: i64, r: ScheduleStatus, now: chrono::DateTime<chrono::Utc>) ->
             <td class="when" data-testid="schedule-next">{next}</td>
             <td class="when">{run_cell(r.last_run, now)}</td>
             <td class="when">{run_cell(r.last_success, now)}</td>
+            <td class="when" data-testid="schedule-proven">{proven}</td>
             <td class="flags">{flags}</td>
         </tr>
     }
@@ -138,7 +183,12 @@ fn until(t: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -
 /// saved, a backup queued) and polls while a last run is active.
 #[component]
 pub fn SchedulesTable(server_id: i64, #[prop(into)] changed: Signal<u64>) -> impl IntoView {
-    let status = Resource::new(move || changed.get(), move |_| schedule_status(server_id));
+    // Bumped when a test-restore started here ends.
+    let proven = RwSignal::new(0u64);
+    let status = Resource::new(
+        move || (changed.get(), proven.get()),
+        move |_| schedule_status(server_id),
+    );
     poll_while(
         move || match status.get()? {
             Ok(s) if s.any_active() => Some(POLL_ACTIVE),
@@ -161,11 +211,12 @@ pub fn SchedulesTable(server_id: i64, #[prop(into)] changed: Signal<u64>) -> imp
                                 <th>"Next run"</th>
                                 <th>"Last run"</th>
                                 <th>"Last success"</th>
+                                <th>"Last proven"</th>
                                 <th>"Flags"</th>
                             </tr>
                         </thead>
                         <tbody>
-                            {s.rows.into_iter().map(|r| row(server_id, r, now)).collect_view()}
+                            {s.rows.into_iter().map(|r| row(server_id, r, now, proven)).collect_view()}
                         </tbody>
                     </table>
                 }
