@@ -1251,26 +1251,19 @@ pub async fn write_put_back<W: AsyncWrite + Unpin>(
     Ok(summary)
 }
 
-/// How many statements [`apply_script`] sends per round trip (at most).
+/// How many bytes of statements [`apply_script`] sends per round trip (at most).
 const APPLY_BATCH_BYTES: usize = 1 << 20;
 
 /// Runs a script made by [`write_put_back`] on the live database in one
 /// transaction: its statements in order, then, before `COMMIT`, the rows
 /// this transaction inserted into and updated in the table (its partitions
-/// summed) from PostgreSQL's own per-transaction counters. Any failure rolls
+/// summed) from PostgreSQL's own per-session counters. Any failure rolls
 /// everything back. Returns (inserted, updated).
 pub async fn apply_script(
     live: &Side,
     table: &TableRef,
     script: &Path,
 ) -> Result<(u64, u64), CompareError> {
-    let failed = |detail: String, fix: &str| CompareError::Apply {
-        table: table.display(),
-        database: live.database.clone(),
-        detail,
-        fix: fix.to_owned(),
-    };
-    let db_fix = "read the cause: a row that now conflicts on another unique index, a trigger or a check constraint of the live table may refuse a row; fix that row live (or leave it out of the put-back), then apply again";
     let file = tokio::fs::File::open(script)
         .await
         .map_err(|e| CompareError::Write {
@@ -1278,81 +1271,100 @@ pub async fn apply_script(
         })?;
     let mut lines = tokio::io::BufReader::new(file).lines();
     let mut conn = live.spec.connect(&live.database).await?;
-    let mut batch = String::new();
-    let mut began = false;
-    let mut counts = None;
-    let result: Result<(), CompareError> = async {
-        while let Some(line) = lines.next_line().await.map_err(|e| CompareError::Write {
-            detail: format!("cannot read the script back: {e}"),
-        })? {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with("--") {
-                continue;
-            }
-            if line == "BEGIN;" {
-                sqlx::raw_sql("BEGIN")
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| failed(db_message(&e), db_fix))?;
-                began = true;
-                continue;
-            }
-            if !began {
-                return Err(failed(
-                    "the script does not start its transaction with BEGIN".into(),
-                    "apply a script pgshelf made, unchanged",
-                ));
-            }
-            if line == "COMMIT;" {
-                if !batch.is_empty() {
-                    sqlx::raw_sql(&batch)
-                        .execute(&mut conn)
-                        .await
-                        .map_err(|e| failed(db_message(&e), db_fix))?;
-                    batch.clear();
-                }
-                let (ins, upd): (i64, i64) = sqlx::query_as(
-                    "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(t.relid)), 0)::int8,
-                            coalesce(sum(pg_stat_get_xact_tuples_updated(t.relid)), 0)::int8
-                       FROM pg_partition_tree($1::regclass) t",
-                )
-                .bind(table.sql())
-                .fetch_one(&mut conn)
-                .await
-                .map_err(|e| failed(db_message(&e), db_fix))?;
-                sqlx::raw_sql("COMMIT")
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| failed(db_message(&e), db_fix))?;
-                counts = Some((ins.max(0) as u64, upd.max(0) as u64));
-                break;
-            }
-            batch.push_str(line);
-            batch.push('\n');
-            if batch.len() >= APPLY_BATCH_BYTES {
-                sqlx::raw_sql(&batch)
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| failed(db_message(&e), db_fix))?;
-                batch.clear();
-            }
-        }
-        Ok(())
-    }
-    .await;
-    let outcome = match (result, counts) {
-        (Ok(()), Some(c)) => Ok(c),
-        (Ok(()), None) => Err(failed(
-            "the script ends without COMMIT".into(),
-            "apply a script pgshelf made, unchanged",
-        )),
-        (Err(e), _) => Err(e),
-    };
+    let outcome = run_script(&mut conn, &mut lines, live, table).await;
     if outcome.is_err() {
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
     }
     let _ = conn.close().await;
     outcome
+}
+
+async fn run_script<R: tokio::io::AsyncBufRead + Unpin>(
+    conn: &mut PgConnection,
+    lines: &mut tokio::io::Lines<R>,
+    live: &Side,
+    table: &TableRef,
+) -> Result<(u64, u64), CompareError> {
+    let failed = |detail: String, fix: &str| CompareError::Apply {
+        table: table.display(),
+        database: live.database.clone(),
+        detail,
+        fix: fix.to_owned(),
+    };
+    let db = |e: sqlx::Error| {
+        failed(
+            db_message(&e),
+            "read the cause: a row that now conflicts on another unique index, a trigger or a check constraint of the live table may refuse a row; fix that row live (or leave it out of the put-back), then apply again",
+        )
+    };
+    let not_ours = "apply a script pgshelf made, unchanged";
+    let mut batch = String::new();
+    let mut base = None;
+    while let Some(line) = lines.next_line().await.map_err(|e| CompareError::Write {
+        detail: format!("cannot read the script back: {e}"),
+    })? {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("--") {
+            continue;
+        }
+        if line == "BEGIN;" && base.is_none() {
+            sqlx::raw_sql("BEGIN")
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            // Counts this session has not reported yet stay in the
+            // counters; only the difference is this transaction's.
+            base = Some(row_counters(conn, table).await.map_err(db)?);
+            continue;
+        }
+        let Some((ins0, upd0)) = base else {
+            return Err(failed(
+                "the script does not start its transaction with BEGIN".into(),
+                not_ours,
+            ));
+        };
+        if line == "COMMIT;" {
+            if !batch.is_empty() {
+                sqlx::raw_sql(&batch)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+            }
+            let (ins, upd) = row_counters(conn, table).await.map_err(db)?;
+            sqlx::raw_sql("COMMIT")
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            return Ok(((ins - ins0).max(0) as u64, (upd - upd0).max(0) as u64));
+        }
+        batch.push_str(line);
+        batch.push('\n');
+        if batch.len() >= APPLY_BATCH_BYTES {
+            sqlx::raw_sql(&batch)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            batch.clear();
+        }
+    }
+    Err(failed("the script ends without COMMIT".into(), not_ours))
+}
+
+/// This session's row counters of the table, its partitions summed:
+/// (inserted, updated), including what the open transaction did.
+async fn row_counters(
+    conn: &mut PgConnection,
+    table: &TableRef,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(t.relid)), 0)::int8,
+                coalesce(sum(pg_stat_get_xact_tuples_updated(t.relid)), 0)::int8
+           FROM (SELECT $1::regclass AS relid
+                 UNION SELECT relid FROM pg_partition_tree($1::regclass)) t",
+    )
+    .bind(table.sql())
+    .fetch_one(&mut *conn)
+    .await
 }
 
 fn db_message(e: &sqlx::Error) -> String {
