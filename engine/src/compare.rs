@@ -43,8 +43,9 @@ pub use model::compare::{
 pub enum CompareError {
     #[error(transparent)]
     Pg(#[from] PgError),
-    #[error("the table name {input:?} cannot be read: {detail}. Fix: write it as SCHEMA.TABLE, double-quoting a part that holds a dot or a double quote (a quote inside doubled), e.g. sales.orders or \"Audit Log\".\"My \"\"Odd\"\" Table\"")]
-    BadTable { input: String, detail: String },
+    /// A table name that is not `schema.table`.
+    #[error(transparent)]
+    Name(#[from] crate::toc::TocError),
     #[error("there is no table {table} in the {side} database {database:?}{similar}. Fix: {fix}")]
     NoTable {
         table: String,
@@ -107,7 +108,7 @@ impl CompareError {
     pub fn status(&self) -> u16 {
         match self {
             CompareError::Pg(e) => e.status(),
-            CompareError::BadTable { .. } => 400,
+            CompareError::Name(e) => e.status(),
             CompareError::NoTable { .. } => 404,
             CompareError::ColumnsDiffer { .. } | CompareError::Apply { .. } => 409,
             CompareError::NoKey { .. }
@@ -124,107 +125,11 @@ impl CompareError {
 
 // ---- names and literals (pure) ------------------------------------------
 
-/// A table named by schema and name, as stored (no case folding).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TableRef {
-    pub schema: String,
-    pub name: String,
-}
+pub use crate::toc::TableRef;
 
-impl TableRef {
-    /// Reads `SCHEMA.TABLE`. A part may be double-quoted (`"My Schema"`, a
-    /// quote inside doubled), and must be when it holds a dot or starts
-    /// with a quote; unquoted parts are taken as they are written (no case
-    /// folding). A name without a schema is in `public`.
-    pub fn parse(input: &str) -> Result<TableRef, CompareError> {
-        let bad = |detail: &str| CompareError::BadTable {
-            input: input.to_owned(),
-            detail: detail.to_owned(),
-        };
-        let mut parts = Vec::new();
-        let mut rest = input.trim();
-        loop {
-            let (part, after) = if let Some(q) = rest.strip_prefix('"') {
-                let mut out = String::new();
-                let mut chars = q.char_indices();
-                let mut end = None;
-                while let Some((i, c)) = chars.next() {
-                    if c == '"' {
-                        if q[i + 1..].starts_with('"') {
-                            out.push('"');
-                            chars.next();
-                        } else {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    } else {
-                        out.push(c);
-                    }
-                }
-                let Some(end) = end else {
-                    return Err(bad("a double quote is not closed"));
-                };
-                (out, &q[end..])
-            } else {
-                let end = rest.find('.').unwrap_or(rest.len());
-                let part = &rest[..end];
-                if part.contains('"') {
-                    return Err(bad("a double quote inside an unquoted part"));
-                }
-                (part.to_owned(), &rest[end..])
-            };
-            if part.is_empty() {
-                return Err(bad("an empty part"));
-            }
-            parts.push(part);
-            if after.is_empty() {
-                break;
-            }
-            match after.strip_prefix('.') {
-                Some(r) => rest = r,
-                None => return Err(bad("something follows a quoted part other than a dot")),
-            }
-        }
-        match parts.len() {
-            1 => Ok(TableRef {
-                schema: "public".into(),
-                name: parts.pop().unwrap_or_default(),
-            }),
-            2 => {
-                let name = parts.pop().unwrap_or_default();
-                let schema = parts.pop().unwrap_or_default();
-                Ok(TableRef { schema, name })
-            }
-            _ => Err(bad(
-                "more than two dot-separated parts (quote a part that holds a dot)",
-            )),
-        }
-    }
-
-    /// The form [`TableRef::parse`] reads back: `schema.table`, a part
-    /// double-quoted only when it has to be. Also the text a put-back's
-    /// confirmation must match.
-    pub fn display(&self) -> String {
-        fn part(s: &str) -> String {
-            if s.is_empty() || s.contains(['.', '"']) || s.trim() != s {
-                quote_ident(s)
-            } else {
-                s.to_owned()
-            }
-        }
-        format!("{}.{}", part(&self.schema), part(&self.name))
-    }
-
-    /// `"schema"."table"` for SQL (one line: see [`ident`]).
-    pub fn sql(&self) -> String {
-        format!("{}.{}", ident(&self.schema), ident(&self.name))
-    }
-}
-
-impl std::fmt::Display for TableRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.display())
-    }
+/// `"schema"."table"` for a script line (see [`ident`]).
+pub fn table_sql(t: &TableRef) -> String {
+    format!("{}.{}", ident(&t.schema), ident(&t.name))
 }
 
 /// Quotes an identifier for a script line: `"a ""b"""`; a name holding a
@@ -421,7 +326,7 @@ impl Plan {
         format!(
             "SELECT {} FROM {only}{} ORDER BY {}",
             cols.join(", "),
-            table.sql(),
+            table_sql(table),
             order.join(", ")
         )
     }
@@ -484,7 +389,7 @@ pub fn plan(
             detail,
             fix: format!(
                 "give the live table a primary key (ALTER TABLE {} ADD PRIMARY KEY (...)) or a unique, not deferrable index over NOT NULL columns, in the scratch copy too, then compare again",
-                table.sql()
+                table_sql(table)
             ),
         });
     }
@@ -506,7 +411,7 @@ pub fn plan(
             ),
             fix: format!(
                 "in the scratch database, CREATE UNIQUE INDEX ON {} ({}) (and restore the table whole, with its constraints), then compare again",
-                table.sql(),
+                table_sql(table),
                 cols.join(", ")
             ),
         });
@@ -1061,7 +966,7 @@ impl Upsert {
         Upsert {
             head: format!(
                 "INSERT INTO {} ({}){overriding} VALUES (",
-                table.sql(),
+                table_sql(table),
                 names.join(", ")
             ),
             tail: format!(") ON CONFLICT ({}) {action};\n", key.join(", ")),
@@ -1359,10 +1264,12 @@ async fn row_counters(
     sqlx::query_as(
         "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(t.relid)), 0)::int8,
                 coalesce(sum(pg_stat_get_xact_tuples_updated(t.relid)), 0)::int8
-           FROM (SELECT $1::regclass AS relid
-                 UNION SELECT relid FROM pg_partition_tree($1::regclass)) t",
+           FROM (SELECT c.oid AS relid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = $1 AND c.relname = $2) r,
+                LATERAL (SELECT r.relid UNION SELECT relid FROM pg_partition_tree(r.relid)) t",
     )
-    .bind(table.sql())
+    .bind(&table.schema)
+    .bind(&table.name)
     .fetch_one(&mut *conn)
     .await
 }
@@ -1426,10 +1333,62 @@ impl Engine {
         })
     }
 
+    /// The scratch database `scratch` recorded by pgshelf and the live
+    /// database it was restored from: the backup's database on the backup's
+    /// server (the scratch's own server when the backup's server is gone).
+    pub async fn scratch_pair(&self, scratch: &str) -> Result<Pair, Error> {
+        let rec = self.inner.catalog.scratch_by_name(scratch).await?;
+        let live_server = match self.inner.catalog.backup(rec.backup_id).await {
+            Ok(b) => b.server_id.unwrap_or(rec.server_id),
+            Err(_) => rec.server_id,
+        };
+        Ok(Pair {
+            scratch_server_id: rec.server_id,
+            scratch: rec.name,
+            live_server_id: live_server,
+            live: rec.database,
+            backup_id: Some(rec.backup_id),
+        })
+    }
+
+    /// Compares `table` (`SCHEMA.TABLE`) in a scratch database pgshelf
+    /// restored with the same table in the live database it came from.
+    pub async fn compare(&self, scratch: &str, table: &str) -> Result<Comparison, Error> {
+        let pair = self.scratch_pair(scratch).await?;
+        self.compare_pair(&pair, table).await
+    }
+
+    /// [`Engine::put_back_script_pair`] for a scratch database pgshelf restored.
+    pub async fn put_back_script<W: AsyncWrite + Unpin>(
+        &self,
+        scratch: &str,
+        table: &str,
+        pick: &PutBack,
+        out: W,
+    ) -> Result<PutBackSummary, Error> {
+        let pair = self.scratch_pair(scratch).await?;
+        self.put_back_script_pair(&pair, table, pick, out).await
+    }
+
+    /// [`Engine::apply_put_back_pair`] for a scratch database pgshelf
+    /// restored (an admin action: the caller checks the role).
+    pub async fn apply_put_back(
+        &self,
+        scratch: &str,
+        table: &str,
+        pick: &PutBack,
+        confirm: &str,
+        who: &str,
+    ) -> Result<PutBackRecord, Error> {
+        let pair = self.scratch_pair(scratch).await?;
+        self.apply_put_back_pair(&pair, table, pick, confirm, who)
+            .await
+    }
+
     /// Compares `table` (`SCHEMA.TABLE`) in a scratch copy with the live
     /// database: rows deleted, changed and added since the backup.
     pub async fn compare_pair(&self, pair: &Pair, table: &str) -> Result<Comparison, Error> {
-        let table = TableRef::parse(table)?;
+        let table = TableRef::parse(table).map_err(CompareError::from)?;
         let r = self.resolve_pair(pair).await?;
         Ok(compare_tables(&r.scratch, &r.live, &table).await?)
     }
@@ -1444,7 +1403,7 @@ impl Engine {
         pick: &PutBack,
         out: W,
     ) -> Result<PutBackSummary, Error> {
-        let table = TableRef::parse(table)?;
+        let table = TableRef::parse(table).map_err(CompareError::from)?;
         if pick.is_empty() {
             return Err(CompareError::NothingPicked.into());
         }
@@ -1467,7 +1426,7 @@ impl Engine {
         confirm: &str,
         who: &str,
     ) -> Result<PutBackRecord, Error> {
-        let table = TableRef::parse(table)?;
+        let table = TableRef::parse(table).map_err(CompareError::from)?;
         let expected = table.display();
         if confirm != expected {
             return Err(CompareError::NotConfirmed {
@@ -1633,28 +1592,12 @@ mod tests {
     }
 
     #[test]
-    fn table_names_parse_and_display() {
+    fn table_names_for_script_lines() {
         assert_eq!(
-            TableRef::parse("sales.orders").unwrap(),
-            t("sales", "orders")
+            table_sql(&t("Audit Log", "My \"Odd\" Table")),
+            r#""Audit Log"."My ""Odd"" Table""#
         );
-        assert_eq!(TableRef::parse("orders").unwrap(), t("public", "orders"));
-        assert_eq!(
-            TableRef::parse("Sales.Orders").unwrap(),
-            t("Sales", "Orders")
-        );
-        let odd = TableRef::parse(r#""Audit Log"."My ""Odd"" Table""#).unwrap();
-        assert_eq!(odd, t("Audit Log", "My \"Odd\" Table"));
-        assert_eq!(odd.display(), "Audit Log.\"My \"\"Odd\"\" Table\"");
-        assert_eq!(TableRef::parse(&odd.display()).unwrap(), odd);
-        let dotted = t("a.b", "c.d");
-        assert_eq!(dotted.display(), "\"a.b\".\"c.d\"");
-        assert_eq!(TableRef::parse(&dotted.display()).unwrap(), dotted);
-        assert_eq!(TableRef::parse("ünï.cödé").unwrap(), t("ünï", "cödé"));
-        for bad in ["", "a.", ".b", "a.b.c", "\"a", "\"a\"x.b", "a\"b.c"] {
-            assert!(TableRef::parse(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(odd.sql(), r#""Audit Log"."My ""Odd"" Table""#);
+        assert_eq!(table_sql(&t("s", "a\nb")), r#""s".U&"a\000Ab""#);
     }
 
     #[test]

@@ -16,7 +16,10 @@
 //! - [`prune`]: acts on a retention plan after a successful run (storage first, then the catalog).
 //! - [`workers`]: named background workers (the backup runner) and their status.
 //! - [`policy`]: backup policies and server plans; the pg_dump arguments they imply (pure).
+//! - [`restore`]: tables into scratch databases, full restores, rebuilds, downloads.
 //! - [`retention`], [`cron`]: pure planning for retention tiers and schedules.
+//! - [`toc`]: pg_dump archives (pure): header and TOC, streaming row counts
+//!   from data blocks, the entries that restore chosen tables whole.
 //!
 //! [`Engine`] is the facade the dashboard and the CLI call: one method per
 //! user action, errors as [`Error`], which knows its HTTP status.
@@ -31,11 +34,13 @@ pub mod pipeline;
 pub mod plans;
 pub mod policy;
 pub mod prune;
+pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod secrets;
 pub mod servers;
 pub mod storage;
+pub mod toc;
 pub mod workers;
 
 use std::path::PathBuf;
@@ -78,6 +83,8 @@ pub enum Error {
     Auth(#[from] auth::AuthError),
     #[error(transparent)]
     Compare(#[from] compare::CompareError),
+    #[error(transparent)]
+    Restore(#[from] restore::RestoreError),
     #[error("{0}")]
     Conflict(String),
     #[error("cannot create {path}: {detail}. Fix: make the data directory writable, or set PGSHELF_DATA")]
@@ -97,6 +104,7 @@ impl Error {
             Error::Policy(e) => e.status(),
             Error::Auth(e) => e.status(),
             Error::Compare(e) => e.status(),
+            Error::Restore(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,
         }
@@ -133,6 +141,9 @@ pub struct EngineConfig {
     pub lease: std::time::Duration,
     /// How often this process renews its leases and looks for expired ones.
     pub lease_renew: std::time::Duration,
+    /// `maintenance_work_mem` for the sessions of a full restore (index
+    /// builds and foreign keys go faster), e.g. `1GB`.
+    pub restore_maintenance_work_mem: String,
 }
 
 impl EngineConfig {
@@ -153,6 +164,7 @@ impl EngineConfig {
             discovery_interval: Some(std::time::Duration::from_secs(600)),
             lease: catalog::DEFAULT_LEASE,
             lease_renew: std::time::Duration::from_secs(10),
+            restore_maintenance_work_mem: "1GB".into(),
         }
     }
 }
@@ -175,6 +187,8 @@ pub(crate) struct Inner {
     discovery: schedule::Scheduler,
     /// Set by [`Engine::shutdown`]: no new runs are taken.
     stopping: std::sync::atomic::AtomicBool,
+    /// The `restorer` worker and restore settings.
+    restore: restore::facade::RestoreState,
 }
 
 impl Engine {
@@ -256,6 +270,7 @@ impl Engine {
                 throttle: auth::Throttle::default(),
                 discovery: schedule::Scheduler::default(),
                 stopping: std::sync::atomic::AtomicBool::new(false),
+                restore: restore::facade::RestoreState::new(&cfg.restore_maintenance_work_mem),
             }),
         };
         engine.recover_interrupted().await?;
@@ -650,6 +665,7 @@ impl Engine {
             self.inner
                 .discovery
                 .status_named("discovery", "database(s) appeared or disappeared"),
+            self.inner.restore.restorer.status(),
         ]
     }
 }

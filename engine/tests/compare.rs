@@ -17,7 +17,7 @@ use common::*;
 
 const T: &str = r#""Sales Ops"."Order ""Lines""""#;
 /// How pgshelf writes (and wants confirmed) the table's name.
-const T_DISPLAY: &str = r#"Sales Ops."Order ""Lines""""#;
+const T_DISPLAY: &str = T;
 
 const FIXTURE: &str = r#"
 CREATE SCHEMA "Sales Ops";
@@ -289,7 +289,11 @@ async fn compare_and_put_back() {
         assert!(e.to_string().contains("Fix:") && e.status() == 422, "{e}");
 
         // Applying from pgshelf needs the table's name typed exactly.
-        for wrong in ["", "Order \"Lines\"", T] {
+        for wrong in [
+            "",
+            "Sales Ops.Order \"Lines\"",
+            r#""sales ops"."order ""lines""""#,
+        ] {
             let e = env
                 .engine
                 .apply_put_back_pair(&pair(&live2), T, &PutBack::all(), wrong, "alice")
@@ -430,5 +434,64 @@ async fn compare_and_put_back() {
             (c.deleted.count, c.changed.count, c.added.count, c.unchanged),
             (0, 0, 4, 200)
         );
+    }
+}
+
+/// The whole path: a real backup, restored into a scratch database pgshelf
+/// records, then compared and put back by the scratch database's name.
+#[tokio::test(flavor = "multi_thread")]
+async fn compare_a_recorded_scratch_database_by_name() {
+    for major in testkit::majors_under_test() {
+        let pg = testkit::server(major);
+        let env = engine_for(&[major]).await;
+        let server = env.engine.add_server(input("main", pg)).await.unwrap();
+        let live = pg.fresh_database("shop");
+        pg.psql(&live, FIXTURE);
+        let backup = env
+            .engine
+            .backup_now(server.id, &live, "test")
+            .await
+            .unwrap();
+        let restored = env
+            .engine
+            .restore_into_scratch(backup.id, server.id, "table", false, "alice")
+            .await
+            .unwrap();
+        assert!(restored.errors.is_empty(), "{:?}", restored.errors);
+        let scratch = restored.scratch.name.clone();
+        pg.psql(&live, DAMAGE);
+
+        let pair = env.engine.scratch_pair(&scratch).await.unwrap();
+        assert_eq!(
+            (pair.live.as_str(), pair.live_server_id, pair.backup_id),
+            (live.as_str(), server.id, Some(backup.id))
+        );
+        let c = env.engine.compare(&scratch, T).await.unwrap();
+        assert_eq!(
+            (c.deleted.count, c.changed.count, c.added.count, c.unchanged),
+            (5, 7, 4, 188),
+            "PG {major}"
+        );
+        let mut script = Vec::new();
+        env.engine
+            .put_back_script(&scratch, T, &PutBack::all(), &mut script)
+            .await
+            .unwrap();
+        let text = String::from_utf8(script).unwrap();
+        assert!(
+            text.contains(&format!("(restored from backup {} of ", backup.id)),
+            "{text}"
+        );
+        let rec = env
+            .engine
+            .apply_put_back(&scratch, T, &PutBack::all(), T_DISPLAY, "alice")
+            .await
+            .unwrap();
+        assert_eq!((rec.rows_inserted, rec.rows_updated), (5, 7));
+        assert_eq!(rows_of(pg, &live), rows_of(pg, &scratch), "PG {major}");
+
+        let e = env.engine.compare("no_such_scratch", T).await.unwrap_err();
+        assert_eq!(e.status(), 404, "{e}");
+        env.engine.drop_scratch(&scratch, None).await.unwrap();
     }
 }

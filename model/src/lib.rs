@@ -11,6 +11,8 @@
 //!   rows back (what is picked, what the script holds, how it was recorded).
 //! - [`policy`]: backup policies and server plans with their validation,
 //!   where a policy comes from ([`policy::PolicySource`]).
+//! - [`restore`]: what a backup holds, table restores into scratch
+//!   databases, full restores and server rebuilds, as shown.
 //! - [`retention`]: retention tiers and their limits.
 //! - [`cron`]: cron expressions and presets in a time zone: parsing,
 //!   next runs, missed-run and overdue rules.
@@ -26,6 +28,7 @@ pub mod compare;
 pub mod cron;
 pub mod format;
 pub mod policy;
+pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod server;

@@ -40,6 +40,9 @@ pub struct Config {
     /// On SIGTERM/SIGINT, seconds running backups get to finish before
     /// they are stopped and recorded failed.
     pub stop_grace_secs: u64,
+    /// `maintenance_work_mem` of a full restore's sessions (PostgreSQL's
+    /// advice for large restores), e.g. `1GB`.
+    pub restore_maintenance_work_mem: String,
     /// Log filter, e.g. `info` or `pgshelf=debug`.
     pub log: String,
     /// Policies declared under `[servers.NAME.policy]` and
@@ -66,6 +69,7 @@ impl Default for Config {
             scheduler_interval_secs: 30,
             discovery_interval_secs: 600,
             stop_grace_secs: 30,
+            restore_maintenance_work_mem: "1GB".into(),
             log: "info".into(),
             declared_policies: Vec::new(),
             declared_plans: Vec::new(),
@@ -91,6 +95,7 @@ struct FileLayer {
     scheduler_interval_secs: Option<u64>,
     discovery_interval_secs: Option<u64>,
     stop_grace_secs: Option<u64>,
+    restore_maintenance_work_mem: Option<String>,
     log: Option<String>,
     servers: Option<BTreeMap<String, ServerSection>>,
 }
@@ -126,6 +131,7 @@ const KEYS: &[&str] = &[
     "scheduler_interval_secs",
     "discovery_interval_secs",
     "stop_grace_secs",
+    "restore_maintenance_work_mem",
     "log",
     "servers",
 ];
@@ -227,6 +233,9 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         if let Some(v) = f.discovery_interval_secs {
             c.discovery_interval_secs = v;
         }
+        if let Some(v) = f.restore_maintenance_work_mem {
+            c.restore_maintenance_work_mem = v;
+        }
         if let Some(v) = f.stop_grace_secs {
             c.stop_grace_secs = v;
         }
@@ -283,6 +292,7 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
                 backup_dir_set = true;
             }
             "SITE_ROOT" => c.site_root = PathBuf::from(v),
+            "RESTORE_MAINTENANCE_WORK_MEM" => c.restore_maintenance_work_mem = v.to_owned(),
             "PG_BIN_DIRS" => c.pg_bin_dirs = std::env::split_paths(v).collect(),
             "SEARCH_SYSTEM_TOOLS" => {
                 c.search_system_tools = parse_bool(v).ok_or_else(|| bad("true or false"))?
@@ -357,6 +367,7 @@ impl Config {
         e.runs_per_server = self.runs_per_server.max(1);
         e.max_runs = self.max_runs.max(1);
         e.min_backups_kept = self.min_backups_kept;
+        e.restore_maintenance_work_mem = self.restore_maintenance_work_mem.clone();
         e
     }
 }

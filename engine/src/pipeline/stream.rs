@@ -66,6 +66,17 @@ pub(crate) fn spawn(
     pass: Option<&PassFile>,
     stdout: Stdio,
 ) -> Result<tokio::process::Child, PipelineError> {
+    spawn_with_env(program, pass, stdout, &[])
+}
+
+/// [`spawn`] with `extra_env` added to the child's environment (a restore's
+/// `PGOPTIONS`).
+pub(crate) fn spawn_with_env(
+    program: &Program,
+    pass: Option<&PassFile>,
+    stdout: Stdio,
+    extra_env: &[(OsString, OsString)],
+) -> Result<tokio::process::Child, PipelineError> {
     let mut cmd = tokio::process::Command::new(&program.path);
     cmd.args(&program.args)
         .stdin(Stdio::null())
@@ -76,6 +87,7 @@ pub(crate) fn spawn(
             std::env::vars_os(),
             pass.map(PassFile::path),
         ))
+        .envs(extra_env.iter().cloned())
         .process_group(0)
         .kill_on_drop(true);
     let parent = std::process::id() as libc::pid_t;

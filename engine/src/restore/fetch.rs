@@ -1,0 +1,518 @@
+//! A local, seekable copy of what a restore needs.
+//!
+//! Everything lands in a private work directory under the spool
+//! ([`WorkDir`]: `restore-<backup>-<random>/`, 0700, removed when dropped).
+//! Files stream from storage in chunks; pgshelf's zstd compression is undone
+//! on a blocking thread as they arrive; size and sha256 are checked against
+//! the manifest. Memory stays bounded whatever the artifact's size; only a
+//! directory archive's `toc.dat` (the table of contents, not data) is read
+//! into memory to parse it.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::{RestoreError, RestoreManifest};
+use crate::pipeline::ManifestFile;
+use crate::storage::Destination;
+use crate::toc::{self, Archive, TocError};
+
+/// Bytes per read from storage.
+const CHUNK: usize = 1 << 20;
+
+/// A restore's private directory under the spool; removed when dropped.
+#[derive(Debug)]
+pub struct WorkDir {
+    dir: tempfile::TempDir,
+}
+
+impl WorkDir {
+    /// Creates `restore-<backup>-<random>/` (0700) under `spool`.
+    pub fn new(spool: &Path, backup_id: i64) -> Result<WorkDir, RestoreError> {
+        use std::os::unix::fs::PermissionsExt;
+        let local = |e: std::io::Error| RestoreError::Local {
+            path: spool.display().to_string(),
+            detail: e.to_string(),
+        };
+        std::fs::create_dir_all(spool).map_err(local)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("restore-{backup_id}-"))
+            .tempdir_in(spool)
+            .map_err(local)?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .map_err(local)?;
+        Ok(WorkDir { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Where an artifact is: its destination, its directory there (ending in
+/// `/`) and its manifest.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub destination: &'a Destination,
+    pub dir: &'a str,
+    pub manifest: &'a RestoreManifest,
+}
+
+/// What a fetch produced.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    /// What to hand pg_restore (or psql): a file or a directory.
+    pub archive: PathBuf,
+    /// Storage paths read (relative to the artifact directory), in order.
+    pub read: Vec<String>,
+    /// In tolerant mode: what went wrong (damaged data, a checksum that
+    /// does not match); what could be read is kept.
+    pub errors: Vec<String>,
+}
+
+/// Whether pgshelf compressed the directory archive's files (its
+/// `toc.dat` is stored as `toc.dat.zst`), rather than pg_dump or nothing.
+fn directory_compressed_by_pgshelf(m: &RestoreManifest) -> bool {
+    m.files.iter().any(|f| f.path == "dump/toc.dat.zst")
+}
+
+/// The local name of a stored directory-archive file: pgshelf's `.zst` taken off.
+fn local_name(stored: &str, pgshelf_zstd: bool) -> String {
+    let base = stored.rsplit('/').next().unwrap_or(stored);
+    match (pgshelf_zstd, base.strip_suffix(".zst")) {
+        (true, Some(b)) => b.to_owned(),
+        _ => base.to_owned(),
+    }
+}
+
+/// Fetches the whole artifact: the custom archive as one file (`dump.custom`),
+/// every file of a directory archive into `archive/`, or the globals SQL
+/// (`globals.sql`). `tolerant`: damaged data is reported in
+/// [`Fetched::errors`] with what could be read kept, instead of failing.
+pub async fn fetch_all(
+    src: Source<'_>,
+    work: &Path,
+    tolerant: bool,
+) -> Result<Fetched, RestoreError> {
+    let m = src.manifest;
+    if m.encryption.is_some() {
+        return Err(RestoreError::Encrypted(m.backup_id));
+    }
+    let mut out = Fetched::default();
+    match m.format.as_str() {
+        "directory" => {
+            let dir = work.join("archive");
+            mkdir(&dir)?;
+            let z = directory_compressed_by_pgshelf(m);
+            for f in &m.files {
+                let local = dir.join(local_name(&f.path, z));
+                get(
+                    src,
+                    f,
+                    &local,
+                    z && f.path.ends_with(".zst"),
+                    tolerant,
+                    &mut out,
+                )
+                .await?;
+            }
+            out.archive = dir;
+        }
+        _ => {
+            let f = single_file(m)?;
+            let (name, zstd) = if m.format == "sql" {
+                ("globals.sql", f.path.ends_with(".zst"))
+            } else {
+                ("dump.custom", f.path == "dump.zst")
+            };
+            let local = work.join(name);
+            get(src, f, &local, zstd, tolerant, &mut out).await?;
+            out.archive = local;
+        }
+    }
+    Ok(out)
+}
+
+/// The one file of a custom or globals artifact.
+fn single_file(m: &RestoreManifest) -> Result<&ManifestFile, RestoreError> {
+    m.files
+        .iter()
+        .find(|f| !f.path.contains('/'))
+        .ok_or_else(|| RestoreError::Damaged {
+            path: "manifest.json".into(),
+            detail: format!("it lists no {} archive file", m.format),
+        })
+}
+
+/// What a selective restore starts from: the archive's table of contents,
+/// and what was fetched for it. Custom format: the whole archive (the TOC
+/// is read from the local file's head). Directory format: `toc.dat` only;
+/// then [`fetch_data_files`] fetches the chosen tables' files.
+pub async fn fetch_toc(src: Source<'_>, work: &Path) -> Result<(Archive, Fetched), RestoreError> {
+    let m = src.manifest;
+    if m.encryption.is_some() {
+        return Err(RestoreError::Encrypted(m.backup_id));
+    }
+    if m.format != "directory" {
+        let fetched = fetch_all(src, work, false).await?;
+        let archive = read_toc_file(&fetched.archive)?;
+        return Ok((archive, fetched));
+    }
+    let dir = work.join("archive");
+    mkdir(&dir)?;
+    let z = directory_compressed_by_pgshelf(m);
+    let toc_file = m
+        .files
+        .iter()
+        .find(|f| f.path == "dump/toc.dat" || f.path == "dump/toc.dat.zst")
+        .ok_or_else(|| RestoreError::Damaged {
+            path: "manifest.json".into(),
+            detail: "it lists no dump/toc.dat".into(),
+        })?;
+    let mut out = Fetched {
+        archive: dir.clone(),
+        ..Fetched::default()
+    };
+    let local = dir.join("toc.dat");
+    get(src, toc_file, &local, z, false, &mut out).await?;
+    let bytes = std::fs::read(&local).map_err(|e| RestoreError::Local {
+        path: local.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    Ok((toc::read_archive(&bytes)?, out))
+}
+
+/// Directory format: fetches these data files (names as the TOC has them,
+/// e.g. `3345.dat`) next to `toc.dat`.
+pub async fn fetch_data_files(
+    src: Source<'_>,
+    names: &[String],
+    fetched: &mut Fetched,
+) -> Result<(), RestoreError> {
+    let m = src.manifest;
+    let z = directory_compressed_by_pgshelf(m);
+    for name in names {
+        let wanted = format!("dump/{name}");
+        let f = m
+            .files
+            .iter()
+            .find(|f| {
+                f.path == wanted
+                    || [".zst", ".gz", ".lz4"]
+                        .iter()
+                        .any(|s| f.path == format!("{wanted}{s}"))
+            })
+            .ok_or_else(|| RestoreError::Damaged {
+                path: wanted.clone(),
+                detail:
+                    "the table of contents names this data file, but the manifest does not list it"
+                        .into(),
+            })?;
+        let local = fetched.archive.join(local_name(&f.path, z));
+        get(
+            src,
+            f,
+            &local,
+            z && f.path.ends_with(".zst"),
+            false,
+            fetched,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Reads the header and TOC at the start of a local custom archive, reading
+/// only as much of the file as they take.
+pub fn read_toc_file(path: &Path) -> Result<Archive, RestoreError> {
+    let local = |e: std::io::Error| RestoreError::Local {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    };
+    let mut f = std::fs::File::open(path).map_err(local)?;
+    let mut buf = Vec::new();
+    let mut want = CHUNK;
+    loop {
+        let have = buf.len();
+        (&mut f)
+            .take((want - have) as u64)
+            .read_to_end(&mut buf)
+            .map_err(local)?;
+        let at_end = buf.len() < want;
+        match toc::read_archive(&buf) {
+            Err(TocError::Incomplete { needed }) if !at_end => {
+                want = needed.max(want * 2);
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
+fn mkdir(dir: &Path) -> Result<(), RestoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| RestoreError::Local {
+        path: dir.display().to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Streams one stored file to `local`, decompressing pgshelf's zstd when
+/// `zstd`, and checks its size and sha256 against the manifest.
+async fn get(
+    src: Source<'_>,
+    file: &ManifestFile,
+    local: &Path,
+    zstd: bool,
+    tolerant: bool,
+    out: &mut Fetched,
+) -> Result<(), RestoreError> {
+    out.read.push(file.path.clone());
+    match download(src, file, local, zstd).await {
+        Ok(()) => Ok(()),
+        Err(e @ (RestoreError::Damaged { .. } | RestoreError::Fetch { .. })) if tolerant => {
+            out.errors.push(e.to_string());
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn download(
+    src: Source<'_>,
+    file: &ManifestFile,
+    local: &Path,
+    zstd: bool,
+) -> Result<(), RestoreError> {
+    let path = format!("{}{}", src.dir, file.path);
+    let dest = src.destination;
+    let fetch_err = |detail: String| RestoreError::Fetch {
+        path: path.clone(),
+        detail,
+    };
+    let op = dest.operator()?;
+    let reader = op
+        .reader_with(&path)
+        .chunk(CHUNK)
+        .await
+        .map_err(|e| fetch_err(dest.error(e).to_string()))?;
+    let mut stream = reader
+        .into_bytes_stream(..)
+        .await
+        .map_err(|e| fetch_err(dest.error(e).to_string()))?;
+
+    let (tx, rx) = mpsc::channel::<bytes::Bytes>(4);
+    let target = local.to_owned();
+    let writer = tokio::task::spawn_blocking(move || write_local(rx, &target, zstd));
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut read_err = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(b) => {
+                hasher.update(&b);
+                size += b.len() as u64;
+                if tx.send(b).await.is_err() {
+                    // The writer stopped (its error is reported below).
+                    break;
+                }
+            }
+            Err(e) => {
+                read_err = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| fetch_err(format!("the local writer failed: {e}")))?;
+    if let Some(e) = read_err {
+        return Err(fetch_err(e));
+    }
+    match written {
+        Ok(()) => {}
+        Err(WriteFailure::Local(e)) => {
+            return Err(RestoreError::Local {
+                path: local.display().to_string(),
+                detail: e.to_string(),
+            })
+        }
+        Err(WriteFailure::Decode(e)) => {
+            return Err(RestoreError::Damaged {
+                path,
+                detail: format!("zstd cannot decompress it: {e}"),
+            })
+        }
+    }
+    if size != file.size {
+        return Err(RestoreError::Damaged {
+            path,
+            detail: format!("{size} bytes stored, {} recorded", file.size),
+        });
+    }
+    let sum = hex::encode(hasher.finalize());
+    if sum != file.sha256 {
+        return Err(RestoreError::Damaged {
+            path,
+            detail: format!("sha256 {sum}, {} recorded", file.sha256),
+        });
+    }
+    Ok(())
+}
+
+enum WriteFailure {
+    Local(std::io::Error),
+    Decode(std::io::Error),
+}
+
+/// Writes the chunks from `rx` to `path`, through the zstd decoder when `zstd`.
+fn write_local(
+    rx: mpsc::Receiver<bytes::Bytes>,
+    path: &Path,
+    zstd: bool,
+) -> Result<(), WriteFailure> {
+    let file = std::fs::File::create(path).map_err(WriteFailure::Local)?;
+    let mut out = std::io::BufWriter::with_capacity(CHUNK, file);
+    let input = ChannelReader {
+        rx,
+        current: bytes::Bytes::new(),
+    };
+    if zstd {
+        let mut dec = zstd::stream::read::Decoder::new(input).map_err(WriteFailure::Decode)?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match dec.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Keep what was decoded (a tolerant restore uses it).
+                    let _ = out.flush();
+                    return Err(WriteFailure::Decode(e));
+                }
+            };
+            out.write_all(&buf[..n]).map_err(WriteFailure::Local)?;
+        }
+    } else {
+        let mut input = input;
+        std::io::copy(&mut input, &mut out).map_err(WriteFailure::Local)?;
+    }
+    out.flush().map_err(WriteFailure::Local)?;
+    Ok(())
+}
+
+/// A blocking `Read` over chunks arriving on a channel.
+struct ChannelReader {
+    rx: mpsc::Receiver<bytes::Bytes>,
+    current: bytes::Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.current = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(files: Vec<ManifestFile>, format: &str) -> RestoreManifest {
+        RestoreManifest {
+            backup_id: 7,
+            kind: "database".into(),
+            server: "s".into(),
+            database: "d".into(),
+            format: format.into(),
+            compression: String::new(),
+            encryption: None,
+            server_version: "15.1".into(),
+            pg_dump_version: "15.1".into(),
+            files,
+            tables: Vec::new(),
+        }
+    }
+
+    fn stored(dir: &Path, path: &str, bytes: &[u8]) -> ManifestFile {
+        let full = dir.join("a/").join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, bytes).unwrap();
+        ManifestFile {
+            path: path.into(),
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+            raw_size: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_decompresses_and_checks() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = Destination::local(root.path());
+        let data: Vec<u8> = (0..3_000_000u32)
+            .flat_map(|i| (i % 253).to_le_bytes())
+            .collect();
+        let z = zstd::encode_all(&data[..], 3).unwrap();
+        let m = manifest(vec![stored(root.path(), "dump.zst", &z)], "custom");
+        let spool = root.path().join("spool");
+        let work = WorkDir::new(&spool, 7).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(work.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+            assert!(work
+                .path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("restore-7-"));
+        }
+        let src = Source {
+            destination: &dest,
+            dir: "a/",
+            manifest: &m,
+        };
+        let f = fetch_all(src, work.path(), false).await.unwrap();
+        assert_eq!(std::fs::read(&f.archive).unwrap(), data);
+        assert_eq!(f.read, ["dump.zst"]);
+        assert!(f.errors.is_empty());
+
+        // One flipped byte: refused, or reported when tolerant.
+        let mut bad = z.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0x40;
+        std::fs::write(root.path().join("a/dump.zst"), &bad).unwrap();
+        let err = fetch_all(src, work.path(), false).await.unwrap_err();
+        assert!(matches!(err, RestoreError::Damaged { .. }), "{err}");
+        assert!(err.to_string().contains("Fix:"));
+        let f = fetch_all(src, work.path(), true).await.unwrap();
+        assert_eq!(f.errors.len(), 1, "{:?}", f.errors);
+
+        // Truncated: a short file, decoded as far as it goes.
+        std::fs::write(root.path().join("a/dump.zst"), &z[..z.len() / 2]).unwrap();
+        let f = fetch_all(src, work.path(), true).await.unwrap();
+        assert_eq!(f.errors.len(), 1, "{:?}", f.errors);
+        let path = work.path().to_owned();
+        drop(work);
+        assert!(!path.exists(), "work directory removed");
+    }
+
+    #[test]
+    fn local_names() {
+        assert_eq!(local_name("dump/3001.dat.zst", true), "3001.dat");
+        assert_eq!(local_name("dump/3001.dat.zst", false), "3001.dat.zst");
+        assert_eq!(local_name("dump/toc.dat", false), "toc.dat");
+        assert_eq!(local_name("dump/3001.dat.gz", false), "3001.dat.gz");
+    }
+}
