@@ -1364,10 +1364,12 @@ impl Engine {
         scratch: &str,
         table: &str,
         pick: &PutBack,
+        seen: Option<&Comparison>,
         out: W,
     ) -> Result<PutBackSummary, Error> {
         let pair = self.scratch_pair(scratch).await?;
-        self.put_back_script_pair(&pair, table, pick, out).await
+        self.put_back_script_pair(&pair, table, pick, seen, out)
+            .await
     }
 
     /// [`Engine::apply_put_back_pair`] for a scratch database pgshelf
@@ -1394,13 +1396,15 @@ impl Engine {
     }
 
     /// Writes the put-back script for the picked rows into `out` (a file,
-    /// a streamed download): a fresh comparison first (its counts head the
-    /// script), then the script itself, streamed. Nothing is changed.
+    /// a streamed download), streamed; nothing is changed. Its header gives
+    /// the counts of `seen` (the comparison the user looked at, when it was
+    /// of this table in this pair), else of a fresh comparison.
     pub async fn put_back_script_pair<W: AsyncWrite + Unpin>(
         &self,
         pair: &Pair,
         table: &str,
         pick: &PutBack,
+        seen: Option<&Comparison>,
         out: W,
     ) -> Result<PutBackSummary, Error> {
         let table = TableRef::parse(table).map_err(CompareError::from)?;
@@ -1408,8 +1412,21 @@ impl Engine {
             return Err(CompareError::NothingPicked.into());
         }
         let r = self.resolve_pair(pair).await?;
-        let c = compare_tables(&r.scratch, &r.live, &table).await?;
-        let header = self.script_header(pair, &r, &table, pick, &c).await;
+        let fresh;
+        let c = match seen {
+            Some(c)
+                if c.table == table.display()
+                    && c.scratch_database == pair.scratch
+                    && c.live_database == pair.live =>
+            {
+                c
+            }
+            _ => {
+                fresh = compare_tables(&r.scratch, &r.live, &table).await?;
+                &fresh
+            }
+        };
+        let header = self.script_header(pair, &r, &table, pick, c).await;
         Ok(write_put_back(&r.scratch, &r.live, &table, pick, &header, out).await?)
     }
 

@@ -211,6 +211,7 @@ async fn compare_and_put_back() {
                 &pair(&live),
                 T,
                 &PutBack::all(),
+                Some(&c),
                 tokio::fs::File::create(&file).await.unwrap(),
             )
             .await
@@ -264,6 +265,7 @@ async fn compare_and_put_back() {
                     changed: false,
                     keys: keys(&[("north", "10"), ("new", "1"), ("north", "5")]),
                 },
+                None,
                 &mut buf,
             )
             .await
@@ -282,6 +284,7 @@ async fn compare_and_put_back() {
                     keys: vec![vec!["north".into()]],
                     ..Default::default()
                 },
+                None,
                 &mut Vec::new(),
             )
             .await
@@ -474,7 +477,7 @@ async fn compare_a_recorded_scratch_database_by_name() {
         );
         let mut script = Vec::new();
         env.engine
-            .put_back_script(&scratch, T, &PutBack::all(), &mut script)
+            .put_back_script(&scratch, T, &PutBack::all(), None, &mut script)
             .await
             .unwrap();
         let text = String::from_utf8(script).unwrap();

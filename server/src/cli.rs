@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `server add|list|test|remove`,
-//! `databases`, `backup`, `list`, `delete`.
+//! `databases`, `backup`, `list`, `delete`; `compare` (in [`crate::cli_compare`]).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -79,6 +79,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare a table in a scratch database with the live table (rows
+    /// deleted, changed and added since the backup); write or apply the
+    /// script that puts rows back.
+    Compare(crate::cli_compare::CompareArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,6 +202,7 @@ fn read_pem(flag: &str, path: Option<&std::path::Path>) -> anyhow::Result<Option
 pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Serve => unreachable!("serve is handled by main"),
+        Command::Compare(args) => return crate::cli_compare::run(engine, args).await,
         Command::Server(ServerCommand::Add {
             name,
             url,

@@ -5,6 +5,7 @@
 //!
 //! - [`config`]: defaults, then `pgshelf.toml`, then `PGSHELF_*` variables.
 //! - [`cli`]: the subcommands other than `serve`.
+//! - [`cli_compare`]: `compare` (scratch table against live, put-back script).
 //! - [`remote`]: the CLI's read and run commands against another pgshelf,
 //!   with an API token.
 //! - [`guard`]: who is calling (session cookie or API token), anonymous and
@@ -16,6 +17,7 @@
 //! engine and dispatches. `anyhow` lives here and in `main.rs` only.
 
 pub mod cli;
+pub mod cli_compare;
 pub mod config;
 pub mod guard;
 pub mod remote;
