@@ -440,8 +440,8 @@ async fn compare_and_put_back() {
     }
 }
 
-/// The whole path: a real backup, restored into a scratch database pgshelf
-/// records, then compared and put back by the scratch database's name.
+/// The whole path: a real backup, one table restored from it into a scratch
+/// database pgshelf records, then compared and put back by the scratch database's name.
 #[tokio::test(flavor = "multi_thread")]
 async fn compare_a_recorded_scratch_database_by_name() {
     for major in testkit::majors_under_test() {
@@ -455,12 +455,22 @@ async fn compare_a_recorded_scratch_database_by_name() {
             .backup_now(server.id, &live, "test")
             .await
             .unwrap();
+        // One table restored whole into scratch, as the dashboard does it.
         let restored = env
             .engine
-            .restore_into_scratch(backup.id, server.id, "table", false, "alice")
+            .restore_tables(
+                &model::restore::TableRestoreRequest {
+                    backup_id: backup.id,
+                    tables: vec![T.into()],
+                    server_id: None,
+                    into: None,
+                    with_referenced: false,
+                },
+                "alice",
+            )
             .await
             .unwrap();
-        assert!(restored.errors.is_empty(), "{:?}", restored.errors);
+        assert_eq!(restored.tables.len(), 1, "{restored:?}");
         let scratch = restored.scratch.name.clone();
         pg.psql(&live, DAMAGE);
 

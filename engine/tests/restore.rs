@@ -433,5 +433,422 @@ async fn rebuild_restores_roles_before_databases() {
     }
 }
 
-#[allow(dead_code)]
-fn unused(_: RestoreJobState) {}
+const ODD: &str = r#""Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots""#;
+
+/// Index names of a table (and its partitions' when partitioned), sorted.
+fn indexes(pg: &PgServer, db: &str, schema: &str, table_like: &str) -> String {
+    pg.psql(
+        db,
+        &format!(
+            "SELECT string_agg(tablename || ':' || indexname, ',' ORDER BY tablename, indexname)
+               FROM pg_indexes WHERE schemaname = '{schema}' AND tablename LIKE '{table_like}'"
+        ),
+    )
+}
+
+/// Constraint names of the tables of a schema, sorted.
+fn constraints(pg: &PgServer, db: &str, schema: &str) -> Vec<String> {
+    let s = pg.psql(
+        db,
+        &format!(
+            "SELECT string_agg(c.conrelid::regclass::text || ':' || c.conname || ':' || c.contype::text, ',')
+               FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+              WHERE n.nspname = '{schema}' AND c.conrelid <> 0"
+        ),
+    );
+    let mut v: Vec<String> = s
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tables_restore_whole_into_scratch() {
+    for major in testkit::majors_under_test() {
+        let pg = testkit::server(major);
+        let (env, server, db) = setup(major, pg, "tables", "").await;
+        let id = backup(&env.engine, server, &db).await;
+        let req = TableRestoreRequest {
+            backup_id: id,
+            tables: vec![
+                ODD.to_owned(),
+                "shop.items".into(),
+                "shop.tickets".into(),
+                "shop.events".into(),
+                "shop.orders".into(),
+            ],
+            server_id: None,
+            into: None,
+            with_referenced: false,
+        };
+        let r = env.engine.restore_tables(&req, "operator1").await.unwrap();
+        let s = &r.scratch.name;
+        assert!(s.starts_with("scratch_tables_"), "{s}");
+        assert_eq!(r.scratch.created_by, "operator1");
+        assert_eq!(r.scratch.purpose, "table");
+
+        // Exactly their rows, with the recorded counts beside them.
+        let src = rows(pg, &db);
+        let got = rows(pg, s);
+        for t in [
+            "Ünï \"Odd\" Schema v1.0.Tàble \"Q\". With Dots",
+            "shop.items",
+            "shop.tickets",
+            "shop.events_2024",
+            "shop.events_2025",
+            "shop.events_2026",
+            "shop.orders",
+        ] {
+            assert_eq!(got.get(t), src.get(t), "PostgreSQL {major}: {t}");
+        }
+        assert!(!got.contains_key("shop.customers"), "not chosen: {got:?}");
+        for t in &r.tables {
+            assert_eq!(
+                Some(t.rows_restored),
+                t.rows_recorded,
+                "{}.{}",
+                t.schema,
+                t.name
+            );
+            assert!(!t.recorded_estimate);
+        }
+        let events = r.tables.iter().find(|t| t.name == "events").unwrap();
+        assert_eq!(events.rows_restored, 300);
+        let odd = r
+            .tables
+            .iter()
+            .find(|t| t.name == "Tàble \"Q\". With Dots")
+            .unwrap();
+        assert_eq!(odd.columns, ["id", "Val ue"]);
+        assert_eq!(odd.sample.len(), 20);
+        assert!(
+            odd.sample.iter().any(|row| row[1].is_none()),
+            "NULL kept as None"
+        );
+        assert!(odd
+            .sample
+            .iter()
+            .any(|row| row[1].as_deref() == Some("line\nbreak")));
+        assert_eq!(odd.sample[0][0].as_deref(), Some("1"));
+
+        // Keys and indexes, the domain and enum columns, the trigger, the
+        // comment, the unowned sequence with its value, the partitions.
+        assert_eq!(
+            indexes(pg, s, "shop", "%"),
+            indexes(pg, &db, "shop", "%")
+                .split(',')
+                .filter(|i| !i.starts_with("customers:"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        assert_eq!(
+            indexes(pg, s, "Ünï \"Odd\" Schema v1.0", "%"),
+            indexes(pg, &db, "Ünï \"Odd\" Schema v1.0", "%")
+        );
+        let mut want_cons: Vec<String> = constraints(pg, &db, "shop")
+            .into_iter()
+            .filter(|c| !c.starts_with("shop.customers:") && !c.contains("customer_fkey"))
+            .collect();
+        want_cons.sort();
+        assert_eq!(constraints(pg, s, "shop"), want_cons, "PostgreSQL {major}");
+        assert_eq!(
+            pg.psql(
+                s,
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+                  WHERE attrelid = 'shop.items'::regclass AND attname IN ('price', 'mood') ORDER BY attname"
+            ),
+            "shop.mood\nshop.positive"
+        );
+        assert_eq!(
+            pg.psql(s, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'shop.items'::regclass AND NOT tgisinternal"),
+            "items_touch"
+        );
+        assert_eq!(
+            pg.psql(
+                s,
+                "SELECT obj_description('shop.items'::regclass, 'pg_class')"
+            ),
+            "things for sale"
+        );
+        assert!(
+            pg.try_psql(s, "INSERT INTO shop.items (id, price) VALUES (1000, -1)")
+                .is_err(),
+            "the domain's check came along"
+        );
+        assert_eq!(
+            pg.psql(s, "SELECT last_value FROM shop.ticket_no"),
+            pg.psql(&db, "SELECT last_value FROM shop.ticket_no")
+        );
+        assert_eq!(
+            pg.psql(
+                s,
+                "INSERT INTO shop.tickets (what) VALUES ('new') RETURNING no"
+            ),
+            "517"
+        );
+        assert_eq!(
+            pg.psql(
+                s,
+                "SELECT count(*) FROM pg_inherits WHERE inhparent = 'shop.events'::regclass"
+            ),
+            "3"
+        );
+        assert!(
+            pg.try_psql(
+                s,
+                "INSERT INTO shop.events VALUES (1, DATE '2024-03-04', 'dup')"
+            )
+            .is_err(),
+            "the partitioned key is valid"
+        );
+
+        // The foreign key to the unchosen table is reported, not silently lost.
+        assert!(
+            r.skipped
+                .iter()
+                .any(|k| k.what.contains("orders_customer_fkey") && !k.reason.is_empty()),
+            "{:?}",
+            r.skipped
+        );
+        // The grant to a role the server has arrived without errors.
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let listed = env.engine.scratch_databases(false).await.unwrap();
+        assert_eq!(listed[0].name, *s);
+        env.engine.drop_scratch(s, Some(server)).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_referenced_and_into_and_jobs() {
+    for major in testkit::majors_under_test() {
+        let pg = testkit::server(major);
+        let (env, server, db) = setup(major, pg, "refs", "").await;
+        let id = backup(&env.engine, server, &db).await;
+        let into = format!("scratch_{db}_mine");
+        let job = env
+            .engine
+            .start_table_restore(
+                TableRestoreRequest {
+                    backup_id: id,
+                    tables: vec!["shop.orders".into()],
+                    server_id: Some(server),
+                    into: Some(into.clone()),
+                    with_referenced: true,
+                },
+                "operator1",
+            )
+            .await
+            .unwrap();
+        let done = loop {
+            let j = env.engine.restore_job(job).unwrap();
+            match j.state {
+                RestoreJobState::Running => {
+                    assert!(env.engine.workers().iter().any(|w| w.name == "restorer"));
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                }
+                RestoreJobState::Done(r) => break r,
+                RestoreJobState::Failed(e) => panic!("PostgreSQL {major}: {e}"),
+            }
+        };
+        assert_eq!(done.scratch.name, into);
+        assert!(done.skipped.is_empty(), "{:?}", done.skipped);
+        let names: Vec<&str> = done.tables.iter().map(|t| t.name.as_str()).collect();
+        assert!(
+            names.contains(&"customers") && names.contains(&"orders"),
+            "{names:?}"
+        );
+        assert_eq!(
+            pg.psql(
+                &into,
+                "SELECT conname FROM pg_constraint WHERE contype = 'f'"
+            ),
+            "orders_customer_fkey"
+        );
+        let restorer = env
+            .engine
+            .workers()
+            .into_iter()
+            .find(|w| w.name == "restorer")
+            .unwrap();
+        assert!(!restorer.busy(), "{restorer:?}");
+
+        // More tables into the same recorded scratch database.
+        let more = env
+            .engine
+            .restore_tables(
+                &TableRestoreRequest {
+                    backup_id: id,
+                    tables: vec!["shop.tickets".into()],
+                    server_id: None,
+                    into: Some(into.clone()),
+                    with_referenced: false,
+                },
+                "operator1",
+            )
+            .await
+            .unwrap();
+        assert_eq!(more.scratch.name, into);
+        assert_eq!(pg.psql(&into, "SELECT count(*) FROM shop.tickets"), "17");
+
+        // A database that is not a recorded scratch database is never written.
+        let e = env
+            .engine
+            .restore_tables(
+                &TableRestoreRequest {
+                    backup_id: id,
+                    tables: vec!["shop.tickets".into()],
+                    server_id: None,
+                    into: Some(db.clone()),
+                    with_referenced: false,
+                },
+                "operator1",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 409, "{e}");
+        assert!(e.to_string().contains("not a scratch database"), "{e}");
+        env.engine.drop_scratch(&into, None).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_not_in_the_backup_is_refused_with_closest_matches() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let (env, server, db) = setup(major, pg, "missing", "").await;
+    let id = backup(&env.engine, server, &db).await;
+    let e = env
+        .engine
+        .restore_tables(
+            &TableRestoreRequest {
+                backup_id: id,
+                tables: vec!["shop.item".into()],
+                server_id: None,
+                into: None,
+                with_referenced: false,
+            },
+            "operator1",
+        )
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert_eq!(e.status(), 404, "{msg}");
+    assert!(msg.contains("shop.items"), "{msg}");
+    assert!(msg.contains("Fix:"), "{msg}");
+    assert!(env.engine.scratch_databases(true).await.unwrap().is_empty());
+    let e = env
+        .engine
+        .restore_tables(
+            &TableRestoreRequest {
+                backup_id: id,
+                tables: vec!["no_schema".into()],
+                server_id: None,
+                into: None,
+                with_referenced: false,
+            },
+            "operator1",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 400, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn directory_format_reads_only_the_needed_files() {
+    use engine::restore::fetch::{self, Source, WorkDir};
+    for major in testkit::majors_under_test() {
+        let pg = testkit::server(major);
+        let (env, server, db) = setup(major, pg, "dirfmt", "").await;
+        directory_format(&env.engine, server).await;
+        let id = backup(&env.engine, server, &db).await;
+        let row = env.engine.backup(id).await.unwrap();
+        let dir = artifact_dir(&env, &row);
+        let manifest: engine::restore::RestoreManifest =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest.format, "directory");
+        let rel = format!(
+            "{}/",
+            dir.strip_prefix(&env.backups).unwrap().to_str().unwrap()
+        );
+
+        // What the fetch reads, recorded by the fetch itself.
+        let dest = engine::storage::Destination::local(&env.backups);
+        let src = Source {
+            destination: &dest,
+            dir: &rel,
+            manifest: &manifest,
+        };
+        let spool = env._dir.path().join("spool-test");
+        let work = WorkDir::new(&spool, id).unwrap();
+        let (archive, mut fetched) = fetch::fetch_toc(src, work.path()).await.unwrap();
+        let sel = engine::toc::select_tables(
+            &archive,
+            &[engine::toc::TableRef::new("shop", "items")],
+            false,
+        )
+        .unwrap();
+        assert_eq!(sel.data_files.len(), 1, "{:?}", sel.data_files);
+        fetch::fetch_data_files(src, &sel.data_files, &mut fetched)
+            .await
+            .unwrap();
+        assert_eq!(
+            fetched.read,
+            [
+                "dump/toc.dat.zst".to_owned(),
+                format!("dump/{}.zst", sel.data_files[0])
+            ]
+        );
+        drop(work);
+
+        // Through the engine: every other data file removed from storage,
+        // and the restore still succeeds, so it read none of them.
+        let keep = format!("{}.zst", sel.data_files[0]);
+        let mut removed = 0;
+        for f in std::fs::read_dir(dir.join("dump")).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name != "toc.dat.zst" && name != keep {
+                std::fs::remove_file(f.path()).unwrap();
+                removed += 1;
+            }
+        }
+        assert!(removed >= 5, "{removed}");
+        let r = env
+            .engine
+            .restore_tables(
+                &TableRestoreRequest {
+                    backup_id: id,
+                    tables: vec!["shop.items".into()],
+                    server_id: None,
+                    into: None,
+                    with_referenced: false,
+                },
+                "operator1",
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.tables.len(), 1);
+        assert_eq!(r.tables[0].rows_restored, 40);
+        assert_eq!(r.tables[0].rows_recorded, Some(40));
+        assert_eq!(
+            pg.psql(
+                &r.scratch.name,
+                "SELECT count(*) FROM shop.items WHERE mood = 'happy'"
+            ),
+            "20"
+        );
+        assert!(
+            std::fs::read_dir(env._dir.path().join("data/spool"))
+                .map(|rd| rd.flatten().count())
+                .unwrap_or(0)
+                == 0,
+            "the work directory is removed"
+        );
+        env.engine
+            .drop_scratch(&r.scratch.name, None)
+            .await
+            .unwrap();
+    }
+}

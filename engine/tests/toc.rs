@@ -71,7 +71,6 @@ const ODD_SCHEMA: &str = "Ünï \"Odd\" Schema v1.0";
 const ODD_TABLE: &str = "Tàble \"Q\". With Dots";
 
 /// Exact row count of every table that holds rows (leaf tables), by table.
-#[allow(dead_code)] // used by the counting tests (next slice)
 fn counts(pg: &PgServer, db: &str) -> BTreeMap<TableRef, u64> {
     let out = pg.psql(
         db,
@@ -251,6 +250,53 @@ fn archives_parse_like_pg_restore_lists_them() {
             bytes[custom.toc_len as usize], 1,
             "a data block starts after the TOC"
         );
+        d.pg.drop_database(&d.db);
+    }
+}
+
+#[test]
+fn streamed_counts_equal_count_star() {
+    for major in testkit::majors_under_test() {
+        let d = dump(testkit::server(major), "toccount");
+        let want = counts(d.pg, &d.db);
+        assert_eq!(want.len(), 11, "{want:?}");
+        assert_eq!(want[&TableRef::new(ODD_SCHEMA, ODD_TABLE)], 23);
+        assert_eq!(want[&TableRef::new("shop", "nocols")], 3);
+
+        // Custom format, fed in pieces of 1 and 7 bytes and whole.
+        let bytes = std::fs::read(&d.custom).unwrap();
+        for piece in [1, 7, 65536, bytes.len()] {
+            let mut c = toc::RowCounter::new();
+            for p in bytes.chunks(piece) {
+                c.feed(p).unwrap();
+            }
+            let got: BTreeMap<TableRef, u64> = c.finish().unwrap().by_table.into_iter().collect();
+            assert_eq!(got, want, "PostgreSQL {major}, pieces of {piece}");
+        }
+        // A truncated dump is refused, never counted short.
+        let mut c = toc::RowCounter::new();
+        c.feed(&bytes[..bytes.len() - 100]).unwrap();
+        assert!(matches!(c.finish(), Err(toc::TocError::Corrupt(_))));
+
+        // Directory format: each data file through a LineCounter.
+        let archive = read(&d.directory.join("toc.dat"));
+        let mut got = BTreeMap::new();
+        for f in std::fs::read_dir(&d.directory).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            let Some(table) = archive.table_of_data_file(&name) else {
+                continue;
+            };
+            let data = std::fs::read(f.path()).unwrap();
+            for piece in [1, 7, data.len().max(1)] {
+                let mut c = toc::LineCounter::new();
+                for p in data.chunks(piece) {
+                    c.feed(p);
+                }
+                assert!(c.ended(), "{name}");
+                got.insert(table.clone(), c.rows());
+            }
+        }
+        assert_eq!(got, want, "PostgreSQL {major}, directory format");
         d.pg.drop_database(&d.db);
     }
 }

@@ -111,6 +111,10 @@ pub struct TableRestoreResult {
     pub scratch: ScratchDatabase,
     pub tables: Vec<RestoredTable>,
     pub skipped: Vec<SkippedObject>,
+    /// Errors pg_restore reported and went past (e.g. a grant to a role the
+    /// target server does not have); every chosen table arrived regardless.
+    #[serde(default)]
+    pub errors: Vec<String>,
     pub duration_ms: i64,
 }
 

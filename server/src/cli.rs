@@ -1,5 +1,6 @@
 //! The command line: `serve` (the default), `server add|list|test|remove`,
-//! `databases`, `backup`, `list`, `delete`; `compare` (in [`crate::cli_compare`]).
+//! `databases`, `backup`, `list`, `delete`; the restore commands are in
+//! [`crate::cli_restore`], `compare` in [`crate::cli_compare`].
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// restore-table, restore, scratch list|drop.
+    #[command(flatten)]
+    Restore(crate::cli_restore::RestoreCommand),
     /// Compare a table in a scratch database with the live table (rows
     /// deleted, changed and added since the backup); write or apply the
     /// script that puts rows back.
@@ -202,6 +206,7 @@ fn read_pem(flag: &str, path: Option<&std::path::Path>) -> anyhow::Result<Option
 pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Serve => unreachable!("serve is handled by main"),
+        Command::Restore(cmd) => return crate::cli_restore::run(engine, cmd).await,
         Command::Compare(args) => return crate::cli_compare::run(engine, args).await,
         Command::Server(ServerCommand::Add {
             name,

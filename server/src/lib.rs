@@ -4,8 +4,9 @@
 //! # Layout
 //!
 //! - [`config`]: defaults, then `pgshelf.toml`, then `PGSHELF_*` variables.
-//! - [`cli`]: the subcommands other than `serve`.
-//! - [`cli_compare`]: `compare` (scratch table against live, put-back script).
+//! - [`cli`]: the subcommands other than `serve`; [`cli_restore`]:
+//!   `restore-table`, `restore`, `scratch list|drop`; [`cli_compare`]:
+//!   `compare` (scratch table against live, put-back script).
 //! - [`remote`]: the CLI's read and run commands against another pgshelf,
 //!   with an API token.
 //! - [`guard`]: who is calling (session cookie or API token), anonymous and
@@ -18,6 +19,7 @@
 
 pub mod cli;
 pub mod cli_compare;
+pub mod cli_restore;
 pub mod config;
 pub mod guard;
 pub mod remote;

@@ -457,3 +457,139 @@ fn serve_stops_on_sigterm() {
         "{err}"
     );
 }
+
+#[test]
+fn restore_table_json_and_scratch_list_drop() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let db = pg.fresh_database("clirestore");
+    pg.psql(
+        &db,
+        r#"CREATE SCHEMA "My Schema";
+           CREATE TABLE "My Schema"."Odd.Table" (id int PRIMARY KEY, v text);
+           INSERT INTO "My Schema"."Odd.Table" SELECT g, 'v' || g FROM generate_series(1, 25) g;
+           CREATE TABLE parent (id int PRIMARY KEY);
+           INSERT INTO parent SELECT generate_series(1, 5);
+           CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent (id));
+           INSERT INTO child SELECT g, 1 + g % 5 FROM generate_series(1, 9) g;"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    );
+    let o = pgshelf(
+        &data,
+        &["server", "add", "main", "--url", &url],
+        &[("PGPASSWORD", testkit::PASSWORD)],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = pgshelf(
+        &data,
+        &["backup", "--server", "main", "--database", &db],
+        &[],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+
+    let o = pgshelf(
+        &data,
+        &[
+            "restore-table",
+            "--backup",
+            &id,
+            "--table",
+            r#""My Schema"."Odd.Table""#,
+            "--table",
+            "public.child",
+            "--json",
+        ],
+        &[],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.trim().lines().count(), 1, "one JSON object: {out}");
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let scratch = r["database"].as_str().unwrap().to_owned();
+    assert!(scratch.starts_with("scratch_clirestore_"), "{scratch}");
+    let tables = r["tables"].as_array().unwrap();
+    let odd = tables.iter().find(|t| t["name"] == "Odd.Table").unwrap();
+    assert_eq!(
+        (odd["rows_restored"].as_i64(), odd["rows_recorded"].as_i64()),
+        (Some(25), Some(25))
+    );
+    let child = tables.iter().find(|t| t["name"] == "child").unwrap();
+    assert_eq!(child["rows_restored"], 9);
+    let skipped = r["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["what"].as_str().unwrap().contains("child_p_fkey")
+                && !s["reason"].as_str().unwrap().is_empty()),
+        "{skipped:?}"
+    );
+    assert!(r["duration_ms"].as_i64().is_some());
+    assert_eq!(
+        pg.psql(&scratch, r#"SELECT count(*) FROM "My Schema"."Odd.Table""#),
+        "25"
+    );
+
+    // A table not in the backup: non-zero, with the closest match and a fix.
+    let o = pgshelf(
+        &data,
+        &["restore-table", "--backup", &id, "--table", "public.chlid"],
+        &[],
+        None,
+    );
+    assert!(!o.status.success());
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        msg.contains("public.child") && msg.contains("Fix:"),
+        "{msg}"
+    );
+
+    let o = pgshelf(&data, &["scratch", "list"], &[], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&scratch), "{}", text(&o));
+    assert!(text(&o).contains("postgres://postgres@127.0.0.1:"));
+
+    // Only scratch databases pgshelf made are dropped.
+    let o = pgshelf(&data, &["scratch", "drop", &db], &[], None);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Fix:"));
+    assert_eq!(pg.psql(&db, "SELECT count(*) FROM parent"), "5");
+    let o = pgshelf(&data, &["scratch", "drop", &scratch], &[], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("dropped scratch database"));
+    let o = pgshelf(&data, &["scratch", "list", "--json"], &[], None);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+
+    // restore over the source needs the typed name.
+    let o = pgshelf(
+        &data,
+        &["restore", "--backup", &id, "--into", &db],
+        &[],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--clean --confirm"),
+        "{}",
+        text(&o)
+    );
+    let copy = format!("{db}_copy");
+    let o = pgshelf(
+        &data,
+        &["restore", "--backup", &id, "--into", &copy, "--jobs", "2"],
+        &[],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(pg.psql(&copy, "SELECT count(*) FROM child"), "9");
+    pg.drop_database(&copy);
+}

@@ -16,13 +16,17 @@
 //! (`ReadHead`, `ReadToc`), `pg_backup_custom.c` (data blocks) and
 //! `pg_backup_directory.c` (data file names).
 
+mod count;
 mod name;
 mod read;
+mod select;
 
 use serde::{Deserialize, Serialize};
 
+pub use count::{LineCounter, RowCounter, RowCounts};
 pub use name::{quote_ident, TableRef};
 pub use read::read_archive;
+pub use select::{closest_tables, list_file, select_tables, Selection, Skipped};
 
 /// Which kind of archive a header says it is (pg_dump's `ArchiveFormat`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
