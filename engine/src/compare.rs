@@ -1156,6 +1156,9 @@ pub async fn write_put_back<W: AsyncWrite + Unpin>(
     Ok(summary)
 }
 
+/// Settings of the session that applies a put-back.
+const APPLY_SESSION: &str = "SET lock_timeout = '30s'; SET statement_timeout = 0";
+
 /// How many bytes of statements [`apply_script`] sends per round trip (at most).
 const APPLY_BATCH_BYTES: usize = 1 << 20;
 
@@ -1176,6 +1179,17 @@ pub async fn apply_script(
         })?;
     let mut lines = tokio::io::BufReader::new(file).lines();
     let mut conn = live.spec.connect(&live.database).await?;
+    // A live row locked by someone else fails the put-back after a while
+    // instead of hanging it.
+    if let Err(e) = sqlx::raw_sql(APPLY_SESSION).execute(&mut conn).await {
+        let _ = conn.close().await;
+        return Err(CompareError::Apply {
+            table: table.display(),
+            database: live.database.clone(),
+            detail: db_message(&e),
+            fix: "check that pgshelf's user may connect to and write the live database".into(),
+        });
+    }
     let outcome = run_script(&mut conn, &mut lines, live, table).await;
     if outcome.is_err() {
         let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
@@ -1199,7 +1213,7 @@ async fn run_script<R: tokio::io::AsyncBufRead + Unpin>(
     let db = |e: sqlx::Error| {
         failed(
             db_message(&e),
-            "read the cause: a row that now conflicts on another unique index, a trigger or a check constraint of the live table may refuse a row; fix that row live (or leave it out of the put-back), then apply again",
+            "read the cause: a row that now conflicts on another unique index, a trigger or a check constraint of the live table may refuse a row (fix that row live, or leave it out of the put-back); a lock timeout means another session held the rows for 30 s; then apply again",
         )
     };
     let not_ours = "apply a script pgshelf made, unchanged";

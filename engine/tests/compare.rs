@@ -41,6 +41,10 @@ SELECT r, n, n * 1.25,
        (CASE WHEN n % 2 = 0 THEN 'calm' ELSE 'upset' END)::"Sales Ops".mood,
        timestamptz '2025-01-01 00:00:00+00' + n * interval '1 hour'
   FROM unnest(ARRAY['north', 'South', 'ëast', 'West']) r, generate_series(1, 50) n;
+CREATE TABLE "Sales Ops".events (id int, at date, what text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE "Sales Ops".events_2025 PARTITION OF "Sales Ops".events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE "Sales Ops".events_2026 PARTITION OF "Sales Ops".events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO "Sales Ops".events SELECT g, DATE '2025-06-01' + g * 3, 'e' || g FROM generate_series(1, 100) g;
 CREATE TABLE "Sales Ops".nokey (a int, b text);
 CREATE UNIQUE INDEX ON "Sales Ops".nokey (b);
 "#;
@@ -57,6 +61,8 @@ UPDATE "Sales Ops"."Order ""Lines""" SET qty = qty + 1 WHERE ("Region", "line no
 UPDATE "Sales Ops"."Order ""Lines""" SET attrs = '{"b": 2}' WHERE ("Region", "line no") = ('West', 12);
 INSERT INTO "Sales Ops"."Order ""Lines""" ("Region", "line no", qty, note)
 VALUES ('new', 1, 1, 'a'), ('new', 2, 2, NULL), ('north', 51, 3, 'x'), ('ëast', 0, 4, 'y');
+DELETE FROM "Sales Ops".events WHERE id IN (10, 90);
+UPDATE "Sales Ops".events SET what = 'changed' WHERE id = 50;
 "#;
 
 fn keys(v: &[(&str, &str)]) -> Vec<Vec<String>> {
@@ -378,6 +384,30 @@ async fn compare_and_put_back() {
         assert_eq!(same.unchanged, 204);
         let recs = env.engine.put_backs(Some(server.id), None).await.unwrap();
         assert_eq!(recs[0].id, rec.id);
+
+        // A partitioned table: rows in either partition, counted across them.
+        let parted = "\"Sales Ops\".events";
+        let c = env
+            .engine
+            .compare_pair(&pair(&live2), parted)
+            .await
+            .unwrap();
+        assert_eq!(
+            (c.deleted.count, c.changed.count, c.added.count, c.unchanged),
+            (2, 1, 0, 97)
+        );
+        let rec = env
+            .engine
+            .apply_put_back_pair(&pair(&live2), parted, &PutBack::all(), parted, "alice")
+            .await
+            .unwrap();
+        assert_eq!((rec.rows_inserted, rec.rows_updated), (2, 1), "PG {major}");
+        let c = env
+            .engine
+            .compare_pair(&pair(&live2), parted)
+            .await
+            .unwrap();
+        assert!(c.is_same(), "{c:?}");
 
         // A table without a usable key is refused, with the fix.
         let e = env
