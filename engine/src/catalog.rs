@@ -14,7 +14,9 @@ use sqlx::{FromRow, SqlitePool};
 
 mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
+mod put_backs;
 mod restores;
+pub use put_backs::{NewPutBack, PutBackRecord, PutBackStatus};
 pub use restores::{NewScratch, ScratchRecord};
 
 /// What can go wrong talking to the catalog.

@@ -4,6 +4,8 @@
 //!
 //! - [`auth`]: users and roles, sessions and API tokens, the first-admin setup link, sign-in throttling.
 //! - [`catalog`]: the SQLite catalog (schema in `engine/migrations`) and every query.
+//! - [`compare`]: a table restored into scratch compared with the live one (a streamed
+//!   merge by key), the put-back script, applying it (recorded).
 //! - [`secrets`]: the instance key and sealed credentials; [`secrets::Secret`] never prints.
 //! - [`servers`]: server settings as users enter them (validation, `postgres://` URLs).
 //! - [`pg`]: client tools by major version, probing servers, argument vectors.
@@ -27,6 +29,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod compare;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
 pub mod pg;
@@ -85,6 +88,7 @@ pub enum Error {
     Auth(#[from] auth::AuthError),
     #[error(transparent)]
     Proof(#[from] proof::ProofError),
+    Compare(#[from] compare::CompareError),
     #[error(transparent)]
     Restore(#[from] restore::RestoreError),
     #[error("{0}")]
@@ -106,6 +110,7 @@ impl Error {
             Error::Policy(e) => e.status(),
             Error::Auth(e) => e.status(),
             Error::Proof(e) => e.status(),
+            Error::Compare(e) => e.status(),
             Error::Restore(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,

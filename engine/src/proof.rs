@@ -781,6 +781,17 @@ impl Engine {
         Ok(out)
     }
 
+    /// A database's proof at the wall clock, judged by its effective policy.
+    pub async fn database_proof_now(
+        &self,
+        server_id: i64,
+        database: &str,
+    ) -> Result<DatabaseProof, Error> {
+        let (policy, _) = effective_policy(&self.inner.catalog, server_id, database).await?;
+        self.database_proof(server_id, database, &policy, Utc::now())
+            .await
+    }
+
     /// A database's last test-restore, last pass and flag at `now`, judged
     /// by its policy's test-restore interval (none when they are off).
     pub async fn database_proof(

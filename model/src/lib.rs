@@ -7,6 +7,8 @@
 //! - [`backup`]: a recorded run ([`backup::Backup`]), its [`backup::Target`]
 //!   (a database or the globals), [`backup::BackupKind`] and
 //!   [`backup::BackupStatus`]; the nearest-globals rule.
+//! - [`compare`]: a scratch table compared with the live one, and putting
+//!   rows back (what is picked, what the script holds, how it was recorded).
 //! - [`policy`]: backup policies and server plans with their validation,
 //!   where a policy comes from ([`policy::PolicySource`]).
 //! - [`proof`]: test-restores, their mismatches, proof flags of a
@@ -24,6 +26,7 @@
 //! - [`format`]: sizes and durations in words.
 
 pub mod backup;
+pub mod compare;
 pub mod cron;
 pub mod format;
 pub mod policy;

@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default), `server add|list|test|remove`,
 //! `databases`, `backup`, `list`, `delete`, `policy`, `schedule`; the restore
-//! commands are in [`crate::cli_restore`], `test-restore` in [`crate::cli_proof`].
+//! commands are in [`crate::cli_restore`], `test-restore` in [`crate::cli_proof`],
+//! `compare` in [`crate::cli_compare`].
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -86,6 +87,10 @@ pub enum Command {
     /// Restore a backup into a scratch database, compare its tables and row
     /// counts with the manifest, drop it; non-zero exit when the test fails.
     TestRestore(crate::cli_proof::TestRestoreArgs),
+    /// Compare a table in a scratch database with the live table (rows
+    /// deleted, changed and added since the backup); write or apply the
+    /// script that puts rows back.
+    Compare(crate::cli_compare::CompareArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +223,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Restore(cmd) => return crate::cli_restore::run(engine, cmd).await,
+        Command::Compare(args) => return crate::cli_compare::run(engine, args).await,
         Command::Server(ServerCommand::Add {
             name,
             url,

@@ -7,6 +7,7 @@
 //! - [`cli`]: the subcommands other than `serve`; [`cli_restore`]:
 //!   `restore-table`, `restore`, `scratch list|drop`.
 //! - [`cli_proof`]: the `test-restore` command.
+//! - [`cli_compare`]: `compare` (scratch table against live, put-back script).
 //! - [`remote`]: the CLI's read and run commands against another pgshelf,
 //!   with an API token.
 //! - [`guard`]: who is calling (session cookie or API token), anonymous and
@@ -20,6 +21,7 @@
 //! engine and dispatches. `anyhow` lives here and in `main.rs` only.
 
 pub mod cli;
+pub mod cli_compare;
 pub mod cli_restore;
 pub mod cli_proof;
 pub mod config;

@@ -9,7 +9,7 @@ use model::restore::{
     RestoreJob, RestoreRequest, RestoreResult, ScratchDatabase, TableRestoreRequest,
 };
 
-use super::views::BackupPage;
+use super::views::{BackupPage, ProofPanel};
 
 /// `/backups/:id` in one round trip.
 #[server(prefix = "/api", endpoint = "restores/backup")]
@@ -43,10 +43,16 @@ pub async fn backup_page(id: i64) -> Result<BackupPage, ServerFnError> {
         .find(|(sid, _)| *sid == server_id)
         .map(|(_, n)| n.clone())
         .unwrap_or_default();
-    let test_restores = engine
-        .test_restores_of_backup(id)
-        .await
-        .map_err(engine_error)?;
+    let test_restores = match backup.target.database() {
+        Some(db) => engine
+            .test_restores(server_id, Some(db), 100)
+            .await
+            .map_err(engine_error)?
+            .into_iter()
+            .filter(|t| t.backup_id == Some(id))
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(BackupPage {
         backup,
         server_name,
@@ -61,22 +67,25 @@ pub async fn backup_page(id: i64) -> Result<BackupPage, ServerFnError> {
 /// A database's proof: its last passed test-restore, the latest ones, and
 /// a flag when it was never proven or not within its interval.
 #[server(prefix = "/api", endpoint = "restores/proof")]
-pub async fn database_proof(
-    server_id: i64,
-    database: String,
-) -> Result<model::proof::DatabaseProof, ServerFnError> {
+pub async fn database_proof(server_id: i64, database: String) -> Result<ProofPanel, ServerFnError> {
     crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
-    engine()?
-        .database_proof(server_id, &database)
+    let engine = engine()?;
+    let proof = engine
+        .database_proof_now(server_id, &database)
         .await
-        .map_err(engine_error)
+        .map_err(engine_error)?;
+    let recent = engine
+        .test_restores(server_id, Some(&database), 5)
+        .await
+        .map_err(engine_error)?;
+    Ok(ProofPanel { proof, recent })
 }
 
 /// Starts restoring tables into a new scratch database; returns the job to
 /// poll with [`restore_job`].
 #[server(prefix = "/api", endpoint = "restores/tables", input = Json)]
-pub async fn start_table_restore(request: TableRestoreRequest) -> Result<i64, ServerFnError> {
+pub async fn start_table_restore(request: TableRestoreRequest) -> Result<u64, ServerFnError> {
     let caller = crate::edge::require(model::user::Role::Operator)?;
     use crate::edge::{engine, engine_error};
     engine()?
@@ -87,7 +96,7 @@ pub async fn start_table_restore(request: TableRestoreRequest) -> Result<i64, Se
 
 /// Where a restore job is: its step while it runs, then its result.
 #[server(prefix = "/api", endpoint = "restores/job")]
-pub async fn restore_job(id: i64) -> Result<RestoreJob, ServerFnError> {
+pub async fn restore_job(id: u64) -> Result<RestoreJob, ServerFnError> {
     crate::edge::require(model::user::Role::Operator)?;
     use crate::edge::{engine, engine_error};
     engine()?.restore_job(id).map_err(engine_error)
@@ -98,17 +107,21 @@ pub async fn restore_job(id: i64) -> Result<RestoreJob, ServerFnError> {
 pub async fn list_scratch() -> Result<Vec<ScratchDatabase>, ServerFnError> {
     crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
-    engine()?.scratch_databases().await.map_err(engine_error)
+    engine()?
+        .scratch_databases(false)
+        .await
+        .map_err(engine_error)
 }
 
 /// Drops a scratch database (only ever one pgshelf made).
 #[server(prefix = "/api", endpoint = "scratch/drop")]
 pub async fn drop_scratch(name: String) -> Result<(), ServerFnError> {
-    let caller = crate::edge::require(model::user::Role::Operator)?;
+    crate::edge::require(model::user::Role::Operator)?;
     use crate::edge::{engine, engine_error};
     engine()?
-        .drop_scratch(&name, &caller.name)
+        .drop_scratch(&name, None)
         .await
+        .map(|_| ())
         .map_err(engine_error)
 }
 
@@ -124,7 +137,7 @@ pub async fn full_restore(request: RestoreRequest) -> Result<RestoreResult, Serv
     let caller = crate::edge::require(needed)?;
     use crate::edge::{engine, engine_error};
     engine()?
-        .restore(request, &caller.name)
+        .restore(&request, &caller.name)
         .await
         .map_err(engine_error)
 }

@@ -18,23 +18,28 @@ pub fn DatabaseProofPanel(server_id: i64, database: String) -> impl IntoView {
     let body = move || {
         proof.get().map(|r| match r {
             Err(e) => view! { <ErrorMessage message=error_text(&e)/> }.into_any(),
-            Ok(p) => {
-                let last = match (p.last_passed_at, p.last_passed_ms) {
-                    (Some(at), ms) => view! {
+            Ok(panel) => {
+                let p = panel.proof;
+                let last = match p.last_passed.clone() {
+                    Some(t) => view! {
                         <p data-testid="last-proven">
-                            "Last proven by a real restore " {utc(at)}
-                            {ms.map(|ms| format!(", in {}", duration_ms(ms)))} "."
+                            "Last proven by a real restore " {utc(t.started_at)}
+                            {t.duration_ms.map(|ms| format!(", in {}", duration_ms(ms)))}
+                            " (backup #" {t.backup_id} ")."
                         </p>
                     }
                     .into_any(),
-                    (None, _) => view! { <p data-testid="last-proven">"Never proven by a restore."</p> }.into_any(),
+                    None => view! { <p data-testid="last-proven">"Never proven by a restore."</p> }.into_any(),
                 };
-                let flag = p.flag.clone().map(|f| view! { <p class="warn" data-testid="proof-flag">{f}</p> });
+                let flag = p.flag.map(|f| view! {
+                    <p><span class=format!("flag flag-{}", f.as_str()) data-testid="proof-flag">{f.label()}</span></p>
+                });
+                let recent = panel.recent;
                 view! {
                     {last}
                     {flag}
                     <ul class="test-restores">
-                        {p.recent.into_iter().map(|t| view! { <li data-testid="test-restore-line"><TestRestoreLine test=t/></li> }).collect_view()}
+                        {recent.into_iter().map(|t| view! { <li data-testid="test-restore-line"><TestRestoreLine test=t/></li> }).collect_view()}
                     </ul>
                 }
                 .into_any()

@@ -22,6 +22,14 @@ pub struct BackupPage {
     pub test_restores: Vec<TestRestore>,
 }
 
+/// The database page's proof panel: the proof (last pass, flag) and the
+/// latest test-restores, in one round trip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProofPanel {
+    pub proof: model::proof::DatabaseProof,
+    pub recent: Vec<TestRestore>,
+}
+
 /// Quotes one part of a table name the way `schema.table` arguments are
 /// parsed: bare when it is a plain lower-case identifier, else in double
 /// quotes with quotes doubled.
