@@ -56,6 +56,12 @@ CREATE TABLE shop.orders (id int PRIMARY KEY, customer int NOT NULL REFERENCES s
 INSERT INTO shop.orders SELECT g, 1 + g % 12, 'o' || g FROM generate_series(1, 60) g;
 CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE id > 30;
 
+CREATE TABLE shop.ident (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
+INSERT INTO shop.ident (v) SELECT 'i' || g FROM generate_series(1, 9) g;
+CREATE FUNCTION shop.seven() RETURNS int LANGUAGE sql AS 'SELECT 7';
+CREATE TABLE shop.fdef (x int DEFAULT shop.seven(), y int);
+INSERT INTO shop.fdef (y) VALUES (1), (2);
+
 CREATE TABLE shop.nocols ();
 INSERT INTO shop.nocols DEFAULT VALUES;
 INSERT INTO shop.nocols DEFAULT VALUES;
@@ -259,7 +265,7 @@ fn streamed_counts_equal_count_star() {
     for major in testkit::majors_under_test() {
         let d = dump(testkit::server(major), "toccount");
         let want = counts(d.pg, &d.db);
-        assert_eq!(want.len(), 11, "{want:?}");
+        assert_eq!(want.len(), 13, "{want:?}");
         assert_eq!(want[&TableRef::new(ODD_SCHEMA, ODD_TABLE)], 23);
         assert_eq!(want[&TableRef::new("shop", "nocols")], 3);
 
@@ -373,6 +379,8 @@ fn selected_tables_restore_whole_with_pg_restore() {
             TableRef::new("shop", "tickets"),
             TableRef::new("shop", "events"),
             TableRef::new("shop", "orders"),
+            TableRef::new("shop", "ident"),
+            TableRef::new("shop", "fdef"),
         ];
         let partitions: Vec<TableRef> = ["events_2024", "events_2025", "events_2026"]
             .iter()
@@ -462,6 +470,16 @@ fn selected_tables_restore_whole_with_pg_restore() {
                 sequence_state(d.pg, &target, "shop.ticket_no"),
                 sequence_state(d.pg, &d.db, "shop.ticket_no"),
                 "{ctx}"
+            );
+            // The identity sequence; the default calling a function.
+            assert_eq!(
+                sequence_state(d.pg, &target, "shop.ident_id_seq"),
+                sequence_state(d.pg, &d.db, "shop.ident_id_seq"),
+                "{ctx}"
+            );
+            assert_eq!(
+                d.pg.psql(&target, "INSERT INTO shop.fdef (y) VALUES (3) RETURNING x"),
+                "7"
             );
             // The trigger fires, the domain checks, the enum holds.
             assert_eq!(
