@@ -17,7 +17,7 @@ use testkit::PgServer;
 /// sequence, a partitioned table, a foreign key, large objects, a table
 /// with no columns and one with no rows, values that stress COPY text.
 const FIXTURE: &str = r#"
-DO $$ BEGIN CREATE ROLE toc_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE toc_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
 CREATE SCHEMA "Ünï ""Odd"" Schema v1.0";
 CREATE TABLE "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots" (id int PRIMARY KEY, "Val ue" text);
 INSERT INTO "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots"
@@ -55,6 +55,12 @@ INSERT INTO shop.customers (name) SELECT 'c' || g FROM generate_series(1, 12) g;
 CREATE TABLE shop.orders (id int PRIMARY KEY, customer int NOT NULL REFERENCES shop.customers (id), note text);
 INSERT INTO shop.orders SELECT g, 1 + g % 12, 'o' || g FROM generate_series(1, 60) g;
 CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE id > 30;
+
+CREATE TABLE shop.ident (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
+INSERT INTO shop.ident (v) SELECT 'i' || g FROM generate_series(1, 9) g;
+CREATE FUNCTION shop.seven() RETURNS int LANGUAGE sql AS 'SELECT 7';
+CREATE TABLE shop.fdef (x int DEFAULT shop.seven(), y int);
+INSERT INTO shop.fdef (y) VALUES (1), (2);
 
 CREATE TABLE shop.nocols ();
 INSERT INTO shop.nocols DEFAULT VALUES;
@@ -259,7 +265,7 @@ fn streamed_counts_equal_count_star() {
     for major in testkit::majors_under_test() {
         let d = dump(testkit::server(major), "toccount");
         let want = counts(d.pg, &d.db);
-        assert_eq!(want.len(), 11, "{want:?}");
+        assert_eq!(want.len(), 13, "{want:?}");
         assert_eq!(want[&TableRef::new(ODD_SCHEMA, ODD_TABLE)], 23);
         assert_eq!(want[&TableRef::new("shop", "nocols")], 3);
 
@@ -297,6 +303,265 @@ fn streamed_counts_equal_count_star() {
             }
         }
         assert_eq!(got, want, "PostgreSQL {major}, directory format");
+        d.pg.drop_database(&d.db);
+    }
+}
+
+/// Restores `sel` from `archive` into a fresh database with the real
+/// `pg_restore -L`, as pgshelf will (`--no-owner`); any error fails.
+fn restore_selection(d: &Dumped, a: &Archive, sel: &toc::Selection, archive: &Path) -> String {
+    let target = d.pg.fresh_database("tocsel");
+    let list = d._dir.path().join(format!("{target}.list"));
+    std::fs::write(&list, toc::list_file(a, sel)).unwrap();
+    let out = pg_restore(d.pg)
+        .args([
+            "--no-owner",
+            "--exit-on-error",
+            "--dbname",
+            &target,
+            "--use-list",
+        ])
+        .arg(&list)
+        .arg(archive)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pg_restore -L: {}\n--- list ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        toc::list_file(a, sel)
+    );
+    target
+}
+
+/// `table: indexdef` lines of a database's user indexes and
+/// `table: constraint def` lines of its constraints, for comparison.
+fn keys_and_indexes(pg: &PgServer, db: &str, tables: &[TableRef]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in tables {
+        let sql = format!(
+            "SELECT 'index ' || indexrelid::regclass::text || ': ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = '{0}'::regclass
+             UNION ALL
+             SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '{0}'::regclass
+             UNION ALL
+             SELECT 'trigger ' || tgname || ': ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = '{0}'::regclass AND NOT tgisinternal
+             UNION ALL
+             SELECT 'default ' || attname || ': ' || pg_get_expr(adbin, adrelid) FROM pg_attrdef JOIN pg_attribute ON attrelid = adrelid AND attnum = adnum WHERE adrelid = '{0}'::regclass
+             UNION ALL
+             SELECT 'partition of ' || inhparent::regclass::text FROM pg_inherits WHERE inhrelid = '{0}'::regclass
+             ORDER BY 1",
+            t.sql().replace('\'', "''")
+        );
+        for l in pg.psql(db, &sql).lines() {
+            out.push(format!("{t}: {l}"));
+        }
+    }
+    out
+}
+
+/// `last_value,is_called` of a sequence.
+fn sequence_state(pg: &PgServer, db: &str, seq: &str) -> String {
+    pg.psql(
+        db,
+        &format!("SELECT last_value || ',' || is_called FROM {seq}"),
+    )
+}
+
+#[test]
+fn selected_tables_restore_whole_with_pg_restore() {
+    for major in testkit::majors_under_test() {
+        let d = dump(testkit::server(major), "tocsel");
+        let source = counts(d.pg, &d.db);
+        let odd = TableRef::new(ODD_SCHEMA, ODD_TABLE);
+        let chosen = vec![
+            odd.clone(),
+            TableRef::new("shop", "items"),
+            TableRef::new("shop", "tickets"),
+            TableRef::new("shop", "events"),
+            TableRef::new("shop", "orders"),
+            TableRef::new("shop", "ident"),
+            TableRef::new("shop", "fdef"),
+        ];
+        let partitions: Vec<TableRef> = ["events_2024", "events_2025", "events_2026"]
+            .iter()
+            .map(|p| TableRef::new("shop", *p))
+            .collect();
+        for format in [ArchiveFormat::Custom, ArchiveFormat::Directory] {
+            let ctx = format!("PostgreSQL {major} {format:?}");
+            let (a, path) = match format {
+                ArchiveFormat::Custom => (read(&d.custom), d.custom.clone()),
+                _ => (read(&d.directory.join("toc.dat")), d.directory.clone()),
+            };
+
+            // A name that is not in the backup is refused with the closest ones.
+            let e =
+                toc::select_tables(&a, &[TableRef::new("public", "orders")], false).unwrap_err();
+            assert!(
+                matches!(&e, toc::TocError::NoSuchTable { closest, .. } if closest[0] == "shop.orders"),
+                "{e}"
+            );
+
+            let sel = toc::select_tables(&a, &chosen, false).unwrap();
+            let mut want_tables = chosen.clone();
+            want_tables.extend(partitions.clone());
+            let mut got_tables = sel.tables.clone();
+            got_tables.sort();
+            want_tables.sort();
+            assert_eq!(got_tables, want_tables, "{ctx}");
+            assert_eq!(sel.skipped.len(), 1, "{ctx}: {:?}", sel.skipped);
+            assert_eq!(
+                sel.skipped[0].what, "FK CONSTRAINT orders_customer_fkey on shop.orders",
+                "{ctx}"
+            );
+            assert!(sel.skipped[0].reason.contains("shop.customers"));
+
+            // Directory format: restore from a copy holding only toc.dat
+            // and the data files the selection names.
+            let from = if format == ArchiveFormat::Directory {
+                let data: Vec<&str> = a
+                    .entries
+                    .iter()
+                    .filter(|e| e.desc == "TABLE DATA" && want_tables.contains(&e.table_ref()))
+                    .filter_map(|e| e.data_file.as_deref())
+                    .collect();
+                let mut files = sel.data_files.clone();
+                files.sort();
+                let mut data: Vec<String> = data.iter().map(|s| s.to_string()).collect();
+                data.sort();
+                assert_eq!(files, data, "{ctx}");
+                let only = d._dir.path().join(format!("only-{major}"));
+                std::fs::create_dir_all(&only).unwrap();
+                for f in sel.data_files.iter().map(String::as_str).chain(["toc.dat"]) {
+                    std::fs::copy(path.join(f), only.join(f)).unwrap();
+                }
+                only
+            } else {
+                assert!(sel.data_files.is_empty());
+                path.clone()
+            };
+            let target = restore_selection(&d, &a, &sel, &from);
+
+            // Exactly the chosen tables and their partitions, with exactly their rows.
+            let restored = counts(d.pg, &target);
+            let want: BTreeMap<TableRef, u64> = source
+                .iter()
+                .filter(|(t, _)| want_tables.contains(t))
+                .map(|(t, n)| (t.clone(), *n))
+                .collect();
+            assert_eq!(restored, want, "{ctx}");
+            assert_eq!(
+                d.pg.psql(&target, "SELECT count(*) FROM shop.events"),
+                "300"
+            );
+            // Keys, indexes, triggers, defaults and partition links as in the source.
+            assert_eq!(
+                keys_and_indexes(d.pg, &target, &want_tables),
+                keys_and_indexes(d.pg, &d.db, &want_tables)
+                    .into_iter()
+                    .filter(|l| !l.contains("orders_customer_fkey"))
+                    .collect::<Vec<_>>(),
+                "{ctx}"
+            );
+            assert!(keys_and_indexes(d.pg, &target, std::slice::from_ref(&odd))
+                .iter()
+                .any(|l| l.contains("PRIMARY KEY")));
+            // The unowned sequence and its value.
+            assert_eq!(
+                sequence_state(d.pg, &target, "shop.ticket_no"),
+                sequence_state(d.pg, &d.db, "shop.ticket_no"),
+                "{ctx}"
+            );
+            // The identity sequence; the default calling a function.
+            assert_eq!(
+                sequence_state(d.pg, &target, "shop.ident_id_seq"),
+                sequence_state(d.pg, &d.db, "shop.ident_id_seq"),
+                "{ctx}"
+            );
+            assert_eq!(
+                d.pg.psql(&target, "INSERT INTO shop.fdef (y) VALUES (3) RETURNING x"),
+                "7"
+            );
+            // The trigger fires, the domain checks, the enum holds.
+            assert_eq!(
+                d.pg.psql(
+                    &target,
+                    "INSERT INTO shop.items (id, price, mood) VALUES (1000, 2, 'sad') RETURNING updated IS NOT NULL"
+                ),
+                "t"
+            );
+            assert!(d
+                .pg
+                .try_psql(
+                    &target,
+                    "INSERT INTO shop.items (id, price) VALUES (1001, -1)"
+                )
+                .is_err());
+            assert_eq!(
+                d.pg.psql(&target, "SELECT nextval('shop.ticket_no')"),
+                (500 + 17).to_string()
+            );
+            // Comment and grant.
+            assert_eq!(
+                d.pg.psql(
+                    &target,
+                    "SELECT obj_description('shop.items'::regclass, 'pg_class')"
+                ),
+                "things for sale"
+            );
+            assert_eq!(
+                d.pg.psql(
+                    &target,
+                    "SELECT has_table_privilege('toc_reader', 'shop.items', 'SELECT')"
+                ),
+                "t"
+            );
+            // Nothing else: no customers, no view, no large objects.
+            assert_eq!(
+                d.pg.psql(&target, "SELECT count(*) FROM pg_class WHERE relname IN ('customers', 'big_orders', 'plain')"),
+                "0"
+            );
+            assert_eq!(
+                d.pg.psql(&target, "SELECT count(*) FROM pg_largeobject_metadata"),
+                "0"
+            );
+            d.pg.drop_database(&target);
+
+            // With the referenced tables: customers comes, with its rows,
+            // its sequence and the foreign key.
+            let sel = toc::select_tables(&a, &[TableRef::new("shop", "orders")], true).unwrap();
+            let mut brought = sel.tables.clone();
+            brought.sort();
+            assert_eq!(
+                brought,
+                vec![
+                    TableRef::new("shop", "customers"),
+                    TableRef::new("shop", "orders")
+                ],
+                "{ctx}"
+            );
+            assert!(sel.skipped.is_empty(), "{ctx}: {:?}", sel.skipped);
+            let target = restore_selection(&d, &a, &sel, &path);
+            let both = [
+                TableRef::new("shop", "orders"),
+                TableRef::new("shop", "customers"),
+            ];
+            let restored = counts(d.pg, &target);
+            assert_eq!(restored.len(), 2, "{ctx}: {restored:?}");
+            for t in &both {
+                assert_eq!(restored[t], source[t], "{ctx}: {t}");
+            }
+            assert_eq!(
+                keys_and_indexes(d.pg, &target, &both),
+                keys_and_indexes(d.pg, &d.db, &both),
+                "{ctx}"
+            );
+            assert_eq!(
+                sequence_state(d.pg, &target, "shop.customers_id_seq"),
+                sequence_state(d.pg, &d.db, "shop.customers_id_seq"),
+                "{ctx}"
+            );
+            d.pg.drop_database(&target);
+        }
         d.pg.drop_database(&d.db);
     }
 }
