@@ -617,8 +617,7 @@ async fn open_read(
     table: &TableRef,
 ) -> Result<PgConnection, CompareError> {
     let mut conn = side.spec.connect(&side.database).await?;
-    sqlx::raw_sql(READ_SESSION)
-        .execute(&mut conn)
+    sqlx::Executor::execute(&mut conn, READ_SESSION)
         .await
         .map_err(|e| query_error(table, which, side, e))?;
     Ok(conn)
@@ -810,14 +809,20 @@ fn rows<'c>(
     table: &'c TableRef,
     which: &'static str,
     side: &'c Side,
-) -> impl Stream<Item = Result<Values, CompareError>> + Unpin + 'c {
-    sqlx::query(sql).fetch(conn).map(move |r| {
-        let row = r.map_err(|e| query_error(table, which, side, e))?;
-        (0..row.len())
-            .map(|i| row.try_get::<Option<String>, _>(i))
-            .collect::<Result<Values, _>>()
-            .map_err(|e| query_error(table, which, side, e))
-    })
+) -> futures::stream::BoxStream<'c, Result<Values, CompareError>> {
+    // Boxed: a `dyn Stream + Send` keeps rustc from having to prove `Send`
+    // through sqlx's higher-ranked `Executor` lifetimes in every caller
+    // (the dashboard's handlers need `Send` futures).
+    sqlx::query(sql)
+        .fetch(conn)
+        .map(move |r| {
+            let row = r.map_err(|e| query_error(table, which, side, e))?;
+            (0..row.len())
+                .map(|i| row.try_get::<Option<String>, _>(i))
+                .collect::<Result<Values, _>>()
+                .map_err(|e| query_error(table, which, side, e))
+        })
+        .boxed()
 }
 
 /// Compares `table` in the scratch copy with the live one: counts of rows
@@ -1181,7 +1186,7 @@ pub async fn apply_script(
     let mut conn = live.spec.connect(&live.database).await?;
     // A live row locked by someone else fails the put-back after a while
     // instead of hanging it.
-    if let Err(e) = sqlx::raw_sql(APPLY_SESSION).execute(&mut conn).await {
+    if let Err(e) = sqlx::Executor::execute(&mut conn, APPLY_SESSION).await {
         let _ = conn.close().await;
         return Err(CompareError::Apply {
             table: table.display(),
@@ -1192,7 +1197,7 @@ pub async fn apply_script(
     }
     let outcome = run_script(&mut conn, &mut lines, live, table).await;
     if outcome.is_err() {
-        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
+        let _ = sqlx::Executor::execute(&mut conn, "ROLLBACK").await;
     }
     let _ = conn.close().await;
     outcome
@@ -1227,8 +1232,7 @@ async fn run_script<R: tokio::io::AsyncBufRead + Unpin>(
             continue;
         }
         if line == "BEGIN;" && base.is_none() {
-            sqlx::raw_sql("BEGIN")
-                .execute(&mut *conn)
+            sqlx::Executor::execute(&mut *conn, "BEGIN")
                 .await
                 .map_err(db)?;
             // Counts this session has not reported yet stay in the
@@ -1244,14 +1248,12 @@ async fn run_script<R: tokio::io::AsyncBufRead + Unpin>(
         };
         if line == "COMMIT;" {
             if !batch.is_empty() {
-                sqlx::raw_sql(&batch)
-                    .execute(&mut *conn)
+                sqlx::Executor::execute(&mut *conn, batch.as_str())
                     .await
                     .map_err(db)?;
             }
             let (ins, upd) = row_counters(conn, table).await.map_err(db)?;
-            sqlx::raw_sql("COMMIT")
-                .execute(&mut *conn)
+            sqlx::Executor::execute(&mut *conn, "COMMIT")
                 .await
                 .map_err(db)?;
             return Ok(((ins - ins0).max(0) as u64, (upd - upd0).max(0) as u64));
@@ -1259,8 +1261,7 @@ async fn run_script<R: tokio::io::AsyncBufRead + Unpin>(
         batch.push_str(line);
         batch.push('\n');
         if batch.len() >= APPLY_BATCH_BYTES {
-            sqlx::raw_sql(&batch)
-                .execute(&mut *conn)
+            sqlx::Executor::execute(&mut *conn, batch.as_str())
                 .await
                 .map_err(db)?;
             batch.clear();
@@ -1367,38 +1368,54 @@ impl Engine {
 
     /// Compares `table` (`SCHEMA.TABLE`) in a scratch database pgshelf
     /// restored with the same table in the live database it came from.
-    pub async fn compare(&self, scratch: &str, table: &str) -> Result<Comparison, Error> {
-        let pair = self.scratch_pair(scratch).await?;
-        self.compare_pair(&pair, table).await
+    ///
+    /// Boxed as `Send`: the dashboard's handlers need a future they can
+    /// move between threads, and rustc cannot prove that through the
+    /// streams' higher-ranked lifetimes on its own.
+    pub fn compare<'a>(
+        &'a self,
+        scratch: &'a str,
+        table: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Comparison, Error>> {
+        Box::pin(async move {
+            let pair = self.scratch_pair(scratch).await?;
+            self.compare_pair(&pair, table).await
+        })
     }
 
     /// [`Engine::put_back_script_pair`] for a scratch database pgshelf restored.
-    pub async fn put_back_script<W: AsyncWrite + Unpin>(
-        &self,
-        scratch: &str,
-        table: &str,
-        pick: &PutBack,
-        seen: Option<&Comparison>,
+    /// Boxed as `Send` (see [`Engine::compare`]).
+    pub fn put_back_script<'a, W: AsyncWrite + Unpin + Send + 'a>(
+        &'a self,
+        scratch: &'a str,
+        table: &'a str,
+        pick: &'a PutBack,
+        seen: Option<&'a Comparison>,
         out: W,
-    ) -> Result<PutBackSummary, Error> {
-        let pair = self.scratch_pair(scratch).await?;
-        self.put_back_script_pair(&pair, table, pick, seen, out)
-            .await
+    ) -> futures::future::BoxFuture<'a, Result<PutBackSummary, Error>> {
+        Box::pin(async move {
+            let pair = self.scratch_pair(scratch).await?;
+            self.put_back_script_pair(&pair, table, pick, seen, out)
+                .await
+        })
     }
 
     /// [`Engine::apply_put_back_pair`] for a scratch database pgshelf
     /// restored (an admin action: the caller checks the role).
-    pub async fn apply_put_back(
-        &self,
-        scratch: &str,
-        table: &str,
-        pick: &PutBack,
-        confirm: &str,
-        who: &str,
-    ) -> Result<PutBackRecord, Error> {
-        let pair = self.scratch_pair(scratch).await?;
-        self.apply_put_back_pair(&pair, table, pick, confirm, who)
-            .await
+    /// Boxed as `Send` (see [`Engine::compare`]).
+    pub fn apply_put_back<'a>(
+        &'a self,
+        scratch: &'a str,
+        table: &'a str,
+        pick: &'a PutBack,
+        confirm: &'a str,
+        who: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<PutBackRecord, Error>> {
+        Box::pin(async move {
+            let pair = self.scratch_pair(scratch).await?;
+            self.apply_put_back_pair(&pair, table, pick, confirm, who)
+                .await
+        })
     }
 
     /// Compares `table` (`SCHEMA.TABLE`) in a scratch copy with the live

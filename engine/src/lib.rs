@@ -88,6 +88,7 @@ pub enum Error {
     Auth(#[from] auth::AuthError),
     #[error(transparent)]
     Proof(#[from] proof::ProofError),
+    #[error(transparent)]
     Compare(#[from] compare::CompareError),
     #[error(transparent)]
     Restore(#[from] restore::RestoreError),

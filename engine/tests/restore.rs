@@ -15,7 +15,7 @@ use common::*;
 /// Awkward names, a domain, an enum and a trigger, an unowned sequence, a
 /// partitioned table, a foreign key, grants to a role.
 const FIXTURE: &str = r#"
-DO $$ BEGIN CREATE ROLE restore_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE restore_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
 CREATE SCHEMA "Ünï ""Odd"" Schema v1.0";
 CREATE TABLE "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots" (id int PRIMARY KEY, "Val ue" text);
 INSERT INTO "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots"
@@ -372,7 +372,7 @@ async fn rebuild_restores_roles_before_databases() {
         let pg = testkit::server(major);
         pg.psql(
             "postgres",
-            "DO $$ BEGIN CREATE ROLE rebuild_owner LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+            "DO $$ BEGIN CREATE ROLE rebuild_owner LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;",
         );
         let (env, server, db) = setup(
             major,

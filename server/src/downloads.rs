@@ -123,18 +123,59 @@ async fn put_back_script(
         changed: q.changed,
         keys,
     };
-    let file_name = format!("put-back-{}-{}.sql", name, q.table);
-    match engine.put_back_script(&name, &q.table, &put_back).await {
-        Ok(stream) => {
-            let mut resp = Body::from_stream(stream).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/sql; charset=utf-8"),
-            );
-            h.insert(header::CONTENT_DISPOSITION, attachment(&file_name));
-            resp
-        }
-        Err(e) => failure(e),
+    if put_back.is_empty() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing picked to put back. Fix: tick deleted rows, changed rows, or single rows on the compare page",
+        )
+            .into_response();
     }
+    // The comparison first: a missing scratch database, a table without a
+    // key or columns that differ fail here, as an HTTP error, before a byte
+    // of script is sent; the script's header then reuses it.
+    let seen = match engine.compare(&name, &q.table).await {
+        Ok(c) => c,
+        Err(e) => return failure(e),
+    };
+    let file_name = format!("put-back-{}-{}.sql", name, q.table);
+    let (mut writer, reader) = tokio::io::duplex(64 * 1024);
+    let table = q.table.clone();
+    // Lives as long as the response body: a client that goes away closes
+    // the pipe and the next write ends it.
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        if let Err(e) = engine
+            .put_back_script(&name, &table, &put_back, Some(&seen), &mut writer)
+            .await
+        {
+            tracing::warn!("put-back script for {name} {table} stopped: {e}");
+            // Never a script that looks whole: the transaction is rolled back.
+            let trailer = format!(
+                "\n-- pgshelf could not finish this script: {}\nROLLBACK;\n",
+                e.to_string().replace('\n', " ")
+            );
+            let _ = writer.write_all(trailer.as_bytes()).await;
+        }
+        let _ = writer.shutdown().await;
+    });
+    let stream = futures::stream::unfold(reader, |mut r| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match r.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), r))
+            }
+            Err(e) => Some((Err(e), r)),
+        }
+    });
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/sql; charset=utf-8"),
+    );
+    h.insert(header::CONTENT_DISPOSITION, attachment(&file_name));
+    resp
 }

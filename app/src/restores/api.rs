@@ -4,6 +4,7 @@
 //! database or put rows back into production.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 use model::compare::{Comparison, PutBack, PutBackRecord};
 use model::restore::{
     RestoreJob, RestoreRequest, RestoreResult, ScratchDatabase, TableRestoreRequest,
@@ -13,7 +14,7 @@ use super::views::{BackupPage, ProofPanel};
 
 /// `/backups/:id` in one round trip.
 #[server(prefix = "/api", endpoint = "restores/backup")]
-pub async fn backup_page(id: i64) -> Result<BackupPage, ServerFnError> {
+pub async fn get_backup_page(id: i64) -> Result<BackupPage, ServerFnError> {
     crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     let engine = engine()?;
@@ -83,7 +84,7 @@ pub async fn database_proof(server_id: i64, database: String) -> Result<ProofPan
 }
 
 /// Starts restoring tables into a new scratch database; returns the job to
-/// poll with [`restore_job`].
+/// poll with [`get_restore_job`].
 #[server(prefix = "/api", endpoint = "restores/tables", input = Json)]
 pub async fn start_table_restore(request: TableRestoreRequest) -> Result<u64, ServerFnError> {
     let caller = crate::edge::require(model::user::Role::Operator)?;
@@ -96,7 +97,7 @@ pub async fn start_table_restore(request: TableRestoreRequest) -> Result<u64, Se
 
 /// Where a restore job is: its step while it runs, then its result.
 #[server(prefix = "/api", endpoint = "restores/job")]
-pub async fn restore_job(id: u64) -> Result<RestoreJob, ServerFnError> {
+pub async fn get_restore_job(id: u64) -> Result<RestoreJob, ServerFnError> {
     crate::edge::require(model::user::Role::Operator)?;
     use crate::edge::{engine, engine_error};
     engine()?.restore_job(id).map_err(engine_error)
@@ -148,7 +149,7 @@ pub async fn compare_table(scratch: String, table: String) -> Result<Comparison,
     crate::edge::require(model::user::Role::Operator)?;
     use crate::edge::{engine, engine_error};
     engine()?
-        .compare_table(&scratch, &table)
+        .compare(&scratch, &table)
         .await
         .map_err(engine_error)
 }

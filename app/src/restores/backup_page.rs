@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::not_found::NotFoundPage;
-use crate::restores::api::backup_page;
+use crate::restores::api::get_backup_page;
 use crate::restores::full_restore_form::FullRestoreForm;
 use crate::restores::table_restore_panel::TableRestorePanel;
 use crate::restores::test_restore_line::TestRestoreLine;
@@ -32,7 +32,7 @@ pub fn BackupPage() -> impl IntoView {
 
 fn backup_sections(id: i64) -> impl IntoView {
     let changed = RwSignal::new(0u64);
-    let page = Resource::new(move || changed.get(), move |_| backup_page(id));
+    let page = Resource::new(move || changed.get(), move |_| get_backup_page(id));
     view! {
         <Transition fallback=move || view! { <h1>"Backup #" {id}</h1> }>
             {move || page.get().map(|r| match r {

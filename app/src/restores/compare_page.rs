@@ -136,7 +136,7 @@ fn comparison(c: Comparison, scratch: String, table: String) -> impl IntoView {
         apply.value().get().map(|r| match r {
             Ok(rec) => view! {
                 <p class="ok" role="status" data-testid="put-back-applied">
-                    "Put back: " {rec.rows} " rows, in one transaction (recorded as #" {rec.id} ")."
+                    "Put back in one transaction: " {rec.rows_inserted} " rows inserted, " {rec.rows_updated} " updated (recorded as #" {rec.id} ")."
                 </p>
             }
             .into_any(),

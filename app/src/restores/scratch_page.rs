@@ -27,14 +27,15 @@ pub fn DropScratchButton(name: String, dropped: RwSignal<u64>) -> impl IntoView 
             .map(|e| view! { <ErrorMessage message=error_text(&e)/> })
     };
     let n = name.clone();
+    let name = StoredValue::new(name);
     view! {
         <Show when=move || !done() fallback=move || view! { <span class="ok" role="status" data-testid="scratch-dropped">"Dropped " {n.clone()}</span> }>
             <details class="confirm">
                 <summary data-testid="scratch-drop">"Drop"</summary>
                 <div class="confirm-box">
-                    <p>"Drop the scratch database " <span class="mono">{name.clone()}</span> "?"</p>
+                    <p>"Drop the scratch database " <span class="mono">{name.get_value()}</span> "?"</p>
                     <ActionForm action=drop attr:class="inline">
-                        <input type="hidden" name="name" value=name.clone()/>
+                        <input type="hidden" name="name" value=name.get_value()/>
                         <button type="submit" class="danger" data-testid="scratch-drop-confirm"
                             disabled=move || drop.pending().get()>
                             "Yes, drop it"

@@ -7,7 +7,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use model::restore::{ArchiveContents, RestoreJob, RestoreJobState, TableRestoreRequest};
 
-use crate::restores::api::{restore_job, StartTableRestore};
+use crate::restores::api::{get_restore_job, StartTableRestore};
 use crate::restores::restored_table_card::RestoredTableCard;
 use crate::restores::scratch_page::DropScratchButton;
 use crate::restores::table_picker::TablePicker;
@@ -32,7 +32,7 @@ pub fn TableRestorePanel(contents: ArchiveContents, servers: Vec<(i64, String)>)
     let job_id = move || start.value().get().and_then(Result::ok);
     let job = Resource::new(job_id, |id| async move {
         match id {
-            Some(id) => Some(restore_job(id).await),
+            Some(id) => Some(get_restore_job(id).await),
             None => None,
         }
     });
