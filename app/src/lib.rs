@@ -11,7 +11,7 @@
 //! |-----------------|--------------------------------------------------------|
 //! | [`servers`]     | `/` the servers list and add form; `/servers/:id` a server (connection, databases, schedules, globals, plan, recent backups) |
 //! | [`backups`]     | `/servers/:id/databases/:db` a database's backups; the backups table, "Back up now" |
-//! | [`restores`]    | `/backups/:id` a backup (contents, tables into scratch, test-restore, full restore, files, recipe); `/scratch` scratch databases; `/scratch/:name/compare` a restored table against production, put rows back |
+//! | [`restores`]    | `/backups/:id` a backup (contents, tables into scratch, test-restore, full restore, files, recipe); `/servers/:id/rebuild` a server rebuilt from its backups (plan, typed confirmation, each step's result); `/scratch` scratch databases; `/scratch/:name/compare` a restored table against production, put rows back |
 //! | [`schedules`]   | the schedules table, the server plan form, globals backups |
 //! | [`policies`]    | `/servers/:id/policy` and `/servers/:id/databases/:db/policy`: the policy editor with its live preview |
 //! | [`users`]       | `/login`, `/setup` (the first admin), `/users` (admins: users and API tokens); who is signed in, in the header |
@@ -69,6 +69,7 @@ use not_found::NotFoundPage;
 use policies::policy_page::{DatabasePolicyPage, ServerPolicyPage};
 use restores::backup_page::BackupPage;
 use restores::compare_page::ComparePage;
+use restores::rebuild_page::RebuildPage;
 use restores::scratch_page::ScratchPage;
 use servers::server_page::ServerPage;
 use servers::servers_page::ServersPage;
@@ -145,6 +146,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/servers/:id/policy") view=ServerPolicyPage ssr=SsrMode::Async/>
                     <Route path=path!("/servers/:id/databases/:db/policy") view=DatabasePolicyPage ssr=SsrMode::Async/>
                     <Route path=path!("/backups/:id") view=BackupPage ssr=SsrMode::Async/>
+                    <Route path=path!("/servers/:id/rebuild") view=RebuildPage ssr=SsrMode::Async/>
                     <Route path=path!("/scratch") view=ScratchPage ssr=SsrMode::Async/>
                     <Route path=path!("/scratch/:name/compare") view=ComparePage ssr=SsrMode::Async/>
                 </Routes>

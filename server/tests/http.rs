@@ -249,6 +249,24 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
             })),
         ),
         ("/api/scratch/drop", "name=scratch_app_20260101_0000".into()),
+        (
+            "/api/restores/rebuild-plan",
+            json(serde_json::json!({"source_server_id": 1, "target_server_id": 1, "databases": []})),
+        ),
+        (
+            "/api/restores/rebuild",
+            json(serde_json::json!({
+                "plan": model::restore::RebuildPlan {
+                    source_server_id: 1,
+                    source_server: "a".into(),
+                    target_server_id: 1,
+                    target_server: "a".into(),
+                    steps: vec![],
+                    missing: vec![],
+                },
+                "confirm": "a",
+            })),
+        ),
         ("/api/compare/table", "scratch=scratch_app_20260101_0000&table=public.t".into()),
         (
             "/api/compare/apply",
@@ -270,6 +288,7 @@ const OPERATOR_CALLS: &[&str] = &[
     "/api/restores/job",
     "/api/proof/test-restore",
     "/api/scratch/drop",
+    "/api/restores/rebuild-plan",
     "/api/compare/table",
 ];
 

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use model::compare::{Comparison, PutBack, PutBackRecord};
 use model::restore::{
-    RestoreJob, RestoreRequest, RestoreResult, ScratchDatabase, TableRestoreRequest,
+    RebuildPlan, RebuildResult, RestoreJob, RestoreRequest, RestoreResult, ScratchDatabase,
+    TableRestoreRequest,
 };
 
 use super::views::{BackupPage, ProofPanel};
@@ -167,6 +168,42 @@ pub async fn apply_put_back(
     use crate::edge::{engine, engine_error};
     engine()?
         .apply_put_back(&scratch, &table, &put_back, &confirm, &caller.name)
+        .await
+        .map_err(engine_error)
+}
+
+/// What rebuilding a server from its backups would do (nothing runs).
+#[server(prefix = "/api", endpoint = "restores/rebuild-plan", input = Json)]
+pub async fn make_rebuild_plan(
+    source_server_id: i64,
+    target_server_id: i64,
+    databases: Vec<String>,
+) -> Result<RebuildPlan, ServerFnError> {
+    crate::edge::require(model::user::Role::Operator)?;
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .rebuild_plan(source_server_id, target_server_id, &databases)
+        .await
+        .map_err(engine_error)
+}
+
+/// Carries out a rebuild plan once the target server's name was typed to
+/// confirm (admins only; every step recorded).
+#[server(prefix = "/api", endpoint = "restores/rebuild", input = Json)]
+pub async fn run_rebuild(plan: RebuildPlan, confirm: String) -> Result<RebuildResult, ServerFnError> {
+    let caller = crate::edge::require(model::user::Role::Admin)?;
+    use crate::edge::{engine, engine_error};
+    if confirm != plan.target_server {
+        return Err(crate::edge::field_error(
+            "confirm",
+            format!(
+                "type the target server's name ({}) to confirm the rebuild. Fix: type it exactly",
+                plan.target_server
+            ),
+        ));
+    }
+    engine()?
+        .rebuild(&plan, &caller.name)
         .await
         .map_err(engine_error)
 }

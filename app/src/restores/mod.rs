@@ -8,6 +8,7 @@ pub mod backup_page;
 pub mod compare_page;
 pub mod database_proof;
 pub mod full_restore_form;
+pub mod rebuild_page;
 pub mod restored_table_card;
 pub mod scratch_page;
 pub mod table_picker;

@@ -98,6 +98,7 @@ fn server_sections(id: i64) -> impl IntoView {
                     <div class="section-head">
                         <h2>"Globals backups"</h2>
                         <RunNowButton server_id=id target=Target::Globals changed=globals_changed/>
+                        <a href=format!("/servers/{id}/rebuild") data-testid="rebuild-link">"Rebuild from backups →"</a>
                     </div>
                     <GlobalsTable server_id=id limit=GLOBALS_BACKUPS changed=globals_changed/>
                 </section>
