@@ -67,6 +67,7 @@ pub fn TablePicker(contents: ArchiveContents, selected: RwSignal<Vec<String>>) -
                 <fieldset class="schema-group" data-testid="schema-group">
                     <legend class="mono">{schema.clone()}</legend>
                     <table class="toc">
+                        <thead><tr><th>"Table"</th><th class="num">"Size"</th><th class="num">"Rows at dump"</th></tr></thead>
                         <tbody>
                             {tables.into_iter().map(|t| {
                                 let key = qualified(&t.schema, &t.name);
