@@ -147,8 +147,7 @@ pub fn recipe(m: &Manifest, globals: Option<&Manifest>) -> Vec<String> {
 /// `s` as one shell word: bare when safe, else single-quoted.
 fn shell_word(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
     {
         s.to_owned()
@@ -200,7 +199,10 @@ mod tests {
     fn custom_decompresses_to_a_file_and_quotes_the_name() {
         let r = recipe(&manifest("custom", &["dump.zst"]), None).join("\n");
         assert!(r.contains("zstd -d dump.zst -o dump.custom"), "{r}");
-        assert!(r.contains("pg_restore -j 4 --dbname='my app' dump.custom"), "{r}");
+        assert!(
+            r.contains("pg_restore -j 4 --dbname='my app' dump.custom"),
+            "{r}"
+        );
         assert!(r.contains("pg_restore 18 or newer"), "{r}");
         assert!(r.contains(&format!("{}  dump.zst", "ab".repeat(32))), "{r}");
         assert!(!r.contains("| pg_restore"), "never a pipe: {r}");
@@ -217,12 +219,19 @@ mod tests {
 
     #[test]
     fn directory_and_globals_recipes() {
-        let r = recipe(&manifest("directory", &["dump/toc.dat.zst", "dump/3.dat.zst"]), None).join("\n");
+        let r = recipe(
+            &manifest("directory", &["dump/toc.dat.zst", "dump/3.dat.zst"]),
+            None,
+        )
+        .join("\n");
         assert!(r.contains("pg_restore -j 4 --dbname='my app' d"), "{r}");
         let mut g = manifest("sql", &["globals.sql.zst"]);
         g.database = String::new();
         let r = recipe(&g, None).join("\n");
-        assert!(r.contains("psql -X -v ON_ERROR_STOP=0 --dbname=postgres"), "{r}");
+        assert!(
+            r.contains("psql -X -v ON_ERROR_STOP=0 --dbname=postgres"),
+            "{r}"
+        );
         assert!(!r.contains("pg_restore"), "{r}");
     }
 

@@ -24,16 +24,16 @@ pub fn routes(engine: Engine) -> Router<leptos::config::LeptosOptions> {
         .with_state(engine)
 }
 
-/// The caller the guard found, with at least `role`; else the response.
-fn caller(req: &Request, role: Role) -> Result<Caller, Response> {
+/// The caller the guard found, with at least `role`; else the refusal.
+fn caller(req: &Request, role: Role) -> Result<Caller, (StatusCode, String)> {
     let caller = req
         .extensions()
         .get::<Caller>()
         .cloned()
-        .ok_or_else(|| (StatusCode::UNAUTHORIZED, "sign in first").into_response())?;
+        .ok_or_else(|| (StatusCode::UNAUTHORIZED, "sign in first".to_owned()))?;
     caller
         .require(role)
-        .map_err(|e| (StatusCode::FORBIDDEN, e.to_string()).into_response())?;
+        .map_err(|e| (StatusCode::FORBIDDEN, e.to_string()))?;
     Ok(caller)
 }
 
@@ -63,8 +63,8 @@ async fn artifact_file(
     Path((id, path)): Path<(i64, String)>,
     req: Request,
 ) -> Response {
-    if let Err(r) = caller(&req, Role::Operator) {
-        return r;
+    if let Err(refused) = caller(&req, Role::Operator) {
+        return refused.into_response();
     }
     let (size, stream) = match engine.open_artifact(id, &path).await {
         Ok(v) => v,
@@ -102,22 +102,23 @@ async fn put_back_script(
     Query(q): Query<PutBackQuery>,
     req: Request,
 ) -> Response {
-    if let Err(r) = caller(&req, Role::Operator) {
-        return r;
+    if let Err(refused) = caller(&req, Role::Operator) {
+        return refused.into_response();
     }
-    let keys: Vec<Vec<String>> = match q.keys.as_deref().filter(|k| !k.is_empty()) {
-        None => Vec::new(),
-        Some(k) => match serde_json::from_str(k) {
-            Ok(v) => v,
-            Err(e) => {
-                return (
+    let keys: Vec<Vec<String>> =
+        match q.keys.as_deref().filter(|k| !k.is_empty()) {
+            None => Vec::new(),
+            Some(k) => match serde_json::from_str(k) {
+                Ok(v) => v,
+                Err(e) => return (
                     StatusCode::BAD_REQUEST,
-                    format!("keys: not a JSON list of keys ({e}). Fix: use the page's download link"),
+                    format!(
+                        "keys: not a JSON list of keys ({e}). Fix: use the page's download link"
+                    ),
                 )
-                    .into_response()
-            }
-        },
-    };
+                    .into_response(),
+            },
+        };
     let put_back = model::compare::PutBack {
         deleted: q.deleted,
         changed: q.changed,

@@ -22,8 +22,8 @@
 
 pub mod cli;
 pub mod cli_compare;
-pub mod cli_restore;
 pub mod cli_proof;
+pub mod cli_restore;
 pub mod config;
 pub mod downloads;
 pub mod guard;

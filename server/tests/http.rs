@@ -251,7 +251,9 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
         ("/api/scratch/drop", "name=scratch_app_20260101_0000".into()),
         (
             "/api/restores/rebuild-plan",
-            json(serde_json::json!({"source_server_id": 1, "target_server_id": 1, "databases": []})),
+            json(
+                serde_json::json!({"source_server_id": 1, "target_server_id": 1, "databases": []}),
+            ),
         ),
         (
             "/api/restores/rebuild",
@@ -267,7 +269,10 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
                 "confirm": "a",
             })),
         ),
-        ("/api/compare/table", "scratch=scratch_app_20260101_0000&table=public.t".into()),
+        (
+            "/api/compare/table",
+            "scratch=scratch_app_20260101_0000&table=public.t".into(),
+        ),
         (
             "/api/compare/apply",
             json(serde_json::json!({

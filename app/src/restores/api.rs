@@ -22,10 +22,9 @@ pub async fn get_backup_page(id: i64) -> Result<BackupPage, ServerFnError> {
     let backup = engine.backup(id).await.map_err(engine_error)?;
     let server_id = backup.server_id.unwrap_or_default();
     let contents = match backup.target {
-        model::backup::Target::Database(_) => engine
-            .archive_contents(id)
-            .await
-            .map_err(|e| e.to_string()),
+        model::backup::Target::Database(_) => {
+            engine.archive_contents(id).await.map_err(|e| e.to_string())
+        }
         model::backup::Target::Globals => {
             Err("a globals backup holds roles and grants, not tables".into())
         }
@@ -190,7 +189,10 @@ pub async fn make_rebuild_plan(
 /// Carries out a rebuild plan once the target server's name was typed to
 /// confirm (admins only; every step recorded).
 #[server(prefix = "/api", endpoint = "restores/rebuild", input = Json)]
-pub async fn run_rebuild(plan: RebuildPlan, confirm: String) -> Result<RebuildResult, ServerFnError> {
+pub async fn run_rebuild(
+    plan: RebuildPlan,
+    confirm: String,
+) -> Result<RebuildResult, ServerFnError> {
     let caller = crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error};
     if confirm != plan.target_server {

@@ -17,7 +17,8 @@ use crate::ui::format::{decode_segment, encode_segment};
 pub fn ComparePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let scratch = Memo::new(move |_| decode_segment(&params.read().get("name").unwrap_or_default()));
+    let scratch =
+        Memo::new(move |_| decode_segment(&params.read().get("name").unwrap_or_default()));
     let table = Memo::new(move |_| query.read().get("table").unwrap_or_default());
     let result = Resource::new(
         move || (scratch.get(), table.get()),

@@ -14,7 +14,10 @@ use crate::ui::format::{duration_ms, utc};
 pub fn DatabaseProofPanel(server_id: i64, database: String) -> impl IntoView {
     let changed = RwSignal::new(0u64);
     let db = database.clone();
-    let proof = Resource::new(move || changed.get(), move |_| database_proof(server_id, db.clone()));
+    let proof = Resource::new(
+        move || changed.get(),
+        move |_| database_proof(server_id, db.clone()),
+    );
     let body = move || {
         proof.get().map(|r| match r {
             Err(e) => view! { <ErrorMessage message=error_text(&e)/> }.into_any(),

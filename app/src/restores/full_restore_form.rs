@@ -10,7 +10,11 @@ use crate::ui::format::duration_ms;
 
 /// The full-restore form and its outcome.
 #[component]
-pub fn FullRestoreForm(backup_id: i64, database: String, servers: Vec<(i64, String)>) -> impl IntoView {
+pub fn FullRestoreForm(
+    backup_id: i64,
+    database: String,
+    servers: Vec<(i64, String)>,
+) -> impl IntoView {
     let server = RwSignal::new(servers.first().map(|(id, _)| *id).unwrap_or_default());
     let into = RwSignal::new(format!("{database}_restored"));
     let clean = RwSignal::new(false);

@@ -58,7 +58,11 @@ fn rebuild_sections(id: i64) -> impl IntoView {
     let make = ServerAction::<MakeRebuildPlan>::new();
     let run = ServerAction::<RunRebuild>::new();
     let source_name = move || {
-        servers.get().and_then(Result::ok).and_then(|l| l.into_iter().find(|s| s.id == id)).map(|s| s.name)
+        servers
+            .get()
+            .and_then(Result::ok)
+            .and_then(|l| l.into_iter().find(|s| s.id == id))
+            .map(|s| s.name)
     };
     let show_plan = move |_| {
         let dbs: Vec<String> = databases
@@ -68,7 +72,11 @@ fn rebuild_sections(id: i64) -> impl IntoView {
             .filter(|d| !d.is_empty())
             .map(str::to_owned)
             .collect();
-        make.dispatch(MakeRebuildPlan { source_server_id: id, target_server_id: target.get(), databases: dbs });
+        make.dispatch(MakeRebuildPlan {
+            source_server_id: id,
+            target_server_id: target.get(),
+            databases: dbs,
+        });
     };
     let plan_view = move || {
         make.value().get().map(|r| match r {

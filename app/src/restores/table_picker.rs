@@ -22,7 +22,10 @@ pub fn rows_text(rows: Option<i64>, estimated: bool, data_excluded: bool) -> Str
 /// Whether `t` matches the search text (case-insensitive, on `schema.name`).
 fn matches(t: &ArchiveTable, query: &str) -> bool {
     let q = query.trim().to_lowercase();
-    q.is_empty() || format!("{}.{}", t.schema, t.name).to_lowercase().contains(&q)
+    q.is_empty()
+        || format!("{}.{}", t.schema, t.name)
+            .to_lowercase()
+            .contains(&q)
 }
 
 /// Checkboxes per table, grouped by schema; `selected` holds the chosen

@@ -47,14 +47,18 @@ pub fn TableRestorePanel(contents: ArchiveContents, servers: Vec<(i64, String)>)
         move || job.refetch(),
     );
     Effect::new(move |_| {
-        if job.with(|j| matches!(j, Some(Some(Ok(j))) if !matches!(j.state, RestoreJobState::Running))) {
+        if job.with(
+            |j| matches!(j, Some(Some(Ok(j))) if !matches!(j.state, RestoreJobState::Running)),
+        ) {
             WorkerStatusRefresh::bump(workers);
         }
     });
     let count = move || selected.with(Vec::len);
     let busy = move || {
         start.pending().get()
-            || job.with(|j| matches!(j, Some(Some(Ok(j))) if matches!(j.state, RestoreJobState::Running)))
+            || job.with(
+                |j| matches!(j, Some(Some(Ok(j))) if matches!(j.state, RestoreJobState::Running)),
+            )
     };
     let restore = move |_| {
         let tables = selected.get();
