@@ -1,7 +1,7 @@
 // A throwaway PostgreSQL server for a browser test, started by testkit's
 // `pg-for-e2e` binary (initdb + postgres on loopback, password auth over
 // TCP, a seeded database `shop`). The server lives until its stdin closes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from '@playwright/test';
@@ -14,7 +14,18 @@ export interface Postgres {
   password: string;
   database: string;
   major: number;
+  /** This server's psql, for a test to change data behind pgshelf's back. */
+  psql: string;
   stop(): Promise<void>;
+}
+
+/** Runs `sql` in `database` with the server's own psql over TCP. */
+export function runSql(pg: Postgres, database: string, sql: string): string {
+  return execFileSync(
+    pg.psql,
+    ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', pg.host, '-p', String(pg.port), '-U', pg.user, '-d', database, '-c', sql],
+    { env: { ...process.env, PGPASSWORD: pg.password }, encoding: 'utf8' },
+  ).trim();
 }
 
 const bin = path.join(repoRoot, 'target', 'debug', 'pg-for-e2e');

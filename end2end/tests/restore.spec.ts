@@ -3,7 +3,7 @@
 // rows and counts, drop the scratch database; then test-restore the
 // database and see it pass and the database marked as proven.
 import { test, expect, hydrated } from './support';
-import { addServer, startPostgres, type Postgres } from './postgres';
+import { addServer, runSql, startPostgres, type Postgres } from './postgres';
 
 let pg: Postgres;
 
@@ -31,7 +31,7 @@ test('one table into scratch with a click, then test-restore the database', asyn
 
   await page.getByTestId('backup-now').first().click();
   const backup = page.getByTestId('backup-row').first();
-  await expect(backup).toHaveAttribute('data-status', /^(verified|suspect)$/, { timeout: 60_000 });
+  await expect(backup).toHaveAttribute('data-status', /^(succeeded|verified|suspect)$/, { timeout: 60_000 });
 
   // The backup's page: its stored table of contents, searchable.
   await backup.getByTestId('backup-link').click();
@@ -61,6 +61,28 @@ test('one table into scratch with a click, then test-restore the database', asyn
   await expect(restored.getByTestId('rows-recorded')).toHaveText('42');
   await expect(restored.getByTestId('sample-row')).toHaveCount(20);
   await expect(restored.getByTestId('sample-rows')).toContainText('line 1');
+
+  // Production moves on: one row deleted, one changed. Compare shows
+  // exactly those, and putting them back (admin, name typed) restores them.
+  runSql(pg, 'shop', `DELETE FROM "Sales Dept"."Order Lines" WHERE id = 3; UPDATE "Sales Dept"."Order Lines" SET label = 'oops' WHERE id = 5; INSERT INTO "Sales Dept"."Order Lines" VALUES (100, 1, 'new')`);
+  await restored.getByTestId('compare-link').click();
+  await expect(page).toHaveURL(/\/compare\?table=/);
+  await hydrated(page);
+  await expect(page.getByTestId('diff-deleted-count')).toHaveText('1');
+  await expect(page.getByTestId('diff-changed-count')).toHaveText('1');
+  await expect(page.getByTestId('diff-added-count')).toHaveText('1');
+  await expect(page.getByTestId('diff-changed')).toContainText('line 5');
+  const script = await page.request.get((await page.getByTestId('put-back-script').getAttribute('href'))!);
+  expect(script.status()).toBe(200);
+  const sql = await script.text();
+  expect(sql).toContain('ON CONFLICT');
+  expect(sql).toContain('COMMIT;');
+  await page.getByTestId('put-back-apply').click();
+  await page.getByTestId('put-back-confirm').fill('"Sales Dept"."Order Lines"');
+  await page.getByTestId('put-back-confirm-button').click();
+  await expect(page.getByTestId('put-back-applied')).toContainText('1 rows inserted, 1 updated');
+  expect(runSql(pg, 'shop', `SELECT label FROM "Sales Dept"."Order Lines" WHERE id IN (3, 5) ORDER BY id`)).toBe('line 3\nline 5');
+  expect(runSql(pg, 'shop', `SELECT count(*) FROM "Sales Dept"."Order Lines"`)).toBe('43');
 
   // The scratch list knows it; drop it from there.
   await page.getByTestId('nav-scratch').click();

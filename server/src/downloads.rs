@@ -171,6 +171,8 @@ async fn put_back_script(
             Err(e) => Some((Err(e), r)),
         }
     });
+    // Fused: the compression layer may poll once more after the end.
+    let stream = futures::StreamExt::fuse(stream);
     let mut resp = Body::from_stream(stream).into_response();
     let h = resp.headers_mut();
     h.insert(

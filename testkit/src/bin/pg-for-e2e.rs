@@ -1,5 +1,5 @@
 //! Starts a throwaway PostgreSQL server for the browser tests, seeds a
-//! database `shop` (`orders`, and `"Sales Dept"."Order Lines"` for names that need quoting), prints one JSON line with how to reach it, and keeps the
+//! database `shop` (`orders`, and `"Sales Dept"."Order Lines"` for names that need quoting), prints one JSON line with how to reach it (and its psql), and keeps the
 //! server until standard input closes (the Playwright fixture holds it open).
 //!
 //! `pg-for-e2e [MAJOR] [--rows N]` (major default: the first of
@@ -42,12 +42,13 @@ fn main() {
         );
     }
     println!(
-        "{{\"host\":\"{}\",\"port\":{},\"user\":\"{}\",\"password\":\"{}\",\"database\":\"shop\",\"major\":{}}}",
+        "{{\"host\":\"{}\",\"port\":{},\"user\":\"{}\",\"password\":\"{}\",\"database\":\"shop\",\"major\":{},\"psql\":{:?}}}",
         pg.host(),
         pg.port,
         testkit::SUPERUSER,
         testkit::PASSWORD,
-        major
+        major,
+        pg.tool("psql").display().to_string()
     );
     // Hold the server until the fixture closes our stdin (or dies).
     let mut sink = Vec::new();
