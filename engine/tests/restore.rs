@@ -12,48 +12,7 @@ use testkit::PgServer;
 mod common;
 use common::*;
 
-/// Awkward names, a domain, an enum and a trigger, an unowned sequence, a
-/// partitioned table, a foreign key, grants to a role.
-const FIXTURE: &str = r#"
-DO $$ BEGIN CREATE ROLE restore_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
-CREATE SCHEMA "Ünï ""Odd"" Schema v1.0";
-CREATE TABLE "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots" (id int PRIMARY KEY, "Val ue" text);
-INSERT INTO "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots"
-  SELECT g, CASE g % 5 WHEN 0 THEN E'line\nbreak' WHEN 1 THEN E'tab\there' WHEN 2 THEN E'back\\slash \\.'
-                       WHEN 3 THEN '' ELSE NULL END
-    FROM generate_series(1, 23) g;
-CREATE INDEX "odd idx" ON "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots" ("Val ue");
-
-CREATE SCHEMA shop;
-CREATE DOMAIN shop.positive AS numeric CHECK (VALUE > 0);
-CREATE TYPE shop.mood AS ENUM ('happy', 'sad');
-CREATE FUNCTION shop.touch() RETURNS trigger LANGUAGE plpgsql
-  AS $f$ BEGIN NEW.updated := now(); RETURN NEW; END $f$;
-CREATE TABLE shop.items (id int PRIMARY KEY, price shop.positive NOT NULL, mood shop.mood, updated timestamptz);
-CREATE TRIGGER items_touch BEFORE INSERT OR UPDATE ON shop.items FOR EACH ROW EXECUTE FUNCTION shop.touch();
-CREATE INDEX items_mood ON shop.items (mood);
-COMMENT ON TABLE shop.items IS 'things for sale';
-GRANT SELECT ON shop.items TO restore_reader;
-INSERT INTO shop.items (id, price, mood) SELECT g, g * 1.5, CASE WHEN g % 2 = 0 THEN 'happy' ELSE 'sad' END::shop.mood
-  FROM generate_series(1, 40) g;
-
-CREATE SEQUENCE shop.ticket_no START 500;
-CREATE TABLE shop.tickets (no bigint PRIMARY KEY DEFAULT nextval('shop.ticket_no'), what text);
-INSERT INTO shop.tickets (what) SELECT 't' || g FROM generate_series(1, 17) g;
-
-CREATE TABLE shop.events (id bigint, at date NOT NULL, payload text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
-CREATE TABLE shop.events_2024 PARTITION OF shop.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-CREATE TABLE shop.events_2025 PARTITION OF shop.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
-CREATE TABLE shop.events_2026 PARTITION OF shop.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
-CREATE INDEX events_payload ON shop.events (payload);
-INSERT INTO shop.events SELECT g, DATE '2024-03-01' + (g * 3), 'p' || g FROM generate_series(1, 300) g;
-
-CREATE TABLE shop.customers (id serial PRIMARY KEY, name text UNIQUE);
-INSERT INTO shop.customers (name) SELECT 'c' || g FROM generate_series(1, 12) g;
-CREATE TABLE shop.orders (id int PRIMARY KEY, customer int NOT NULL REFERENCES shop.customers (id), note text);
-INSERT INTO shop.orders SELECT g, 1 + g % 12, 'o' || g FROM generate_series(1, 60) g;
-CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE id > 30;
-"#;
+use testkit::AWKWARD_FIXTURE as FIXTURE;
 
 /// An engine with a server `main` for `pg`, and a database holding
 /// [`FIXTURE`] (plus `extra` SQL).

@@ -105,20 +105,21 @@ async fn put_back_script(
     if let Err(refused) = caller(&req, Role::Operator) {
         return refused.into_response();
     }
-    let keys: Vec<Vec<String>> =
-        match q.keys.as_deref().filter(|k| !k.is_empty()) {
-            None => Vec::new(),
-            Some(k) => match serde_json::from_str(k) {
-                Ok(v) => v,
-                Err(e) => return (
+    let keys: Vec<Vec<String>> = match q.keys.as_deref().filter(|k| !k.is_empty()) {
+        None => Vec::new(),
+        Some(k) => match serde_json::from_str(k) {
+            Ok(v) => v,
+            Err(e) => {
+                return (
                     StatusCode::BAD_REQUEST,
                     format!(
                         "keys: not a JSON list of keys ({e}). Fix: use the page's download link"
                     ),
                 )
-                    .into_response(),
-            },
-        };
+                    .into_response()
+            }
+        },
+    };
     let put_back = model::compare::PutBack {
         deleted: q.deleted,
         changed: q.changed,
