@@ -1,60 +1,9 @@
 //! The `pgshelf` binary's command line against a real PostgreSQL server.
 
+mod common;
+use common::{backup_of, data_with_main, pgshelf, text};
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-fn pgshelf(
-    data: &std::path::Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-    stdin: Option<&str>,
-) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pgshelf"));
-    c.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PGSHELF_DATA", data)
-        .env("PGSHELF_LOG", "warn")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(b) = testkit::bin_dir(testkit::majors_under_test()[0]) {
-        c.env("PGSHELF_PG_BIN_DIRS", b);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    // Passwords reach pgshelf through the environment or standard input
-    // only; none may come back in what it prints or logs.
-    assert!(
-        !text(&out).contains(testkit::PASSWORD),
-        "a stored password in pgshelf's output: {}",
-        text(&out)
-    );
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::process::{Command, Stdio};
 
 #[test]
 fn add_backup_list_and_fail_clearly() {
@@ -473,27 +422,8 @@ fn restore_table_json_and_scratch_list_drop() {
            CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent (id));
            INSERT INTO child SELECT g, 1 + g % 5 FROM generate_series(1, 9) g;"#,
     );
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let url = format!(
-        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
-        pg.port
-    );
-    let o = pgshelf(
-        &data,
-        &["server", "add", "main", "--url", &url],
-        &[("PGPASSWORD", testkit::PASSWORD)],
-        None,
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let o = pgshelf(
-        &data,
-        &["backup", "--server", "main", "--database", &db],
-        &[],
-        None,
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let (_dir, data) = data_with_main(pg);
+    let id = backup_of(&data, &db);
 
     let o = pgshelf(
         &data,
@@ -603,19 +533,7 @@ fn test_restore_json_passes_then_fails_on_a_truncated_artifact() {
         &db,
         "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let url = format!(
-        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
-        pg.port
-    );
-    let o = pgshelf(
-        &data,
-        &["server", "add", "main", "--url", &url],
-        &[("PGPASSWORD", testkit::PASSWORD)],
-        None,
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let (_dir, data) = data_with_main(pg);
 
     // The test-restore schedule is part of the policy.
     let o = pgshelf(
@@ -658,14 +576,7 @@ fn test_restore_json_passes_then_fails_on_a_truncated_artifact() {
     assert!(!o.status.success());
     assert!(text(&o).contains("test_restore.cron"), "{}", text(&o));
 
-    let o = pgshelf(
-        &data,
-        &["backup", "--server", "main", "--database", &db],
-        &[],
-        None,
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let id = backup_of(&data, &db);
 
     // A good backup passes: one JSON object with the scratch database and
     // the rows restored next to those recorded.

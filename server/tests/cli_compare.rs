@@ -1,37 +1,9 @@
 //! `pgshelf compare` against real PostgreSQL servers: counts and samples,
 //! `--json`, `--emit-sql` applied with stock psql, `--apply --confirm`.
 
-use std::process::{Command, Output, Stdio};
-
-fn pgshelf(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pgshelf"));
-    c.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PGSHELF_DATA", data)
-        .env("PGSHELF_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = c.output().unwrap();
-    assert!(
-        !text(&out).contains(testkit::PASSWORD),
-        "a stored password in pgshelf's output: {}",
-        text(&out)
-    );
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{pgshelf, text};
+use std::process::Command;
 
 const FIXTURE: &str = r#"
 CREATE SCHEMA "Odd Schema";
@@ -82,6 +54,7 @@ fn compare_prints_counts_emits_sql_and_applies() {
             &data,
             &["server", "add", "main", "--url", &url],
             &[("PGPASSWORD", testkit::PASSWORD)],
+            None,
         );
         assert!(o.status.success(), "{}", text(&o));
 
@@ -97,7 +70,7 @@ fn compare_prints_counts_emits_sql_and_applies() {
         ];
         let mut args = base.to_vec();
         args.extend(["--database", &live]);
-        let o = pgshelf(&data, &args, &[]);
+        let o = pgshelf(&data, &args, &[], None);
         assert!(o.status.success(), "{}", text(&o));
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(
@@ -123,7 +96,7 @@ fn compare_prints_counts_emits_sql_and_applies() {
             "--emit-sql",
             sql.to_str().unwrap(),
         ]);
-        let o = pgshelf(&data, &args, &[]);
+        let o = pgshelf(&data, &args, &[], None);
         assert!(o.status.success(), "{}", text(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["comparison"]["deleted"]["count"], 2);
@@ -174,7 +147,7 @@ fn compare_prints_counts_emits_sql_and_applies() {
             "--confirm",
             "items",
         ]);
-        let o = pgshelf(&data, &args, &[]);
+        let o = pgshelf(&data, &args, &[], None);
         assert!(!o.status.success());
         assert!(
             text(&o).contains("Fix: type \"Odd Schema\".items exactly"),
@@ -183,7 +156,7 @@ fn compare_prints_counts_emits_sql_and_applies() {
         );
         let mut args = base.to_vec();
         args.extend(["--database", &live2, "--deleted", "--apply", "--confirm", T]);
-        let o = pgshelf(&data, &args, &[]);
+        let o = pgshelf(&data, &args, &[], None);
         assert!(o.status.success(), "{}", text(&o));
         assert!(
             text(&o).contains("2 row(s) inserted, 0 updated"),
@@ -204,6 +177,7 @@ fn compare_prints_counts_emits_sql_and_applies() {
             &data,
             &["compare", "--scratch", &scratch, "--table", T],
             &[],
+            None,
         );
         assert!(!o.status.success());
         assert!(
