@@ -207,16 +207,21 @@ pub fn choose(
         .ok_or_else(|| PgError::NoSuitableDump {
             server_version: server_version.to_owned(),
             server_major,
-            found: if found.is_empty() {
-                "none".to_owned()
-            } else {
-                found
-                    .iter()
-                    .map(|t| format!("{} in {}", t.version, t.bin_dir.display()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
+            found: describe_found(found),
         })
+}
+
+/// The installed client tools as an error message lists them
+/// (`15.18 in /usr/lib/postgresql/15/bin, ...`, or `none`).
+pub fn describe_found(found: &[PgTools]) -> String {
+    if found.is_empty() {
+        return "none".to_owned();
+    }
+    found
+        .iter()
+        .map(|t| format!("{} in {}", t.version, t.bin_dir.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

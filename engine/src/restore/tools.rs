@@ -45,15 +45,7 @@ pub async fn for_archive(
         .ok_or_else(|| RestoreError::NoPgRestore {
             needed,
             pg_dump: m.pg_dump_version.clone(),
-            found: if found.is_empty() {
-                "none".into()
-            } else {
-                found
-                    .iter()
-                    .map(|t| format!("{} in {}", t.version, t.bin_dir.display()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
+            found: crate::pg::tools::describe_found(&found),
         })
 }
 
