@@ -1,9 +1,11 @@
-//! Restore commands: `restore-table`, `restore` and `scratch list|drop`.
+//! Restore commands: `restore-table`, `restore`, `scratch list|drop` and
+//! `rebuild`.
 //!
 //! ```text
 //! pgshelf restore-table --backup ID --table SCHEMA.TABLE [--table ...] [--server NAME] [--into DB] [--with-referenced] [--json]
 //! pgshelf restore --backup ID --into DB [--server NAME] [--clean --confirm DB] [--jobs N]
 //! pgshelf scratch list | pgshelf scratch drop DB
+//! pgshelf rebuild --server NAME [--to NAME] [--database DB ...] [--confirm TARGET] [--json]
 //! ```
 
 use clap::Subcommand;
@@ -58,6 +60,25 @@ pub enum RestoreCommand {
     /// Scratch databases pgshelf created.
     #[command(subcommand)]
     Scratch(ScratchCommand),
+    /// Rebuild a server from its backups: the newest good globals backup
+    /// first, then each database's newest good backup. Prints the plan;
+    /// runs it only with --confirm naming the target server.
+    Rebuild {
+        /// The server whose backups are restored.
+        #[arg(long)]
+        server: String,
+        /// The server to restore onto (default: the same one).
+        #[arg(long)]
+        to: Option<String>,
+        /// A database to restore (repeat); default: every one with a backup.
+        #[arg(long = "database")]
+        databases: Vec<String>,
+        /// The target server's name, to confirm running the plan.
+        #[arg(long)]
+        confirm: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,6 +249,83 @@ pub async fn run(engine: &Engine, cmd: RestoreCommand) -> anyhow::Result<()> {
                     s.purpose,
                     s.created_at.format("%Y-%m-%d %H:%M"),
                     s.connection
+                );
+            }
+        }
+        RestoreCommand::Rebuild {
+            server,
+            to,
+            databases,
+            confirm,
+            json,
+        } => {
+            let source = engine.server_by_name(&server).await?.id;
+            let target = match &to {
+                Some(t) => engine.server_by_name(t).await?.id,
+                None => source,
+            };
+            let plan = engine.rebuild_plan(source, target, &databases).await?;
+            let Some(confirm) = confirm else {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&plan)?);
+                } else {
+                    println!(
+                        "rebuild of {} onto {} would run, in order:",
+                        plan.source_server, plan.target_server
+                    );
+                    for (i, st) in plan.steps.iter().enumerate() {
+                        println!(
+                            "  {}. {} from backup {} ({})",
+                            i + 1,
+                            if st.kind == "globals" {
+                                "globals".to_owned()
+                            } else {
+                                format!("database {}", st.database)
+                            },
+                            st.backup_id,
+                            st.taken_at.format("%Y-%m-%d %H:%M UTC")
+                        );
+                    }
+                    for m in &plan.missing {
+                        println!("  left out, no usable backup: {m}");
+                    }
+                    println!("run it with: --confirm {}", plan.target_server);
+                }
+                return Ok(());
+            };
+            if confirm != plan.target_server {
+                anyhow::bail!(
+                    "--confirm {confirm:?} does not name the target server {:?}. Fix: pass --confirm {}",
+                    plan.target_server,
+                    plan.target_server
+                );
+            }
+            let r = engine.rebuild(&plan, WHO).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                for st in &r.steps {
+                    let what = if st.step.kind == "globals" {
+                        "globals".to_owned()
+                    } else {
+                        st.step.database.clone()
+                    };
+                    println!(
+                        "{:<9} {what} (backup {}, {:.1}s){}",
+                        st.status,
+                        st.step.backup_id,
+                        st.duration_ms as f64 / 1000.0,
+                        st.error
+                            .as_deref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            if !r.ok() {
+                anyhow::bail!(
+                    "the rebuild of {} had failed steps (above)",
+                    r.target_server
                 );
             }
         }

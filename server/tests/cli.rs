@@ -665,3 +665,49 @@ fn files_named(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     }
     panic!("no {name} under {}", dir.display());
 }
+
+#[test]
+fn rebuild_prints_the_plan_and_runs_only_when_confirmed() {
+    let pg = testkit::server(testkit::majors_under_test()[0]);
+    let db = pg.fresh_database("clirebuild");
+    pg.psql(&db, "CREATE TABLE t AS SELECT generate_series(1, 10) AS id");
+    let (_dir, data) = data_with_main(pg);
+    let id = backup_of(&data, &db);
+    let o = pgshelf(
+        &data,
+        &["rebuild", "--server", "main", "--database", &db],
+        &[],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("database {db} from backup {id}")),
+        "{out}"
+    );
+    assert!(
+        out.contains("left out, no usable backup: (globals)"),
+        "{out}"
+    );
+    assert!(out.contains("run it with: --confirm main"), "{out}");
+    let o = pgshelf(
+        &data,
+        &[
+            "rebuild",
+            "--server",
+            "main",
+            "--database",
+            &db,
+            "--confirm",
+            "prod",
+        ],
+        &[],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("Fix: pass --confirm main"),
+        "{}",
+        text(&o)
+    );
+}
