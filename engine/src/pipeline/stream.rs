@@ -66,9 +66,20 @@ pub(crate) fn spawn(
     pass: Option<&PassFile>,
     stdout: Stdio,
 ) -> Result<tokio::process::Child, PipelineError> {
+    spawn_io(program, pass, Stdio::null(), stdout)
+}
+
+/// [`spawn`] with a chosen standard input (e.g. a pipe that feeds
+/// `pg_restore --list`).
+pub(crate) fn spawn_io(
+    program: &Program,
+    pass: Option<&PassFile>,
+    stdin: Stdio,
+    stdout: Stdio,
+) -> Result<tokio::process::Child, PipelineError> {
     let mut cmd = tokio::process::Command::new(&program.path);
     cmd.args(&program.args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(stdout)
         .stderr(Stdio::piped())
         .env_clear()
@@ -158,6 +169,7 @@ pub(crate) async fn watchdog(progress: Arc<Progress>, limits: Limits) -> Pipelin
             p.raw.load(Ordering::Relaxed),
             p.stored.load(Ordering::Relaxed),
             p.spooled.load(Ordering::Relaxed),
+            p.checked.load(Ordering::Relaxed),
         )
     };
     let mut last = read(&progress);
