@@ -41,7 +41,7 @@ test('add a server, back up a database, see it succeed without reloading', async
 
   const backup = page.getByTestId('backup-row').first();
   await expect(backup).toBeVisible();
-  await expect(backup).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
+  await expect(backup).toHaveAttribute('data-status', 'verified', { timeout: 60_000 });
   const size = (await backup.getByTestId('backup-size').innerText()).trim();
   expect(size).toMatch(/^[0-9.]+ (B|KiB|MiB|GiB)/);
   expect(parseFloat(size)).toBeGreaterThan(0);

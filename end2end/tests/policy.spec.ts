@@ -32,7 +32,7 @@ test('hourly policy with tiers: preview, save, schedule row; globals now', async
   await expect(shop).toBeVisible();
   await shop.getByTestId('backup-now').click();
   const backup = page.getByTestId('backup-row').first();
-  await expect(backup).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
+  await expect(backup).toHaveAttribute('data-status', 'verified', { timeout: 60_000 });
 
   await page.goto(`${serverUrl}/databases/shop/policy`);
   await hydrated(page);
@@ -100,9 +100,9 @@ test('hourly policy with tiers: preview, save, schedule row; globals now', async
   await page.getByTestId('globals-now').click();
   const globals = page.getByTestId('globals-row').first();
   await expect(globals).toBeVisible();
-  await expect(globals).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
+  await expect(globals).toHaveAttribute('data-status', 'verified', { timeout: 60_000 });
   // Only globals are listed there.
   await expect(page.getByTestId('globals-row')).toHaveCount(1);
-  await expect(globalsSchedule.getByTestId('backup-status').first()).toHaveText('succeeded', { timeout: 10_000 });
+  await expect(globalsSchedule.getByTestId('backup-status').first()).toHaveText('verified', { timeout: 10_000 });
   await page.screenshot({ path: 'test-results/server-page.png', fullPage: true });
 });

@@ -143,6 +143,8 @@ struct BackupRecord {
     prune_error: Option<String>,
     attempt: i64,
     retry_of: Option<i64>,
+    /// Why a backup is suspect, one reason per line.
+    verification: Option<String>,
 }
 
 /// The `kind` and `database` columns of a target (globals: `database = ''`).
@@ -205,6 +207,7 @@ impl BackupRecord {
             prune_error: self.prune_error,
             attempt: self.attempt.clamp(1, u32::MAX as i64) as u32,
             retry_of: self.retry_of,
+            verification: list(self.verification, '\n'),
         })
     }
 }
@@ -248,6 +251,8 @@ pub struct Outcome {
     pub warnings: Option<String>,
     /// `custom`, `directory` or `sql`.
     pub format: Option<String>,
+    /// Why a backup is suspect, one reason per line.
+    pub verification: Option<String>,
 }
 
 /// Which backups to list.
@@ -287,10 +292,13 @@ const BACKUP_COLUMNS: &str = "id, server_id, server_name, database, kind, status
     queued_at, started_at, finished_at, duration_ms, raw_bytes, stored_bytes, format, \
     destination, location, pg_dump_version, pg_dump_path, server_version, cause, stderr_tail, \
     scheduled_for, late, source_host, compression, warnings, \
-    version_changed, tiers, pruned_at, prune_error, attempt, retry_of";
+    version_changed, tiers, pruned_at, prune_error, attempt, retry_of, verification";
 
 /// The statuses of a run that has not ended.
 const ACTIVE: &str = "status IN ('queued', 'running')";
+
+/// The statuses of a good backup ([`BackupStatus::is_good`]).
+const GOOD: &str = "status IN ('succeeded', 'verified', 'suspect')";
 
 impl Catalog {
     pub(crate) fn pool(&self) -> &SqlitePool {
@@ -585,7 +593,8 @@ impl Catalog {
         Ok(())
     }
 
-    /// Ends a run: `succeeded` or `failed`, with what is known about it.
+    /// Ends a run: `verified`, `suspect` or `failed` (`succeeded` in tests
+    /// and old rows), with what is known about it.
     /// Only the process that owns the row may end it: a row another process
     /// recovered (this one's lease expired) is left as it is and
     /// [`CatalogError::LeaseLost`] returned.
@@ -602,7 +611,7 @@ impl Catalog {
                  raw_bytes = ?, stored_bytes = ?, location = COALESCE(?, location),
                  pg_dump_version = ?, pg_dump_path = ?, server_version = ?, cause = ?, stderr_tail = ?,
                  manifest = ?, lease_until = NULL, source_host = COALESCE(?, source_host),
-                 compression = ?, warnings = ?, format = COALESCE(?, format)
+                 compression = ?, warnings = ?, format = COALESCE(?, format), verification = ?
              WHERE id = ? AND {ACTIVE} AND runner = ?"
         ))
         .bind(status.as_str())
@@ -621,6 +630,7 @@ impl Catalog {
         .bind(&o.compression)
         .bind(&o.warnings)
         .bind(&o.format)
+        .bind(&o.verification)
         .bind(id)
         .bind(&*self.instance)
         .execute(&self.pool)
@@ -922,7 +932,8 @@ impl Catalog {
         Ok(())
     }
 
-    /// Succeeded, not yet pruned backups of one database (or the globals of a server).
+    /// Good (succeeded, verified or suspect), not yet pruned backups of one
+    /// database (or the globals of a server).
     pub async fn retained(
         &self,
         server_id: i64,
@@ -932,7 +943,7 @@ impl Catalog {
         backups_of(
             sqlx::query_as::<_, BackupRecord>(&format!(
                 "SELECT {BACKUP_COLUMNS} FROM backups
-                  WHERE server_id = ? AND kind = ? AND database = ? AND status = 'succeeded' AND pruned_at IS NULL
+                  WHERE server_id = ? AND kind = ? AND database = ? AND {GOOD} AND pruned_at IS NULL
                   ORDER BY id DESC"
             ))
             .bind(server_id)
@@ -976,7 +987,7 @@ impl Catalog {
         Ok(())
     }
 
-    /// The newest succeeded globals backup of a server at or before `at`.
+    /// The newest good globals backup of a server at or before `at`.
     pub async fn globals_before(
         &self,
         server_id: i64,
@@ -984,7 +995,7 @@ impl Catalog {
     ) -> Result<Option<Backup>, CatalogError> {
         sqlx::query_as::<_, BackupRecord>(&format!(
             "SELECT {BACKUP_COLUMNS} FROM backups
-              WHERE server_id = ? AND kind = 'globals' AND status = 'succeeded' AND pruned_at IS NULL
+              WHERE server_id = ? AND kind = 'globals' AND {GOOD} AND pruned_at IS NULL
                 AND COALESCE(started_at, queued_at) <= ?
               ORDER BY id DESC LIMIT 1"
         ))
@@ -996,7 +1007,8 @@ impl Catalog {
         .transpose()
     }
 
-    /// The newest run (any status) and newest success of one database or globals.
+    /// The newest run (any status) and newest good one (see
+    /// [`BackupStatus::is_good`]) of one database or globals.
     pub async fn last_runs(
         &self,
         server_id: i64,
@@ -1015,7 +1027,7 @@ impl Catalog {
             .bind(database)
             .fetch_optional(&self.pool)
             .await?;
-        let ok = sqlx::query_as::<_, BackupRecord>(&q("AND status = 'succeeded'"))
+        let ok = sqlx::query_as::<_, BackupRecord>(&q(&format!("AND {GOOD}")))
             .bind(server_id)
             .bind(kind)
             .bind(database)
@@ -1037,6 +1049,98 @@ impl Catalog {
             .fetch_all(&self.pool)
             .await?,
         )
+    }
+}
+
+/// A previous good backup as verification compares a new one against it.
+#[derive(Debug, Clone, FromRow)]
+pub struct PastBackup {
+    pub id: i64,
+    pub stored_bytes: i64,
+    pub raw_bytes: i64,
+    /// Its `manifest.json` as written (tables, policy).
+    pub manifest: Option<String>,
+}
+
+/// A backup's table of contents as stored after verification.
+#[derive(Debug, Clone, FromRow, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct StoredToc {
+    pub backup_id: i64,
+    /// `pg_restore --list` of the stored artifact.
+    pub listing: String,
+    /// The parsed entries as JSON, when pgshelf parsed the archive itself.
+    pub entries: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Catalog {
+    // ---- verification -------------------------------------------------
+
+    /// The good backups (succeeded, verified, suspect; pruned ones too: their
+    /// sizes and tables are still known) of one database or the globals of a
+    /// server, older than `before_id`, newest first, at most `limit`.
+    pub async fn good_backups_before(
+        &self,
+        server_id: i64,
+        target: &Target,
+        before_id: i64,
+        limit: i64,
+    ) -> Result<Vec<PastBackup>, CatalogError> {
+        let (kind, database) = target_columns(target);
+        Ok(sqlx::query_as::<_, PastBackup>(&format!(
+            "SELECT id, stored_bytes, raw_bytes, manifest FROM backups
+              WHERE server_id = ? AND kind = ? AND database = ? AND {GOOD} AND id < ?
+              ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(server_id)
+        .bind(kind)
+        .bind(database)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The manifest a run wrote (`None` for a run that never wrote one).
+    pub async fn manifest(&self, id: i64) -> Result<Option<String>, CatalogError> {
+        let row: Option<Option<String>> =
+            sqlx::query_scalar("SELECT manifest FROM backups WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.ok_or(CatalogError::NoSuchBackup(id))
+    }
+
+    /// Keeps (or replaces) a backup's table of contents.
+    pub async fn put_backup_toc(
+        &self,
+        id: i64,
+        listing: &str,
+        entries: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "INSERT INTO backup_toc (backup_id, listing, entries, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (backup_id) DO UPDATE SET listing = excluded.listing,
+                 entries = excluded.entries, created_at = excluded.created_at",
+        )
+        .bind(id)
+        .bind(listing)
+        .bind(entries)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A backup's stored table of contents: `None` when it has none (a
+    /// globals backup, a failed run, or one from before verification).
+    pub async fn backup_toc(&self, id: i64) -> Result<Option<StoredToc>, CatalogError> {
+        Ok(sqlx::query_as::<_, StoredToc>(
+            "SELECT backup_id, listing, entries, created_at FROM backup_toc WHERE backup_id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 }
 

@@ -17,6 +17,9 @@
 //!   with its manifest), their schedule, proof status, alertable events.
 //! - [`prune`]: acts on a retention plan after a successful run (storage first, then the catalog).
 //! - [`recipe`]: the manual restore recipe of an artifact (stock tools, no pgshelf; pure).
+//! - [`verify`]: step 6 of a run: the stored artifact read back (sha256, full
+//!   decompression, `pg_restore --list`), its TOC kept, its size and tables
+//!   judged against the backups before it (`verified` or `suspect`).
 //! - [`workers`]: named background workers (the backup runner) and their status.
 //! - [`policy`]: backup policies and server plans; the pg_dump arguments they imply (pure).
 //! - [`restore`]: tables into scratch databases, full restores, rebuilds, downloads.
@@ -46,6 +49,7 @@ pub mod secrets;
 pub mod servers;
 pub mod storage;
 pub mod toc;
+pub mod verify;
 pub mod workers;
 
 use std::path::PathBuf;
@@ -152,7 +156,18 @@ pub struct EngineConfig {
     /// `maintenance_work_mem` for the sessions of a full restore (index
     /// builds and foreign keys go faster), e.g. `1GB`.
     pub restore_maintenance_work_mem: String,
+    /// Where row counts are taken by SQL (pg_dump compresses itself), tables
+    /// whose data is larger than this get a `reltuples` estimate, marked as
+    /// one, instead of a `count(*)` (default 1 GiB).
+    pub exact_count_max_bytes: u64,
+    /// A backup whose stored size is outside `1/r..r` times the median of
+    /// the previous good backups (same database and policy shape; the last
+    /// 5, at least 3) is `suspect` (default 2.0: 0.5x..2x).
+    pub suspect_size_ratio: f64,
 }
+
+/// Default of [`EngineConfig::exact_count_max_bytes`]: 1 GiB.
+pub const DEFAULT_EXACT_COUNT_MAX_BYTES: u64 = 1 << 30;
 
 impl EngineConfig {
     /// Defaults for a data directory: backups in `<data>/backups`.
@@ -173,6 +188,8 @@ impl EngineConfig {
             lease: catalog::DEFAULT_LEASE,
             lease_renew: std::time::Duration::from_secs(10),
             restore_maintenance_work_mem: "1GB".into(),
+            exact_count_max_bytes: DEFAULT_EXACT_COUNT_MAX_BYTES,
+            suspect_size_ratio: verify::DEFAULT_SUSPECT_SIZE_RATIO,
         }
     }
 }
@@ -243,6 +260,8 @@ impl Engine {
             retention: retention::Rules {
                 min_keep: cfg.min_backups_kept,
             },
+            exact_count_max_bytes: cfg.exact_count_max_bytes,
+            suspect_size_ratio: cfg.suspect_size_ratio,
         };
         let run_ctx = ctx.clone();
         let run_key = key.clone();

@@ -20,9 +20,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{
-    Backup, BackupFilter, BackupStatus, NewEvent, NewTestRestore, Target, TestRestoreEnd,
-};
+use crate::catalog::{Backup, BackupFilter, NewEvent, NewTestRestore, Target, TestRestoreEnd};
 use crate::pipeline::ManifestFile;
 use crate::policy::Policy;
 use crate::workers::{WorkerState, WorkerStatus};
@@ -282,7 +280,7 @@ pub fn compare(recorded: &[RecordedTable], restored: &[(String, String, i64)]) -
 /// The backups a test-restore may prove: ended well and still on storage.
 /// (The one place that says what "good" is here.)
 fn provable(b: &Backup) -> bool {
-    b.status == BackupStatus::Succeeded && b.pruned_at.is_none() && !b.target.is_globals()
+    b.status.is_good() && b.pruned_at.is_none() && !b.target.is_globals()
 }
 
 /// The mismatches of a file re-read from storage against the manifest.

@@ -53,7 +53,7 @@ async fn backup_restores_with_stock_tools() {
         assert!(found.size_bytes.unwrap() > 0);
 
         let row = env.engine.backup_now(server.id, &db, "test").await.unwrap();
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         assert!(row.stored_bytes > 0 && row.raw_bytes > row.stored_bytes / 2);
         assert_eq!(
             row.pg_dump_version
@@ -417,7 +417,7 @@ async fn interrupted_run_is_failed_at_next_start() {
     assert!(!partial.exists(), "partial artifact removed");
     assert_eq!(
         rows.iter()
-            .filter(|r| r.status == BackupStatus::Succeeded)
+            .filter(|r| r.status == BackupStatus::Verified)
             .count(),
         1
     );

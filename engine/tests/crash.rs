@@ -186,7 +186,7 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
     // Wait until pg_dump is blocked on the lock, writing nothing: then only
     // PR_SET_PDEATHSIG stops it (not a SIGPIPE on its next stderr line).
     let blocked = format!(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND wait_event_type = 'Lock' AND query ILIKE 'LOCK TABLE%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND wait_event_type = 'Lock' AND application_name = 'pgshelf'"
     );
     wait_for("pg_dump to wait on the lock", 60, async || {
         (pg.psql("postgres", &blocked) != "0").then_some(())
@@ -231,7 +231,7 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
     assert!(files_under(&backups).is_empty(), "partial artifact removed");
     assert!(testkit::pg_dumps_of(&db).is_empty(), "no pg_dump left");
     let rows = engine.backups(&BackupFilter::default()).await.unwrap();
-    assert!(rows.iter().all(|r| r.status != BackupStatus::Succeeded));
+    assert!(rows.iter().all(|r| !r.status.is_good()));
 
     // The slot is retried (after the backoff), marked as a retry, and the
     // retry succeeds once the lock is gone.
@@ -252,7 +252,7 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
     assert_eq!(r.retried.len(), 1, "{r:?}");
     assert!(r.started.is_empty(), "{r:?}");
     let retry = finished(&engine, r.retried[0].0).await;
-    assert_eq!(retry.status, BackupStatus::Succeeded, "{retry:?}");
+    assert_eq!(retry.status, BackupStatus::Verified, "{retry:?}");
     assert_eq!((retry.attempt, retry.retry_of), (2, Some(id)));
     assert_eq!(retry.scheduled_for, row.scheduled_for);
     assert_eq!(retry.trigger, "retry");

@@ -107,7 +107,7 @@ async fn every_format_and_option_restores() {
         }
         for (what, policy) in cases {
             let row = backup_with(&env, s.id, &db, &policy).await;
-            assert_eq!(row.status, BackupStatus::Succeeded, "{what}: {row:?}");
+            assert_eq!(row.status, BackupStatus::Verified, "{what}: {row:?}");
             let want = match policy.format {
                 Format::Custom => "custom",
                 Format::Directory { .. } => "directory",
@@ -137,7 +137,7 @@ async fn every_format_and_option_restores() {
             ..Policy::default()
         };
         let row = backup_with(&env, s.id, &db, &policy).await;
-        assert_eq!(row.status, BackupStatus::Succeeded);
+        assert_eq!(row.status, BackupStatus::Verified);
         let dir = artifact_dir(&env, &row);
         let target = pg.fresh_database("sel");
         restore(pg, &dir, &target);
@@ -175,7 +175,7 @@ async fn every_format_and_option_restores() {
             ..Policy::default()
         };
         let row = backup_with(&env, s.id, &db, &policy).await;
-        assert_eq!(row.status, BackupStatus::Succeeded);
+        assert_eq!(row.status, BackupStatus::Verified);
         let w = row.warnings.join("\n");
         assert!(
             w.contains("\"sales.no_such_table\" matches no table"),
@@ -236,7 +236,7 @@ async fn globals_rebuild_roles_on_a_fresh_server() {
         let s = env.engine.add_server(input("main", pg)).await.unwrap();
         let queued = env.engine.enqueue_globals(s.id, "test").await.unwrap();
         let row = finished(&env.engine, queued.id).await;
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         assert_eq!(row.target, Target::Globals);
         assert_eq!(row.format, "sql", "the catalog's format");
         let dir = artifact_dir(&env, &row);
@@ -312,7 +312,7 @@ async fn globals_without_role_passwords_hold_no_hashes() {
     let queued = env.engine.enqueue_globals(s.id, "test").await.unwrap();
     let row = finished(&env.engine, queued.id).await;
     pg.psql("postgres", &format!("DROP ROLE secret_{tag};"));
-    assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+    assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
     assert!(
         row.warnings
             .iter()
@@ -411,7 +411,7 @@ async fn scheduler_runs_skips_and_catches_up_once() {
     assert!(rows[0].late && !rows[1].late);
     assert!(rows
         .iter()
-        .all(|r| r.status == BackupStatus::Succeeded && r.trigger == "schedule"));
+        .all(|r| r.status == BackupStatus::Verified && r.trigger == "schedule"));
 
     // Overdue: no success for more than two intervals.
     let status = env
@@ -891,7 +891,7 @@ async fn a_server_upgrade_flags_the_next_success() {
     let third = env.engine.backup_now(s.id, &db, "test").await.unwrap();
     let third = env.engine.backup(third.id).await.unwrap();
     assert!(third.version_changed, "the run after an upgrade is flagged");
-    assert_eq!(third.status, BackupStatus::Succeeded);
+    assert_eq!(third.status, BackupStatus::Verified);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -91,7 +91,7 @@ async fn backup_reads_from_the_standby_and_restores() {
         set_standby(&env, server.id, Some((standby.host(), standby.port))).await;
 
         let row = env.engine.backup_now(server.id, &db, "test").await.unwrap();
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         assert_eq!(
             row.source_host.as_deref(),
             Some(addr(&standby).as_str()),
@@ -150,7 +150,7 @@ async fn backup_reads_from_the_standby_and_restores() {
         // Globals are still read from the primary.
         let queued = env.engine.enqueue_globals(server.id, "test").await.unwrap();
         let globals = finished(&env.engine, queued.id).await;
-        assert_eq!(globals.status, BackupStatus::Succeeded, "{globals:?}");
+        assert_eq!(globals.status, BackupStatus::Verified, "{globals:?}");
         assert_eq!(globals.source_host.as_deref(), Some(addr(primary).as_str()));
 
         // Replay resumes and catches up.
@@ -216,13 +216,13 @@ async fn standby_down_fails_clearly() {
         // Without the standby the same backup works, from the primary.
         set_standby(&env, server.id, None).await;
         let row = env.engine.backup_now(server.id, &db, "test").await.unwrap();
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         assert_eq!(row.source_host.as_deref(), Some(addr(primary).as_str()));
         let rows = env.engine.backups(&BackupFilter::default()).await.unwrap();
         assert_eq!(
             rows.iter().map(|r| r.status).collect::<Vec<_>>(),
             [
-                BackupStatus::Succeeded,
+                BackupStatus::Verified,
                 BackupStatus::Failed,
                 BackupStatus::Failed
             ]
@@ -255,7 +255,7 @@ async fn directory_format_with_jobs_from_the_standby() {
 
         // pg_dump -Fd -j 2: the workers import the snapshot exported on the standby.
         let row = env.engine.backup_now(server.id, &db, "test").await.unwrap();
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         assert_eq!(row.source_host.as_deref(), Some(addr(&standby).as_str()));
         let dir = artifact_dir(&env, &row);
         let manifest: serde_json::Value =
@@ -311,7 +311,7 @@ async fn unlogged_table_on_the_standby() {
                 );
             }
         };
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         assert_eq!(row.source_host.as_deref(), Some(addr(&standby).as_str()));
         assert!(
             row.warnings.join("\n").contains("unlogged"),

@@ -87,7 +87,7 @@ async fn ssl_only_server_backs_up_under_each_mode_and_restores() {
         let report = env.engine.test_connection(req.id).await.unwrap();
         assert!(report.server_version.starts_with(&major.to_string()));
         let row = env.engine.backup_now(req.id, &db, "test").await.unwrap();
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         let target = pg.fresh_database("restored_req");
         restore(&pg, &artifact_dir(&env, &row), &target);
         assert_eq!(counts(&pg, &target), want, "PostgreSQL {major}, require");
@@ -119,7 +119,7 @@ async fn ssl_only_server_backs_up_under_each_mode_and_restores() {
             .await
             .unwrap();
         let row = env.engine.backup_now(full.id, &db, "test").await.unwrap();
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         let target = pg.fresh_database("restored_full");
         restore(&pg, &artifact_dir(&env, &row), &target);
         assert_eq!(
@@ -131,7 +131,7 @@ async fn ssl_only_server_backs_up_under_each_mode_and_restores() {
         // Globals (pg_dumpall) under verify-full too.
         let queued = env.engine.enqueue_globals(full.id, "test").await.unwrap();
         let globals = finished(&env.engine, queued.id).await;
-        assert_eq!(globals.status, BackupStatus::Succeeded, "{globals:?}");
+        assert_eq!(globals.status, BackupStatus::Verified, "{globals:?}");
 
         // verify-full by the DNS name; verify-ca; allow and prefer (the
         // server rejects plaintext, so allow retries with TLS).
@@ -163,7 +163,7 @@ async fn ssl_only_server_backs_up_under_each_mode_and_restores() {
             .await
             .unwrap();
         let row = env.engine.backup_now(s.id, &db, "test").await.unwrap();
-        assert_eq!(row.status, BackupStatus::Succeeded, "allow: {row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "allow: {row:?}");
         assert_no_tls_files(&env);
     }
 }
@@ -364,7 +364,7 @@ async fn client_certificate_authenticates() {
         );
         env.engine.test_connection(s.id).await.unwrap();
         let row = env.engine.backup_now(s.id, &db, "test").await.unwrap();
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         let target = pg.fresh_database("restored_cert");
         restore(&pg, &artifact_dir(&env, &row), &target);
         assert_eq!(counts(&pg, &target), want, "PostgreSQL {major}, cert auth");

@@ -11,12 +11,23 @@ use serde::{Deserialize, Serialize};
 use crate::retention::Tier;
 
 /// Where a backup run stands.
+///
+/// A run that ends well is checked after its upload (checksums re-read,
+/// `pg_restore --list` over the stored artifact, size against the trailing
+/// median, tables gone since the previous backup) and ends `verified`, or
+/// `suspect` with the reasons in [`Backup::verification`]. `succeeded` is
+/// what runs ended as before verification existed (and stays good).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupStatus {
     Queued,
     Running,
     Succeeded,
+    /// Stored, re-read and readable, and nothing looks out of the ordinary.
+    Verified,
+    /// Stored, re-read and readable, but something looks wrong (a size far
+    /// from the usual, a table gone): the reasons say what.
+    Suspect,
     Failed,
 }
 
@@ -27,9 +38,31 @@ impl BackupStatus {
             BackupStatus::Queued => "queued",
             BackupStatus::Running => "running",
             BackupStatus::Succeeded => "succeeded",
+            BackupStatus::Verified => "verified",
+            BackupStatus::Suspect => "suspect",
             BackupStatus::Failed => "failed",
         }
     }
+
+    /// A finished run whose artifact counts as a backup: succeeded (before
+    /// verification existed), verified or suspect. Retention, pruning, the
+    /// nearest globals and "last success" all go by this.
+    pub fn is_good(self) -> bool {
+        matches!(
+            self,
+            BackupStatus::Succeeded | BackupStatus::Verified | BackupStatus::Suspect
+        )
+    }
+
+    /// Every status, in the order a run passes them.
+    pub const ALL: [BackupStatus; 6] = [
+        BackupStatus::Queued,
+        BackupStatus::Running,
+        BackupStatus::Succeeded,
+        BackupStatus::Verified,
+        BackupStatus::Suspect,
+        BackupStatus::Failed,
+    ];
 
     /// True while the run has not ended.
     pub fn is_active(self) -> bool {
@@ -44,6 +77,8 @@ impl FromStr for BackupStatus {
             "queued" => BackupStatus::Queued,
             "running" => BackupStatus::Running,
             "succeeded" => BackupStatus::Succeeded,
+            "verified" => BackupStatus::Verified,
+            "suspect" => BackupStatus::Suspect,
             "failed" => BackupStatus::Failed,
             other => return Err(format!("unknown backup status {other:?}")),
         })
@@ -191,6 +226,10 @@ pub struct Backup {
     /// The run this one retries.
     #[serde(default)]
     pub retry_of: Option<i64>,
+    /// What the check after the upload found: why a backup is `suspect`
+    /// (one reason per entry); empty for a verified one.
+    #[serde(default)]
+    pub verification: Vec<String>,
 }
 
 fn first_attempt() -> u32 {
@@ -208,9 +247,10 @@ impl Backup {
         self.target.database()
     }
 
-    /// A success whose artifact is still on storage.
+    /// A good backup (see [`BackupStatus::is_good`]) whose artifact is
+    /// still on storage.
     pub fn is_usable(&self) -> bool {
-        self.status == BackupStatus::Succeeded && self.pruned_at.is_none()
+        self.status.is_good() && self.pruned_at.is_none()
     }
 }
 
@@ -262,20 +302,32 @@ mod tests {
             prune_error: None,
             attempt: 1,
             retry_of: None,
+            verification: vec![],
         }
     }
 
     #[test]
     fn words_round_trip() {
-        for s in [
-            BackupStatus::Queued,
-            BackupStatus::Running,
-            BackupStatus::Succeeded,
-            BackupStatus::Failed,
-        ] {
+        for s in BackupStatus::ALL {
             assert_eq!(s.as_str().parse::<BackupStatus>().unwrap(), s);
             assert_eq!(s.to_string(), s.as_str());
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::from(s.as_str())
+            );
         }
+        let good: Vec<_> = BackupStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_good())
+            .collect();
+        assert_eq!(
+            good,
+            [
+                BackupStatus::Succeeded,
+                BackupStatus::Verified,
+                BackupStatus::Suspect
+            ]
+        );
         for k in [BackupKind::Database, BackupKind::Globals] {
             assert_eq!(k.as_str().parse::<BackupKind>().unwrap(), k);
         }
@@ -301,11 +353,11 @@ mod tests {
         pruned.pruned_at = Some(pruned.queued_at);
         let list = vec![
             backup(1, Target::Globals, Succeeded, 1),
-            backup(2, Target::Globals, Succeeded, 2),
+            backup(2, Target::Globals, Suspect, 2),
             backup(3, Target::Globals, Failed, 3),
             pruned,
             backup(5, Target::Database("app".into()), Succeeded, 4),
-            backup(6, Target::Globals, Succeeded, 6),
+            backup(6, Target::Globals, Verified, 6),
         ];
         let at = |h| Utc.with_ymd_and_hms(2026, 11, 1, h, 0, 0).unwrap();
         assert_eq!(nearest_globals(&list, at(5)).map(|g| g.id), Some(2));

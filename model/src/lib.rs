@@ -19,6 +19,8 @@
 //! - [`cron`]: cron expressions and presets in a time zone: parsing,
 //!   next runs, missed-run and overdue rules.
 //! - [`schedule`]: schedule status and the policy preview, as shown.
+//! - [`tables`]: the tables a backup holds, with row counts and how each
+//!   count was taken (exact, or an estimate shown as one).
 //! - [`server`]: servers as shown (never a password), sslmodes, connection
 //!   test results.
 //! - [`user`]: dashboard users and their roles.
@@ -35,5 +37,6 @@ pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod server;
+pub mod tables;
 pub mod user;
 pub mod worker;

@@ -306,15 +306,19 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             let s = engine.server_by_name(&server).await?;
             let row = engine.backup_now(s.id, &database, "cli").await?;
             eprintln!(
-                "backup {} of {}/{} succeeded: {} stored ({} raw) in {:.1}s at {}",
+                "backup {} of {}/{} {}: {} stored ({} raw) in {:.1}s at {}",
                 row.id,
                 row.server_name,
                 row.target,
+                row.status,
                 human_bytes(row.stored_bytes as u64),
                 human_bytes(row.raw_bytes as u64),
                 row.duration_ms.unwrap_or(0) as f64 / 1000.0,
                 row.location.as_deref().unwrap_or("-"),
             );
+            for why in &row.verification {
+                eprintln!("  suspect: {why}");
+            }
             println!("{}", row.id);
         }
         Command::List {
@@ -344,11 +348,12 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             let queued = engine.enqueue_globals(s.id, "cli").await?;
             let row = wait_for(engine, queued.id).await?;
             match row.status {
-                engine::catalog::BackupStatus::Succeeded => {
+                s if s.is_good() => {
                     eprintln!(
-                        "globals backup {} of {} succeeded: {} at {}",
+                        "globals backup {} of {} {}: {} at {}",
                         row.id,
                         row.server_name,
+                        row.status,
                         human_bytes(row.stored_bytes as u64),
                         row.location.as_deref().unwrap_or("-")
                     );
@@ -624,6 +629,12 @@ pub fn print_backups(rows: &[model::backup::Backup], json: bool) -> anyhow::Resu
             model::backup::BackupStatus::Failed => r.cause.clone().unwrap_or_default(),
             _ => r.location.clone().unwrap_or_default(),
         };
+        // Why a backup is suspect, one reason a line under it.
+        let reasons: String = r
+            .verification
+            .iter()
+            .map(|why| format!("\n{:>6} suspect: {why}", ""))
+            .collect();
         println!(
             "{:>6} {:<16} {:<20} {:<10} {:>10} {:<20} {:>9}  {}",
             r.id,
@@ -640,6 +651,9 @@ pub fn print_backups(rows: &[model::backup::Backup], json: bool) -> anyhow::Resu
             dur,
             tail
         );
+        if !reasons.is_empty() {
+            println!("{}", reasons.trim_start_matches('\n'));
+        }
     }
     Ok(())
 }

@@ -33,6 +33,12 @@ pub struct Config {
     /// The newest N successful backups of each database are never pruned,
     /// whatever the retention tiers say.
     pub min_backups_kept: u32,
+    /// Where row counts are taken by SQL (pg_dump compresses itself), tables
+    /// with more data than this get a `reltuples` estimate, shown as one.
+    pub exact_count_max_bytes: u64,
+    /// A backup whose stored size is outside `1/r..r` times the median of
+    /// the previous ones of its database and policy is marked suspect.
+    pub suspect_size_ratio: f64,
     /// Seconds between scheduler ticks.
     pub scheduler_interval_secs: u64,
     /// Seconds between refreshes of each server's database list.
@@ -66,6 +72,8 @@ impl Default for Config {
             runs_per_server: 1,
             max_runs: 4,
             min_backups_kept: engine::retention::DEFAULT_MIN_KEEP,
+            exact_count_max_bytes: engine::DEFAULT_EXACT_COUNT_MAX_BYTES,
+            suspect_size_ratio: engine::verify::DEFAULT_SUSPECT_SIZE_RATIO,
             scheduler_interval_secs: 30,
             discovery_interval_secs: 600,
             stop_grace_secs: 30,
@@ -92,6 +100,8 @@ struct FileLayer {
     runs_per_server: Option<usize>,
     max_runs: Option<usize>,
     min_backups_kept: Option<u32>,
+    exact_count_max_bytes: Option<u64>,
+    suspect_size_ratio: Option<f64>,
     scheduler_interval_secs: Option<u64>,
     discovery_interval_secs: Option<u64>,
     stop_grace_secs: Option<u64>,
@@ -128,6 +138,8 @@ const KEYS: &[&str] = &[
     "runs_per_server",
     "max_runs",
     "min_backups_kept",
+    "exact_count_max_bytes",
+    "suspect_size_ratio",
     "scheduler_interval_secs",
     "discovery_interval_secs",
     "stop_grace_secs",
@@ -227,6 +239,12 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         if let Some(v) = f.min_backups_kept {
             c.min_backups_kept = v;
         }
+        if let Some(v) = f.exact_count_max_bytes {
+            c.exact_count_max_bytes = v;
+        }
+        if let Some(v) = f.suspect_size_ratio {
+            c.suspect_size_ratio = v;
+        }
         if let Some(v) = f.scheduler_interval_secs {
             c.scheduler_interval_secs = v;
         }
@@ -306,6 +324,12 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
             "MIN_BACKUPS_KEPT" => {
                 c.min_backups_kept = v.parse().map_err(|_| bad("a whole number"))?
             }
+            "EXACT_COUNT_MAX_BYTES" => {
+                c.exact_count_max_bytes = v.parse().map_err(|_| bad("a whole number of bytes"))?
+            }
+            "SUSPECT_SIZE_RATIO" => {
+                c.suspect_size_ratio = v.parse().map_err(|_| bad("a number above 1, e.g. 2"))?
+            }
             "SCHEDULER_INTERVAL_SECS" => {
                 c.scheduler_interval_secs =
                     v.parse().map_err(|_| bad("a whole number of seconds"))?
@@ -332,6 +356,15 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
             message: format!(
                 "{} is outside 1..=19. Fix: use 3 (fast) to 19 (smallest)",
                 c.zstd_level
+            ),
+        });
+    }
+    if !(c.suspect_size_ratio > 1.0 && c.suspect_size_ratio.is_finite()) {
+        return Err(ConfigError {
+            source_name: "suspect_size_ratio".into(),
+            message: format!(
+                "{} is not above 1. Fix: use 2 (a backup half or twice the usual size is suspect) or more",
+                c.suspect_size_ratio
             ),
         });
     }
@@ -368,6 +401,8 @@ impl Config {
         e.max_runs = self.max_runs.max(1);
         e.min_backups_kept = self.min_backups_kept;
         e.restore_maintenance_work_mem = self.restore_maintenance_work_mem.clone();
+        e.exact_count_max_bytes = self.exact_count_max_bytes;
+        e.suspect_size_ratio = self.suspect_size_ratio;
         e
     }
 }
@@ -519,5 +554,27 @@ globals = { schedule = "@daily", no_role_passwords = true }
         let l = load(Some(&f), &env(&[("PGSHELF_MIN_BACKUPS_KEPT", "0")])).unwrap();
         assert_eq!(l.config.min_backups_kept, 0, "env beats file");
         assert_eq!(l.config.engine().min_backups_kept, 0);
+    }
+
+    #[test]
+    fn verification_settings_reach_the_engine() {
+        let c = Config::default();
+        assert_eq!(c.engine().exact_count_max_bytes, 1 << 30);
+        assert_eq!(c.engine().suspect_size_ratio, 2.0);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgshelf.toml");
+        std::fs::write(
+            &f,
+            "exact_count_max_bytes = 1048576\nsuspect_size_ratio = 3.5\n",
+        )
+        .unwrap();
+        let l = load(Some(&f), &[]).unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.engine().exact_count_max_bytes, 1 << 20);
+        assert_eq!(l.config.engine().suspect_size_ratio, 3.5);
+        let l = load(Some(&f), &env(&[("PGSHELF_EXACT_COUNT_MAX_BYTES", "0")])).unwrap();
+        assert_eq!(l.config.exact_count_max_bytes, 0, "env beats file");
+        let e = load(None, &env(&[("PGSHELF_SUSPECT_SIZE_RATIO", "0.5")])).unwrap_err();
+        assert!(e.to_string().contains("Fix:"), "{e}");
     }
 }

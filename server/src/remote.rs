@@ -300,7 +300,7 @@ fn run_now(
     let started: Started = remote.call("backups/start", &form)?;
     eprintln!("queued backup {} on {}", started.backup.id, s.name);
     let done = remote.wait(s.id, started.backup.id)?;
-    if done.status != model::backup::BackupStatus::Succeeded {
+    if !done.status.is_good() {
         bail!(
             "backup {} failed: {}",
             done.id,
@@ -308,12 +308,16 @@ fn run_now(
         );
     }
     eprintln!(
-        "backup {} of {}/{} succeeded: {} stored",
+        "backup {} of {}/{} {}: {} stored",
         done.id,
         done.server_name,
         done.target,
+        done.status,
         model::format::human_size(done.stored_bytes)
     );
+    for why in &done.verification {
+        eprintln!("  suspect: {why}");
+    }
     println!("{}", done.id);
     Ok(())
 }

@@ -79,7 +79,7 @@ fn add_backup_list_and_fail_clearly() {
         .iter()
         .find(|r| r["id"] == id)
         .unwrap();
-    assert_eq!(row["status"], "succeeded");
+    assert_eq!(row["status"], "verified");
     assert!(row["stored_bytes"].as_i64().unwrap() > 0);
     assert!(row["location"].as_str().unwrap().contains(&db));
     let all = String::from_utf8_lossy(&o.stdout);
@@ -262,7 +262,7 @@ fn sigterm_mid_backup_stops_and_records_the_run() {
     let db = pg.fresh_database("sigterm");
     pg.psql(
         &db,
-        "CREATE TABLE t AS SELECT generate_series(1, 100) AS id",
+        "CREATE TABLE t AS SELECT generate_series(1, 100) AS id; CREATE SEQUENCE t_stall",
     );
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -278,7 +278,8 @@ fn sigterm_mid_backup_stops_and_records_the_run() {
     );
     assert!(o.status.success(), "{}", text(&o));
 
-    // A session holding a lock: the dump starts and waits.
+    // A session holding a lock on a sequence pg_dump must read (pgshelf
+    // locks tables, not sequences, before the dump): the dump starts and waits.
     let mut locker = Command::new(pg.tool("psql"))
         .args(["-X", "-q", "-h"])
         .arg(pg.socket_dir())
@@ -291,7 +292,7 @@ fn sigterm_mid_backup_stops_and_records_the_run() {
         .stdin
         .as_mut()
         .unwrap()
-        .write_all(b"BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 1;\n")
+        .write_all(b"BEGIN; ALTER SEQUENCE t_stall RENAME TO t_stall_held; SELECT 1;\n")
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
 

@@ -624,7 +624,7 @@ async fn the_cli_drives_a_remote_pgshelf_with_a_token() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let id: i64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
-    assert!(err.contains("succeeded"), "{err}");
+    assert!(err.contains("verified"), "{err}");
 
     let o = cli(viewer, words(&["list", "--server", "main", "--json"]))
         .await
@@ -637,7 +637,7 @@ async fn the_cli_drives_a_remote_pgshelf_with_a_token() {
         .iter()
         .find(|r| r["id"] == id)
         .unwrap();
-    assert_eq!(row["status"], "succeeded");
+    assert_eq!(row["status"], "verified");
     assert_eq!(row["database"], db.as_str());
 
     // A wrong token: refused, saying so.

@@ -1,6 +1,6 @@
 //! The extra lines under a backup: where it was read from, compression,
-//! warnings, a server version change, prune problems, and the globals backup
-//! that goes with it.
+//! why it is suspect, warnings, a server version change, prune problems, and
+//! the globals backup that goes with it.
 
 use leptos::prelude::*;
 
@@ -27,7 +27,7 @@ pub fn BackupDetails(backup: BackupView) -> impl IntoView {
             }
             .into_any(),
             None => view! {
-                <span class="warn" data-testid="backup-globals" title="no succeeded globals backup of this server before this one">
+                <span class="warn" data-testid="backup-globals" title="no good globals backup of this server before this one">
                     "globals: none before this backup"
                 </span>
             }
@@ -54,6 +54,16 @@ pub fn BackupDetails(backup: BackupView) -> impl IntoView {
             </p>
         }
     });
+    let suspect = (!b.verification.is_empty()).then(|| {
+        view! {
+            <ul class="warnings small" data-testid="backup-suspect">
+                {b.verification
+                    .iter()
+                    .map(|w| view! { <li class="warn">"Suspect: " {w.clone()}</li> })
+                    .collect_view()}
+            </ul>
+        }
+    });
     let warnings = (!b.warnings.is_empty()).then(|| {
         view! {
             <ul class="warnings small" data-testid="backup-warnings">
@@ -64,5 +74,5 @@ pub fn BackupDetails(backup: BackupView) -> impl IntoView {
     let prune_error = b.prune_error.clone().map(|e| {
         view! { <p class="cause small" data-testid="backup-prune-error">"Pruning failed: " {e}</p> }
     });
-    view! { {facts} {version} {warnings} {prune_error} }
+    view! { {facts} {suspect} {version} {warnings} {prune_error} }
 }

@@ -64,7 +64,13 @@ pub fn BackupTableRow(
                 live.raw, live.stored
             ),
         ),
-        (BackupStatus::Succeeded | BackupStatus::Failed, _) => (
+        (
+            BackupStatus::Succeeded
+            | BackupStatus::Verified
+            | BackupStatus::Suspect
+            | BackupStatus::Failed,
+            _,
+        ) => (
             human_size(b.stored_bytes),
             format!("{} raw", human_size(b.raw_bytes)),
             format!(
@@ -158,7 +164,7 @@ pub fn BackupTableRow(
                     <span class="sub">{when_ago}</span>
                 </td>
                 {database_cell}
-                <td><StatusBadge state/> <BackupBadges backup=b.clone()/></td>
+                <td><StatusBadge state reasons=b.verification.clone()/> <BackupBadges backup=b.clone()/></td>
                 <td class="num" data-testid="backup-size" title=size_title>
                     <span>{size}</span>
                     <span class="sub">{size_detail}</span>

@@ -12,8 +12,8 @@ use crate::restores::api::get_backup_page;
 use crate::restores::full_restore_form::FullRestoreForm;
 use crate::restores::table_restore_panel::TableRestorePanel;
 use crate::restores::test_restore_line::TestRestoreLine;
-use crate::schedules::test_restore_button::TestRestoreButton;
 use crate::restores::views::BackupPage as Page;
+use crate::schedules::test_restore_button::TestRestoreButton;
 use crate::ui::error_message::error_text;
 use crate::ui::format::{database_href, duration_ms, human_size, server_href, utc};
 use crate::ui::status_badge::StatusBadge;
@@ -73,7 +73,9 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
         b.format.clone(),
         b.pg_dump_version.clone().unwrap_or_else(|| "?".into()),
     );
-    let took = b.duration_ms.map(|ms| format!(" · took {}", duration_ms(ms)));
+    let took = b
+        .duration_ms
+        .map(|ms| format!(" · took {}", duration_ms(ms)));
     let reasons = (!b.verification.is_empty()).then(|| {
         view! {
             <ul class="warnings" data-testid="backup-verification">
@@ -81,7 +83,10 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
             </ul>
         }
     });
-    let cause = b.cause.clone().map(|c| view! { <p class="cause" data-testid="backup-cause">{c}</p> });
+    let cause = b
+        .cause
+        .clone()
+        .map(|c| view! { <p class="cause" data-testid="backup-cause">{c}</p> });
     let good = b.status.is_good();
     let is_database = matches!(b.target, Target::Database(_));
 

@@ -30,7 +30,7 @@ fn globals_row(b: BackupView, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
                 <span class="mono">{utc(when)}</span>
                 <span class="sub">{ago(when, now)} " · " {b.trigger.clone()}</span>
             </td>
-            <td><StatusBadge state=b.status/> " " <BackupBadges backup=b.clone()/></td>
+            <td><StatusBadge state=b.status reasons=b.verification.clone()/> " " <BackupBadges backup=b.clone()/></td>
             <td class="num">{size}</td>
             <td class="num">{b.duration_ms.map(duration_ms).unwrap_or_else(|| "—".into())}</td>
             <td class="location mono small">{b.location.clone().unwrap_or_else(|| "—".into())} {detail}</td>

@@ -76,7 +76,7 @@ fn run_cell(b: Option<Backup>, now: chrono::DateTime<chrono::Utc>) -> AnyView {
         Some(b) => {
             let at = b.finished_at.or(b.started_at).unwrap_or(b.queued_at);
             view! {
-                <StatusBadge state=b.status/>
+                <StatusBadge state=b.status reasons=b.verification.clone()/>
                 <span class="sub" title=utc(at)>{ago(at, now)} " · #" {b.id}</span>
             }
             .into_any()

@@ -5,7 +5,6 @@ use leptos::prelude::*;
 
 use crate::backups::api::list_backups;
 use crate::ui::format::utc;
-use model::backup::BackupStatus;
 
 /// How many recent backups are looked through for the newest success.
 const LOOK_BACK: i64 = 20;
@@ -19,10 +18,7 @@ pub fn VersionChangeWarning(server_id: i64, #[prop(into)] changed: Signal<u64>) 
     );
     let line = move || {
         let list = recent.get()?.ok()?;
-        let newest = list
-            .backups
-            .into_iter()
-            .find(|b| b.status == BackupStatus::Succeeded)?;
+        let newest = list.backups.into_iter().find(|b| b.status.is_good())?;
         newest.version_changed.then(|| {
             view! {
                 <p class="result warn" data-testid="version-changed" role="status">

@@ -299,19 +299,7 @@ pub struct ServerInfo {
 
 pub use model::server::DatabaseInfo;
 
-/// A table in a dump's snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TableInfo {
-    pub schema: String,
-    pub name: String,
-    /// `table` or `partitioned`.
-    pub kind: String,
-    pub bytes: i64,
-    pub rows: i64,
-    /// Structure dumped, data left out by the policy.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub data_excluded: bool,
-}
+pub use model::tables::{RowsFrom, TableInfo};
 
 /// What a snapshot holds: the dumped tables with counts, and every schema
 /// and table name (to check the policy's patterns against).
@@ -324,6 +312,69 @@ pub struct Listing {
     /// Things the user should know about this snapshot (e.g. unlogged data
     /// that a standby cannot read).
     pub warnings: Vec<String>,
+    /// `(partition, its partitioned parent)` for every partition among the
+    /// dumped tables, as `(schema, name)` pairs: [`roll_up_partitions`]
+    /// sums leaves into their parents.
+    pub partition_of: Vec<((String, String), (String, String))>,
+}
+
+/// How [`Snapshot::tables`] takes row counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// `count(*)` in the snapshot for tables whose data (heap and TOAST,
+    /// `pg_table_size`) is at most this many bytes; `reltuples` estimates
+    /// above it (marked as estimates).
+    Sql { exact_max_bytes: u64 },
+    /// No counting: the dump's own stream is counted instead (rows stay 0
+    /// until the pipeline fills them in).
+    FromDump,
+}
+
+/// Sets each partitioned table's rows to the sum of its dumped leaf
+/// partitions (each leaf counted once, nested partitioning included); the
+/// sum is an estimate if any leaf's count is. Pure: the pipeline calls it
+/// after counts are final (data-excluded tables zeroed, stream counts in).
+pub fn roll_up_partitions(
+    tables: &mut [TableInfo],
+    partition_of: &[((String, String), (String, String))],
+) {
+    use std::collections::HashMap;
+    let parent: HashMap<(&str, &str), (&str, &str)> = partition_of
+        .iter()
+        .map(|(c, p)| ((c.0.as_str(), c.1.as_str()), (p.0.as_str(), p.1.as_str())))
+        .collect();
+    let mut sums: HashMap<(String, String), (i64, bool, Option<RowsFrom>)> = HashMap::new();
+    for t in tables.iter().filter(|t| t.kind != "partitioned") {
+        let mut at = (t.schema.as_str(), t.name.as_str());
+        let mut hops = 0;
+        while let Some(p) = parent.get(&at) {
+            let e = sums
+                .entry((p.0.to_owned(), p.1.to_owned()))
+                .or_insert((0, false, None));
+            e.0 += t.rows;
+            e.1 |= t.rows_estimated;
+            e.2 = Some(match (e.2, t.rows_from) {
+                (Some(RowsFrom::Estimate), _) | (_, RowsFrom::Estimate) => RowsFrom::Estimate,
+                (_, f) => f,
+            });
+            at = *p;
+            hops += 1;
+            if hops > 64 {
+                break; // a cycle cannot happen in pg_inherits; never loop forever
+            }
+        }
+    }
+    for t in tables.iter_mut().filter(|t| t.kind == "partitioned") {
+        let (rows, estimated, from) = sums
+            .get(&(t.schema.clone(), t.name.clone()))
+            .copied()
+            .unwrap_or((0, false, None));
+        t.rows = rows;
+        t.rows_estimated = estimated;
+        if let Some(f) = from {
+            t.rows_from = f;
+        }
+    }
 }
 
 /// Version and role of the server behind `conn`.
@@ -389,44 +440,170 @@ pub async fn database_names(
 
 /// A repeatable-read transaction whose snapshot a `pg_dump --snapshot` imports.
 /// Keep it alive until the dump has finished.
+///
+/// Made in two steps so that a run's watchdog can end it while it waits on
+/// a lock: [`Snapshot::begin`] (knows its backend, for
+/// [`Snapshot::abandon`]), then [`Snapshot::lock_and_export`].
 pub struct Snapshot {
     conn: PgConnection,
+    /// The exported snapshot's id (empty until exported).
     pub id: String,
     backend_pid: i32,
+    /// Tables locked `ACCESS SHARE` in this transaction.
+    locked: std::collections::HashSet<(String, String)>,
+    lock_timeout_secs: Option<u32>,
 }
 
+/// Relations a dump may hold data of: tables and partitioned tables, not
+/// in system schemas, not members of an extension.
+const RELATIONS: &str = "SELECT n.nspname::text, c.relname::text, c.relkind::text,
+        pg_total_relation_size(c.oid), c.relpersistence = 'u', pg_table_size(c.oid),
+        c.reltuples::float8, c.oid::int8
+   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                     WHERE d.objid = c.oid AND d.deptype = 'e')
+  ORDER BY 1, 2";
+
+/// Times a dropped table may make locking start over.
+const LOCK_ATTEMPTS: usize = 3;
+
 impl Snapshot {
-    /// Opens the transaction and exports its snapshot.
+    /// Takes over `conn` (no transaction yet) and learns its backend pid.
+    pub async fn begin(spec: &ConnSpec, mut conn: PgConnection) -> Result<Snapshot, PgError> {
+        let backend_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(query_err(spec))?;
+        Ok(Snapshot {
+            conn,
+            id: String::new(),
+            backend_pid,
+            locked: Default::default(),
+            lock_timeout_secs: None,
+        })
+    }
+
+    /// Opens the transaction, locks every table `dumped(schema, name)`
+    /// selects in `ACCESS SHARE` mode, and only then exports the snapshot
+    /// (a transaction's snapshot is taken by its first query, and `LOCK`
+    /// takes none), so no TRUNCATE or table rewrite can land between the
+    /// snapshot and the end of counting: the counts and the dump see the
+    /// same rows. Each lock waits at most `lock_timeout_secs` (the policy's
+    /// lock wait timeout; none: as long as the run's watchdog allows); a
+    /// lock not granted in time fails with [`PgError::LockTimeout`] naming
+    /// the table.
+    ///
     /// With `serializable_deferrable`, the transaction waits for a snapshot
     /// free of serialization anomalies (what `pg_dump --serializable-deferrable`
     /// does), and pg_dump imports that snapshot.
-    pub async fn export(
+    pub async fn lock_and_export(
+        &mut self,
         spec: &ConnSpec,
-        mut conn: PgConnection,
         serializable_deferrable: bool,
-    ) -> Result<Snapshot, PgError> {
+        lock_timeout_secs: Option<u32>,
+        dumped: impl Fn(&str, &str) -> bool,
+    ) -> Result<(), PgError> {
         let q = query_err(spec);
+        self.lock_timeout_secs = lock_timeout_secs;
         let begin = if serializable_deferrable {
             "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE"
         } else {
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         };
-        sqlx::query(begin).execute(&mut conn).await.map_err(&q)?;
-        let (id, backend_pid): (String, i32) =
-            sqlx::query_as("SELECT pg_export_snapshot(), pg_backend_pid()")
-                .fetch_one(&mut conn)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Listed outside the transaction, so its snapshot is not taken yet.
+            let names: Vec<(String, String)> = sqlx::query(RELATIONS)
+                .fetch_all(&mut self.conn)
+                .await
+                .map_err(&q)?
+                .into_iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+                .filter(|(s, n)| dumped(s, n))
+                .collect();
+            sqlx::query(begin)
+                .execute(&mut self.conn)
                 .await
                 .map_err(&q)?;
-        Ok(Snapshot {
-            conn,
-            id,
-            backend_pid,
-        })
+            if let Some(secs) = lock_timeout_secs {
+                sqlx::query(&format!("SET LOCAL lock_timeout = '{}s'", secs))
+                    .execute(&mut self.conn)
+                    .await
+                    .map_err(&q)?;
+            }
+            self.locked.clear();
+            match self.lock_all(spec, &names).await {
+                Ok(()) => break,
+                // Dropped between the listing and its lock: list again.
+                Err(LockFailure::Gone) if attempt < LOCK_ATTEMPTS => {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+                    continue;
+                }
+                Err(LockFailure::Gone) => {
+                    return Err(PgError::Query {
+                        addr: spec.addr(),
+                        detail: "tables kept being dropped while pgshelf locked them for the dump. Fix: run the backup when schema changes are done".into(),
+                    })
+                }
+                Err(LockFailure::Failed(e)) => return Err(e),
+            }
+        }
+        let (id,): (String,) = sqlx::query_as("SELECT pg_export_snapshot()")
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(&q)?;
+        self.id = id;
+        Ok(())
     }
 
-    /// Every user table that `dumped(schema, name)` selects, with its size and
-    /// exact row count in this snapshot; all schema and table names; and the
-    /// number of large objects.
+    /// Locks each table not locked yet, one statement each (so a timeout
+    /// names its table).
+    async fn lock_all(
+        &mut self,
+        spec: &ConnSpec,
+        names: &[(String, String)],
+    ) -> Result<(), LockFailure> {
+        for (schema, name) in names {
+            if self.locked.contains(&(schema.clone(), name.clone())) {
+                continue;
+            }
+            let sql = format!(
+                "LOCK TABLE ONLY {}.{} IN ACCESS SHARE MODE",
+                quote_ident(schema),
+                quote_ident(name)
+            );
+            match sqlx::query(&sql).execute(&mut self.conn).await {
+                Ok(_) => {
+                    self.locked.insert((schema.clone(), name.clone()));
+                }
+                Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42P01") => {
+                    return Err(LockFailure::Gone)
+                }
+                Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("55P03") => {
+                    return Err(LockFailure::Failed(PgError::LockTimeout {
+                        table: format!("{}.{}", quote_ident(schema), quote_ident(name)),
+                        secs: self.lock_timeout_secs.unwrap_or(0),
+                    }))
+                }
+                Err(e) => return Err(LockFailure::Failed(query_err(spec)(e))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every user table that `dumped(schema, name)` selects, with its size
+    /// and row count in this snapshot (see [`Counting`]); all schema and
+    /// table names; and the number of large objects. A selected table the
+    /// lock step did not see (created meanwhile) is locked first.
+    ///
+    /// Leaf tables are counted once each (`ONLY`); a partitioned table's
+    /// rows are the sum of its dumped partitions ([`roll_up_partitions`]).
+    /// A table whose data is larger than the limit gets `reltuples` as an
+    /// estimate (exact anyway when it was never analyzed).
     ///
     /// On a standby (`in_recovery`), unlogged tables cannot be read: pg_dump
     /// leaves their data out, so they are listed as data-excluded with a
@@ -435,6 +612,7 @@ impl Snapshot {
         &mut self,
         spec: &ConnSpec,
         in_recovery: bool,
+        counting: Counting,
         dumped: impl Fn(&str, &str) -> bool,
     ) -> Result<Listing, PgError> {
         let q = query_err(spec);
@@ -447,20 +625,42 @@ impl Snapshot {
         .fetch_all(&mut self.conn)
         .await
         .map_err(&q)?;
-        let rows = sqlx::query(
-            "SELECT n.nspname::text, c.relname::text, c.relkind::text,
-                    pg_total_relation_size(c.oid), c.relpersistence = 'u'
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind IN ('r', 'p')
-                AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-                AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-                AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                                 WHERE d.objid = c.oid AND d.deptype = 'e')
-              ORDER BY 1, 2",
+        let rows = sqlx::query(RELATIONS)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(&q)?;
+        let late: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+            .filter(|(s, n)| dumped(s, n) && !self.locked.contains(&(s.clone(), n.clone())))
+            .collect();
+        match self.lock_all(spec, &late).await {
+            Ok(()) => {}
+            // Created and dropped again after the snapshot: pg_dump does not see it either.
+            Err(LockFailure::Gone) => {
+                return Err(PgError::Query {
+                    addr: spec.addr(),
+                    detail: "a table was dropped while pgshelf locked it for the dump. Fix: run the backup again".into(),
+                })
+            }
+            Err(LockFailure::Failed(e)) => return Err(e),
+        }
+        let edges: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT i.inhrelid::int8, i.inhparent::int8 FROM pg_inherits i
+               JOIN pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'p'",
         )
         .fetch_all(&mut self.conn)
         .await
         .map_err(&q)?;
+        let by_oid: std::collections::HashMap<i64, (String, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<i64, _>(7),
+                    (r.get::<String, _>(0), r.get::<String, _>(1)),
+                )
+            })
+            .collect();
         let mut out = Vec::with_capacity(rows.len());
         let mut all_tables = Vec::with_capacity(rows.len());
         let mut warnings = Vec::new();
@@ -473,6 +673,7 @@ impl Snapshot {
             if !dumped(&schema, &name) {
                 continue;
             }
+            let kind_word = if kind == "p" { "partitioned" } else { "table" }.to_owned();
             let unlogged: bool = r.get(4);
             if in_recovery && unlogged {
                 warnings.push(format!(
@@ -483,34 +684,60 @@ impl Snapshot {
                 out.push(TableInfo {
                     schema,
                     name,
-                    kind: if kind == "p" { "partitioned" } else { "table" }.to_owned(),
+                    kind: kind_word,
                     bytes,
                     rows: 0,
                     data_excluded: true,
+                    rows_estimated: false,
+                    rows_from: RowsFrom::Snapshot,
                 });
                 continue;
             }
-            // ONLY for plain tables, so inheritance children are not counted twice;
-            // a partitioned parent counts its partitions.
-            let only = if kind == "r" { "ONLY " } else { "" };
-            let sql = format!(
-                "SELECT count(*) FROM {only}{}.{}",
-                quote_ident(&schema),
-                quote_ident(&name)
-            );
-            let rows: i64 = sqlx::query_scalar(&sql)
-                .fetch_one(&mut self.conn)
-                .await
-                .map_err(&q)?;
+            let data_bytes: i64 = r.get(5);
+            let reltuples: f64 = r.get(6);
+            // A partitioned table has no rows of its own: its partitions are
+            // counted (once each) and summed into it below.
+            let (rows, from) = match (counting, kind.as_str()) {
+                (_, "p") | (Counting::FromDump, _) => (0, RowsFrom::Dump),
+                (Counting::Sql { exact_max_bytes }, _)
+                    if data_bytes as u64 > exact_max_bytes && reltuples >= 0.0 =>
+                {
+                    (reltuples.round() as i64, RowsFrom::Estimate)
+                }
+                (Counting::Sql { .. }, _) => {
+                    // ONLY, so inheritance children are not counted twice.
+                    let sql = format!(
+                        "SELECT count(*) FROM ONLY {}.{}",
+                        quote_ident(&schema),
+                        quote_ident(&name)
+                    );
+                    let n: i64 = sqlx::query_scalar(&sql)
+                        .fetch_one(&mut self.conn)
+                        .await
+                        .map_err(&q)?;
+                    (n, RowsFrom::Snapshot)
+                }
+            };
+            let from = match (counting, kind.as_str()) {
+                (Counting::Sql { .. }, "p") => RowsFrom::Snapshot,
+                _ => from,
+            };
             out.push(TableInfo {
                 schema,
                 name,
-                kind: if kind == "p" { "partitioned" } else { "table" }.to_owned(),
+                kind: kind_word,
                 bytes,
                 rows,
                 data_excluded: false,
+                rows_estimated: from == RowsFrom::Estimate,
+                rows_from: from,
             });
         }
+        let partition_of = edges
+            .iter()
+            .filter_map(|(c, p)| Some((by_oid.get(c)?.clone(), by_oid.get(p)?.clone())))
+            .collect::<Vec<_>>();
+        roll_up_partitions(&mut out, &partition_of);
         let large_objects: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_largeobject_metadata")
             .fetch_one(&mut self.conn)
             .await
@@ -521,6 +748,7 @@ impl Snapshot {
             all_tables,
             large_objects,
             warnings,
+            partition_of,
         })
     }
 
@@ -530,21 +758,100 @@ impl Snapshot {
     pub async fn abandon(self, spec: &ConnSpec, dbname: &str) {
         let pid = self.backend_pid;
         drop(self.conn);
-        let terminate = async {
-            if let Ok(mut c) = spec.connect(dbname).await {
-                let _ = sqlx::query("SELECT pg_terminate_backend($1)")
-                    .bind(pid)
-                    .execute(&mut c)
-                    .await;
-                let _ = c.close().await;
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), terminate).await;
+        terminate_backend(spec, dbname, pid).await;
+    }
+
+    /// The server process of this session (to end it after a watchdog
+    /// dropped the session mid-query).
+    pub fn backend_pid(&self) -> i32 {
+        self.backend_pid
     }
 
     /// Ends the transaction.
     pub async fn close(mut self) {
         let _ = sqlx::query("COMMIT").execute(&mut self.conn).await;
         let _ = self.conn.close().await;
+    }
+}
+
+/// Why locking stopped.
+enum LockFailure {
+    /// A listed table no longer exists (dropped meanwhile).
+    Gone,
+    Failed(PgError),
+}
+
+/// Terminates a backend of ours from a fresh connection, best effort, within
+/// 5 s (a dropped session's query may still be waiting on the server).
+pub async fn terminate_backend(spec: &ConnSpec, dbname: &str, pid: i32) {
+    let terminate = async {
+        if let Ok(mut c) = spec.connect(dbname).await {
+            let _ = sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&mut c)
+                .await;
+            let _ = c.close().await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), terminate).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(schema: &str, name: &str, kind: &str, rows: i64, from: RowsFrom) -> TableInfo {
+        TableInfo {
+            schema: schema.into(),
+            name: name.into(),
+            kind: kind.into(),
+            bytes: 0,
+            rows,
+            data_excluded: false,
+            rows_estimated: from == RowsFrom::Estimate,
+            rows_from: from,
+        }
+    }
+
+    fn of(c: &str, p: &str) -> ((String, String), (String, String)) {
+        (("s".into(), c.into()), ("s".into(), p.into()))
+    }
+
+    #[test]
+    fn partitions_are_summed_once_into_every_ancestor() {
+        use RowsFrom::*;
+        // events -> (y2025 leaf, y2026 -> (q1 leaf, q2 leaf)); plain stays as is.
+        let mut tables = vec![
+            t("s", "events", "partitioned", 999, Snapshot),
+            t("s", "y2025", "table", 10, Snapshot),
+            t("s", "y2026", "partitioned", 999, Snapshot),
+            t("s", "q1", "table", 5, Snapshot),
+            t("s", "q2", "table", 7, Estimate),
+            t("s", "plain", "table", 3, Snapshot),
+        ];
+        let edges = [
+            of("y2025", "events"),
+            of("y2026", "events"),
+            of("q1", "y2026"),
+            of("q2", "y2026"),
+        ];
+        roll_up_partitions(&mut tables, &edges);
+        let get = |n: &str| tables.iter().find(|t| t.name == n).unwrap().clone();
+        assert_eq!(get("events").rows, 22);
+        assert!(
+            get("events").rows_estimated,
+            "an estimated leaf makes the sum one"
+        );
+        assert_eq!(get("events").rows_from, Estimate);
+        assert_eq!(get("y2026").rows, 12);
+        assert_eq!((get("y2025").rows, get("plain").rows), (10, 3));
+        // A parent whose partitions are not dumped holds no rows.
+        let mut lone = vec![t("s", "p", "partitioned", 5, Snapshot)];
+        roll_up_partitions(&mut lone, &[]);
+        assert_eq!(lone[0].rows, 0);
+        // Idempotent: rolling up again changes nothing.
+        let before = tables.clone();
+        roll_up_partitions(&mut tables, &edges);
+        assert_eq!(tables, before);
     }
 }

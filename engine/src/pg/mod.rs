@@ -15,7 +15,7 @@ pub mod passfile;
 pub mod tls;
 pub mod tools;
 
-pub use conn::{ConnSpec, DatabaseInfo, Listing, ServerInfo, TableInfo};
+pub use conn::{ConnSpec, Counting, DatabaseInfo, Listing, RowsFrom, ServerInfo, TableInfo};
 pub use tools::{PgTools, ToolFinder};
 
 /// What can go wrong reaching a server or finding its tools.
@@ -58,6 +58,8 @@ pub enum PgError {
     },
     #[error("sslmode {sslmode} checks the certificate of {addr} against a root certificate, and none is set. Fix: paste the CA certificate (PEM) into the server's root certificate, or set sslmode to require")]
     NoRootCert { addr: String, sslmode: String },
+    #[error("could not lock table {table} for the dump within {secs}s (the policy's lock wait timeout): another session holds or waits for a conflicting lock (ALTER TABLE, TRUNCATE, VACUUM FULL, REINDEX...). Fix: find it in pg_locks / pg_stat_activity and let it finish, run the backup when it is done, or raise the policy's lock wait timeout")]
+    LockTimeout { table: String, secs: u32 },
     #[error("query on {addr} failed: {detail}")]
     Query { addr: String, detail: String },
     #[error("no usable pg_dump for PostgreSQL {server_version} (needs major {server_major} or newer; found: {found}). Fix: install the PostgreSQL {server_major} client tools (Debian/Ubuntu: postgresql-client-{server_major} from the PostgreSQL project's apt repository) or add their bin directory to `pg_bin_dirs` in pgshelf.toml")]
@@ -82,6 +84,7 @@ impl PgError {
             | PgError::SslRequired { .. } => 502,
             PgError::NoRootCert { .. } => 422,
             PgError::NoSuitableDump { .. } => 424,
+            PgError::LockTimeout { .. } => 409,
             PgError::Query { .. } => 500,
         }
     }

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Backup, BackupKind, BackupStatus, Catalog, CatalogError, Outcome};
 use crate::pg::{
-    args, conn::Snapshot, tls::TlsFiles, ConnSpec, PgError, PgTools, TableInfo, ToolFinder,
+    args, conn::Snapshot, tls::TlsFiles, ConnSpec, Counting, Listing, PgError, PgTools, TableInfo,
+    ToolFinder,
 };
 use crate::policy::{self, DumpOutput, Format, Policy, PolicyError};
 use crate::storage::{self, Destination, StorageError};
@@ -70,6 +71,9 @@ pub enum PipelineError {
     Spool { path: String, detail: String },
     #[error("the stored artifact is {stored} bytes but {written} were written. Fix: check the destination's free space and health")]
     SizeMismatch { written: u64, stored: u64 },
+    /// Reading the stored artifact back found it wrong or unreadable.
+    #[error(transparent)]
+    Verify(crate::verify::VerifyError),
 }
 
 impl PipelineError {
@@ -81,6 +85,7 @@ impl PipelineError {
             PipelineError::Catalog(e) => e.status(),
             PipelineError::Policy(e) => e.status(),
             PipelineError::Standby(e) => e.status(),
+            PipelineError::Verify(e) => e.status(),
             PipelineError::Stalled { .. } | PipelineError::TimedOut { .. } => 504,
             _ => 500,
         }
@@ -115,6 +120,9 @@ pub struct Progress {
     pub stored: AtomicU64,
     /// Bytes in the spool (directory format), for the stall watchdog.
     pub spooled: AtomicU64,
+    /// Bytes re-read from the destination by verification, for the stall
+    /// watchdog.
+    pub checked: AtomicU64,
     /// Set (with the cause to record) when pgshelf stops this run: the
     /// watchdog ends the run, killing its program, as for a stall.
     pub stop: std::sync::OnceLock<String>,
@@ -141,6 +149,12 @@ pub struct RunContext {
     pub spool_dir: PathBuf,
     /// Retention rules that hold whatever a policy says (minimum kept).
     pub retention: crate::retention::Rules,
+    /// Tables whose data (`pg_table_size`) is larger get a `reltuples`
+    /// estimate instead of an exact count, where counts are taken by SQL.
+    pub exact_count_max_bytes: u64,
+    /// A backup whose stored size is outside `1/r..r` times the trailing
+    /// median of its predecessors is `suspect`.
+    pub suspect_size_ratio: f64,
 }
 
 /// What a run dumps.
@@ -226,6 +240,7 @@ pub async fn run(
         }
     };
     let spool = ctx.spool_dir.join(job.backup_id.to_string());
+    let clock = std::time::Instant::now();
     let result = match &job.kind {
         JobKind::Database { database, policy } => {
             take_database(
@@ -246,6 +261,24 @@ pub async fn run(
             .await
         }
     };
+    // Step 6: read the stored artifact back and judge it.
+    let result = match result {
+        Ok(taken) => {
+            let limits = match &job.kind {
+                JobKind::Database { policy, .. } => limits(policy),
+                JobKind::Globals { .. } => GLOBALS_LIMITS,
+            };
+            let rest = Limits {
+                stall: limits.stall,
+                timeout: limits.timeout.map(|t| t.saturating_sub(clock.elapsed())),
+            };
+            tokio::select! {
+                v = verify_stored(ctx, job, &dir, &spool, &taken, facts.manifest.as_deref(), &progress) => v,
+                e = stream::watchdog(progress.clone(), rest) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
     if spool.exists() {
         if let Err(e) = std::fs::remove_dir_all(&spool) {
             tracing::warn!(
@@ -260,9 +293,16 @@ pub async fn run(
         (r as i64, s as i64)
     };
     match result {
-        Ok(()) => match ctx
+        Ok(verdict) => match ctx
             .catalog
-            .finish(job.backup_id, BackupStatus::Succeeded, &facts)
+            .finish(
+                job.backup_id,
+                verdict.status,
+                &Outcome {
+                    verification: (!verdict.reasons.is_empty()).then(|| verdict.reasons.join("\n")),
+                    ..facts
+                },
+            )
             .await
         {
             Ok(row) => Ok(row),
@@ -348,15 +388,17 @@ async fn take_database(
     started_at: DateTime<Utc>,
     progress: &Arc<Progress>,
     facts: &mut Outcome,
-) -> Result<(), PipelineError> {
+) -> Result<Taken, PipelineError> {
+    let clock = std::time::Instant::now();
     ctx.destination.preflight().await?;
-    let mut conn = job.spec.connect(database).await.map_err(|e| {
+    let conn = job.spec.connect(database).await.map_err(|e| {
         if job.via_standby {
             PipelineError::Standby(e)
         } else {
             e.into()
         }
     })?;
+    let mut conn = conn;
     let info = crate::pg::conn::server_info(&job.spec, &mut conn).await?;
     facts.server_version = Some(info.version.clone());
     if info.in_recovery && policy.serializable_deferrable {
@@ -388,7 +430,23 @@ async fn take_database(
     ctx.catalog.mark_running(job.backup_id, &location).await?;
     facts.location = Some(location);
 
-    let mut snapshot = Snapshot::export(&job.spec, conn, policy.serializable_deferrable).await?;
+    // The snapshot, with every selected table locked before it is taken
+    // (see Snapshot::lock_and_export), under the run's watchdog: a lock
+    // that never comes fails the run as stalled or timed out.
+    let mut snapshot = Snapshot::begin(&job.spec, conn).await?;
+    let locked = tokio::select! {
+        r = snapshot.lock_and_export(
+            &job.spec,
+            policy.serializable_deferrable,
+            policy.lock_wait_timeout_secs,
+            |s, n| selected(policy, s, n),
+        ) => r.map_err(PipelineError::from),
+        e = stream::watchdog(progress.clone(), limits(policy)) => Err(e),
+    };
+    if let Err(e) = locked {
+        snapshot.abandon(&job.spec, database).await;
+        return Err(e);
+    }
     let snapshot_id = snapshot.id.clone();
     // Kept until pg_dump has ended: its parallel workers connect later.
     let tls = tls_files(ctx, &job.spec)?;
@@ -403,11 +461,18 @@ async fn take_database(
         args: argv,
         label: format!("pg_dump {}", tools.version),
     };
+    let counting_mode = Counting::Sql {
+        exact_max_bytes: ctx.exact_count_max_bytes,
+    };
 
-    // Counting rows in the snapshot runs beside the dump. If the dump ends
-    // in failure, counting is abandoned (it may be waiting on the same lock).
+    // Listing and counting in the snapshot run beside the dump, with the
+    // tables locked, so a count cannot see rows the dump does not. If the
+    // dump fails, counting is abandoned; if counting outlasts the dump, it
+    // runs on under the watchdog with what is left of the run's time.
     let (tables, dumped) = {
-        let counting = snapshot.tables(&job.spec, info.in_recovery, |s, n| selected(policy, s, n));
+        let counting = snapshot.tables(&job.spec, info.in_recovery, counting_mode, |s, n| {
+            selected(policy, s, n)
+        });
         let dumping = async {
             match &output {
                 DumpOutput::Stdout => {
@@ -442,20 +507,29 @@ async fn take_database(
             }
         };
         tokio::pin!(counting, dumping);
-        let mut tables = None;
+        let mut tables: Option<Result<Listing, PipelineError>> = None;
         let dumped = loop {
             tokio::select! {
-                t = &mut counting, if tables.is_none() => tables = Some(t),
+                t = &mut counting, if tables.is_none() => tables = Some(t.map_err(PipelineError::from)),
                 d = &mut dumping => break d,
             }
         };
-        match (tables, dumped.is_ok()) {
-            (Some(t), _) => (Some(t), dumped),
-            (None, true) => (Some(counting.await), dumped),
-            (None, false) => (None, dumped),
+        if tables.is_none() && dumped.is_ok() {
+            let rest = Limits {
+                stall: limits(policy).stall,
+                timeout: limits(policy)
+                    .timeout
+                    .map(|t| t.saturating_sub(clock.elapsed())),
+            };
+            tables = Some(tokio::select! {
+                t = &mut counting => t.map_err(PipelineError::from),
+                e = stream::watchdog(progress.clone(), rest) => Err(e),
+            });
         }
+        (tables, dumped)
     };
-    if tables.is_some() {
+    // A count still running (or cut off) may hold the session: end it hard.
+    if matches!(tables, Some(Ok(_))) {
         snapshot.close().await;
     } else {
         snapshot.abandon(&job.spec, database).await;
@@ -469,6 +543,7 @@ async fn take_database(
     };
     facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
     let listing = tables.expect("counted when the dump succeeded")?;
+    let partition_of = listing.partition_of.clone();
     let mut warnings =
         policy::unmatched_patterns(&policy.selection, &listing.schemas, &listing.all_tables);
     warnings.extend(listing.warnings.iter().cloned());
@@ -482,8 +557,10 @@ async fn take_database(
         if policy.selection.exclude_table_data.iter().any(np) {
             t.data_excluded = true;
             t.rows = 0;
+            t.rows_estimated = false;
         }
     }
+    crate::pg::conn::roll_up_partitions(&mut tables, &partition_of);
 
     let restore = match policy.format {
         Format::Custom => match policy.compression {
@@ -520,7 +597,11 @@ async fn take_database(
         policy: Some(policy.clone()),
         restore,
     };
-    write_manifest(ctx, dir, &manifest, facts).await
+    write_manifest(ctx, dir, &manifest, facts).await?;
+    Ok(Taken {
+        manifest,
+        pg_restore: Some(tools.pg_restore()),
+    })
 }
 
 async fn take_globals(
@@ -531,7 +612,7 @@ async fn take_globals(
     started_at: DateTime<Utc>,
     progress: &Arc<Progress>,
     facts: &mut Outcome,
-) -> Result<(), PipelineError> {
+) -> Result<Taken, PipelineError> {
     ctx.destination.preflight().await?;
     let mut conn = job.spec.connect(&job.maintenance_db).await?;
     let info = crate::pg::conn::server_info(&job.spec, &mut conn).await?;
@@ -559,10 +640,7 @@ async fn take_globals(
         label: format!("pg_dumpall {}", tools.version),
     };
     let path = format!("{dir}{}", storage::GLOBALS_FILE);
-    let limits = Limits {
-        stall: Duration::from_secs(600),
-        timeout: Some(Duration::from_secs(3600)),
-    };
+    let limits = GLOBALS_LIMITS;
     let (file, stderr) = match stream::run_to(
         ctx,
         &program,
@@ -612,7 +690,82 @@ async fn take_globals(
         ),
     };
     facts.warnings = (!manifest.warnings.is_empty()).then(|| manifest.warnings.join("\n"));
-    write_manifest(ctx, dir, &manifest, facts).await
+    write_manifest(ctx, dir, &manifest, facts).await?;
+    Ok(Taken {
+        manifest,
+        pg_restore: None,
+    })
+}
+
+/// Limits of a globals run (they have no policy).
+const GLOBALS_LIMITS: Limits = Limits {
+    stall: Duration::from_secs(600),
+    timeout: Some(Duration::from_secs(3600)),
+};
+
+/// What a run stored, for its verification.
+struct Taken {
+    manifest: Manifest,
+    /// The `pg_restore` beside the `pg_dump` that wrote it (database backups).
+    pg_restore: Option<PathBuf>,
+}
+
+/// How verification ended for a readable artifact.
+struct Verdict {
+    status: BackupStatus,
+    reasons: Vec<String>,
+}
+
+/// Step 6: reads the stored artifact back (a mismatch or an unreadable
+/// archive fails the run), keeps its table of contents, and judges it
+/// against the backups before it: `verified`, or `suspect` with reasons.
+#[allow(clippy::too_many_arguments)]
+async fn verify_stored(
+    ctx: &RunContext,
+    job: &BackupJob,
+    dir: &str,
+    spool: &std::path::Path,
+    taken: &Taken,
+    manifest_json: Option<&str>,
+    progress: &Arc<Progress>,
+) -> Result<Verdict, PipelineError> {
+    let back = crate::verify::read_back(
+        &ctx.destination,
+        dir,
+        &taken.manifest,
+        manifest_json,
+        taken.pg_restore.as_deref(),
+        spool,
+        progress,
+    )
+    .await?;
+    let row = ctx.catalog.backup(job.backup_id).await?;
+    let reasons = match row.server_id {
+        Some(server_id) => {
+            crate::verify::judge(
+                &ctx.catalog,
+                server_id,
+                &row.target,
+                job.backup_id,
+                &taken.manifest,
+                ctx.suspect_size_ratio,
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    for r in &reasons {
+        tracing::warn!(backup = job.backup_id, "suspect: {r}");
+    }
+    if let Some(listing) = &back.listing {
+        ctx.catalog
+            .put_backup_toc(job.backup_id, listing, None)
+            .await?;
+    }
+    Ok(Verdict {
+        status: crate::verify::status_for(&reasons),
+        reasons,
+    })
 }
 
 async fn write_manifest(

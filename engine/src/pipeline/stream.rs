@@ -66,20 +66,22 @@ pub(crate) fn spawn(
     pass: Option<&PassFile>,
     stdout: Stdio,
 ) -> Result<tokio::process::Child, PipelineError> {
-    spawn_with_env(program, pass, stdout, &[])
+    spawn_with(program, pass, Stdio::null(), stdout, &[])
 }
 
-/// [`spawn`] with `extra_env` added to the child's environment (a restore's
-/// `PGOPTIONS`).
-pub(crate) fn spawn_with_env(
+/// [`spawn`] with a chosen standard input (e.g. a pipe that feeds
+/// `pg_restore --list`) and `extra_env` added to the child's environment
+/// (a restore's `PGOPTIONS`).
+pub(crate) fn spawn_with(
     program: &Program,
     pass: Option<&PassFile>,
+    stdin: Stdio,
     stdout: Stdio,
     extra_env: &[(OsString, OsString)],
 ) -> Result<tokio::process::Child, PipelineError> {
     let mut cmd = tokio::process::Command::new(&program.path);
     cmd.args(&program.args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(stdout)
         .stderr(Stdio::piped())
         .env_clear()
@@ -170,6 +172,7 @@ pub(crate) async fn watchdog(progress: Arc<Progress>, limits: Limits) -> Pipelin
             p.raw.load(Ordering::Relaxed),
             p.stored.load(Ordering::Relaxed),
             p.spooled.load(Ordering::Relaxed),
+            p.checked.load(Ordering::Relaxed),
         )
     };
     let mut last = read(&progress);

@@ -175,7 +175,7 @@ fn spawn(
     pass: Option<&PassFile>,
     extra_env: &[(OsString, OsString)],
 ) -> Result<tokio::process::Child, RestoreError> {
-    stream::spawn_with_env(program, pass, Stdio::null(), extra_env).map_err(|e| {
+    stream::spawn_with(program, pass, Stdio::null(), Stdio::null(), extra_env).map_err(|e| {
         RestoreError::Spawn {
             program: program.label.clone(),
             detail: e.to_string(),

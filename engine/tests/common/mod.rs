@@ -231,18 +231,44 @@ pub async fn assert_failed_clean(env: &Env, result: Result<Backup, Error>, needl
     let row = rows[0].clone();
     assert_eq!(row.status, BackupStatus::Failed, "{row:?}");
     assert_eq!(row.cause.as_deref(), Some(msg.as_str()));
-    assert!(rows
-        .iter()
-        .all(|r| r.status != BackupStatus::Succeeded || r.id != row.id));
+    assert!(rows.iter().all(|r| !r.status.is_good() || r.id != row.id));
     let left = files_under(&env.backups);
     assert!(left.is_empty(), "no artifact may remain: {left:?}");
     row
 }
 
-/// A psql session holding `LOCK TABLE <table> IN ACCESS EXCLUSIVE MODE` in
-/// an open transaction, so a dump of `db` starts but cannot finish. The lock
-/// goes when the returned child is dropped.
+/// A psql session holding an ACCESS EXCLUSIVE lock on a sequence
+/// `<table>_stall` (created here) in an open transaction, so a dump of `db`
+/// starts but cannot finish: pg_dump reads every sequence's state, and
+/// pgshelf's own locks (taken on tables before the snapshot) do not cover
+/// sequences, so pg_dump is the one left waiting. The lock goes when the
+/// returned child is dropped.
 pub async fn hold_exclusive_lock(pg: &PgServer, db: &str, table: &str) -> tokio::process::Child {
+    let seq = format!("{table}_stall");
+    pg.psql(db, &format!("CREATE SEQUENCE IF NOT EXISTS {seq}"));
+    hold_lock(
+        pg,
+        db,
+        &format!("BEGIN; ALTER SEQUENCE {seq} RENAME TO {seq}_held; SELECT 1;\n"),
+    )
+    .await
+}
+
+/// A psql session holding `LOCK TABLE <table> IN ACCESS EXCLUSIVE MODE` in
+/// an open transaction: pgshelf's lock on it before the snapshot waits. The
+/// lock goes when the returned child is dropped.
+pub async fn hold_table_lock(pg: &PgServer, db: &str, table: &str) -> tokio::process::Child {
+    hold_lock(
+        pg,
+        db,
+        &format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT 1;\n"),
+    )
+    .await
+}
+
+/// A psql session that ran `script` and stays open (its transaction too)
+/// until the returned child is dropped.
+pub async fn hold_lock(pg: &PgServer, db: &str, script: &str) -> tokio::process::Child {
     use tokio::io::AsyncWriteExt;
     let mut locker = tokio::process::Command::new(pg.tool("psql"))
         .args(["-X", "-q", "-h"])
@@ -254,12 +280,7 @@ pub async fn hold_exclusive_lock(pg: &PgServer, db: &str, table: &str) -> tokio:
         .spawn()
         .unwrap();
     let stdin = locker.stdin.as_mut().unwrap();
-    stdin
-        .write_all(
-            format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT 1;\n").as_bytes(),
-        )
-        .await
-        .unwrap();
+    stdin.write_all(script.as_bytes()).await.unwrap();
     stdin.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     locker
