@@ -143,7 +143,7 @@ async fn passes_on_a_good_backup_and_fails_naming_the_table_when_tampered() {
             .await
             .unwrap();
         let row = env.engine.backup_now(s.id, &db, "test").await.unwrap();
-        assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+        assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
 
         // A good backup passes, every table counted.
         let t = env
@@ -297,7 +297,7 @@ async fn an_older_restore_server_is_refused() {
     let s_new = env.engine.add_server(input("new", pg_new)).await.unwrap();
     let s_old = env.engine.add_server(input("old", pg_old)).await.unwrap();
     let row = env.engine.backup_now(s_new.id, &db, "test").await.unwrap();
-    assert_eq!(row.status, BackupStatus::Succeeded);
+    assert_eq!(row.status, BackupStatus::Verified);
     let err = env
         .engine
         .test_restore(
@@ -367,7 +367,7 @@ async fn the_scheduler_starts_a_due_test_restore_once_and_catches_up_once() {
     policy.test_restore.cron = "0 * * * *".into();
     env.engine.set_policy(s.id, None, &policy).await.unwrap();
     let row = env.engine.backup_now(s.id, &db, "test").await.unwrap();
-    assert_eq!(row.status, BackupStatus::Succeeded);
+    assert_eq!(row.status, BackupStatus::Verified);
 
     let now = Utc::now();
     env.engine.discover_all().await;

@@ -29,7 +29,7 @@ async fn setup(major: u32, pg: &PgServer, prefix: &str, extra: &str) -> (Env, i6
 
 async fn backup(engine: &Engine, server: i64, db: &str) -> i64 {
     let row = engine.backup_now(server, db, "test").await.unwrap();
-    assert_eq!(row.status, BackupStatus::Succeeded, "{row:?}");
+    assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
     row.id
 }
 
@@ -343,7 +343,7 @@ async fn rebuild_restores_roles_before_databases() {
         let g = env.engine.enqueue_globals(server, "test").await.unwrap();
         assert_eq!(
             finished(&env.engine, g.id).await.status,
-            BackupStatus::Succeeded
+            BackupStatus::Verified
         );
         let id = backup(&env.engine, server, &db).await;
         let want = rows(pg, &db);
