@@ -160,6 +160,7 @@ async fn size_jump_and_dropped_table_are_suspect() {
 }
 
 async fn schedule_last(env: &Env, server_id: i64, db: &str) -> (Option<i64>, Option<i64>) {
+    env.engine.discover_all().await;
     let st = env
         .engine
         .schedule_status(server_id, chrono::Utc::now())
