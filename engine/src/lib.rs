@@ -18,6 +18,8 @@
 //! - [`workers`]: named background workers (the backup runner) and their status.
 //! - [`policy`]: backup policies and server plans; the pg_dump arguments they imply (pure).
 //! - [`retention`], [`cron`]: pure planning for retention tiers and schedules.
+//! - [`toc`]: pg_dump archives (pure): header and TOC, streaming row counts
+//!   from data blocks, the entries that restore chosen tables whole.
 //!
 //! [`Engine`] is the facade the dashboard and the CLI call: one method per
 //! user action, errors as [`Error`], which knows its HTTP status.
@@ -36,6 +38,7 @@ pub mod schedule;
 pub mod secrets;
 pub mod servers;
 pub mod storage;
+pub mod toc;
 pub mod verify;
 pub mod workers;
 
