@@ -325,8 +325,8 @@ pub enum Counting {
     /// `pg_table_size`) is at most this many bytes; `reltuples` estimates
     /// above it (marked as estimates).
     Sql { exact_max_bytes: u64 },
-    /// No counting: the dump's own stream is counted instead (rows stay 0
-    /// until the pipeline fills them in).
+    /// No counting: the dump's own stream is counted instead. Rows hold the
+    /// `reltuples` estimate (marked) until the pipeline fills them in.
     FromDump,
 }
 
@@ -728,7 +728,10 @@ impl Snapshot {
             // A partitioned table has no rows of its own: its partitions are
             // counted (once each) and summed into it below.
             let (rows, from) = match (counting, kind.as_str()) {
-                (_, "p") | (Counting::FromDump, _) => (0, RowsFrom::Dump),
+                (_, "p") => (0, RowsFrom::Dump),
+                // Replaced by the dump's own count once it has streamed; the
+                // estimate stays (marked) only if that count fails.
+                (Counting::FromDump, _) => (reltuples.max(0.0).round() as i64, RowsFrom::Estimate),
                 (Counting::Sql { exact_max_bytes }, _)
                     if data_bytes as u64 > exact_max_bytes && reltuples >= 0.0 =>
                 {
