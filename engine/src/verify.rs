@@ -158,8 +158,7 @@ pub async fn read_back(
             && (f.path == "dump/toc.dat" || f.path == "dump/toc.dat.zst");
         if custom && manifest.files.len() == 1 {
             let program = pg_restore.ok_or_else(no_pg_restore)?;
-            let (listing, prefix) =
-                list_custom(dest, &path, f, program, progress).await?;
+            let (listing, prefix) = list_custom(dest, &path, f, program, progress).await?;
             out.listing = Some(listing);
             out.toc_bytes = prefix;
         } else {
@@ -349,8 +348,7 @@ impl Write for Tee {
         }
         let room = self.keep_max.saturating_sub(self.kept.len());
         if room > 0 {
-            self.kept
-                .extend_from_slice(&data[..room.min(data.len())]);
+            self.kept.extend_from_slice(&data[..room.min(data.len())]);
         }
         Ok(data.len())
     }
@@ -383,7 +381,9 @@ async fn list_custom(
         .into_owned_fd()
         .map_err(|e| VerifyError::Local(format!("pg_restore's input: {e}")))?;
     let stdout = tokio::spawn(read_all(child.stdout.take().expect("piped stdout")));
-    let stderr = tokio::spawn(stream::read_tail(child.stderr.take().expect("piped stderr")));
+    let stderr = tokio::spawn(stream::read_tail(
+        child.stderr.take().expect("piped stderr"),
+    ));
     let tee = Tee::new(Some(std::fs::File::from(stdin)), TOC_PREFIX_MAX);
     let checked = check_file(dest, path, want, tee, progress).await;
     let checked = match checked {
@@ -404,7 +404,11 @@ async fn list_custom(
 }
 
 /// `pg_restore --list` of a directory archive whose `toc.dat` is `toc`.
-async fn list_directory(toc: &[u8], pg_restore: &Path, scratch: &Path) -> Result<String, VerifyError> {
+async fn list_directory(
+    toc: &[u8],
+    pg_restore: &Path,
+    scratch: &Path,
+) -> Result<String, VerifyError> {
     let local = |e: std::io::Error| {
         VerifyError::Local(format!(
             "cannot write the archive's toc.dat to {}: {e}. Fix: make the spool directory writable",
@@ -416,7 +420,11 @@ async fn list_directory(toc: &[u8], pg_restore: &Path, scratch: &Path) -> Result
     std::fs::write(dir.join("toc.dat"), toc).map_err(local)?;
     let program = Program {
         path: pg_restore.to_owned(),
-        args: vec!["--list".into(), "--format=directory".into(), dir.clone().into()],
+        args: vec![
+            "--list".into(),
+            "--format=directory".into(),
+            dir.clone().into(),
+        ],
         label: "pg_restore".into(),
     };
     let child = stream::spawn_io(&program, None, Stdio::null(), Stdio::piped())
@@ -433,7 +441,11 @@ async fn list_directory(toc: &[u8], pg_restore: &Path, scratch: &Path) -> Result
     )
 }
 
-fn listed(status: std::process::ExitStatus, listing: String, stderr: &str) -> Result<String, VerifyError> {
+fn listed(
+    status: std::process::ExitStatus,
+    listing: String,
+    stderr: &str,
+) -> Result<String, VerifyError> {
     if !status.success() {
         return Err(VerifyError::Unreadable {
             program: "pg_restore --list".into(),
@@ -480,7 +492,7 @@ fn same_shape(a: Option<&Policy>, b: Option<&Policy>) -> bool {
 /// of `previous` (newest first; the newest [`MEDIAN_WINDOW`] are used,
 /// at least [`MEDIAN_MIN`] needed), allowed within `1/ratio..ratio` times it.
 pub fn size_reason(stored: u64, previous: &[u64], ratio: f64) -> Option<String> {
-    if previous.len() < MEDIAN_MIN || !(ratio > 1.0) {
+    if previous.len() < MEDIAN_MIN || ratio.partial_cmp(&1.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
     let mut window: Vec<u64> = previous.iter().take(MEDIAN_WINDOW).copied().collect();
@@ -619,8 +631,9 @@ impl crate::Engine {
             .manifest(id)
             .await?
             .ok_or(VerifyError::NoManifest)?;
-        let manifest: Manifest = serde_json::from_str(&json)
-            .map_err(|e| VerifyError::Local(format!("the catalog's manifest cannot be read: {e}")))?;
+        let manifest: Manifest = serde_json::from_str(&json).map_err(|e| {
+            VerifyError::Local(format!("the catalog's manifest cannot be read: {e}"))
+        })?;
         let ctx = &self.inner.ctx;
         let prefix = format!("{}/", ctx.destination.describe);
         let dir = row
@@ -634,11 +647,13 @@ impl crate::Engine {
                     ctx.destination.describe
                 ))
             })?;
-        let pg_restore = match &row.pg_dump_path {
-            Some(p) => Some(Path::new(p).with_file_name("pg_restore")),
-            None => None,
-        };
-        let scratch = ctx.spool_dir.join(format!("check-{id}-{}", std::process::id()));
+        let pg_restore = row
+            .pg_dump_path
+            .as_ref()
+            .map(|p| Path::new(p).with_file_name("pg_restore"));
+        let scratch = ctx
+            .spool_dir
+            .join(format!("check-{id}-{}", std::process::id()));
         let progress = Arc::new(Progress::default());
         let r = read_back(
             &ctx.destination,
@@ -679,19 +694,38 @@ mod tests {
         assert!(matches!(e, VerifyError::Checksum { .. }), "{e}");
         assert!(e.to_string().contains("a/dump.zst") && e.to_string().contains("Fix:"));
         let e = compare_file("a/dump.zst", &want, 11, &sha).unwrap_err();
-        assert!(matches!(e, VerifyError::Size { expected: 12, stored: 11, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                VerifyError::Size {
+                    expected: 12,
+                    stored: 11,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn size_against_the_trailing_median() {
         let r = DEFAULT_SUSPECT_SIZE_RATIO;
         assert_eq!(size_reason(1000, &[], r), None);
-        assert_eq!(size_reason(10_000, &[100, 100], r), None, "fewer than 3: no judgement");
+        assert_eq!(
+            size_reason(10_000, &[100, 100], r),
+            None,
+            "fewer than 3: no judgement"
+        );
         assert_eq!(size_reason(190, &[100, 100, 100], r), None);
         assert_eq!(size_reason(51, &[100, 100, 100], r), None);
         let big = size_reason(201, &[100, 90, 110], r).unwrap();
-        assert!(big.contains("2.01x") && big.contains("0.50x..2.00x"), "{big}");
-        assert!(size_reason(49, &[100, 100, 100], r).unwrap().contains("0.49x"));
+        assert!(
+            big.contains("2.01x") && big.contains("0.50x..2.00x"),
+            "{big}"
+        );
+        assert!(size_reason(49, &[100, 100, 100], r)
+            .unwrap()
+            .contains("0.49x"));
         // The newest five only: an old outlier falls out of the window.
         assert_eq!(
             size_reason(100, &[100, 100, 100, 100, 100, 1, 1, 1, 1], r),
@@ -723,7 +757,11 @@ mod tests {
         let now = [table("public", "a"), table("public", "new")];
         let r = gone_reasons(7, &before, &now);
         assert_eq!(r.len(), 1);
-        assert!(r[0].contains("\"Sales\".\"b c\"") && r[0].contains("#7"), "{}", r[0]);
+        assert!(
+            r[0].contains("\"Sales\".\"b c\"") && r[0].contains("#7"),
+            "{}",
+            r[0]
+        );
         assert!(gone_reasons(7, &now[..1], &before).is_empty());
     }
 
@@ -732,7 +770,10 @@ mod tests {
         let a = Policy::default();
         let mut b = a.clone();
         b.schedule = "@hourly".into();
-        assert!(same_shape(Some(&a), Some(&b)), "the schedule does not change sizes");
+        assert!(
+            same_shape(Some(&a), Some(&b)),
+            "the schedule does not change sizes"
+        );
         b.compression = crate::policy::Compression::Pgshelf { level: 19 };
         assert!(!same_shape(Some(&a), Some(&b)));
         assert!(!same_shape(Some(&a), None));

@@ -119,7 +119,10 @@ async fn good_backups_end_verified_with_their_toc() {
                 800
             );
             assert_eq!(table(&m, "orders")["rows"], 300);
-            assert_eq!(table(&m, "orders")["rows_estimated"], serde_json::Value::Null);
+            assert_eq!(
+                table(&m, "orders")["rows_estimated"],
+                serde_json::Value::Null
+            );
             assert_eq!(table(&m, "orders")["rows_from"], rows_from, "{what}");
             assert_eq!(table(&m, "notes")["rows"], 40, "{what}");
         }

@@ -316,7 +316,10 @@ mod tests {
                 serde_json::Value::from(s.as_str())
             );
         }
-        let good: Vec<_> = BackupStatus::ALL.into_iter().filter(|s| s.is_good()).collect();
+        let good: Vec<_> = BackupStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_good())
+            .collect();
         assert_eq!(
             good,
             [

@@ -561,11 +561,7 @@ globals = { schedule = "@daily", no_role_passwords = true }
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
         assert_eq!(l.config.engine().exact_count_max_bytes, 1 << 20);
         assert_eq!(l.config.engine().suspect_size_ratio, 3.5);
-        let l = load(
-            Some(&f),
-            &env(&[("PGSHELF_EXACT_COUNT_MAX_BYTES", "0")]),
-        )
-        .unwrap();
+        let l = load(Some(&f), &env(&[("PGSHELF_EXACT_COUNT_MAX_BYTES", "0")])).unwrap();
         assert_eq!(l.config.exact_count_max_bytes, 0, "env beats file");
         let e = load(None, &env(&[("PGSHELF_SUSPECT_SIZE_RATIO", "0.5")])).unwrap_err();
         assert!(e.to_string().contains("Fix:"), "{e}");

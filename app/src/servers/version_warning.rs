@@ -18,10 +18,7 @@ pub fn VersionChangeWarning(server_id: i64, #[prop(into)] changed: Signal<u64>) 
     );
     let line = move || {
         let list = recent.get()?.ok()?;
-        let newest = list
-            .backups
-            .into_iter()
-            .find(|b| b.status.is_good())?;
+        let newest = list.backups.into_iter().find(|b| b.status.is_good())?;
         newest.version_changed.then(|| {
             view! {
                 <p class="result warn" data-testid="version-changed" role="status">

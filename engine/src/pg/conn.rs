@@ -315,8 +315,11 @@ pub struct Listing {
     /// `(partition, its partitioned parent)` for every partition among the
     /// dumped tables, as `(schema, name)` pairs: [`roll_up_partitions`]
     /// sums leaves into their parents.
-    pub partition_of: Vec<((String, String), (String, String))>,
+    pub partition_of: Vec<PartitionOf>,
 }
+
+/// `((schema, partition), (schema, partitioned parent))`.
+pub type PartitionOf = ((String, String), (String, String));
 
 /// How [`Snapshot::tables`] takes row counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -334,10 +337,7 @@ pub enum Counting {
 /// partitions (each leaf counted once, nested partitioning included); the
 /// sum is an estimate if any leaf's count is. Pure: the pipeline calls it
 /// after counts are final (data-excluded tables zeroed, stream counts in).
-pub fn roll_up_partitions(
-    tables: &mut [TableInfo],
-    partition_of: &[((String, String), (String, String))],
-) {
+pub fn roll_up_partitions(tables: &mut [TableInfo], partition_of: &[PartitionOf]) {
     use std::collections::HashMap;
     let parent: HashMap<(&str, &str), (&str, &str)> = partition_of
         .iter()
@@ -689,7 +689,12 @@ impl Snapshot {
         .map_err(&q)?;
         let by_oid: std::collections::HashMap<i64, (String, String)> = rows
             .iter()
-            .map(|r| (r.get::<i64, _>(5), (r.get::<String, _>(0), r.get::<String, _>(1))))
+            .map(|r| {
+                (
+                    r.get::<i64, _>(5),
+                    (r.get::<String, _>(0), r.get::<String, _>(1)),
+                )
+            })
             .collect();
         let mut out = Vec::with_capacity(rows.len());
         let mut all_tables = Vec::with_capacity(rows.len());
@@ -817,16 +822,16 @@ enum LockFailure {
 /// Terminates a backend of ours from a fresh connection, best effort, within
 /// 5 s (a dropped session's query may still be waiting on the server).
 pub async fn terminate_backend(spec: &ConnSpec, dbname: &str, pid: i32) {
-        let terminate = async {
-            if let Ok(mut c) = spec.connect(dbname).await {
-                let _ = sqlx::query("SELECT pg_terminate_backend($1)")
-                    .bind(pid)
-                    .execute(&mut c)
-                    .await;
-                let _ = c.close().await;
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), terminate).await;
+    let terminate = async {
+        if let Ok(mut c) = spec.connect(dbname).await {
+            let _ = sqlx::query("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .execute(&mut c)
+                .await;
+            let _ = c.close().await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), terminate).await;
 }
 
 #[cfg(test)]
@@ -871,7 +876,10 @@ mod tests {
         roll_up_partitions(&mut tables, &edges);
         let get = |n: &str| tables.iter().find(|t| t.name == n).unwrap().clone();
         assert_eq!(get("events").rows, 22);
-        assert!(get("events").rows_estimated, "an estimated leaf makes the sum one");
+        assert!(
+            get("events").rows_estimated,
+            "an estimated leaf makes the sum one"
+        );
         assert_eq!(get("events").rows_from, Estimate);
         assert_eq!(get("y2026").rows, 12);
         assert_eq!((get("y2025").rows, get("plain").rows), (10, 3));

@@ -198,7 +198,10 @@ impl Taps {
                 continue;
             };
             let Some(&(rows, ended)) = self.lines.get(file) else {
-                return Err(format!("the data file {file} of {} was not counted", e.table_ref()));
+                return Err(format!(
+                    "the data file {file} of {} was not counted",
+                    e.table_ref()
+                ));
             };
             if !ended {
                 return Err(format!(

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Backup, BackupKind, BackupStatus, Catalog, CatalogError, Outcome};
 use crate::pg::{
-    args, conn::Snapshot, tls::TlsFiles, ConnSpec, Counting, Listing, PgError, PgTools,
-    TableInfo, ToolFinder,
+    args, conn::Snapshot, tls::TlsFiles, ConnSpec, Counting, Listing, PgError, PgTools, TableInfo,
+    ToolFinder,
 };
 use crate::policy::{self, DumpOutput, Format, Policy, PolicyError};
 use crate::storage::{self, Destination, StorageError};
@@ -303,8 +303,7 @@ pub async fn run(
                 job.backup_id,
                 verdict.status,
                 &Outcome {
-                    verification: (!verdict.reasons.is_empty())
-                        .then(|| verdict.reasons.join("\n")),
+                    verification: (!verdict.reasons.is_empty()).then(|| verdict.reasons.join("\n")),
                     ..facts
                 },
             )
@@ -486,10 +485,9 @@ async fn take_database(
     // dump fails, counting is abandoned; if counting outlasts the dump, it
     // runs on under the watchdog with what is left of the run's time.
     let (tables, dumped) = {
-        let counting =
-            snapshot.tables(&job.spec, info.in_recovery, counting_mode, |s, n| {
-                selected(policy, s, n)
-            });
+        let counting = snapshot.tables(&job.spec, info.in_recovery, counting_mode, |s, n| {
+            selected(policy, s, n)
+        });
         let dumping = async {
             match &output {
                 DumpOutput::Stdout => {

@@ -314,8 +314,8 @@ pub(crate) async fn upload_counting(
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
     let threads = ctx.zstd.threads;
     let raw_counter = progress.clone();
-    let compressor = tokio::task::spawn_blocking(
-        move || -> std::io::Result<(u64, Option<RowTap>)> {
+    let compressor =
+        tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<RowTap>)> {
             let mut reader = Counting {
                 inner: std::fs::File::from(input.into()),
                 progress: raw_counter,
@@ -323,8 +323,7 @@ pub(crate) async fn upload_counting(
             };
             let n = compress(&mut reader, zstd_level, threads, tx)?;
             Ok((n, reader.tap))
-        },
-    );
+        });
 
     let dest = &ctx.destination;
     let op = dest.operator()?;

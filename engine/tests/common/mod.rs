@@ -231,9 +231,7 @@ pub async fn assert_failed_clean(env: &Env, result: Result<Backup, Error>, needl
     let row = rows[0].clone();
     assert_eq!(row.status, BackupStatus::Failed, "{row:?}");
     assert_eq!(row.cause.as_deref(), Some(msg.as_str()));
-    assert!(rows
-        .iter()
-        .all(|r| !r.status.is_good() || r.id != row.id));
+    assert!(rows.iter().all(|r| !r.status.is_good() || r.id != row.id));
     let left = files_under(&env.backups);
     assert!(left.is_empty(), "no artifact may remain: {left:?}");
     row
