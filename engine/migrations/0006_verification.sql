@@ -7,10 +7,12 @@ ALTER TABLE backups ADD COLUMN verification TEXT;
 
 -- The archive's table of contents as read back from storage after the
 -- upload, so a restore dialog needs no download: pg_restore --list's text,
--- and the parsed entries as JSON once pgshelf parses archives itself.
+-- and the header and entries engine::toc parsed (engine::toc::Archive as
+-- JSON; NULL when the archive could not be parsed, e.g. a TOC larger than
+-- the prefix kept).
 CREATE TABLE backup_toc (
     backup_id  INTEGER PRIMARY KEY REFERENCES backups(id) ON DELETE CASCADE,
     listing    TEXT    NOT NULL,
-    entries    TEXT,
+    archive    TEXT,
     created_at TEXT    NOT NULL
 );

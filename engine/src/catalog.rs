@@ -1068,9 +1068,20 @@ pub struct StoredToc {
     pub backup_id: i64,
     /// `pg_restore --list` of the stored artifact.
     pub listing: String,
-    /// The parsed entries as JSON, when pgshelf parsed the archive itself.
-    pub entries: Option<String>,
+    /// The archive's header and entries as [`crate::toc::Archive`] JSON
+    /// (`None` when it could not be parsed).
+    pub archive: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+impl StoredToc {
+    /// The parsed archive: header and TOC entries (dump IDs, kinds, names,
+    /// dependencies, data files), for choosing what to restore.
+    pub fn archive(&self) -> Option<crate::toc::Archive> {
+        self.archive
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
+    }
 }
 
 impl Catalog {
@@ -1116,16 +1127,16 @@ impl Catalog {
         &self,
         id: i64,
         listing: &str,
-        entries: Option<&str>,
+        archive: Option<&str>,
     ) -> Result<(), CatalogError> {
         sqlx::query(
-            "INSERT INTO backup_toc (backup_id, listing, entries, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO backup_toc (backup_id, listing, archive, created_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (backup_id) DO UPDATE SET listing = excluded.listing,
-                 entries = excluded.entries, created_at = excluded.created_at",
+                 archive = excluded.archive, created_at = excluded.created_at",
         )
         .bind(id)
         .bind(listing)
-        .bind(entries)
+        .bind(archive)
         .bind(Utc::now())
         .execute(&self.pool)
         .await?;
@@ -1136,7 +1147,7 @@ impl Catalog {
     /// globals backup, a failed run, or one from before verification).
     pub async fn backup_toc(&self, id: i64) -> Result<Option<StoredToc>, CatalogError> {
         Ok(sqlx::query_as::<_, StoredToc>(
-            "SELECT backup_id, listing, entries, created_at FROM backup_toc WHERE backup_id = ?",
+            "SELECT backup_id, listing, archive, created_at FROM backup_toc WHERE backup_id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)

@@ -492,7 +492,7 @@ fn same_shape(a: Option<&Policy>, b: Option<&Policy>) -> bool {
 /// of `previous` (newest first; the newest [`MEDIAN_WINDOW`] are used,
 /// at least [`MEDIAN_MIN`] needed), allowed within `1/ratio..ratio` times it.
 pub fn size_reason(stored: u64, previous: &[u64], ratio: f64) -> Option<String> {
-    if previous.len() < MEDIAN_MIN || !(ratio > 1.0) {
+    if previous.len() < MEDIAN_MIN || ratio.partial_cmp(&1.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
     let mut window: Vec<u64> = previous.iter().take(MEDIAN_WINDOW).copied().collect();
@@ -647,10 +647,10 @@ impl crate::Engine {
                     ctx.destination.describe
                 ))
             })?;
-        let pg_restore = match &row.pg_dump_path {
-            Some(p) => Some(Path::new(p).with_file_name("pg_restore")),
-            None => None,
-        };
+        let pg_restore = row
+            .pg_dump_path
+            .as_ref()
+            .map(|p| Path::new(p).with_file_name("pg_restore"));
         let scratch = ctx
             .spool_dir
             .join(format!("check-{id}-{}", std::process::id()));

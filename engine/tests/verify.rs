@@ -55,14 +55,26 @@ async fn good_backups_end_verified_with_their_toc() {
         pg.psql(&db, FIXTURE);
         let env = engine_for(&[major]).await;
         let s = env.engine.add_server(input("main", pg)).await.unwrap();
-        for (what, policy) in [
-            ("custom", Policy::default()),
+        // Counted from the dump's own COPY text where pgshelf compresses;
+        // by SQL in the snapshot where pg_dump compresses itself.
+        for (what, policy, rows_from) in [
+            ("custom", Policy::default(), "dump"),
             (
                 "directory",
                 Policy {
                     format: Format::Directory { jobs: 2 },
                     ..Policy::default()
                 },
+                "dump",
+            ),
+            (
+                "directory, none",
+                Policy {
+                    format: Format::Directory { jobs: 2 },
+                    compression: Compression::None,
+                    ..Policy::default()
+                },
+                "dump",
             ),
             (
                 "custom, pg_dump gzip",
@@ -73,6 +85,7 @@ async fn good_backups_end_verified_with_their_toc() {
                     },
                     ..Policy::default()
                 },
+                "snapshot",
             ),
         ] {
             let row = backup_with(&env, s.id, &db, &policy).await;
@@ -90,6 +103,12 @@ async fn good_backups_end_verified_with_their_toc() {
                 toc.listing
             );
             assert!(toc.listing.contains("TABLE DATA public events_2025"));
+            let archive = toc.archive().expect("the TOC parsed");
+            let orders = engine::toc::TableRef::new("sales", "orders");
+            assert!(archive.data_entry(&orders).is_some(), "{what}");
+            if what.starts_with("directory") {
+                assert!(archive.data_entry(&orders).unwrap().data_file.is_some());
+            }
             env.engine.check_artifact(row.id).await.unwrap();
             // Partitions are counted once and summed into their parent.
             let m = manifest_of(&env, &row);
@@ -104,6 +123,8 @@ async fn good_backups_end_verified_with_their_toc() {
                 table(&m, "orders")["rows_estimated"],
                 serde_json::Value::Null
             );
+            assert_eq!(table(&m, "orders")["rows_from"], rows_from, "{what}");
+            assert_eq!(table(&m, "notes")["rows"], 40, "{what}");
         }
         let g = env.engine.enqueue_globals(s.id, "test").await.unwrap();
         let g = finished(&env.engine, g.id).await;
@@ -163,6 +184,7 @@ async fn size_jump_and_dropped_table_are_suspect() {
 }
 
 async fn schedule_last(env: &Env, server_id: i64, db: &str) -> (Option<i64>, Option<i64>) {
+    env.engine.discover_all().await;
     let st = env
         .engine
         .schedule_status(server_id, chrono::Utc::now())

@@ -315,8 +315,11 @@ pub struct Listing {
     /// `(partition, its partitioned parent)` for every partition among the
     /// dumped tables, as `(schema, name)` pairs: [`roll_up_partitions`]
     /// sums leaves into their parents.
-    pub partition_of: Vec<((String, String), (String, String))>,
+    pub partition_of: Vec<PartitionOf>,
 }
+
+/// `((schema, partition), (schema, partitioned parent))`.
+pub type PartitionOf = ((String, String), (String, String));
 
 /// How [`Snapshot::tables`] takes row counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,8 +328,8 @@ pub enum Counting {
     /// `pg_table_size`) is at most this many bytes; `reltuples` estimates
     /// above it (marked as estimates).
     Sql { exact_max_bytes: u64 },
-    /// No counting: the dump's own stream is counted instead (rows stay 0
-    /// until the pipeline fills them in).
+    /// No counting: the dump's own stream is counted instead. Rows hold the
+    /// `reltuples` estimate (marked) until the pipeline fills them in.
     FromDump,
 }
 
@@ -334,10 +337,7 @@ pub enum Counting {
 /// partitions (each leaf counted once, nested partitioning included); the
 /// sum is an estimate if any leaf's count is. Pure: the pipeline calls it
 /// after counts are final (data-excluded tables zeroed, stream counts in).
-pub fn roll_up_partitions(
-    tables: &mut [TableInfo],
-    partition_of: &[((String, String), (String, String))],
-) {
+pub fn roll_up_partitions(tables: &mut [TableInfo], partition_of: &[PartitionOf]) {
     use std::collections::HashMap;
     let parent: HashMap<(&str, &str), (&str, &str)> = partition_of
         .iter()
@@ -457,8 +457,19 @@ pub struct Snapshot {
 /// Relations a dump may hold data of: tables and partitioned tables, not
 /// in system schemas, not members of an extension.
 const RELATIONS: &str = "SELECT n.nspname::text, c.relname::text, c.relkind::text,
-        pg_total_relation_size(c.oid), c.relpersistence = 'u', pg_table_size(c.oid),
-        c.reltuples::float8, c.oid::int8
+        c.relpersistence = 'u', c.reltuples::float8, c.oid::int8
+   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                     WHERE d.objid = c.oid AND d.deptype = 'e')
+  ORDER BY 1, 2";
+
+/// Names of the relations [`RELATIONS`] lists, read without touching the
+/// relations themselves (no size functions: they would wait on the very
+/// locks the lock step is to report, without its timeout).
+const RELATION_NAMES: &str = "SELECT n.nspname::text, c.relname::text
    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p')
     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -517,7 +528,7 @@ impl Snapshot {
         loop {
             attempt += 1;
             // Listed outside the transaction, so its snapshot is not taken yet.
-            let names: Vec<(String, String)> = sqlx::query(RELATIONS)
+            let names: Vec<(String, String)> = sqlx::query(RELATION_NAMES)
                 .fetch_all(&mut self.conn)
                 .await
                 .map_err(&q)?
@@ -625,11 +636,10 @@ impl Snapshot {
         .fetch_all(&mut self.conn)
         .await
         .map_err(&q)?;
-        let rows = sqlx::query(RELATIONS)
+        let late: Vec<(String, String)> = sqlx::query(RELATION_NAMES)
             .fetch_all(&mut self.conn)
             .await
-            .map_err(&q)?;
-        let late: Vec<(String, String)> = rows
+            .map_err(&q)?
             .iter()
             .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
             .filter(|(s, n)| dumped(s, n) && !self.locked.contains(&(s.clone(), n.clone())))
@@ -645,6 +655,31 @@ impl Snapshot {
             }
             Err(LockFailure::Failed(e)) => return Err(e),
         }
+        let rows = sqlx::query(RELATIONS)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(&q)?;
+        // Sizes of the dumped tables only, now that they are locked (the
+        // size functions lock a relation too, and would wait on a table
+        // another session holds that the dump does not even touch).
+        let oids: Vec<i64> = rows
+            .iter()
+            .filter(|r| dumped(&r.get::<String, _>(0), &r.get::<String, _>(1)))
+            .map(|r| r.get::<i64, _>(5))
+            .collect();
+        let sizes: std::collections::HashMap<i64, (i64, i64)> = sqlx::query_as(
+            "SELECT o, pg_total_relation_size(o::oid), pg_table_size(o::oid)
+               FROM unnest($1::int8[]) AS o",
+        )
+        .bind(&oids)
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(&q)?
+        .into_iter()
+        .map(|(o, total, data): (i64, Option<i64>, Option<i64>)| {
+            (o, (total.unwrap_or(0), data.unwrap_or(0)))
+        })
+        .collect();
         let edges: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT i.inhrelid::int8, i.inhparent::int8 FROM pg_inherits i
                JOIN pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'p'",
@@ -656,7 +691,7 @@ impl Snapshot {
             .iter()
             .map(|r| {
                 (
-                    r.get::<i64, _>(7),
+                    r.get::<i64, _>(5),
                     (r.get::<String, _>(0), r.get::<String, _>(1)),
                 )
             })
@@ -668,13 +703,14 @@ impl Snapshot {
             let schema: String = r.get(0);
             let name: String = r.get(1);
             let kind: String = r.get(2);
-            let bytes: i64 = r.get(3);
+            let oid: i64 = r.get(5);
             all_tables.push((schema.clone(), name.clone()));
             if !dumped(&schema, &name) {
                 continue;
             }
             let kind_word = if kind == "p" { "partitioned" } else { "table" }.to_owned();
-            let unlogged: bool = r.get(4);
+            let (bytes, data_bytes) = sizes.get(&oid).copied().unwrap_or((0, 0));
+            let unlogged: bool = r.get(3);
             if in_recovery && unlogged {
                 warnings.push(format!(
                     "unlogged table {}.{}: a standby cannot read its data, so this backup has its structure only; dump from the primary to include it",
@@ -693,12 +729,14 @@ impl Snapshot {
                 });
                 continue;
             }
-            let data_bytes: i64 = r.get(5);
-            let reltuples: f64 = r.get(6);
+            let reltuples: f64 = r.get(4);
             // A partitioned table has no rows of its own: its partitions are
             // counted (once each) and summed into it below.
             let (rows, from) = match (counting, kind.as_str()) {
-                (_, "p") | (Counting::FromDump, _) => (0, RowsFrom::Dump),
+                (_, "p") => (0, RowsFrom::Dump),
+                // Replaced by the dump's own count once it has streamed; the
+                // estimate stays (marked) only if that count fails.
+                (Counting::FromDump, _) => (reltuples.max(0.0).round() as i64, RowsFrom::Estimate),
                 (Counting::Sql { exact_max_bytes }, _)
                     if data_bytes as u64 > exact_max_bytes && reltuples >= 0.0 =>
                 {

@@ -31,7 +31,9 @@ use crate::pg::ConnSpec;
 type Failed = (PipelineError, String);
 
 /// Runs the directory-format dump into `spool` and uploads its files under
-/// `<artifact dir>dump/`.
+/// `<artifact dir>dump/`. With `count_rows` (pg_dump writes plain COPY
+/// text), each data file's lines are counted as it is compressed, and the
+/// counts come back by table (or why they could not be taken).
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     ctx: &RunContext,
@@ -43,7 +45,8 @@ pub async fn run(
     limits: Limits,
     progress: &Arc<Progress>,
     backup_id: i64,
-) -> Result<(Vec<ManifestFile>, String), Failed> {
+    count_rows: bool,
+) -> Result<(Vec<ManifestFile>, String, Option<super::DumpRows>), Failed> {
     let spool_err = |e: std::io::Error| {
         (
             PipelineError::Spool {
@@ -69,6 +72,10 @@ pub async fn run(
         child.stderr.take().expect("piped stderr"),
     ));
     let mut uploaded: HashMap<String, (u64, ManifestFile)> = HashMap::new();
+    let mut taps: Taps = Taps {
+        on: count_rows,
+        ..Taps::default()
+    };
     let dog = stream::watchdog(progress.clone(), limits);
     tokio::pin!(dog);
     let mut spool_tick = tokio::time::interval(Duration::from_millis(500));
@@ -79,7 +86,7 @@ pub async fn run(
                 // The upload races the watchdog: a hung destination moves no
                 // byte and fails the run as stalled.
                 let up = tokio::select! {
-                    r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded) => r,
+                    r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded, &mut taps) => r,
                     e = &mut dog => Err(e),
                 };
                 if let Err(e) = up {
@@ -125,7 +132,7 @@ pub async fn run(
     names.sort();
     for name in names {
         let up = tokio::select! {
-            r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded) => r,
+            r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded, &mut taps) => r,
             e = &mut dog => Err(e),
         };
         if let Err(e) = up {
@@ -143,7 +150,69 @@ pub async fn run(
             stderr_text,
         ));
     }
-    Ok((files, stderr_text))
+    let rows = count_rows.then(|| taps.rows());
+    Ok((files, stderr_text, rows))
+}
+
+/// Row counting over a directory archive's files (see [`stream::RowTap`]).
+#[derive(Debug, Default)]
+struct Taps {
+    on: bool,
+    /// Data file name -> (rows, whether its end marker was seen).
+    lines: HashMap<String, (u64, bool)>,
+    toc: Option<Vec<u8>>,
+}
+
+impl Taps {
+    /// The tap for a spooled file: its lines for `NNNN.dat`, all of it for
+    /// `toc.dat`, nothing for the rest (large objects, `blobs.toc`).
+    fn for_file(&self, name: &str) -> Option<stream::RowTap> {
+        if !self.on {
+            return None;
+        }
+        if name == "toc.dat" {
+            return Some(stream::RowTap::Keep(Vec::new()));
+        }
+        let stem = name.strip_suffix(".dat")?;
+        (!stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| stream::RowTap::Lines(crate::toc::LineCounter::new()))
+    }
+
+    fn took(&mut self, name: &str, tap: Option<stream::RowTap>) {
+        match tap {
+            Some(stream::RowTap::Lines(l)) => {
+                self.lines.insert(name.to_owned(), (l.rows(), l.ended()));
+            }
+            Some(stream::RowTap::Keep(bytes)) => self.toc = Some(bytes),
+            _ => {}
+        }
+    }
+
+    /// Rows by table: each TABLE DATA entry's file, counted whole.
+    fn rows(&self) -> super::DumpRows {
+        let toc = self.toc.as_deref().ok_or("toc.dat was not seen")?;
+        let archive = crate::toc::read_archive(toc).map_err(|e| e.to_string())?;
+        let mut out = HashMap::new();
+        for e in archive.entries.iter().filter(|e| e.is_copy_data()) {
+            let Some(file) = e.data_file.as_deref() else {
+                continue;
+            };
+            let Some(&(rows, ended)) = self.lines.get(file) else {
+                return Err(format!(
+                    "the data file {file} of {} was not counted",
+                    e.table_ref()
+                ));
+            };
+            if !ended {
+                return Err(format!(
+                    "the data file {file} of {} ends without its end marker",
+                    e.table_ref()
+                ));
+            }
+            out.insert((e.namespace.clone(), e.tag.clone()), rows);
+        }
+        Ok(out)
+    }
 }
 
 /// Uploads `spool/name` unless the same size was uploaded already.
@@ -157,6 +226,7 @@ async fn upload_one(
     progress: &Arc<Progress>,
     backup_id: i64,
     uploaded: &mut HashMap<String, (u64, ManifestFile)>,
+    taps: &mut Taps,
 ) -> Result<(), PipelineError> {
     let local = spool.join(name);
     let spool_err = |e: std::io::Error| PipelineError::Spool {
@@ -180,7 +250,17 @@ async fn upload_one(
         None => name.to_owned(),
     };
     let path = format!("{artifact_dir}dump/{stored_name}");
-    let mut f = stream::upload(ctx, file, &path, zstd_level, progress, backup_id).await?;
+    let (mut f, tap) = stream::upload_counting(
+        ctx,
+        file,
+        &path,
+        zstd_level,
+        progress,
+        backup_id,
+        taps.for_file(name),
+    )
+    .await?;
+    taps.took(name, tap);
     f.path = format!("dump/{stored_name}");
     uploaded.insert(name.to_owned(), (size, f));
     // pg_dump writes each file once (and, with --no-sync, never reopens

@@ -92,6 +92,10 @@ impl PipelineError {
     }
 }
 
+/// Rows per table (`(schema, name)`) counted in the dump's own data as it
+/// streamed past, or why they could not be.
+pub type DumpRows = Result<std::collections::HashMap<(String, String), u64>, String>;
+
 /// Compression settings of pgshelf's own zstd stage.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct ZstdSettings {
@@ -461,8 +465,19 @@ async fn take_database(
         args: argv,
         label: format!("pg_dump {}", tools.version),
     };
-    let counting_mode = Counting::Sql {
-        exact_max_bytes: ctx.exact_count_max_bytes,
+    // When pg_dump does not compress, its data is COPY text, counted on
+    // the way to the compressor; only where pg_dump compresses itself are
+    // rows counted by SQL in the snapshot.
+    let from_dump = matches!(
+        policy.compression,
+        policy::Compression::Pgshelf { .. } | policy::Compression::None
+    );
+    let counting_mode = if from_dump {
+        Counting::FromDump
+    } else {
+        Counting::Sql {
+            exact_max_bytes: ctx.exact_count_max_bytes,
+        }
     };
 
     // Listing and counting in the snapshot run beside the dump, with the
@@ -477,7 +492,7 @@ async fn take_database(
             match &output {
                 DumpOutput::Stdout => {
                     let path = format!("{dir}{}", policy.custom_file_name());
-                    stream::run_to(
+                    stream::run_to_counting(
                         ctx,
                         &program,
                         &job.spec,
@@ -486,9 +501,10 @@ async fn take_database(
                         limits(policy),
                         progress,
                         job.backup_id,
+                        from_dump.then(stream::RowTap::custom),
                     )
                     .await
-                    .map(|(f, e)| (vec![f], e))
+                    .map(|(f, tap, e)| (vec![f], e, tap.map(custom_rows)))
                 }
                 DumpOutput::Directory(out) => {
                     directory::run(
@@ -501,6 +517,7 @@ async fn take_database(
                         limits(policy),
                         progress,
                         job.backup_id,
+                        from_dump,
                     )
                     .await
                 }
@@ -534,7 +551,7 @@ async fn take_database(
     } else {
         snapshot.abandon(&job.spec, database).await;
     }
-    let (files, stderr) = match dumped {
+    let (files, stderr, dump_rows) = match dumped {
         Ok(v) => v,
         Err((e, stderr)) => {
             facts.stderr_tail = (!stderr.is_empty()).then_some(stderr);
@@ -552,6 +569,28 @@ async fn take_database(
     }
     facts.warnings = (!warnings.is_empty()).then(|| warnings.join("\n"));
     let mut tables = listing.tables;
+    match dump_rows {
+        Some(Ok(rows)) => {
+            for t in tables.iter_mut().filter(|t| t.kind != "partitioned") {
+                // A table with no data in the dump (excluded, or unreadable on
+                // a standby) holds no rows.
+                t.rows = rows
+                    .get(&(t.schema.clone(), t.name.clone()))
+                    .map_or(0, |n| *n as i64);
+                t.rows_estimated = false;
+                t.rows_from = crate::pg::RowsFrom::Dump;
+            }
+        }
+        Some(Err(why)) => {
+            let w = format!(
+                "row counts are the planner's estimates (reltuples): the dump's data could not be counted as it streamed ({why})"
+            );
+            tracing::warn!(backup = job.backup_id, "{w}");
+            warnings.push(w);
+            facts.warnings = Some(warnings.join("\n"));
+        }
+        None => {}
+    }
     for t in &mut tables {
         let np = |p: &String| policy::NamePattern::parse(p).matches(&t.schema, &t.name);
         if policy.selection.exclude_table_data.iter().any(np) {
@@ -697,6 +736,21 @@ async fn take_globals(
     })
 }
 
+/// The rows a custom archive's tap counted.
+fn custom_rows(tap: stream::RowTap) -> DumpRows {
+    match tap {
+        stream::RowTap::Custom(_, Some(err)) => Err(err),
+        stream::RowTap::Custom(counter, None) => Ok(counter
+            .finish()
+            .map_err(|e| e.to_string())?
+            .by_table
+            .into_iter()
+            .map(|(t, n)| ((t.schema, t.name), n))
+            .collect()),
+        _ => Err("not a custom archive's counter".into()),
+    }
+}
+
 /// Limits of a globals run (they have no policy).
 const GLOBALS_LIMITS: Limits = Limits {
     stall: Duration::from_secs(600),
@@ -758,8 +812,18 @@ async fn verify_stored(
         tracing::warn!(backup = job.backup_id, "suspect: {r}");
     }
     if let Some(listing) = &back.listing {
+        let archive = match crate::toc::read_archive(&back.toc_bytes) {
+            Ok(a) => Some(serde_json::to_string(&a).expect("an archive serializes")),
+            Err(e) => {
+                tracing::warn!(
+                    backup = job.backup_id,
+                    "the archive's TOC was listed by pg_restore but not parsed: {e}"
+                );
+                None
+            }
+        };
         ctx.catalog
-            .put_backup_toc(job.backup_id, listing, None)
+            .put_backup_toc(job.backup_id, listing, archive.as_deref())
             .await?;
     }
     Ok(Verdict {

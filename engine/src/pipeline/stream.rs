@@ -214,6 +214,27 @@ pub async fn run_to(
     progress: &Arc<Progress>,
     backup_id: i64,
 ) -> Result<(ManifestFile, String), (PipelineError, String)> {
+    run_to_counting(
+        ctx, program, spec, path, zstd_level, limits, progress, backup_id, None,
+    )
+    .await
+    .map(|(f, _, e)| (f, e))
+}
+
+/// [`run_to`], with the program's raw output also fed to `tap` (row
+/// counting) on its way to the compressor; the tap is handed back.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_to_counting(
+    ctx: &RunContext,
+    program: &Program,
+    spec: &ConnSpec,
+    path: &str,
+    zstd_level: Option<i32>,
+    limits: Limits,
+    progress: &Arc<Progress>,
+    backup_id: i64,
+    tap: Option<RowTap>,
+) -> Result<(ManifestFile, Option<RowTap>, String), (PipelineError, String)> {
     let pass = passfile(ctx, spec, backup_id).map_err(|e| (e, String::new()))?;
     let mut child =
         spawn(program, pass.as_ref(), Stdio::piped()).map_err(|e| (e, String::new()))?;
@@ -225,7 +246,7 @@ pub async fn run_to(
     // (with --verbose it names the table pg_dump was on).
     let stderr = tokio::spawn(read_tail(child.stderr.take().expect("piped stderr")));
     let uploaded = tokio::select! {
-        r = upload(ctx, stdout, path, zstd_level, progress, backup_id) => r,
+        r = upload_counting(ctx, stdout, path, zstd_level, progress, backup_id, tap) => r,
         e = watchdog(progress.clone(), limits) => {
             kill(&mut child);
             let _ = child.wait().await;
@@ -253,9 +274,9 @@ pub async fn run_to(
             stderr_text,
         )),
         Err(e) => Err((e, stderr_text)),
-        Ok(file) => match exit_error(status, &program.label, &stderr_text) {
+        Ok((file, tap)) => match exit_error(status, &program.label, &stderr_text) {
             Some(e) => Err((e, stderr_text)),
-            None => Ok((file, stderr_text)),
+            None => Ok((file, tap, stderr_text)),
         },
     }
 }
@@ -282,25 +303,30 @@ pub(crate) fn exit_error(
     })
 }
 
-/// Compresses `input` on a blocking thread and writes the chunks to `path`.
-pub(crate) async fn upload(
+/// Compresses `input` on a blocking thread and writes the chunks to `path`;
+/// the raw bytes go to `tap` too (row counting), which is handed back.
+pub(crate) async fn upload_counting(
     ctx: &RunContext,
     input: impl Into<std::os::fd::OwnedFd> + Send + 'static,
     path: &str,
     zstd_level: Option<i32>,
     progress: &Arc<Progress>,
     backup_id: i64,
-) -> Result<ManifestFile, PipelineError> {
+    tap: Option<RowTap>,
+) -> Result<(ManifestFile, Option<RowTap>), PipelineError> {
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
     let threads = ctx.zstd.threads;
     let raw_counter = progress.clone();
-    let compressor = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-        let reader = Counting {
-            inner: std::fs::File::from(input.into()),
-            progress: raw_counter,
-        };
-        compress(reader, zstd_level, threads, tx)
-    });
+    let compressor =
+        tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<RowTap>)> {
+            let mut reader = Counting {
+                inner: std::fs::File::from(input.into()),
+                progress: raw_counter,
+                tap,
+            };
+            let n = compress(&mut reader, zstd_level, threads, tx)?;
+            Ok((n, reader.tap))
+        });
 
     let dest = &ctx.destination;
     let op = dest.operator()?;
@@ -336,7 +362,7 @@ pub(crate) async fn upload(
         let _ = writer.abort().await;
         return Err(e.into());
     }
-    let raw_size = match compressed {
+    let (raw_size, tap) = match compressed {
         Ok(Ok(n)) => n,
         Ok(Err(e)) => {
             let _ = writer.abort().await;
@@ -355,12 +381,15 @@ pub(crate) async fn upload(
             stored: meta.content_length(),
         });
     }
-    Ok(ManifestFile {
-        path: path.rsplit('/').next().unwrap_or(path).to_owned(),
-        size: written,
-        sha256: hex::encode(hasher.finalize()),
-        raw_size,
-    })
+    Ok((
+        ManifestFile {
+            path: path.rsplit('/').next().unwrap_or(path).to_owned(),
+            size: written,
+            sha256: hex::encode(hasher.finalize()),
+            raw_size,
+        },
+        tap,
+    ))
 }
 
 /// Reads everything from `reader`, zstd-compresses it (unless `level` is
@@ -427,13 +456,53 @@ impl Write for ChunkSink {
 struct Counting<R> {
     inner: R,
     progress: Arc<Progress>,
+    tap: Option<RowTap>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.progress.raw.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(t) = &mut self.tap {
+            t.feed(&buf[..n]);
+        }
         Ok(n)
+    }
+}
+
+/// What watches a dump program's raw output as it passes to the compressor:
+/// rows counted from the COPY text pg_dump writes when it does not compress
+/// (exact, from the dump's own snapshot, at no extra read).
+#[derive(Debug)]
+pub(crate) enum RowTap {
+    /// A custom archive: its data blocks, table by table. Holds the first
+    /// error, after which it stops counting.
+    Custom(Box<crate::toc::RowCounter>, Option<String>),
+    /// One data file of a directory archive (`NNNN.dat`).
+    Lines(crate::toc::LineCounter),
+    /// A directory archive's `toc.dat`, kept whole: it says which file is
+    /// which table's data.
+    Keep(Vec<u8>),
+}
+
+impl RowTap {
+    /// A tap for a custom archive.
+    pub(crate) fn custom() -> RowTap {
+        RowTap::Custom(Box::default(), None)
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        match self {
+            RowTap::Custom(c, err) => {
+                if err.is_none() {
+                    if let Err(e) = c.feed(bytes) {
+                        *err = Some(e.to_string());
+                    }
+                }
+            }
+            RowTap::Lines(l) => l.feed(bytes),
+            RowTap::Keep(v) => v.extend_from_slice(bytes),
+        }
     }
 }
 
