@@ -676,7 +676,7 @@ impl Engine {
         let cataloged = self
             .inner
             .catalog
-            .backup_manifest(backup.id)
+            .manifest(backup.id)
             .await
             .map_err(|e| e.to_string())?;
         match (cataloged, stored) {

@@ -32,7 +32,7 @@ async fn manifest_of(
     id: i64,
 ) -> Result<Option<Manifest>, crate::Error> {
     Ok(catalog
-        .backup_manifest(id)
+        .manifest(id)
         .await?
         .and_then(|text| serde_json::from_str(&text).ok()))
 }

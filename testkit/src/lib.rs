@@ -1686,6 +1686,53 @@ pub fn pg_dumps_of(db: &str) -> Vec<i32> {
     out
 }
 
+/// A database that stresses restores: awkward names (spaces, capitals,
+/// quotes, dots, non-ASCII), a domain, an enum and a trigger function, an
+/// unowned sequence behind a default, a partitioned table with three
+/// partitions, a foreign key, a view and a grant to `fixture_reader`;
+/// values with newlines, tabs and backslashes. Shared by the archive (toc)
+/// and restore tests.
+pub const AWKWARD_FIXTURE: &str = r#"
+DO $$ BEGIN CREATE ROLE fixture_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+CREATE SCHEMA "Ünï ""Odd"" Schema v1.0";
+CREATE TABLE "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots" (id int PRIMARY KEY, "Val ue" text);
+INSERT INTO "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots"
+  SELECT g, CASE g % 5 WHEN 0 THEN E'line\nbreak' WHEN 1 THEN E'tab\there' WHEN 2 THEN E'back\\slash \\.'
+                       WHEN 3 THEN '' ELSE NULL END
+    FROM generate_series(1, 23) g;
+CREATE INDEX "odd idx" ON "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots" ("Val ue");
+
+CREATE SCHEMA shop;
+CREATE DOMAIN shop.positive AS numeric CHECK (VALUE > 0);
+CREATE TYPE shop.mood AS ENUM ('happy', 'sad');
+CREATE FUNCTION shop.touch() RETURNS trigger LANGUAGE plpgsql
+  AS $f$ BEGIN NEW.updated := now(); RETURN NEW; END $f$;
+CREATE TABLE shop.items (id int PRIMARY KEY, price shop.positive NOT NULL, mood shop.mood, updated timestamptz);
+CREATE TRIGGER items_touch BEFORE INSERT OR UPDATE ON shop.items FOR EACH ROW EXECUTE FUNCTION shop.touch();
+CREATE INDEX items_mood ON shop.items (mood);
+COMMENT ON TABLE shop.items IS 'things for sale';
+GRANT SELECT ON shop.items TO fixture_reader;
+INSERT INTO shop.items (id, price, mood) SELECT g, g * 1.5, CASE WHEN g % 2 = 0 THEN 'happy' ELSE 'sad' END::shop.mood
+  FROM generate_series(1, 40) g;
+
+CREATE SEQUENCE shop.ticket_no START 500;
+CREATE TABLE shop.tickets (no bigint PRIMARY KEY DEFAULT nextval('shop.ticket_no'), what text);
+INSERT INTO shop.tickets (what) SELECT 't' || g FROM generate_series(1, 17) g;
+
+CREATE TABLE shop.events (id bigint, at date NOT NULL, payload text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE shop.events_2024 PARTITION OF shop.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE shop.events_2025 PARTITION OF shop.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE shop.events_2026 PARTITION OF shop.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE INDEX events_payload ON shop.events (payload);
+INSERT INTO shop.events SELECT g, DATE '2024-03-01' + (g * 3), 'p' || g FROM generate_series(1, 300) g;
+
+CREATE TABLE shop.customers (id serial PRIMARY KEY, name text UNIQUE);
+INSERT INTO shop.customers (name) SELECT 'c' || g FROM generate_series(1, 12) g;
+CREATE TABLE shop.orders (id int PRIMARY KEY, customer int NOT NULL REFERENCES shop.customers (id), note text);
+INSERT INTO shop.orders SELECT g, 1 + g % 12, 'o' || g FROM generate_series(1, 60) g;
+CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE id > 30;
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1998,50 +2045,3 @@ mod tests {
         assert_eq!(s.tool("pg_dump"), s.bin_dir.join("pg_dump"));
     }
 }
-
-/// A database that stresses restores: awkward names (spaces, capitals,
-/// quotes, dots, non-ASCII), a domain, an enum and a trigger function, an
-/// unowned sequence behind a default, a partitioned table with three
-/// partitions, a foreign key, a view and a grant to `fixture_reader`;
-/// values with newlines, tabs and backslashes. Shared by the archive (toc)
-/// and restore tests.
-pub const AWKWARD_FIXTURE: &str = r#"
-DO $$ BEGIN CREATE ROLE fixture_reader; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
-CREATE SCHEMA "Ünï ""Odd"" Schema v1.0";
-CREATE TABLE "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots" (id int PRIMARY KEY, "Val ue" text);
-INSERT INTO "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots"
-  SELECT g, CASE g % 5 WHEN 0 THEN E'line\nbreak' WHEN 1 THEN E'tab\there' WHEN 2 THEN E'back\\slash \\.'
-                       WHEN 3 THEN '' ELSE NULL END
-    FROM generate_series(1, 23) g;
-CREATE INDEX "odd idx" ON "Ünï ""Odd"" Schema v1.0"."Tàble ""Q"". With Dots" ("Val ue");
-
-CREATE SCHEMA shop;
-CREATE DOMAIN shop.positive AS numeric CHECK (VALUE > 0);
-CREATE TYPE shop.mood AS ENUM ('happy', 'sad');
-CREATE FUNCTION shop.touch() RETURNS trigger LANGUAGE plpgsql
-  AS $f$ BEGIN NEW.updated := now(); RETURN NEW; END $f$;
-CREATE TABLE shop.items (id int PRIMARY KEY, price shop.positive NOT NULL, mood shop.mood, updated timestamptz);
-CREATE TRIGGER items_touch BEFORE INSERT OR UPDATE ON shop.items FOR EACH ROW EXECUTE FUNCTION shop.touch();
-CREATE INDEX items_mood ON shop.items (mood);
-COMMENT ON TABLE shop.items IS 'things for sale';
-GRANT SELECT ON shop.items TO fixture_reader;
-INSERT INTO shop.items (id, price, mood) SELECT g, g * 1.5, CASE WHEN g % 2 = 0 THEN 'happy' ELSE 'sad' END::shop.mood
-  FROM generate_series(1, 40) g;
-
-CREATE SEQUENCE shop.ticket_no START 500;
-CREATE TABLE shop.tickets (no bigint PRIMARY KEY DEFAULT nextval('shop.ticket_no'), what text);
-INSERT INTO shop.tickets (what) SELECT 't' || g FROM generate_series(1, 17) g;
-
-CREATE TABLE shop.events (id bigint, at date NOT NULL, payload text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
-CREATE TABLE shop.events_2024 PARTITION OF shop.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-CREATE TABLE shop.events_2025 PARTITION OF shop.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
-CREATE TABLE shop.events_2026 PARTITION OF shop.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
-CREATE INDEX events_payload ON shop.events (payload);
-INSERT INTO shop.events SELECT g, DATE '2024-03-01' + (g * 3), 'p' || g FROM generate_series(1, 300) g;
-
-CREATE TABLE shop.customers (id serial PRIMARY KEY, name text UNIQUE);
-INSERT INTO shop.customers (name) SELECT 'c' || g FROM generate_series(1, 12) g;
-CREATE TABLE shop.orders (id int PRIMARY KEY, customer int NOT NULL REFERENCES shop.customers (id), note text);
-INSERT INTO shop.orders SELECT g, 1 + g % 12, 'o' || g FROM generate_series(1, 60) g;
-CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE id > 30;
-"#;

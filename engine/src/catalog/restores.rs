@@ -263,13 +263,4 @@ impl Catalog {
         })
         .collect())
     }
-
-    /// The manifest (JSON) recorded with a succeeded backup.
-    pub async fn backup_manifest(&self, id: i64) -> Result<Option<String>, CatalogError> {
-        sqlx::query_scalar::<_, Option<String>>("SELECT manifest FROM backups WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(CatalogError::NoSuchBackup(id))
-    }
 }

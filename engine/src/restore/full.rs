@@ -71,7 +71,7 @@ impl Engine {
         let text = self
             .inner
             .catalog
-            .backup_manifest(backup_id)
+            .manifest(backup_id)
             .await?
             .ok_or(RestoreError::NoManifest(backup_id))?;
         let manifest: RestoreManifest =
