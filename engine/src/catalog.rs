@@ -346,7 +346,7 @@ impl Catalog {
         self.lease
     }
 
-    fn lease_deadline(&self, now: DateTime<Utc>) -> i64 {
+    pub(crate) fn lease_deadline(&self, now: DateTime<Utc>) -> i64 {
         millis(now) + self.lease.as_millis().min(i64::MAX as u128) as i64
     }
 
@@ -1270,6 +1270,45 @@ mod tests {
             attempt: 1,
             retry_of: None,
         }
+    }
+
+    /// A restore run of a process that died is recovered as failed once its
+    /// lease runs out; the live owner's renewals keep it running.
+    #[tokio::test]
+    async fn restore_runs_of_a_dead_process_are_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let lease = Duration::from_secs(60);
+        let a = Catalog::open(&path).await.unwrap().with_lease(lease);
+        let b = Catalog::open(&path).await.unwrap().with_lease(lease);
+        let s = a.insert_server(&fields("prod")).await.unwrap();
+        let id = a
+            .start_restore_run("table", 1, s.id, "scratch_app", "alice")
+            .await
+            .unwrap();
+        let now = Utc::now();
+        assert_eq!(b.recover_restore_runs(now).await.unwrap(), 0);
+        assert_eq!(
+            a.renew_restore_leases(now + chrono::Duration::seconds(30))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            b.recover_restore_runs(now + chrono::Duration::seconds(61))
+                .await
+                .unwrap(),
+            0,
+            "renewed: still a's"
+        );
+        let gone = now + chrono::Duration::seconds(91);
+        assert_eq!(b.recover_restore_runs(gone).await.unwrap(), 1);
+        assert_eq!(a.recover_restore_runs(gone).await.unwrap(), 0, "once");
+        let run = b.restore_runs(10).await.unwrap();
+        let run = run.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(run.status, "failed");
+        assert!(run.error.as_deref().unwrap().contains("interrupted"));
+        assert_eq!(a.renew_restore_leases(gone).await.unwrap(), 0);
     }
 
     /// Two processes share one catalog: a's rows stay a's while a renews

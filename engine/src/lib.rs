@@ -242,6 +242,10 @@ impl Engine {
         if swept > 0 {
             tracing::warn!("removed {swept} TLS certificate directories left by a stopped pgshelf");
         }
+        let swept = pg::tls::sweep_dead(&cfg.spool_dir, restore::fetch::WORKDIR_PREFIX);
+        if swept > 0 {
+            tracing::warn!("removed {swept} restore work directories left by a stopped pgshelf");
+        }
         let key = InstanceKey::load_or_create(&cfg.data_dir.join("instance.key"))?;
         let catalog = Catalog::open(&cfg.data_dir.join("pgshelf.db"))
             .await?
@@ -318,7 +322,14 @@ impl Engine {
     /// hung): marked failed, partial artifacts and spools removed. Runs on
     /// open and every `lease_renew`; returns how many this call recovered.
     pub async fn recover_interrupted(&self) -> Result<usize, Error> {
-        pipeline::runner::recover(&self.inner.ctx, chrono::Utc::now()).await
+        let now = chrono::Utc::now();
+        let restores = self.inner.catalog.recover_restore_runs(now).await?;
+        if restores > 0 {
+            tracing::warn!(
+                "{restores} restore(s) were cut off by a stopped pgshelf: recorded failed"
+            );
+        }
+        pipeline::runner::recover(&self.inner.ctx, now).await
     }
 
     /// True once [`Engine::shutdown`] has begun.

@@ -143,6 +143,16 @@ pub(crate) fn start_lease_keeper(engine: std::sync::Weak<crate::Inner>, interval
         if let Err(err) = e.inner.catalog.renew_leases(now).await {
             tracing::warn!("cannot renew the leases of this process's runs: {err}");
         }
+        if let Err(err) = e.inner.catalog.renew_restore_leases(now).await {
+            tracing::warn!("cannot renew the leases of this process's restores: {err}");
+        }
+        match e.inner.catalog.recover_restore_runs(now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!("{n} restore(s) were cut off by a stopped pgshelf: recorded failed")
+            }
+            Err(err) => tracing::warn!("cannot recover interrupted restores: {err}"),
+        }
         if let Err(err) = crate::pipeline::runner::recover(&e.inner.ctx, now).await {
             tracing::warn!("cannot recover interrupted runs: {err}");
         }

@@ -204,19 +204,49 @@ impl Catalog {
         database: &str,
         who: &str,
     ) -> Result<i64, CatalogError> {
+        let now = Utc::now();
         let res = sqlx::query(
-            "INSERT INTO restore_runs (kind, backup_id, server_id, database, started_at, status, who)
-             VALUES (?, ?, ?, ?, ?, 'running', ?)",
+            "INSERT INTO restore_runs (kind, backup_id, server_id, database, started_at, status, who, runner, lease_until)
+             VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
         )
         .bind(kind)
         .bind(backup_id)
         .bind(server_id)
         .bind(database)
-        .bind(Utc::now())
+        .bind(now)
         .bind(who)
+        .bind(self.instance())
+        .bind(self.lease_deadline(now))
         .execute(self.pool())
         .await?;
         Ok(res.last_insert_rowid())
+    }
+
+    /// Pushes the lease of every restore this process runs forward.
+    pub async fn renew_restore_leases(&self, now: DateTime<Utc>) -> Result<u64, CatalogError> {
+        let res = sqlx::query(
+            "UPDATE restore_runs SET lease_until = ? WHERE runner = ? AND status = 'running'",
+        )
+        .bind(self.lease_deadline(now))
+        .bind(self.instance())
+        .execute(self.pool())
+        .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Marks restores whose owner's lease expired before `now` failed (their
+    /// process died); returns how many.
+    pub async fn recover_restore_runs(&self, now: DateTime<Utc>) -> Result<u64, CatalogError> {
+        let res = sqlx::query(
+            "UPDATE restore_runs SET status = 'failed', finished_at = ?, lease_until = NULL,
+                    error = 'interrupted: the pgshelf process running this restore stopped before it ended (killed, or the machine went down). Fix: look at the target database, drop what is left (scratch databases are on the Scratch page), and run the restore again'
+              WHERE status = 'running' AND (lease_until IS NULL OR lease_until < ?)",
+        )
+        .bind(now)
+        .bind(now.timestamp_millis())
+        .execute(self.pool())
+        .await?;
+        Ok(res.rows_affected())
     }
 
     /// Ends a restore record: `succeeded`, or `failed` with the error.

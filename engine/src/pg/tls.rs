@@ -284,6 +284,13 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// Removes the certificate directories under `parent` whose process is gone
 /// (a crash or a kill skips [`TlsFiles`]' drop). Returns how many.
 pub fn sweep_stale(parent: &Path) -> usize {
+    sweep_dead(parent, PREFIX)
+}
+
+/// Removes every `<prefix><pid>-...` directory under `parent` whose process
+/// is gone (a run cut off by a crash left it: TLS files, a restore's work
+/// directory with a passfile and a decompressed dump); returns how many.
+pub fn sweep_dead(parent: &Path, prefix: &str) -> usize {
     let Ok(entries) = fs::read_dir(parent) else {
         return 0;
     };
@@ -291,7 +298,7 @@ pub fn sweep_stale(parent: &Path) -> usize {
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(pid) = name
-            .strip_prefix(PREFIX)
+            .strip_prefix(prefix)
             .and_then(|r| r.split('-').next())
             .and_then(|p| p.parse::<u32>().ok())
         else {

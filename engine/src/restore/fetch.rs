@@ -29,8 +29,13 @@ pub struct WorkDir {
     dir: tempfile::TempDir,
 }
 
+/// How a restore's work directory under the spool begins.
+pub const WORKDIR_PREFIX: &str = "restore-";
+
 impl WorkDir {
-    /// Creates `restore-<backup>-<random>/` (0700) under `spool`.
+    /// Creates `restore-<pid>-<backup>-<random>/` (0700) under `spool`; the
+    /// pid lets the next start remove it when this process died with it
+    /// ([`crate::pg::tls::sweep_dead`]).
     pub fn new(spool: &Path, backup_id: i64) -> Result<WorkDir, RestoreError> {
         use std::os::unix::fs::PermissionsExt;
         let local = |e: std::io::Error| RestoreError::Local {
@@ -39,7 +44,10 @@ impl WorkDir {
         };
         std::fs::create_dir_all(spool).map_err(local)?;
         let dir = tempfile::Builder::new()
-            .prefix(&format!("restore-{backup_id}-"))
+            .prefix(&format!(
+                "{WORKDIR_PREFIX}{}-{backup_id}-",
+                std::process::id()
+            ))
             .tempdir_in(spool)
             .map_err(local)?;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
