@@ -81,10 +81,13 @@ fn diff_section(
                                             let v = shown.get(i).cloned().flatten();
                                             let was_changed = changed.contains(c);
                                             let now = live.as_ref().and_then(|l| l.get(i).cloned().flatten());
-                                            let title = if was_changed { format!("now: {}", now.unwrap_or_else(|| "NULL".into())) } else { String::new() };
+                                            let now_line = was_changed.then(|| view! {
+                                                <span class="now" data-testid="changed-now">"now: " {now.unwrap_or_else(|| "NULL".into())}</span>
+                                            });
                                             view! {
-                                                <td class="mono small" class:changed=was_changed title=title>
-                                                    {v.unwrap_or_else(|| "NULL".into())}
+                                                <td class="mono small" class:changed=was_changed>
+                                                    <span class="was">{v.unwrap_or_else(|| "NULL".into())}</span>
+                                                    {now_line}
                                                 </td>
                                             }
                                         }).collect_view()}

@@ -52,7 +52,18 @@ fn plan_table(plan: &RebuildPlan) -> impl IntoView {
 
 fn rebuild_sections(id: i64) -> impl IntoView {
     let servers = Resource::new(|| (), |_| list_servers());
+    // A rebuild goes onto another (fresh) server; the same one is only the
+    // fallback when no other is configured.
     let target = RwSignal::new(id);
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = servers.get() {
+            if let Some(other) = list.iter().find(|s| s.id != id) {
+                if target.get_untracked() == id {
+                    target.set(other.id);
+                }
+            }
+        }
+    });
     let databases = RwSignal::new(String::new());
     let confirm = RwSignal::new(String::new());
     let make = ServerAction::<MakeRebuildPlan>::new();
@@ -148,7 +159,8 @@ fn rebuild_sections(id: i64) -> impl IntoView {
                 <Transition fallback=|| ()>
                     <select data-testid="rebuild-target" on:change=move |ev| { if let Ok(v) = event_target_value(&ev).parse() { target.set(v); } }>
                         {move || servers.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|s| {
-                            let selected = s.id == id;
+                            let sid = s.id;
+                            let selected = move || target.get() == sid;
                             view! { <option value=s.id.to_string() selected=selected>{s.name}</option> }
                         }).collect_view()}
                     </select>
