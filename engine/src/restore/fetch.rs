@@ -484,7 +484,7 @@ mod tests {
                 .file_name()
                 .unwrap()
                 .to_string_lossy()
-                .starts_with("restore-7-"));
+                .starts_with(&format!("restore-{}-7-", std::process::id())));
         }
         let src = Source {
             destination: &dest,
