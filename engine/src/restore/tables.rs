@@ -22,12 +22,13 @@ use std::time::Instant;
 use sqlx::{Connection, PgConnection, Row};
 
 use super::fetch;
-use super::full::{require_database, Target};
+use super::full::{count_rows, only, require_database, Target};
 use super::jobs::Track;
+use super::scratch::{self, query_err};
 use super::tools::{self, ToolConn};
-use super::{scratch, RestoreError};
+use super::RestoreError;
 use crate::catalog::ScratchRecord;
-use crate::pg::{ConnSpec, PgError};
+use crate::pg::ConnSpec;
 use crate::pipeline::stream::Program;
 use crate::toc::{self, TableRef};
 use crate::{Engine, Error};
@@ -266,12 +267,7 @@ async fn inspect(
     conn: &mut PgConnection,
     t: &TableRef,
 ) -> Result<Option<Inspected>, RestoreError> {
-    let q = |e: sqlx::Error| {
-        RestoreError::Pg(PgError::Query {
-            addr: spec.addr(),
-            detail: e.to_string(),
-        })
-    };
+    let q = query_err(spec);
     let Some(row) = sqlx::query(
         "SELECT c.oid::int8, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",
@@ -280,20 +276,13 @@ async fn inspect(
     .bind(&t.name)
     .fetch_optional(&mut *conn)
     .await
-    .map_err(q)?
+    .map_err(&q)?
     else {
         return Ok(None);
     };
     let oid: i64 = row.get(0);
-    let only = if row.get::<String, _>(1) == "r" {
-        "ONLY "
-    } else {
-        ""
-    };
-    let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {only}{}", t.sql()))
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(q)?;
+    let only = only(&row.get::<String, _>(1));
+    let rows = count_rows(conn, only, t).await.map_err(&q)?;
     let columns: Vec<String> = sqlx::query_scalar(
         "SELECT attname::text FROM pg_attribute
           WHERE attrelid = $1::int8::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
@@ -301,7 +290,7 @@ async fn inspect(
     .bind(oid)
     .fetch_all(&mut *conn)
     .await
-    .map_err(q)?;
+    .map_err(&q)?;
     let select: Vec<String> = columns
         .iter()
         .map(|c| format!("{}::text", toc::quote_ident(c)))
@@ -313,7 +302,7 @@ async fn inspect(
     ))
     .fetch_all(&mut *conn)
     .await
-    .map_err(q)?
+    .map_err(&q)?
     .iter()
     .map(|r| {
         (0..columns.len())
