@@ -10,6 +10,7 @@
 //! the target has), and an "already exists" error left over is counted as
 //! expected, not as a failure.
 
+use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -154,6 +155,34 @@ pub async fn count_tables(
         out.push((t, n));
     }
     Ok(out)
+}
+
+/// pg_restore of `archive` with `opts` into database `db` of `target`: a
+/// failure is an error unless pg_restore went on past errors ("errors
+/// ignored on restore"), which the outcome then lists.
+pub(super) async fn run_pg_restore(
+    target: &Target,
+    tools: &PgTools,
+    db: &str,
+    work: &Path,
+    opts: &[&str],
+    archive: &Path,
+    extra_env: &[(OsString, OsString)],
+) -> Result<tools::RunOutcome, RestoreError> {
+    let c = ToolConn::new(&target.spec, db, work)?;
+    let program = Program {
+        path: tools.pg_restore(),
+        args: tools::pg_restore_args(opts, &c.conninfo, archive),
+        label: format!("pg_restore {}", tools.version),
+    };
+    let run = tools::run(&program, c.pass.as_ref(), extra_env).await?;
+    if !run.success && !run.tail.contains("errors ignored on restore") {
+        return Err(RestoreError::Program {
+            program: program.label,
+            cause: run.cause(),
+        });
+    }
+    Ok(run)
 }
 
 /// `ONLY ` before a plain table (relkind `r`); nothing before a
@@ -356,20 +385,16 @@ pub async fn restore_full(
     if exists {
         opts.extend(["--clean", "--if-exists"]);
     }
-    let c = ToolConn::new(&target.spec, into, work.path())?;
-    let program = Program {
-        path: tools.pg_restore(),
-        args: tools::pg_restore_args(&opts, &c.conninfo, &fetched.archive),
-        label: format!("pg_restore {}", tools.version),
-    };
-    let run = tools::run(&program, c.pass.as_ref(), &[maintenance]).await?;
-    if !run.success && !run.tail.contains("errors ignored on restore") {
-        return Err(RestoreError::Program {
-            program: program.label,
-            cause: run.cause(),
-        }
-        .into());
-    }
+    let run = run_pg_restore(
+        target,
+        &tools,
+        into,
+        work.path(),
+        &opts,
+        &fetched.archive,
+        &[maintenance],
+    )
+    .await?;
     track.step("counting rows");
     let mut conn = target.spec.connect(into).await?;
     let counted = count_tables(&target.spec, &mut conn).await?;

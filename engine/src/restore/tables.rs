@@ -22,14 +22,13 @@ use std::time::Instant;
 use sqlx::{Connection, PgConnection, Row};
 
 use super::fetch;
-use super::full::{count_rows, only, require_database, Target};
+use super::full::{count_rows, only, require_database, run_pg_restore, Target};
 use super::jobs::Track;
 use super::scratch::{self, query_err};
-use super::tools::{self, ToolConn};
+use super::tools;
 use super::RestoreError;
 use crate::catalog::ScratchRecord;
 use crate::pg::ConnSpec;
-use crate::pipeline::stream::Program;
 use crate::toc::{self, TableRef};
 use crate::{Engine, Error};
 use model::restore::{RestoredTable, SkippedObject, TableRestoreRequest, TableRestoreResult};
@@ -212,20 +211,16 @@ async fn replay(
         detail: e.to_string(),
     })?;
     let use_list = format!("--use-list={}", list.display());
-    let c = ToolConn::new(&target.spec, &record.name, work)?;
-    let program = Program {
-        path: tools.pg_restore(),
-        args: tools::pg_restore_args(&["--no-owner", &use_list], &c.conninfo, &fetched.archive),
-        label: format!("pg_restore {}", tools.version),
-    };
-    let run = tools::run(&program, c.pass.as_ref(), &[]).await?;
-    if !run.success && !run.tail.contains("errors ignored on restore") {
-        return Err(RestoreError::Program {
-            program: program.label,
-            cause: run.cause(),
-        }
-        .into());
-    }
+    let run = run_pg_restore(
+        target,
+        tools,
+        &record.name,
+        work,
+        &["--no-owner", &use_list],
+        &fetched.archive,
+        &[],
+    )
+    .await?;
     track.step("counting rows");
     let mut conn = target.spec.connect(&record.name).await?;
     let mut out = Vec::with_capacity(selection.tables.len());
