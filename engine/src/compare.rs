@@ -750,7 +750,7 @@ fn closest(want: &TableRef, names: &[(String, String)]) -> Vec<String> {
                 schema: s.clone(),
                 name: n.clone(),
             };
-            let d = edit_distance(&format!("{s}.{n}").to_lowercase(), &target);
+            let d = crate::toc::distance(&format!("{s}.{n}").to_lowercase(), &target);
             let d = if n.eq_ignore_ascii_case(&want.name) {
                 0
             } else {
@@ -762,21 +762,6 @@ fn closest(want: &TableRef, names: &[(String, String)]) -> Vec<String> {
         .collect();
     scored.sort();
     scored.into_iter().take(3).map(|(_, n)| n).collect()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Both sides opened, their definitions read and checked, the key chosen.
