@@ -139,23 +139,34 @@ pub fn ident(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return quote_ident(s);
     }
-    let mut out = String::from("U&\"");
+    escaped("U&\"", '"', s, |c, out| {
+        let n = c as u32;
+        if n <= 0xFFFF {
+            out.push_str(&format!("\\{n:04X}"));
+        } else {
+            out.push_str(&format!("\\+{n:06X}"));
+        }
+    })
+}
+
+/// `prefix`, then `s` with `quote` and backslash doubled and each control
+/// character written by `control`, then `quote`: the body of a Unicode
+/// identifier (`U&"..."`) or an escape string (`E'...'`).
+fn escaped(prefix: &str, quote: char, s: &str, control: impl Fn(char, &mut String)) -> String {
+    let mut out = String::with_capacity(s.len() + prefix.len() + 1);
+    out.push_str(prefix);
     for c in s.chars() {
         match c {
-            '"' => out.push_str("\"\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let n = c as u32;
-                if n <= 0xFFFF {
-                    out.push_str(&format!("\\{n:04X}"));
-                } else {
-                    out.push_str(&format!("\\+{n:06X}"));
-                }
+            c if c == quote => {
+                out.push(quote);
+                out.push(quote);
             }
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => control(c, &mut out),
             c => out.push(c),
         }
     }
-    out.push('"');
+    out.push(quote);
     out
 }
 
@@ -176,30 +187,21 @@ pub fn literal(v: &str) -> String {
         out.push('\'');
         return out;
     }
-    let mut out = String::with_capacity(v.len() + 4);
-    out.push_str("E'");
-    for c in v.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c.is_control() => {
-                let n = c as u32;
-                if n <= 0xFFFF {
-                    out.push_str(&format!("\\u{n:04X}"));
-                } else {
-                    out.push_str(&format!("\\U{n:08X}"));
-                }
+    escaped("E'", '\'', v, |c, out| match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        c => {
+            let n = c as u32;
+            if n <= 0xFFFF {
+                out.push_str(&format!("\\u{n:04X}"));
+            } else {
+                out.push_str(&format!("\\U{n:08X}"));
             }
-            c => out.push(c),
         }
-    }
-    out.push('\'');
-    out
+    })
 }
 
 /// A value cast to its column's type: `'42'::integer`, or `NULL`.
@@ -748,7 +750,7 @@ fn closest(want: &TableRef, names: &[(String, String)]) -> Vec<String> {
                 schema: s.clone(),
                 name: n.clone(),
             };
-            let d = edit_distance(&format!("{s}.{n}").to_lowercase(), &target);
+            let d = crate::toc::distance(&format!("{s}.{n}").to_lowercase(), &target);
             let d = if n.eq_ignore_ascii_case(&want.name) {
                 0
             } else {
@@ -760,21 +762,6 @@ fn closest(want: &TableRef, names: &[(String, String)]) -> Vec<String> {
         .collect();
     scored.sort();
     scored.into_iter().take(3).map(|(_, n)| n).collect()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Both sides opened, their definitions read and checked, the key chosen.

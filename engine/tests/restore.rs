@@ -33,6 +33,54 @@ async fn backup(engine: &Engine, server: i64, db: &str) -> i64 {
     row.id
 }
 
+/// [`setup`] with no extra SQL, then a verified backup of the database:
+/// `(env, server, db, backup id)`.
+async fn setup_backed_up(major: u32, pg: &PgServer, prefix: &str) -> (Env, i64, String, i64) {
+    let (env, server, db) = setup(major, pg, prefix, "").await;
+    let id = backup(&env.engine, server, &db).await;
+    (env, server, db, id)
+}
+
+/// A table restore of `tables` from backup `id` onto the backup's own
+/// server, into a new scratch database, without referenced tables.
+fn tables_of(id: i64, tables: &[&str]) -> TableRestoreRequest {
+    TableRestoreRequest {
+        backup_id: id,
+        tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+        server_id: None,
+        into: None,
+        with_referenced: false,
+    }
+}
+
+/// Tables of backup `id` into the named scratch database `into`, by
+/// `operator1`.
+async fn tables_into(
+    engine: &Engine,
+    id: i64,
+    tables: &[&str],
+    into: &str,
+) -> Result<engine::restore::TableRestoreResult, engine::Error> {
+    let req = TableRestoreRequest {
+        into: Some(into.to_owned()),
+        ..tables_of(id, tables)
+    };
+    engine.restore_tables(&req, "operator1").await
+}
+
+/// A full restore of backup `id` into `into`, without cleaning or
+/// confirmation.
+fn full_of(id: i64, server_id: Option<i64>, into: &str, jobs: u32) -> RestoreRequest {
+    RestoreRequest {
+        backup_id: id,
+        server_id,
+        into: into.to_owned(),
+        clean: false,
+        confirm: None,
+        jobs,
+    }
+}
+
 /// Switches the server default policy to directory format.
 async fn directory_format(engine: &Engine, server: i64) {
     let (mut p, _) = engine.policy(server, None).await.unwrap();
@@ -49,8 +97,7 @@ fn rows(pg: &PgServer, db: &str) -> std::collections::BTreeMap<String, i64> {
 async fn whole_backup_into_scratch_then_dropped() {
     for major in testkit::majors_under_test() {
         let pg = testkit::server(major);
-        let (env, server, db) = setup(major, pg, "whole", "").await;
-        let id = backup(&env.engine, server, &db).await;
+        let (env, server, db, id) = setup_backed_up(major, pg, "whole").await;
         let want = rows(pg, &db);
 
         let r = env
@@ -139,8 +186,7 @@ async fn whole_backup_into_scratch_then_dropped() {
 async fn whole_backup_into_scratch_reports_damage() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let (env, server, db) = setup(major, pg, "damaged", "").await;
-    let id = backup(&env.engine, server, &db).await;
+    let (env, server, _, id) = setup_backed_up(major, pg, "damaged").await;
     let row = env.engine.backup(id).await.unwrap();
     let dump = artifact_dir(&env, &row).join("dump.zst");
     let bytes = std::fs::read(&dump).unwrap();
@@ -168,25 +214,14 @@ async fn whole_backup_into_scratch_reports_damage() {
 async fn full_restore_needs_confirmation_then_matches() {
     for major in testkit::majors_under_test() {
         let pg = testkit::server(major);
-        let (env, server, db) = setup(major, pg, "full", "").await;
-        let id = backup(&env.engine, server, &db).await;
+        let (env, server, db, id) = setup_backed_up(major, pg, "full").await;
         let want = rows(pg, &db);
 
         // Into a new database, in parallel from the local custom file.
         let fresh = format!("{db}_copy");
         let r = env
             .engine
-            .restore(
-                &RestoreRequest {
-                    backup_id: id,
-                    server_id: None,
-                    into: fresh.clone(),
-                    clean: false,
-                    confirm: None,
-                    jobs: 2,
-                },
-                "admin",
-            )
+            .restore(&full_of(id, None, &fresh, 2), "admin")
             .await
             .unwrap();
         assert_eq!(r.database, fresh);
@@ -201,14 +236,7 @@ async fn full_restore_needs_confirmation_then_matches() {
             &db,
             "DELETE FROM shop.orders WHERE id > 10; CREATE TABLE shop.extra (x int)",
         );
-        let mut req = RestoreRequest {
-            backup_id: id,
-            server_id: Some(server),
-            into: db.clone(),
-            clean: false,
-            confirm: None,
-            jobs: 1,
-        };
+        let mut req = full_of(id, Some(server), &db, 1);
         let e = env.engine.restore(&req, "admin").await.unwrap_err();
         assert_eq!(e.status(), 409);
         assert!(
@@ -273,17 +301,7 @@ async fn restore_onto_an_older_major_is_refused() {
     let id = backup(&env.engine, s_new.id, &db).await;
     let e = env
         .engine
-        .restore(
-            &RestoreRequest {
-                backup_id: id,
-                server_id: Some(s_old.id),
-                into: "never_created".into(),
-                clean: false,
-                confirm: None,
-                jobs: 1,
-            },
-            "admin",
-        )
+        .restore(&full_of(id, Some(s_old.id), "never_created", 1), "admin")
         .await
         .unwrap_err();
     let msg = e.to_string();
@@ -304,11 +322,8 @@ async fn restore_onto_an_older_major_is_refused() {
         .engine
         .restore_tables(
             &TableRestoreRequest {
-                backup_id: id,
-                tables: vec!["public.t".into()],
                 server_id: Some(s_old.id),
-                into: None,
-                with_referenced: false,
+                ..tables_of(id, &["public.t"])
             },
             "t",
         )
@@ -428,21 +443,17 @@ fn constraints(pg: &PgServer, db: &str, schema: &str) -> Vec<String> {
 async fn tables_restore_whole_into_scratch() {
     for major in testkit::majors_under_test() {
         let pg = testkit::server(major);
-        let (env, server, db) = setup(major, pg, "tables", "").await;
-        let id = backup(&env.engine, server, &db).await;
-        let req = TableRestoreRequest {
-            backup_id: id,
-            tables: vec![
-                ODD.to_owned(),
-                "shop.items".into(),
-                "shop.tickets".into(),
-                "shop.events".into(),
-                "shop.orders".into(),
+        let (env, server, db, id) = setup_backed_up(major, pg, "tables").await;
+        let req = tables_of(
+            id,
+            &[
+                ODD,
+                "shop.items",
+                "shop.tickets",
+                "shop.events",
+                "shop.orders",
             ],
-            server_id: None,
-            into: None,
-            with_referenced: false,
-        };
+        );
         let r = env.engine.restore_tables(&req, "operator1").await.unwrap();
         let s = &r.scratch.name;
         assert!(s.starts_with("scratch_tables_"), "{s}");
@@ -584,18 +595,16 @@ async fn tables_restore_whole_into_scratch() {
 async fn with_referenced_and_into_and_jobs() {
     for major in testkit::majors_under_test() {
         let pg = testkit::server(major);
-        let (env, server, db) = setup(major, pg, "refs", "").await;
-        let id = backup(&env.engine, server, &db).await;
+        let (env, server, db, id) = setup_backed_up(major, pg, "refs").await;
         let into = format!("scratch_{db}_mine");
         let job = env
             .engine
             .start_table_restore(
                 TableRestoreRequest {
-                    backup_id: id,
-                    tables: vec!["shop.orders".into()],
                     server_id: Some(server),
                     into: Some(into.clone()),
                     with_referenced: true,
+                    ..tables_of(id, &["shop.orders"])
                 },
                 "operator1",
             )
@@ -635,36 +644,14 @@ async fn with_referenced_and_into_and_jobs() {
         assert!(!restorer.busy(), "{restorer:?}");
 
         // More tables into the same recorded scratch database.
-        let more = env
-            .engine
-            .restore_tables(
-                &TableRestoreRequest {
-                    backup_id: id,
-                    tables: vec!["shop.tickets".into()],
-                    server_id: None,
-                    into: Some(into.clone()),
-                    with_referenced: false,
-                },
-                "operator1",
-            )
+        let more = tables_into(&env.engine, id, &["shop.tickets"], &into)
             .await
             .unwrap();
         assert_eq!(more.scratch.name, into);
         assert_eq!(pg.psql(&into, "SELECT count(*) FROM shop.tickets"), "17");
 
         // A database that is not a recorded scratch database is never written.
-        let e = env
-            .engine
-            .restore_tables(
-                &TableRestoreRequest {
-                    backup_id: id,
-                    tables: vec!["shop.tickets".into()],
-                    server_id: None,
-                    into: Some(db.clone()),
-                    with_referenced: false,
-                },
-                "operator1",
-            )
+        let e = tables_into(&env.engine, id, &["shop.tickets"], &db)
             .await
             .unwrap_err();
         assert_eq!(e.status(), 409, "{e}");
@@ -677,20 +664,10 @@ async fn with_referenced_and_into_and_jobs() {
 async fn a_table_not_in_the_backup_is_refused_with_closest_matches() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let (env, server, db) = setup(major, pg, "missing", "").await;
-    let id = backup(&env.engine, server, &db).await;
+    let (env, _, _, id) = setup_backed_up(major, pg, "missing").await;
     let e = env
         .engine
-        .restore_tables(
-            &TableRestoreRequest {
-                backup_id: id,
-                tables: vec!["shop.item".into()],
-                server_id: None,
-                into: None,
-                with_referenced: false,
-            },
-            "operator1",
-        )
+        .restore_tables(&tables_of(id, &["shop.item"]), "operator1")
         .await
         .unwrap_err();
     let msg = e.to_string();
@@ -700,16 +677,7 @@ async fn a_table_not_in_the_backup_is_refused_with_closest_matches() {
     assert!(env.engine.scratch_databases(true).await.unwrap().is_empty());
     let e = env
         .engine
-        .restore_tables(
-            &TableRestoreRequest {
-                backup_id: id,
-                tables: vec!["no_schema".into()],
-                server_id: None,
-                into: None,
-                with_referenced: false,
-            },
-            "operator1",
-        )
+        .restore_tables(&tables_of(id, &["no_schema"]), "operator1")
         .await
         .unwrap_err();
     assert_eq!(e.status(), 400, "{e}");
@@ -776,16 +744,7 @@ async fn directory_format_reads_only_the_needed_files() {
         assert!(removed >= 5, "{removed}");
         let r = env
             .engine
-            .restore_tables(
-                &TableRestoreRequest {
-                    backup_id: id,
-                    tables: vec!["shop.items".into()],
-                    server_id: None,
-                    into: None,
-                    with_referenced: false,
-                },
-                "operator1",
-            )
+            .restore_tables(&tables_of(id, &["shop.items"]), "operator1")
             .await
             .unwrap();
         assert_eq!(r.tables.len(), 1);
@@ -817,8 +776,7 @@ async fn artifact_files_stream_and_unknown_paths_are_refused() {
     use futures::StreamExt;
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let (env, server, db) = setup(major, pg, "download", "").await;
-    let id = backup(&env.engine, server, &db).await;
+    let (env, _, _, id) = setup_backed_up(major, pg, "download").await;
     let files = env.engine.artifact_files(id).await.unwrap();
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["dump.zst", "manifest.json"]);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use engine::catalog::{Backup, BackupStatus, Target};
 use engine::policy::{Compression, Format, PgDumpAlgorithm, Policy};
+use engine::EngineConfig;
 
 mod common;
 use common::*;
@@ -24,6 +25,36 @@ CREATE TABLE public.events_2025 PARTITION OF public.events FOR VALUES FROM ('202
 CREATE TABLE public.events_2026 PARTITION OF public.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 INSERT INTO public.events SELECT g, DATE '2025-06-01' + (g % 400) FROM generate_series(1, 800) g;
 "#;
+
+/// A database holding [`FIXTURE`] and an engine with server `main` for
+/// `pg`: `(env, server id, db)`.
+async fn setup(major: u32, pg: &testkit::PgServer, prefix: &str) -> (Env, i64, String) {
+    setup_with(major, pg, prefix, "", |_| {}).await
+}
+
+/// [`setup`] with `extra` SQL after the fixture and the engine's settings
+/// changed first.
+async fn setup_with(
+    major: u32,
+    pg: &testkit::PgServer,
+    prefix: &str,
+    extra: &str,
+    change: impl FnOnce(&mut EngineConfig),
+) -> (Env, i64, String) {
+    let db = pg.fresh_database(prefix);
+    pg.psql(&db, FIXTURE);
+    if !extra.is_empty() {
+        pg.psql(&db, extra);
+    }
+    let env = engine_with(&[major], change).await;
+    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    (env, s.id, db)
+}
+
+/// The message of a failed artifact check.
+async fn check_fails(env: &Env, id: i64) -> String {
+    env.engine.check_artifact(id).await.unwrap_err().to_string()
+}
 
 async fn backup_with(env: &Env, server_id: i64, db: &str, policy: &Policy) -> Backup {
     env.engine
@@ -51,10 +82,7 @@ fn table<'a>(manifest: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
 async fn good_backups_end_verified_with_their_toc() {
     for major in testkit::majors_under_test() {
         let pg = testkit::server(major);
-        let db = pg.fresh_database("ver");
-        pg.psql(&db, FIXTURE);
-        let env = engine_for(&[major]).await;
-        let s = env.engine.add_server(input("main", pg)).await.unwrap();
+        let (env, server, db) = setup(major, pg, "ver").await;
         // Counted from the dump's own COPY text where pgshelf compresses;
         // by SQL in the snapshot where pg_dump compresses itself.
         for (what, policy, rows_from) in [
@@ -88,7 +116,7 @@ async fn good_backups_end_verified_with_their_toc() {
                 "snapshot",
             ),
         ] {
-            let row = backup_with(&env, s.id, &db, &policy).await;
+            let row = backup_with(&env, server, &db, &policy).await;
             assert_eq!(row.status, BackupStatus::Verified, "{what}: {row:?}");
             assert!(row.verification.is_empty(), "{what}: {row:?}");
             let toc = env
@@ -126,7 +154,7 @@ async fn good_backups_end_verified_with_their_toc() {
             assert_eq!(table(&m, "orders")["rows_from"], rows_from, "{what}");
             assert_eq!(table(&m, "notes")["rows"], 40, "{what}");
         }
-        let g = env.engine.enqueue_globals(s.id, "test").await.unwrap();
+        let g = env.engine.enqueue_globals(server, "test").await.unwrap();
         let g = finished(&env.engine, g.id).await;
         assert_eq!(g.status, BackupStatus::Verified, "{g:?}");
         assert!(env.engine.backup_toc(g.id).await.unwrap().is_none());
@@ -138,13 +166,10 @@ async fn good_backups_end_verified_with_their_toc() {
 async fn size_jump_and_dropped_table_are_suspect() {
     for major in testkit::majors_under_test() {
         let pg = testkit::server(major);
-        let db = pg.fresh_database("sus");
-        pg.psql(&db, FIXTURE);
-        let env = engine_for(&[major]).await;
-        let s = env.engine.add_server(input("main", pg)).await.unwrap();
+        let (env, server, db) = setup(major, pg, "sus").await;
         let policy = Policy::default();
         for _ in 0..3 {
-            let row = backup_with(&env, s.id, &db, &policy).await;
+            let row = backup_with(&env, server, &db, &policy).await;
             assert_eq!(row.status, BackupStatus::Verified, "{row:?}");
         }
         // Ten times the data, and barely compressible.
@@ -152,7 +177,7 @@ async fn size_jump_and_dropped_table_are_suspect() {
             &db,
             "CREATE TABLE public.bulk AS SELECT g, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, 20000) g",
         );
-        let row = backup_with(&env, s.id, &db, &policy).await;
+        let row = backup_with(&env, server, &db, &policy).await;
         assert_eq!(row.status, BackupStatus::Suspect, "{row:?}");
         let why = row.verification.join("\n");
         assert!(
@@ -165,7 +190,7 @@ async fn size_jump_and_dropped_table_are_suspect() {
         // A table that was in the previous backup and is gone now.
         let prev = row.id;
         pg.psql(&db, "DROP TABLE public.notes");
-        let row = backup_with(&env, s.id, &db, &policy).await;
+        let row = backup_with(&env, server, &db, &policy).await;
         assert_eq!(row.status, BackupStatus::Suspect, "{row:?}");
         let why = row.verification.join("\n");
         assert!(
@@ -178,7 +203,7 @@ async fn size_jump_and_dropped_table_are_suspect() {
         assert_eq!(listed.status, BackupStatus::Suspect);
         assert_eq!(listed.verification, row.verification);
         // Schedule status counts a suspect backup as the last success.
-        let (_, last_good) = schedule_last(&env, s.id, &db).await;
+        let (_, last_good) = schedule_last(&env, server, &db).await;
         assert_eq!(last_good, Some(row.id));
     }
 }
@@ -204,13 +229,10 @@ async fn schedule_last(env: &Env, server_id: i64, db: &str) -> (Option<i64>, Opt
 async fn tampered_artifacts_fail_the_check() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let db = pg.fresh_database("tamper");
-    pg.psql(&db, FIXTURE);
-    let env = engine_for(&[major]).await;
-    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let (env, server, db) = setup(major, pg, "tamper").await;
 
     // Custom format: one byte flipped in the middle of dump.zst.
-    let row = backup_with(&env, s.id, &db, &Policy::default()).await;
+    let row = backup_with(&env, server, &db, &Policy::default()).await;
     assert_eq!(row.status, BackupStatus::Verified);
     let dump = artifact_dir(&env, &row).join("dump.zst");
     let good = std::fs::read(&dump).unwrap();
@@ -218,12 +240,7 @@ async fn tampered_artifacts_fail_the_check() {
     let mid = bad.len() / 2;
     bad[mid] ^= 0x01;
     std::fs::write(&dump, &bad).unwrap();
-    let msg = env
-        .engine
-        .check_artifact(row.id)
-        .await
-        .unwrap_err()
-        .to_string();
+    let msg = check_fails(&env, row.id).await;
     assert!(
         msg.contains("does not match its manifest") && msg.contains("dump.zst"),
         "{msg}"
@@ -231,12 +248,7 @@ async fn tampered_artifacts_fail_the_check() {
     assert!(msg.contains("Fix:"), "{msg}");
     // Truncated.
     std::fs::write(&dump, &good[..good.len() - 10]).unwrap();
-    let msg = env
-        .engine
-        .check_artifact(row.id)
-        .await
-        .unwrap_err()
-        .to_string();
+    let msg = check_fails(&env, row.id).await;
     assert!(msg.contains("but the manifest says"), "{msg}");
     // The manifest on storage changed (say, to match a forged dump).
     std::fs::write(&dump, &good).unwrap();
@@ -244,18 +256,13 @@ async fn tampered_artifacts_fail_the_check() {
     let manifest = artifact_dir(&env, &row).join("manifest.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, text.replace("\"rows\": 300", "\"rows\": 301")).unwrap();
-    let msg = env
-        .engine
-        .check_artifact(row.id)
-        .await
-        .unwrap_err()
-        .to_string();
+    let msg = check_fails(&env, row.id).await;
     assert!(msg.contains("manifest.json differs"), "{msg}");
 
     // Directory format: a data file flipped.
     let row = backup_with(
         &env,
-        s.id,
+        server,
         &db,
         &Policy {
             format: Format::Directory { jobs: 2 },
@@ -273,12 +280,7 @@ async fn tampered_artifacts_fail_the_check() {
     let last = bytes.len() - 5;
     bytes[last] ^= 0x80;
     std::fs::write(&data, &bytes).unwrap();
-    let msg = env
-        .engine
-        .check_artifact(row.id)
-        .await
-        .unwrap_err()
-        .to_string();
+    let msg = check_fails(&env, row.id).await;
     assert!(msg.contains("does not match its manifest"), "{msg}");
 }
 
@@ -286,23 +288,20 @@ async fn tampered_artifacts_fail_the_check() {
 async fn a_lock_not_granted_in_time_names_the_table() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let db = pg.fresh_database("locked");
-    pg.psql(&db, FIXTURE);
-    let env = engine_for(&[major]).await;
-    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let (env, server, db) = setup(major, pg, "locked").await;
     let locker = hold_table_lock(pg, &db, "sales.orders").await;
     let policy = Policy {
         lock_wait_timeout_secs: Some(1),
         ..Policy::default()
     };
     env.engine
-        .set_policy(s.id, Some(&db), &policy)
+        .set_policy(server, Some(&db), &policy)
         .await
         .unwrap();
     let started = Instant::now();
     let row = assert_failed_clean(
         &env,
-        env.engine.backup_now(s.id, &db, "test").await,
+        env.engine.backup_now(server, &db, "test").await,
         "could not lock table \"sales\".\"orders\" for the dump within 1s",
     )
     .await;
@@ -318,13 +317,10 @@ async fn a_lock_not_granted_in_time_names_the_table() {
 async fn large_tables_get_estimates_marked_as_such() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
-    let db = pg.fresh_database("est");
-    pg.psql(&db, FIXTURE);
-    pg.psql(&db, "ANALYZE");
     // Every table is over a 0-byte limit: where SQL counts (pg_dump
     // compresses itself), each gets reltuples, flagged as an estimate.
-    let env = engine_with(&[major], |c| c.exact_count_max_bytes = 0).await;
-    let s = env.engine.add_server(input("main", pg)).await.unwrap();
+    let (env, server, db) =
+        setup_with(major, pg, "est", "ANALYZE", |c| c.exact_count_max_bytes = 0).await;
     let policy = Policy {
         compression: Compression::PgDump {
             algorithm: PgDumpAlgorithm::Gzip,
@@ -332,7 +328,7 @@ async fn large_tables_get_estimates_marked_as_such() {
         },
         ..Policy::default()
     };
-    let row = backup_with(&env, s.id, &db, &policy).await;
+    let row = backup_with(&env, server, &db, &policy).await;
     assert!(row.status.is_good(), "{row:?}");
     let m = manifest_of(&env, &row);
     let orders = table(&m, "orders");
@@ -353,14 +349,14 @@ async fn large_tables_get_estimates_marked_as_such() {
 async fn counts_stay_honest_when_a_table_is_truncated_during_the_dump() {
     for major in testkit::majors_under_test() {
         let pg = testkit::server(major);
-        let db = pg.fresh_database("trunc");
-        pg.psql(&db, FIXTURE);
-        pg.psql(
-            &db,
+        let (env, server, db) = setup_with(
+            major,
+            pg,
+            "trunc",
             "CREATE TABLE public.victim AS SELECT g AS id FROM generate_series(1, 5000) g",
-        );
-        let env = engine_for(&[major]).await;
-        let s = env.engine.add_server(input("main", pg)).await.unwrap();
+            |_| {},
+        )
+        .await;
         for (what, policy) in [
             ("pgshelf zstd", Policy::default()),
             (
@@ -379,11 +375,15 @@ async fn counts_stay_honest_when_a_table_is_truncated_during_the_dump() {
                 "INSERT INTO public.victim SELECT g FROM generate_series(1, 5000) g WHERE NOT EXISTS (SELECT 1 FROM public.victim LIMIT 1)",
             );
             env.engine
-                .set_policy(s.id, Some(&db), &policy)
+                .set_policy(server, Some(&db), &policy)
                 .await
                 .unwrap();
             let hold = hold_exclusive_lock(pg, &db, "victim").await;
-            let queued = env.engine.enqueue_backup(s.id, &db, "test").await.unwrap();
+            let queued = env
+                .engine
+                .enqueue_backup(server, &db, "test")
+                .await
+                .unwrap();
             // pg_dump holds its ACCESS SHARE lock on victim (beside pgshelf's
             // snapshot session: two sessions of application pgshelf) and
             // waits on the sequence.

@@ -58,17 +58,7 @@ fn add_backup_list_and_fail_clearly() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains(&format!("PostgreSQL {major}")));
 
-    let o = pgshelf(
-        &data,
-        &["backup", "--server", "main", "--database", &db],
-        &[],
-        None,
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let id: i64 = String::from_utf8_lossy(&o.stdout)
-        .trim()
-        .parse()
-        .expect("prints the backup id");
+    let id: i64 = backup_of(&data, &db).parse().expect("prints the backup id");
 
     let o = pgshelf(&data, &["list", "--json"], &[], None);
     assert!(o.status.success());

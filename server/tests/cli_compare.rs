@@ -2,7 +2,7 @@
 //! `--json`, `--emit-sql` applied with stock psql, `--apply --confirm`.
 
 mod common;
-use common::{pgshelf, text};
+use common::{data_with_main, pgshelf, text};
 use std::process::Command;
 
 const FIXTURE: &str = r#"
@@ -44,19 +44,7 @@ fn compare_prints_counts_emits_sql_and_applies() {
             &format!("CREATE DATABASE {live2} TEMPLATE {live}"),
         );
 
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let url = format!(
-            "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
-            pg.port
-        );
-        let o = pgshelf(
-            &data,
-            &["server", "add", "main", "--url", &url],
-            &[("PGPASSWORD", testkit::PASSWORD)],
-            None,
-        );
-        assert!(o.status.success(), "{}", text(&o));
+        let (dir, data) = data_with_main(pg);
 
         // Text: counts and the changed columns.
         let base = [

@@ -10,6 +10,7 @@
 //! the target has), and an "already exists" error left over is counted as
 //! expected, not as a failure.
 
+use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -18,10 +19,11 @@ use sqlx::{Connection, PgConnection, Row};
 
 use super::fetch::{self, Source, WorkDir};
 use super::jobs::Track;
+use super::scratch::query_err;
 use super::tools::{self, ToolConn};
 use super::{RestoreError, RestoreManifest};
 use crate::catalog::{Backup, ServerRow};
-use crate::pg::{ConnSpec, PgError, PgTools, ServerInfo};
+use crate::pg::{ConnSpec, PgTools, ServerInfo};
 use crate::pipeline::stream::Program;
 use crate::toc::TableRef;
 use crate::{Engine, Error};
@@ -131,12 +133,7 @@ pub async fn count_tables(
     spec: &ConnSpec,
     conn: &mut PgConnection,
 ) -> Result<Vec<(TableRef, i64)>, RestoreError> {
-    let q = |e: sqlx::Error| {
-        RestoreError::Pg(PgError::Query {
-            addr: spec.addr(),
-            detail: e.to_string(),
-        })
-    };
+    let q = query_err(spec);
     let rows = sqlx::query(
         "SELECT n.nspname::text, c.relname::text, c.relkind::text
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -148,22 +145,65 @@ pub async fn count_tables(
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(q)?;
+    .map_err(&q)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let t = TableRef::new(r.get::<String, _>(0), r.get::<String, _>(1));
-        let only = if r.get::<String, _>(2) == "r" {
-            "ONLY "
-        } else {
-            ""
-        };
-        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {only}{}", t.sql()))
-            .fetch_one(&mut *conn)
+        let n = count_rows(conn, only(&r.get::<String, _>(2)), &t)
             .await
-            .map_err(q)?;
+            .map_err(&q)?;
         out.push((t, n));
     }
     Ok(out)
+}
+
+/// pg_restore of `archive` with `opts` into database `db` of `target`: a
+/// failure is an error unless pg_restore went on past errors ("errors
+/// ignored on restore"), which the outcome then lists.
+pub(super) async fn run_pg_restore(
+    target: &Target,
+    tools: &PgTools,
+    db: &str,
+    work: &Path,
+    opts: &[&str],
+    archive: &Path,
+    extra_env: &[(OsString, OsString)],
+) -> Result<tools::RunOutcome, RestoreError> {
+    let c = ToolConn::new(&target.spec, db, work)?;
+    let program = Program {
+        path: tools.pg_restore(),
+        args: tools::pg_restore_args(opts, &c.conninfo, archive),
+        label: format!("pg_restore {}", tools.version),
+    };
+    let run = tools::run(&program, c.pass.as_ref(), extra_env).await?;
+    if !run.success && !run.tail.contains("errors ignored on restore") {
+        return Err(RestoreError::Program {
+            program: program.label,
+            cause: run.cause(),
+        });
+    }
+    Ok(run)
+}
+
+/// `ONLY ` before a plain table (relkind `r`); nothing before a
+/// partitioned one, so that its partitions' rows count too.
+pub(super) fn only(relkind: &str) -> &'static str {
+    if relkind == "r" {
+        "ONLY "
+    } else {
+        ""
+    }
+}
+
+/// `SELECT count(*) FROM {only}table`: a table's exact row count.
+pub(super) async fn count_rows(
+    conn: &mut PgConnection,
+    only: &str,
+    t: &TableRef,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {only}{}", t.sql()))
+        .fetch_one(conn)
+        .await
 }
 
 /// What applying a globals backup did.
@@ -199,12 +239,7 @@ pub async fn apply_globals(
     let existing: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles")
         .fetch_all(&mut conn)
         .await
-        .map_err(|e| {
-            RestoreError::Pg(PgError::Query {
-                addr: target.spec.addr(),
-                detail: e.to_string(),
-            })
-        })?;
+        .map_err(query_err(&target.spec))?;
     let _ = conn.close().await;
     let script = work.join("globals.filtered.sql");
     let kept_roles =
@@ -350,20 +385,16 @@ pub async fn restore_full(
     if exists {
         opts.extend(["--clean", "--if-exists"]);
     }
-    let c = ToolConn::new(&target.spec, into, work.path())?;
-    let program = Program {
-        path: tools.pg_restore(),
-        args: tools::pg_restore_args(&opts, &c.conninfo, &fetched.archive),
-        label: format!("pg_restore {}", tools.version),
-    };
-    let run = tools::run(&program, c.pass.as_ref(), &[maintenance]).await?;
-    if !run.success && !run.tail.contains("errors ignored on restore") {
-        return Err(RestoreError::Program {
-            program: program.label,
-            cause: run.cause(),
-        }
-        .into());
-    }
+    let run = run_pg_restore(
+        target,
+        &tools,
+        into,
+        work.path(),
+        &opts,
+        &fetched.archive,
+        &[maintenance],
+    )
+    .await?;
     track.step("counting rows");
     let mut conn = target.spec.connect(into).await?;
     let counted = count_tables(&target.spec, &mut conn).await?;

@@ -14,7 +14,8 @@ use crate::pg::args::quote_ident;
 use crate::pg::{ConnSpec, PgError};
 use model::restore::{numbered, scratch_name, ScratchDatabase};
 
-fn query_err(spec: &ConnSpec) -> impl Fn(sqlx::Error) -> RestoreError + '_ {
+/// A query on `spec`'s server that failed, as a restore error.
+pub(super) fn query_err(spec: &ConnSpec) -> impl Fn(sqlx::Error) -> RestoreError + '_ {
     move |e| {
         RestoreError::Pg(PgError::Query {
             addr: spec.addr(),

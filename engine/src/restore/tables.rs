@@ -22,13 +22,13 @@ use std::time::Instant;
 use sqlx::{Connection, PgConnection, Row};
 
 use super::fetch;
-use super::full::{require_database, Target};
+use super::full::{count_rows, only, require_database, run_pg_restore, Target};
 use super::jobs::Track;
-use super::tools::{self, ToolConn};
-use super::{scratch, RestoreError};
+use super::scratch::{self, query_err};
+use super::tools;
+use super::RestoreError;
 use crate::catalog::ScratchRecord;
-use crate::pg::{ConnSpec, PgError};
-use crate::pipeline::stream::Program;
+use crate::pg::ConnSpec;
 use crate::toc::{self, TableRef};
 use crate::{Engine, Error};
 use model::restore::{RestoredTable, SkippedObject, TableRestoreRequest, TableRestoreResult};
@@ -211,20 +211,16 @@ async fn replay(
         detail: e.to_string(),
     })?;
     let use_list = format!("--use-list={}", list.display());
-    let c = ToolConn::new(&target.spec, &record.name, work)?;
-    let program = Program {
-        path: tools.pg_restore(),
-        args: tools::pg_restore_args(&["--no-owner", &use_list], &c.conninfo, &fetched.archive),
-        label: format!("pg_restore {}", tools.version),
-    };
-    let run = tools::run(&program, c.pass.as_ref(), &[]).await?;
-    if !run.success && !run.tail.contains("errors ignored on restore") {
-        return Err(RestoreError::Program {
-            program: program.label,
-            cause: run.cause(),
-        }
-        .into());
-    }
+    let run = run_pg_restore(
+        target,
+        tools,
+        &record.name,
+        work,
+        &["--no-owner", &use_list],
+        &fetched.archive,
+        &[],
+    )
+    .await?;
     track.step("counting rows");
     let mut conn = target.spec.connect(&record.name).await?;
     let mut out = Vec::with_capacity(selection.tables.len());
@@ -266,12 +262,7 @@ async fn inspect(
     conn: &mut PgConnection,
     t: &TableRef,
 ) -> Result<Option<Inspected>, RestoreError> {
-    let q = |e: sqlx::Error| {
-        RestoreError::Pg(PgError::Query {
-            addr: spec.addr(),
-            detail: e.to_string(),
-        })
-    };
+    let q = query_err(spec);
     let Some(row) = sqlx::query(
         "SELECT c.oid::int8, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",
@@ -280,20 +271,13 @@ async fn inspect(
     .bind(&t.name)
     .fetch_optional(&mut *conn)
     .await
-    .map_err(q)?
+    .map_err(&q)?
     else {
         return Ok(None);
     };
     let oid: i64 = row.get(0);
-    let only = if row.get::<String, _>(1) == "r" {
-        "ONLY "
-    } else {
-        ""
-    };
-    let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {only}{}", t.sql()))
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(q)?;
+    let only = only(&row.get::<String, _>(1));
+    let rows = count_rows(conn, only, t).await.map_err(&q)?;
     let columns: Vec<String> = sqlx::query_scalar(
         "SELECT attname::text FROM pg_attribute
           WHERE attrelid = $1::int8::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
@@ -301,7 +285,7 @@ async fn inspect(
     .bind(oid)
     .fetch_all(&mut *conn)
     .await
-    .map_err(q)?;
+    .map_err(&q)?;
     let select: Vec<String> = columns
         .iter()
         .map(|c| format!("{}::text", toc::quote_ident(c)))
@@ -313,7 +297,7 @@ async fn inspect(
     ))
     .fetch_all(&mut *conn)
     .await
-    .map_err(q)?
+    .map_err(&q)?
     .iter()
     .map(|r| {
         (0..columns.len())

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use count::{LineCounter, RowCounter, RowCounts};
 pub use name::{quote_ident, TableRef};
 pub use read::read_archive;
+pub(crate) use select::distance;
 pub use select::{closest_tables, list_file, select_tables, Selection, Skipped};
 
 /// Which kind of archive a header says it is (pg_dump's `ArchiveFormat`).
