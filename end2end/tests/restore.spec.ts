@@ -89,6 +89,8 @@ test('one table into scratch with a click, then test-restore the database', asyn
   await hydrated(page);
   const listed = page.locator(`[data-testid="scratch-row"][data-name="${scratch}"]`);
   await expect(listed).toBeVisible();
+  // The restore is on record: who, from which backup, into what.
+  await expect(page.locator('[data-testid="restore-run"][data-status="succeeded"]').first()).toContainText(scratch);
   await listed.getByTestId('scratch-drop').click();
   await listed.getByTestId('scratch-drop-confirm').click();
   await expect(page.locator(`[data-testid="scratch-row"][data-name="${scratch}"]`)).toHaveCount(0);

@@ -114,6 +114,15 @@ pub async fn list_scratch() -> Result<Vec<ScratchDatabase>, ServerFnError> {
         .map_err(engine_error)
 }
 
+/// Recorded restores (tables, test-restores, full restores, rebuild steps),
+/// newest first.
+#[server(prefix = "/api", endpoint = "restores/runs")]
+pub async fn list_restore_runs() -> Result<Vec<model::restore::RestoreRun>, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
+    use crate::edge::{engine, engine_error};
+    engine()?.restore_runs(50).await.map_err(engine_error)
+}
+
 /// Drops a scratch database (only ever one pgshelf made).
 #[server(prefix = "/api", endpoint = "scratch/drop")]
 pub async fn drop_scratch(name: String) -> Result<(), ServerFnError> {

@@ -1,11 +1,12 @@
 //! `/scratch`: the scratch databases pgshelf made (restored tables and
 //! running test-restores), with who made them from which backup, a
-//! connection string to copy (never a password) and Drop.
+//! connection string to copy (never a password) and Drop; below, the record
+//! of recent restores.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::restores::api::{list_scratch, DropScratch};
+use crate::restores::api::{list_restore_runs, list_scratch, DropScratch};
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::utc;
 
@@ -86,11 +87,45 @@ pub fn ScratchPage() -> impl IntoView {
             .into_any(),
         })
     };
+    let runs = Resource::new(move || dropped.get(), |_| list_restore_runs());
+    let history = move || {
+        runs.get().map(|r| match r {
+            Err(e) => view! { <ErrorMessage message=error_text(&e)/> }.into_any(),
+            Ok(l) if l.is_empty() => view! { <p class="empty">"No restores yet."</p> }.into_any(),
+            Ok(l) => view! {
+                <table class="restore-runs">
+                    <thead>
+                        <tr><th>"Started"</th><th>"What"</th><th>"From"</th><th>"Into"</th><th>"By"</th><th>"Status"</th></tr>
+                    </thead>
+                    <tbody>
+                        {l.into_iter().map(|r| view! {
+                            <tr data-testid="restore-run" data-status=r.status.clone()>
+                                <td class="mono small">{utc(r.started_at)}</td>
+                                <td>{r.kind.clone()}</td>
+                                <td><a href=format!("/backups/{}", r.backup_id)>"#" {r.backup_id}</a></td>
+                                <td class="mono small">{r.database.clone()}</td>
+                                <td class="small">{r.who.clone()}</td>
+                                <td>
+                                    <span class=format!("badge badge-{}", r.status)>{r.status.clone()}</span>
+                                    {r.error.clone().map(|e| view! { <p class="cause small">{e}</p> })}
+                                </td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }
+            .into_any(),
+        })
+    };
     view! {
         <Title text="Scratch databases"/>
         <nav class="crumbs"><a href="/">"Servers"</a> " /"</nav>
         <h1>"Scratch databases"</h1>
         <p class="subtitle">"Databases pgshelf restored tables into. They stay until you drop them."</p>
         <Transition fallback=|| ()>{rows}</Transition>
+        <section data-testid="restore-runs">
+            <h2>"Recent restores"</h2>
+            <Transition fallback=|| ()>{history}</Transition>
+        </section>
     }
 }
