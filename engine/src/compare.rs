@@ -619,6 +619,10 @@ async fn open_read(
     table: &TableRef,
 ) -> Result<PgConnection, CompareError> {
     let mut conn = side.spec.connect(&side.database).await?;
+    // Scripts run through `Executor::execute` with a plain `&str` (the
+    // simple query protocol, several statements allowed), not
+    // `sqlx::raw_sql(..).execute(..)`, whose future rustc cannot prove
+    // `Send` for the dashboard's handlers.
     sqlx::Executor::execute(&mut conn, READ_SESSION)
         .await
         .map_err(|e| query_error(table, which, side, e))?;
@@ -796,20 +800,14 @@ fn rows<'c>(
     table: &'c TableRef,
     which: &'static str,
     side: &'c Side,
-) -> futures::stream::BoxStream<'c, Result<Values, CompareError>> {
-    // Boxed: a `dyn Stream + Send` keeps rustc from having to prove `Send`
-    // through sqlx's higher-ranked `Executor` lifetimes in every caller
-    // (the dashboard's handlers need `Send` futures).
-    sqlx::query(sql)
-        .fetch(conn)
-        .map(move |r| {
-            let row = r.map_err(|e| query_error(table, which, side, e))?;
-            (0..row.len())
-                .map(|i| row.try_get::<Option<String>, _>(i))
-                .collect::<Result<Values, _>>()
-                .map_err(|e| query_error(table, which, side, e))
-        })
-        .boxed()
+) -> impl Stream<Item = Result<Values, CompareError>> + Unpin + 'c {
+    sqlx::query(sql).fetch(conn).map(move |r| {
+        let row = r.map_err(|e| query_error(table, which, side, e))?;
+        (0..row.len())
+            .map(|i| row.try_get::<Option<String>, _>(i))
+            .collect::<Result<Values, _>>()
+            .map_err(|e| query_error(table, which, side, e))
+    })
 }
 
 /// Compares `table` in the scratch copy with the live one: counts of rows
@@ -1355,54 +1353,38 @@ impl Engine {
 
     /// Compares `table` (`SCHEMA.TABLE`) in a scratch database pgshelf
     /// restored with the same table in the live database it came from.
-    ///
-    /// Boxed as `Send`: the dashboard's handlers need a future they can
-    /// move between threads, and rustc cannot prove that through the
-    /// streams' higher-ranked lifetimes on its own.
-    pub fn compare<'a>(
-        &'a self,
-        scratch: &'a str,
-        table: &'a str,
-    ) -> futures::future::BoxFuture<'a, Result<Comparison, Error>> {
-        Box::pin(async move {
-            let pair = self.scratch_pair(scratch).await?;
-            self.compare_pair(&pair, table).await
-        })
+    pub async fn compare(&self, scratch: &str, table: &str) -> Result<Comparison, Error> {
+        let pair = self.scratch_pair(scratch).await?;
+        self.compare_pair(&pair, table).await
     }
 
     /// [`Engine::put_back_script_pair`] for a scratch database pgshelf restored.
-    /// Boxed as `Send` (see [`Engine::compare`]).
-    pub fn put_back_script<'a, W: AsyncWrite + Unpin + Send + 'a>(
-        &'a self,
-        scratch: &'a str,
-        table: &'a str,
-        pick: &'a PutBack,
-        seen: Option<&'a Comparison>,
+    pub async fn put_back_script<W: AsyncWrite + Unpin>(
+        &self,
+        scratch: &str,
+        table: &str,
+        pick: &PutBack,
+        seen: Option<&Comparison>,
         out: W,
-    ) -> futures::future::BoxFuture<'a, Result<PutBackSummary, Error>> {
-        Box::pin(async move {
-            let pair = self.scratch_pair(scratch).await?;
-            self.put_back_script_pair(&pair, table, pick, seen, out)
-                .await
-        })
+    ) -> Result<PutBackSummary, Error> {
+        let pair = self.scratch_pair(scratch).await?;
+        self.put_back_script_pair(&pair, table, pick, seen, out)
+            .await
     }
 
     /// [`Engine::apply_put_back_pair`] for a scratch database pgshelf
     /// restored (an admin action: the caller checks the role).
-    /// Boxed as `Send` (see [`Engine::compare`]).
-    pub fn apply_put_back<'a>(
-        &'a self,
-        scratch: &'a str,
-        table: &'a str,
-        pick: &'a PutBack,
-        confirm: &'a str,
-        who: &'a str,
-    ) -> futures::future::BoxFuture<'a, Result<PutBackRecord, Error>> {
-        Box::pin(async move {
-            let pair = self.scratch_pair(scratch).await?;
-            self.apply_put_back_pair(&pair, table, pick, confirm, who)
-                .await
-        })
+    pub async fn apply_put_back(
+        &self,
+        scratch: &str,
+        table: &str,
+        pick: &PutBack,
+        confirm: &str,
+        who: &str,
+    ) -> Result<PutBackRecord, Error> {
+        let pair = self.scratch_pair(scratch).await?;
+        self.apply_put_back_pair(&pair, table, pick, confirm, who)
+            .await
     }
 
     /// Compares `table` (`SCHEMA.TABLE`) in a scratch copy with the live
