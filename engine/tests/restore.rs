@@ -378,7 +378,11 @@ async fn rebuild_restores_roles_before_databases() {
         assert_eq!(kinds, [("globals", g.id), ("database", id)]);
         assert!(plan.missing.is_empty(), "{:?}", plan.missing);
 
-        let r = env.engine.rebuild(&plan, "admin").await.unwrap();
+        let r = env
+            .engine
+            .rebuild(&plan, &plan.target_server, "admin")
+            .await
+            .unwrap();
         assert!(r.ok(), "PostgreSQL {major}: {r:?}");
         assert!(r.steps[0].expected_errors >= 0);
         assert!(

@@ -293,14 +293,7 @@ pub async fn run(engine: &Engine, cmd: RestoreCommand) -> anyhow::Result<()> {
                 }
                 return Ok(());
             };
-            if confirm != plan.target_server {
-                anyhow::bail!(
-                    "--confirm {confirm:?} does not name the target server {:?}. Fix: pass --confirm {}",
-                    plan.target_server,
-                    plan.target_server
-                );
-            }
-            let r = engine.rebuild(&plan, WHO).await?;
+            let r = engine.rebuild(&plan, &confirm, WHO).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {

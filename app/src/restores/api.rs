@@ -204,17 +204,8 @@ pub async fn run_rebuild(
 ) -> Result<RebuildResult, ServerFnError> {
     let caller = crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error};
-    if confirm != plan.target_server {
-        return Err(crate::edge::field_error(
-            "confirm",
-            format!(
-                "type the target server's name ({}) to confirm the rebuild. Fix: type it exactly",
-                plan.target_server
-            ),
-        ));
-    }
     engine()?
-        .rebuild(&plan, &caller.name)
+        .rebuild(&plan, &confirm, &caller.name)
         .await
         .map_err(engine_error)
 }

@@ -259,10 +259,23 @@ impl Engine {
     /// Carries out a rebuild plan: globals first (roles created only if
     /// missing), then each database into a new database of the same name.
     /// Every step is recorded; a failed step does not stop the next ones.
-    pub async fn rebuild(&self, plan: &RebuildPlan, who: &str) -> Result<RebuildResult, Error> {
+    /// `confirm` must be the target server's name, typed again.
+    pub async fn rebuild(
+        &self,
+        plan: &RebuildPlan,
+        confirm: &str,
+        who: &str,
+    ) -> Result<RebuildResult, Error> {
         self.refuse_when_stopping()?;
         let started = Instant::now();
         let target = self.restore_target(plan.target_server_id).await?;
+        if confirm != target.row.name {
+            return Err(RestoreError::RebuildNotConfirmed {
+                target: target.row.name.clone(),
+                typed: confirm.to_owned(),
+            }
+            .into());
+        }
         let track = self.inner.restore.restorer.track(
             format!(
                 "rebuilding {} from {}'s backups",

@@ -108,6 +108,8 @@ pub enum RestoreError {
     DatabaseExists { database: String, server: String },
     #[error("the confirmation {typed:?} is not the database name {database:?}. Fix: type the name of the database to overwrite exactly")]
     ConfirmMismatch { database: String, typed: String },
+    #[error("the confirmation {typed:?} does not name the target server {target:?}. Fix: pass --confirm {target} (in the dashboard, type {target})")]
+    RebuildNotConfirmed { target: String, typed: String },
     #[error("database {database:?} exists on {server} and is not a scratch database pgshelf created, so a table restore will not write into it. Fix: leave --into empty for a new scratch database, or name a new one")]
     NotScratch { database: String, server: String },
     #[error("{field}: {message}")]
@@ -147,7 +149,10 @@ impl RestoreError {
             E::NoPgRestore { .. } => 424,
             E::Fetch { .. } => 502,
             E::Local { .. } | E::Spawn { .. } | E::Program { .. } | E::TablesMissing { .. } => 500,
-            E::DatabaseExists { .. } | E::ConfirmMismatch { .. } | E::NotScratch { .. } => 409,
+            E::DatabaseExists { .. }
+            | E::ConfirmMismatch { .. }
+            | E::RebuildNotConfirmed { .. }
+            | E::NotScratch { .. } => 409,
             E::NoSuchJob(_) | E::NotInArtifact { .. } => 404,
         }
     }
