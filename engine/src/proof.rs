@@ -327,6 +327,8 @@ struct Restored {
     tables: Vec<(String, String, i64)>,
     /// Decompression or pg_restore errors (the restore went on past them).
     errors: Vec<String>,
+    /// Globals that would not apply: noted, never a failure.
+    globals_notes: Vec<String>,
 }
 
 /// The findings of one test-restore so far.
@@ -628,20 +630,17 @@ impl Engine {
                 findings.tables = c.checks;
                 findings.mismatches.extend(c.mismatches);
                 findings.notes.extend(c.notes);
-                for e in restored.errors {
-                    // Globals are a separate artifact: their trouble is
-                    // noted; the database's restore errors fail the test.
-                    if e.starts_with("globals: ") {
-                        findings.notes.push(e);
-                    } else {
-                        findings.mismatches.push(Mismatch {
-                            table: None,
-                            expected: None,
-                            found: None,
-                            note: format!("restore error: {e}"),
-                        });
-                    }
-                }
+                // Globals are a separate artifact: their trouble is noted;
+                // the database's restore errors fail the test.
+                findings.notes.extend(restored.globals_notes);
+                findings
+                    .mismatches
+                    .extend(restored.errors.into_iter().map(|e| Mismatch {
+                        table: None,
+                        expected: None,
+                        found: None,
+                        note: format!("restore error: {e}"),
+                    }));
             }
             Err((scratch, e)) => {
                 findings.scratch = scratch;
@@ -1050,6 +1049,7 @@ impl Engine {
                 .map(|(t, rows)| (t.schema, t.name, rows))
                 .collect(),
             errors: r.errors,
+            globals_notes: r.globals_notes,
         })
     }
 

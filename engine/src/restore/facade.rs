@@ -45,8 +45,12 @@ pub struct ScratchRestore {
     /// Every user table in the scratch database with its row count
     /// (partitioned parents count their partitions).
     pub tables: Vec<(TableRef, i64)>,
-    /// Damaged data, pg_restore errors, globals that would not apply.
+    /// Damaged data and pg_restore errors: the database's restore is not whole.
     pub errors: Vec<String>,
+    /// Globals that would not apply (none before the backup, a statement
+    /// that failed): worth saying, but a separate artifact, so never a
+    /// failure of the database's restore.
+    pub globals_notes: Vec<String>,
     pub duration_ms: i64,
 }
 
@@ -417,6 +421,7 @@ impl Engine {
             .start_restore_run(kind, backup_id, server_id, &record.name, created_by)
             .await?;
         let mut errors = Vec::new();
+        let mut globals_notes = Vec::new();
         let work = self.restore_workdir(backup_id)?;
         if with_globals {
             track.step("applying globals");
@@ -430,7 +435,7 @@ impl Engine {
                 None => None,
             };
             match globals {
-                None => errors.push(format!(
+                None => globals_notes.push(format!(
                     "globals: no globals backup of {} taken before backup #{backup_id}. Fix: back up the server's globals, or restore without them",
                     art.backup.server_name
                 )),
@@ -441,8 +446,9 @@ impl Engine {
                     }
                     .await;
                     match applied {
-                        Ok(o) => errors.extend(o.warnings.into_iter().map(|w| format!("globals: {w}"))),
-                        Err(e) => errors.push(format!("globals: {e}")),
+                        Ok(o) => globals_notes
+                            .extend(o.warnings.into_iter().map(|w| format!("globals: {w}"))),
+                        Err(e) => globals_notes.push(format!("globals: {e}")),
                     }
                 }
             }
@@ -495,20 +501,14 @@ impl Engine {
                 Vec::new()
             }
         };
-        // Globals that would not apply are worth saying but do not make the
-        // database's restore fail (the test-restore notes them likewise).
-        let failures: Vec<&String> = errors
-            .iter()
-            .filter(|e| !e.starts_with("globals: "))
-            .collect();
-        let outcome: Result<(), Error> = if failures.is_empty() {
+        let outcome: Result<(), Error> = if errors.is_empty() {
             Ok(())
         } else {
             Err(Error::Conflict(
-                failures
+                errors
                     .iter()
                     .take(5)
-                    .map(|e| e.to_string())
+                    .cloned()
                     .collect::<Vec<_>>()
                     .join(" | "),
             ))
@@ -520,6 +520,7 @@ impl Engine {
             scratch: scratch::view(&record, server.as_ref()),
             tables,
             errors,
+            globals_notes,
             duration_ms: started.elapsed().as_millis() as i64,
         })
     }
