@@ -752,6 +752,15 @@ impl Engine {
             .await?)
     }
 
+    /// Test-restores of one backup, newest first.
+    pub async fn test_restores_of_backup(&self, backup_id: i64) -> Result<Vec<TestRestore>, Error> {
+        Ok(self
+            .inner
+            .catalog
+            .test_restores_of_backup(backup_id)
+            .await?)
+    }
+
     /// One test-restore.
     pub async fn test_restore_record(&self, id: i64) -> Result<TestRestore, Error> {
         Ok(self.inner.catalog.test_restore(id).await?)

@@ -44,16 +44,10 @@ pub async fn get_backup_page(id: i64) -> Result<BackupPage, ServerFnError> {
         .find(|(sid, _)| *sid == server_id)
         .map(|(_, n)| n.clone())
         .unwrap_or_default();
-    let test_restores = match backup.target.database() {
-        Some(db) => engine
-            .test_restores(server_id, Some(db), 100)
-            .await
-            .map_err(engine_error)?
-            .into_iter()
-            .filter(|t| t.backup_id == Some(id))
-            .collect(),
-        None => Vec::new(),
-    };
+    let test_restores = engine
+        .test_restores_of_backup(id)
+        .await
+        .map_err(engine_error)?;
     Ok(BackupPage {
         backup,
         server_name,

@@ -276,6 +276,22 @@ impl Catalog {
             .collect()
     }
 
+    /// Test-restores of one backup, newest first.
+    pub async fn test_restores_of_backup(
+        &self,
+        backup_id: i64,
+    ) -> Result<Vec<TestRestore>, CatalogError> {
+        let rows = sqlx::query_as::<_, TestRestoreRecord>(&format!(
+            "SELECT {COLUMNS} FROM test_restores WHERE backup_id = ? ORDER BY id DESC"
+        ))
+        .bind(backup_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(TestRestoreRecord::into_model)
+            .collect()
+    }
+
     /// The newest finished test-restore and the newest passed one of a database.
     pub async fn last_test_restores(
         &self,
