@@ -15,6 +15,7 @@
 //! test, last pass, flag) comes from [`Engine::database_proof`]; the flag
 //! rule itself is pure, in [`model::proof`].
 
+use model::names::qualified;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -157,25 +158,6 @@ pub struct RecordedManifest {
     pub server_version: String,
     pub files: Vec<ManifestFile>,
     pub tables: Vec<RecordedTable>,
-}
-
-/// `schema.name`, each part double-quoted unless it is a plain lower-case
-/// identifier (as PostgreSQL prints names).
-pub fn qualified(schema: &str, name: &str) -> String {
-    fn ident(s: &str) -> String {
-        let plain = s
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
-        if plain {
-            s.to_owned()
-        } else {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        }
-    }
-    format!("{}.{}", ident(schema), ident(name))
 }
 
 /// The major version in a `server_version` (`15.8 (Debian ...)` -> 15).
@@ -1085,14 +1067,6 @@ mod tests {
 
     fn got(schema: &str, name: &str, rows: i64) -> (String, String, i64) {
         (schema.into(), name.into(), rows)
-    }
-
-    #[test]
-    fn names_are_quoted_like_postgres_prints_them() {
-        assert_eq!(qualified("public", "orders"), "public.orders");
-        assert_eq!(qualified("Sales", "Big Table"), "\"Sales\".\"Big Table\"");
-        assert_eq!(qualified("a\"b", "t1"), "\"a\"\"b\".t1");
-        assert_eq!(qualified("public", "1x"), "public.\"1x\"");
     }
 
     #[test]

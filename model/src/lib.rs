@@ -26,11 +26,13 @@
 //! - [`user`]: dashboard users and their roles.
 //! - [`worker`]: background worker status.
 //! - [`format`]: sizes and durations in words.
+//! - [`names`]: `schema.table` quoted as PostgreSQL prints it.
 
 pub mod backup;
 pub mod compare;
 pub mod cron;
 pub mod format;
+pub mod names;
 pub mod policy;
 pub mod proof;
 pub mod restore;

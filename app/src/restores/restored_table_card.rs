@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use model::restore::RestoredTable;
 
-use crate::restores::views::qualified;
+use model::names::qualified;
 
 /// Counts and the first rows of a restored table, with a link to compare it
 /// with the live table.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use model::restore::{ArchiveContents, ArchiveTable};
 
-use crate::restores::views::qualified;
 use crate::ui::format::human_size;
+use model::names::qualified;
 
 /// Row count as shown: exact, an estimate ("≈"), or none (data excluded).
 pub fn rows_text(rows: Option<i64>, estimated: bool, data_excluded: bool) -> String {

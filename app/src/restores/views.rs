@@ -29,38 +29,3 @@ pub struct ProofPanel {
     pub proof: model::proof::DatabaseProof,
     pub recent: Vec<TestRestore>,
 }
-
-/// Quotes one part of a table name the way `schema.table` arguments are
-/// parsed: bare when it is a plain lower-case identifier, else in double
-/// quotes with quotes doubled.
-pub fn quote_part(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        s.to_owned()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
-}
-
-/// `schema.table`, quoted where needed.
-pub fn qualified(schema: &str, name: &str) -> String {
-    format!("{}.{}", quote_part(schema), quote_part(name))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_only_what_needs_it() {
-        assert_eq!(qualified("public", "orders"), "public.orders");
-        assert_eq!(qualified("Sales Dept", "a.b"), "\"Sales Dept\".\"a.b\"");
-        assert_eq!(qualified("s", "say \"hi\""), "s.\"say \"\"hi\"\"\"");
-        assert_eq!(qualified("s", "Ünïcode"), "s.\"Ünïcode\"");
-    }
-}

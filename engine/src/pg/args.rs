@@ -120,9 +120,7 @@ pub fn child_env(
 }
 
 /// Quotes an SQL identifier (`my "table"` -> `"my ""table"""`).
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
+pub use model::names::quote_ident;
 
 #[cfg(test)]
 mod tests {

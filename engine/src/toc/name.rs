@@ -83,11 +83,7 @@ impl TableRef {
     /// it (anything but lower-case letters, digits, `_` and `$`, or a
     /// leading digit); [`TableRef::parse`] reads it back.
     pub fn display(&self) -> String {
-        format!(
-            "{}.{}",
-            quote_if_needed(&self.schema),
-            quote_if_needed(&self.name)
-        )
+        model::names::qualified(&self.schema, &self.name)
     }
 
     /// `"schema"."table"`, always quoted: for SQL text.
@@ -102,24 +98,7 @@ impl std::fmt::Display for TableRef {
     }
 }
 
-/// `"name"` with inner quotes doubled: an identifier safe in SQL text.
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn quote_if_needed(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
-    if plain {
-        s.to_string()
-    } else {
-        quote_ident(s)
-    }
-}
+pub use model::names::quote_ident;
 
 #[cfg(test)]
 mod tests {
