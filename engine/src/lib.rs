@@ -123,6 +123,9 @@ impl Error {
     }
 }
 
+/// `maintenance_work_mem` for a full restore's sessions unless configured.
+pub const DEFAULT_RESTORE_MAINTENANCE_WORK_MEM: &str = "1GB";
+
 /// Settings the engine runs with (the binary fills them from config).
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -187,7 +190,7 @@ impl EngineConfig {
             discovery_interval: Some(std::time::Duration::from_secs(600)),
             lease: catalog::DEFAULT_LEASE,
             lease_renew: std::time::Duration::from_secs(10),
-            restore_maintenance_work_mem: "1GB".into(),
+            restore_maintenance_work_mem: DEFAULT_RESTORE_MAINTENANCE_WORK_MEM.into(),
             exact_count_max_bytes: DEFAULT_EXACT_COUNT_MAX_BYTES,
             suspect_size_ratio: verify::DEFAULT_SUSPECT_SIZE_RATIO,
         }

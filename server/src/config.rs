@@ -77,7 +77,7 @@ impl Default for Config {
             scheduler_interval_secs: 30,
             discovery_interval_secs: 600,
             stop_grace_secs: 30,
-            restore_maintenance_work_mem: "1GB".into(),
+            restore_maintenance_work_mem: engine::DEFAULT_RESTORE_MAINTENANCE_WORK_MEM.into(),
             log: "info".into(),
             declared_policies: Vec::new(),
             declared_plans: Vec::new(),
