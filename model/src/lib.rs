@@ -16,6 +16,8 @@
 //! - [`restore`]: what a backup holds, table restores into scratch
 //!   databases, full restores and server rebuilds, as shown.
 //! - [`retention`]: retention tiers and their limits.
+//! - [`destination`]: where artifacts are stored (kinds and their
+//!   non-secret settings), a backup's copies, testing and importing one.
 //! - [`cron`]: cron expressions and presets in a time zone: parsing,
 //!   next runs, missed-run and overdue rules.
 //! - [`schedule`]: schedule status and the policy preview, as shown.
@@ -31,6 +33,7 @@
 pub mod backup;
 pub mod compare;
 pub mod cron;
+pub mod destination;
 pub mod format;
 pub mod names;
 pub mod policy;

@@ -127,6 +127,36 @@ pub struct Policy {
     /// Scheduled test-restores: the newest good backup restored into a
     /// scratch database and compared with its manifest.
     pub test_restore: TestRestorePolicy,
+    /// Where every backup is written, by destination name (the 3-2-1
+    /// habit: two or more). Empty: the built-in `local` destination.
+    pub destinations: Vec<String>,
+    /// age encryption of every stored file (after compression).
+    pub encryption: EncryptionPolicy,
+}
+
+/// age encryption: to X25519 recipients only. pgshelf stores no private
+/// key unless the user opts in for scheduled test-restores.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncryptionPolicy {
+    /// `age1...` public keys; empty: not encrypted.
+    pub recipients: Vec<String>,
+}
+
+impl EncryptionPolicy {
+    pub fn enabled(&self) -> bool {
+        !self.recipients.is_empty()
+    }
+}
+
+/// Whether `s` looks like an age X25519 recipient (`age1` + 58 bech32
+/// characters). The engine parses it fully; this catches typos in the form.
+pub fn looks_like_age_recipient(s: &str) -> bool {
+    const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+    let s = s.trim();
+    s.len() == 62
+        && s.starts_with("age1")
+        && s[4..].chars().all(|c| BECH32.contains(c))
 }
 
 /// When and where a database's backups are proven by a real restore.
@@ -173,6 +203,8 @@ impl Default for Policy {
             stall_timeout_secs: 900,
             retention: Tiers::default(),
             test_restore: TestRestorePolicy::default(),
+            destinations: Vec::new(),
+            encryption: EncryptionPolicy::default(),
         }
     }
 }
@@ -209,6 +241,23 @@ impl Policy {
                 "test_restore.restore_server",
                 "is empty. Fix: name a configured server, or leave it unset to restore on the backup's own server",
             ));
+        }
+        for (i, r) in self.encryption.recipients.iter().enumerate() {
+            if !looks_like_age_recipient(r) {
+                return Err(PolicyError::new(
+                    format!("encryption.recipients[{i}]"),
+                    format!("{r:?} is not an age public key. Fix: paste the line that starts with age1 (from `age-keygen -y key.txt`); never the AGE-SECRET-KEY line"),
+                ));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for d in &self.destinations {
+            if !seen.insert(d.as_str()) {
+                return Err(PolicyError::new(
+                    "destinations",
+                    format!("{d:?} is named twice. Fix: name each destination once"),
+                ));
+            }
         }
         if let Format::Directory { jobs } = self.format {
             if jobs == 0 || jobs > MAX_JOBS {

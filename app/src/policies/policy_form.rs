@@ -269,6 +269,9 @@ pub fn policy_from_form(f: &PolicyForm) -> Result<Policy, String> {
                 .map(str::to_owned),
             with_globals: f.test_restore_globals,
         },
+        // TODO(issue 10 UI): the form's destination and recipient fields.
+        destinations: Vec::new(),
+        encryption: Default::default(),
     })
 }
 
