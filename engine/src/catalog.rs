@@ -12,6 +12,8 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
+mod destinations;
+pub use destinations::{DestinationRow, NewDestination};
 mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
 mod put_backs;
@@ -44,6 +46,10 @@ pub enum CatalogError {
     LeaseLost(i64),
     #[error("backup {id} in the catalog cannot be read: {detail}. Fix: restore the catalog from a copy, or delete that row")]
     Corrupt { id: i64, detail: String },
+    #[error("no destination named {0:?}. Fix: pick one from the Destinations page or `pgshelf destination list`")]
+    NoSuchDestination(String),
+    #[error("a destination named {0:?} already exists. Fix: pick another name, or edit that destination")]
+    DuplicateDestination(String),
     #[error("no test-restore with id {0}")]
     NoSuchTestRestore(i64),
     #[error("test-restore {0} was recovered as failed by another pgshelf process: this one did not renew its lease in time (overloaded host, catalog locked, or clock jump). Fix: check the host's load, then run the test-restore again")]
@@ -57,8 +63,10 @@ impl CatalogError {
             CatalogError::NoSuchServer(_)
             | CatalogError::NoSuchBackup(_)
             | CatalogError::NoSuchTestRestore(_)
-            | CatalogError::NoSuchScratch(_) => 404,
+            | CatalogError::NoSuchScratch(_)
+            | CatalogError::NoSuchDestination(_) => 404,
             CatalogError::DuplicateServer(_)
+            | CatalogError::DuplicateDestination(_)
             | CatalogError::LeaseLost(_)
             | CatalogError::TestRestoreLost(_) => 409,
             _ => 500,

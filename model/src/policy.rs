@@ -154,9 +154,7 @@ impl EncryptionPolicy {
 pub fn looks_like_age_recipient(s: &str) -> bool {
     const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
     let s = s.trim();
-    s.len() == 62
-        && s.starts_with("age1")
-        && s[4..].chars().all(|c| BECH32.contains(c))
+    s.len() == 62 && s.starts_with("age1") && s[4..].chars().all(|c| BECH32.contains(c))
 }
 
 /// When and where a database's backups are proven by a real restore.
@@ -384,6 +382,8 @@ pub struct GlobalsPolicy {
     /// `--no-role-passwords`, for managed platforms that hide pg_authid.
     pub no_role_passwords: bool,
     pub retention: Tiers,
+    /// Where the server's globals backups are written (names); empty: `local`.
+    pub destinations: Vec<String>,
 }
 
 impl Default for GlobalsPolicy {
@@ -394,6 +394,7 @@ impl Default for GlobalsPolicy {
             timezone: "UTC".into(),
             no_role_passwords: false,
             retention: Tiers::default(),
+            destinations: Vec::new(),
         }
     }
 }

@@ -343,6 +343,8 @@ pub fn plan_from_form(f: &ServerPlanForm) -> Result<ServerPlan, String> {
             timezone: f.globals_timezone.trim().to_owned(),
             no_role_passwords: f.no_role_passwords,
             retention: tiers_from("globals.retention", &f.globals_retention)?,
+            // TODO(issue 10 UI): the plan form's destination field.
+            destinations: Vec::new(),
         },
         standby,
     })

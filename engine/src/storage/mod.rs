@@ -1,5 +1,12 @@
 //! Where artifacts go: opendal operators built from destination settings,
-//! and the artifact layout.
+//! streaming writers, the artifact layout.
+//!
+//! - `build`: settings -> opendal operator for every kind; part sizes.
+//! - `dav`: WebDAV uploads streamed as one chunked PUT (opendal's WebDAV
+//!   writer takes one write only, which would buffer a whole artifact).
+//! - [`fanout`]: one stream written to several destinations at once.
+//! - [`probe`]: "Test": write, read back, list, delete a probe object.
+//! - [`ssh`]: SFTP host keys: scanned, shown, trusted.
 //!
 //! ```text
 //! <root>/<server>/<database>/<UTC timestamp>-<backup id>/
@@ -8,9 +15,22 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use opendal::{ErrorKind, Operator};
+
+use crate::secrets::Secret;
+use model::destination::DestinationSettings;
+
+mod build;
+mod dav;
+pub mod fanout;
+pub mod probe;
+pub mod ssh;
+
+pub use build::part_size;
+pub use dav::DavWriter;
 
 /// What can go wrong with a destination.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +43,14 @@ pub enum StorageError {
     Io { dest: String, detail: String },
     #[error("destination {dest} is misconfigured: {detail}")]
     Config { dest: String, detail: String },
+    #[error("the SSH host key of {dest} changed: pgshelf trusts {expected}, the server now shows {actual}. Fix: if the server was rebuilt, confirm the new key on the Destinations page (Test, then trust it); otherwise someone may be intercepting the connection: do not trust it")]
+    HostKeyChanged {
+        dest: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("every destination failed: {detail}")]
+    AllCopiesFailed { detail: String },
 }
 
 impl StorageError {
@@ -32,7 +60,9 @@ impl StorageError {
             StorageError::NotWritable { .. }
             | StorageError::NoSpace { .. }
             | StorageError::Config { .. } => 507,
-            StorageError::Io { .. } => 502,
+            StorageError::Io { .. }
+            | StorageError::HostKeyChanged { .. }
+            | StorageError::AllCopiesFailed { .. } => 502,
         }
     }
 }
@@ -40,18 +70,41 @@ impl StorageError {
 /// A configured destination. Its operator is built on use, so a destination
 /// that is missing or unwritable fails the run that needs it, with the cause,
 /// instead of stopping pgshelf from starting.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Destination {
-    /// Short name recorded with each backup (`local`).
+    /// Short name recorded with each copy (`local`, `offsite-s3`).
     pub name: String,
-    /// Human description (`local:/var/lib/pgshelf/backups`), never with secrets.
+    /// Human description (`local:/var/lib/pgshelf/backups`,
+    /// `s3://bucket/prefix (endpoint)`), never with secrets.
     pub describe: String,
-    root: PathBuf,
+    place: Place,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Destination")
+            .field("name", &self.name)
+            .field("describe", &self.describe)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+enum Place {
+    /// A directory on this host: writes are fsynced and renamed into place.
+    Local(PathBuf),
+    /// Anything opendal reaches over the network.
+    Remote(Arc<build::Remote>),
 }
 
 impl Destination {
-    /// A directory on the local disk.
+    /// A directory on the local disk: the built-in `local` destination.
     pub fn local(root: &Path) -> Destination {
+        Destination::local_named(model::destination::LOCAL, root)
+    }
+
+    /// A directory on the local disk under another name.
+    pub fn local_named(name: &str, root: &Path) -> Destination {
         let root: PathBuf = if root.is_absolute() {
             root.to_owned()
         } else {
@@ -60,16 +113,95 @@ impl Destination {
                 .unwrap_or_else(|_| root.to_owned())
         };
         Destination {
-            name: "local".into(),
+            name: name.into(),
             describe: format!("local:{}", root.display()),
-            root,
+            place: Place::Local(root),
+        }
+    }
+
+    /// A destination from its stored settings and (opened) secret. `work`
+    /// is a private directory for files a client needs on disk (an SSH key
+    /// while connected).
+    pub fn configured(
+        name: &str,
+        settings: &DestinationSettings,
+        root: &str,
+        concurrency: u32,
+        secret: Option<Secret>,
+        work: &Path,
+    ) -> Destination {
+        let describe = settings.describe(root);
+        if let DestinationSettings::Local { path } = settings {
+            let dir = Path::new(path).join(root.trim_matches('/'));
+            return Destination {
+                name: name.into(),
+                describe,
+                place: Place::Local(dir),
+            };
+        }
+        Destination {
+            name: name.into(),
+            describe,
+            place: Place::Remote(Arc::new(build::Remote::new(
+                settings.clone(),
+                root,
+                concurrency,
+                secret,
+                work,
+            ))),
         }
     }
 
     /// The opendal operator for this destination.
     pub fn operator(&self) -> Result<Operator, StorageError> {
-        let builder = opendal::services::Fs::default().root(&self.root.to_string_lossy());
-        Operator::new(builder).map_err(|e| self.error(e))
+        match &self.place {
+            Place::Local(root) => {
+                let builder = opendal::services::Fs::default().root(&root.to_string_lossy());
+                Operator::new(builder).map_err(|e| self.error(e))
+            }
+            Place::Remote(r) => r.operator().map_err(|e| self.error(e)),
+        }
+    }
+
+    /// Parallel part uploads per file.
+    pub fn concurrency(&self) -> usize {
+        match &self.place {
+            Place::Local(_) => 1,
+            Place::Remote(r) => r.concurrency(),
+        }
+    }
+
+    /// Opens a streaming writer for `path`. `expected` (bytes, a guess from
+    /// earlier backups) sizes multipart uploads so the largest artifact fits
+    /// the service's part-count limit; memory stays at part size times
+    /// concurrency whatever the size.
+    pub async fn writer(&self, path: &str, expected: u64) -> Result<FileWriter, StorageError> {
+        if let Place::Remote(r) = &self.place {
+            if r.streams_put() {
+                return r
+                    .dav_writer(path)
+                    .await
+                    .map(FileWriter::Dav)
+                    .map_err(|e| self.error(e));
+            }
+        }
+        let op = self.operator()?;
+        let part = build::part_size(expected);
+        let mut w = op
+            .writer_with(path)
+            .chunk(part)
+            .concurrent(self.concurrency());
+        if matches!(&self.place, Place::Remote(r) if r.is_gcs()) {
+            // GCS's resumable upload (the only chunked one) needs this.
+            w = w.if_not_exists(true);
+        }
+        let w = w.await.map_err(|e| self.error(e))?;
+        Ok(FileWriter::Opendal(w))
+    }
+
+    /// A directory on this host (writes fsynced and renamed into place).
+    pub fn is_local(&self) -> bool {
+        matches!(self.place, Place::Local(_))
     }
 
     /// Maps an opendal error to a cause.
@@ -120,15 +252,24 @@ impl Destination {
         Ok(())
     }
 
-    /// Removes an artifact directory and everything under it.
     /// Writes `path` whole or not at all: under a temporary name, then
     /// renamed; on local storage the file and its directory are fsynced, so
     /// the artifact survives a power cut once this returns.
     pub async fn write_atomic(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
         let op = self.operator()?;
+        let Place::Local(root) = &self.place else {
+            // Object stores make an object visible whole or not at all;
+            // a WebDAV PUT and an SFTP upload of one small file are one
+            // request. Renaming is not offered by every service.
+            return op
+                .write(path, bytes)
+                .await
+                .map(|_| ())
+                .map_err(|e| self.error(e));
+        };
         let tmp = format!("{path}.partial");
         op.write(&tmp, bytes).await.map_err(|e| self.error(e))?;
-        let local = |p: &str| self.root.join(p.trim_start_matches('/'));
+        let local = |p: &str| root.join(p.trim_start_matches('/'));
         let io = |e: std::io::Error| StorageError::Io {
             dest: self.describe.clone(),
             detail: format!("{path}: {e}"),
@@ -145,6 +286,7 @@ impl Destination {
         Ok(())
     }
 
+    /// Removes an artifact directory and everything under it.
     pub async fn remove_artifact(&self, dir: &str) -> Result<(), StorageError> {
         let dir = if dir.ends_with('/') {
             dir.to_owned()
@@ -247,5 +389,34 @@ mod tests {
         let err = bad.preflight().await.unwrap_err();
         assert!(matches!(err, StorageError::NotWritable { .. }), "{err}");
         assert!(err.to_string().contains("Fix:"));
+    }
+}
+
+/// A streaming writer of one file on one destination.
+pub enum FileWriter {
+    Opendal(opendal::Writer),
+    Dav(DavWriter),
+}
+
+impl FileWriter {
+    pub async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), opendal::Error> {
+        match self {
+            FileWriter::Opendal(w) => w.write(chunk).await,
+            FileWriter::Dav(w) => w.write(chunk).await,
+        }
+    }
+    /// Completes the file; only then may it be listed.
+    pub async fn close(&mut self) -> Result<(), opendal::Error> {
+        match self {
+            FileWriter::Opendal(w) => w.close().await.map(|_| ()),
+            FileWriter::Dav(w) => w.close().await,
+        }
+    }
+    /// Gives up: a multipart upload is aborted, a partial file removed.
+    pub async fn abort(&mut self) -> Result<(), opendal::Error> {
+        match self {
+            FileWriter::Opendal(w) => w.abort().await,
+            FileWriter::Dav(w) => w.abort().await,
+        }
     }
 }
