@@ -17,8 +17,10 @@
 //! Every server has `start() -> Self` (a random free port on 127.0.0.1, a
 //! fresh directory `/tmp/pgshelf-testkit-<euid>/storage/<kind>-XXXXXX/`
 //! holding its data and its log, ready when it answers), `stop(&mut self)`
-//! (abrupt: SIGKILL to its process group, like a crash; in-flight requests are
-//! cut off, the data stays), `restart(&mut self)` (same port, same data: for
+//! (abrupt: SIGKILL to its process group and to every descendant, like a
+//! crash; in-flight requests and open SSH sessions are cut off, the data
+//! stays; azurite alone gets SIGTERM first, as it loses containers made in
+//! the last seconds otherwise), `restart(&mut self)` (same port, same data: for
 //! "the server went away mid-upload and came back"), `log()`, and `Drop`
 //! (stop, then remove the directory). Directories of killed test processes
 //! are swept (their server's process group killed) when the next process
@@ -66,7 +68,10 @@
 //!   the server's line there. `/root/.ssh` is never touched. Every failure
 //!   (unknown or changed host key, refused key, server down) surfaces in
 //!   opendal as `Unexpected` "failed to connect to the remote host"; the
-//!   detail is only in ssh's own log. The first operation connects; building
+//!   detail is only in ssh's own log. sshd's per-connection processes leave
+//!   its process group (setsid), so killing the group alone would leave live
+//!   sessions serving a "stopped" server: testkit kills the descendants too.
+//!   The first operation connects; building
 //!   the operator does not. opendal's ssh also keeps its control socket under
 //!   `$XDG_STATE_HOME` or `$HOME/.local/state`.
 //! * **Azure Blob** (`services::Azblob`): `endpoint(http://127.0.0.1:P/devstoreaccount1)`
@@ -357,9 +362,19 @@ impl Proc {
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }
+            // Descendants that left the group (sshd's per-connection
+            // processes call setsid) are found before the group dies, while
+            // they are still its children.
+            let strays = descendants(child.id());
             // SAFETY: as above; the whole group, whatever is left of it.
             unsafe {
                 libc::kill(-pgid, libc::SIGKILL);
+            }
+            for pid in strays {
+                // SAFETY: kill(2) on a process that descended from our server a moment ago.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGKILL);
+                }
             }
             let _ = child.wait();
             // The group's other members die with it; give the kernel a moment
@@ -410,6 +425,42 @@ impl Drop for Proc {
             let _ = dir.close();
         }
     }
+}
+
+/// Every live descendant of `root` (not `root` itself), from `/proc`.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // Fields after `(comm)`: state, ppid, ...
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        for &(pid, ppid) in &parent_of {
+            if ppid == p && !found.contains(&pid) {
+                found.push(pid);
+            }
+        }
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 fn tcp_open(port: u16) -> bool {
@@ -642,6 +693,8 @@ pub struct SftpServer {
     /// The server's host key as `ssh-keyscan` prints it without the host:
     /// `ssh-ed25519 AAAA...`.
     pub host_public_key: String,
+    /// Its fingerprint as `ssh-keygen -l` prints it: `SHA256:...`.
+    pub host_fingerprint: String,
     /// An absolute directory the user may write: the client's root.
     pub root: String,
     proc: Proc,
@@ -716,11 +769,29 @@ impl SftpServer {
             private_key,
             private_key_path: client_key,
             host_public_key: String::new(),
+            host_fingerprint: String::new(),
             root: data.to_string_lossy().into_owned(),
             proc,
         };
         s.host_public_key = s.read_host_key();
+        s.host_fingerprint = s.read_fingerprint();
         s
+    }
+
+    fn read_fingerprint(&self) -> String {
+        let keygen = system_bin("/usr/bin/ssh-keygen", "openssh-client");
+        let out = Command::new(&keygen)
+            .arg("-l")
+            .arg("-f")
+            .arg(self.proc.dir_path.join("host_ed25519.pub"))
+            .output()
+            .unwrap_or_else(|e| panic!("testkit: cannot run {}: {e}", keygen.display()));
+        // `256 SHA256:... comment (ED25519)`
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
     }
 
     fn read_host_key(&self) -> String {
@@ -751,6 +822,7 @@ impl SftpServer {
         self.proc.kill();
         new_host_key(&self.proc.dir_path);
         self.host_public_key = self.read_host_key();
+        self.host_fingerprint = self.read_fingerprint();
         self.proc.restart();
     }
 

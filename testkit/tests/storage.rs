@@ -158,9 +158,33 @@ async fn s3_roundtrip_multipart_and_faults() {
     assert!(err.to_string().contains("NoSuchBucket"), "{err}");
 
     survives_restart(&op, "probe/kept", || s.restart()).await;
+
+    // The server disappears in the middle of a multipart upload, then returns.
+    let mut w = op.writer_with("probe/cut.bin").chunk(CHUNK).await.unwrap();
+    let data = pattern(BIG, 11);
+    w.write(data[..CHUNK + (1 << 20)].to_vec())
+        .await
+        .expect("first part");
     s.stop();
-    let err = op.read("probe/none").await.expect_err("stopped server");
-    assert_ne!(err.kind(), ErrorKind::NotFound, "{err}");
+    let failed = match w.write(data[CHUNK + (1 << 20)..].to_vec()).await {
+        Err(e) => e,
+        Ok(()) => w.close().await.expect_err("upload to a stopped server"),
+    };
+    assert!(
+        failed.to_string().contains("127.0.0.1"),
+        "the error names the endpoint: {failed}"
+    );
+    let _ = w.abort().await;
+    s.restart();
+    let err = op
+        .stat("probe/cut.bin")
+        .await
+        .expect_err("no partial object");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    op.write("probe/after.bin", data.clone())
+        .await
+        .expect("write after restart");
+    assert_eq!(op.read("probe/after.bin").await.unwrap().to_vec(), data);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,6 +266,17 @@ async fn sftp_roundtrip_and_host_keys() {
         .private_key
         .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
     assert!(s.host_public_key.starts_with("ssh-ed25519 "));
+    assert!(s.host_fingerprint.starts_with("SHA256:"));
+    // What a client sees on first contact is the key testkit reports.
+    let scan = std::process::Command::new("ssh-keyscan")
+        .args(["-p", &s.port.to_string(), "-t", "ed25519", &s.host])
+        .output()
+        .expect("run ssh-keyscan");
+    let scanned = String::from_utf8_lossy(&scan.stdout);
+    assert!(
+        scanned.lines().any(|l| l.trim() == s.known_hosts_line()),
+        "ssh-keyscan printed {scanned}"
+    );
 
     // Unknown host: strict checking refuses.
     let err = sftp_operator(&s)
@@ -260,12 +295,25 @@ async fn sftp_roundtrip_and_host_keys() {
 
     let op = sftp_operator(&s);
     survives_restart(&op, "probe/kept", || s.restart()).await;
+    // stop() cuts live sessions too (sshd's per-connection processes leave
+    // its process group): the pooled connection of `op` is gone.
+    op.write("probe/live", b"x".to_vec())
+        .await
+        .expect("connected");
+    s.stop();
+    let err = op
+        .write("probe/live2", b"x".to_vec())
+        .await
+        .expect_err("a stopped SFTP server must not answer");
+    drop(err);
+    s.restart();
     drop(op);
 
     // Changed host key: refused until trusted again.
     let old = s.host_public_key.clone();
     s.rotate_host_key();
     assert_ne!(s.host_public_key, old);
+    assert!(!known.contains(&s.host_public_key));
     let err = sftp_operator(&s)
         .read("probe/none")
         .await
