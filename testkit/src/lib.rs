@@ -1,7 +1,8 @@
 //! # Layout
 //!
-//! Throwaway PostgreSQL servers on loopback for pgshelf's tests (and, later,
-//! throwaway storage servers). Everything lives in this one file:
+//! Throwaway PostgreSQL servers on loopback for pgshelf's tests, and
+//! throwaway storage servers ([`storage`]). The PostgreSQL part lives in this
+//! one file:
 //!
 //! | item | what |
 //! |---|---|
@@ -15,6 +16,7 @@
 //! | [`closed_port`] | a loopback port nothing listens on |
 //! | [`pki`] | test certificates: a CA, server certificates for `localhost`, a client certificate, an unrelated CA |
 //! | [`start_ssl`] | a private SSL-only server (`hostssl` lines only), stopped when dropped |
+//! | [`storage`] (`storage.rs`) | S3 (rclone), WebDAV (wsgidav), SFTP (sshd), Azure Blob (azurite), GCS (fake-gcs-server) servers on loopback, and the opendal settings each needs |
 //!
 //! ```no_run
 //! for major in testkit::majors_under_test() {
@@ -108,6 +110,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
+
+pub mod storage;
 
 /// The superuser every test server is created with.
 pub const SUPERUSER: &str = "postgres";
