@@ -9,7 +9,10 @@
 //! - [`secrets`]: the instance key and sealed credentials; [`secrets::Secret`] never prints.
 //! - [`servers`]: server settings as users enter them (validation, `postgres://` URLs).
 //! - [`pg`]: client tools by major version, probing servers, argument vectors.
-//! - [`storage`]: destinations (opendal) and the artifact layout.
+//! - [`storage`]: destinations (opendal operators of every kind, the streamed WebDAV
+//!   PUT, the fan-out writer to several copies, probes, SSH host keys) and the artifact layout.
+//! - [`destinations`]: destinations as users manage them (sealed secrets, tests, host
+//!   keys, pgshelf.toml), resolving a policy's names, a backup's copies, the copier, import.
 //! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
 //! - [`schedule`]: the scheduler worker (ticks with a controllable clock), schedule status.
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
@@ -33,6 +36,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod compare;
+pub mod destinations;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
 pub mod pg;
@@ -96,6 +100,8 @@ pub enum Error {
     Compare(#[from] compare::CompareError),
     #[error(transparent)]
     Restore(#[from] restore::RestoreError),
+    #[error(transparent)]
+    Destinations(#[from] destinations::DestinationsError),
     #[error("{0}")]
     Conflict(String),
     #[error("cannot create {path}: {detail}. Fix: make the data directory writable, or set PGSHELF_DATA")]
@@ -117,6 +123,7 @@ impl Error {
             Error::Proof(e) => e.status(),
             Error::Compare(e) => e.status(),
             Error::Restore(e) => e.status(),
+            Error::Destinations(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,
         }
@@ -254,13 +261,25 @@ impl Engine {
             .await?
             .with_lease(cfg.lease);
         let destination = Destination::local(&cfg.backup_dir);
+        // SFTP destinations: pgshelf's own known_hosts and ssh settings.
+        if let Err(e) = storage::ssh::setup(&cfg.data_dir.join("ssh")) {
+            tracing::warn!("cannot set up ssh for SFTP destinations: {e}");
+        }
+        let registry = destinations::Registry::new(
+            catalog.clone(),
+            key.clone(),
+            destination.clone(),
+            cfg.spool_dir.join("keys"),
+        );
         let tools = ToolFinder {
             dirs: cfg.pg_bin_dirs.clone(),
             search_system: cfg.search_system_tools,
         };
         let ctx = RunContext {
             catalog: catalog.clone(),
+            copies: Arc::new(storage::fanout::CopySet::new(vec![destination.clone()])),
             destination,
+            registry,
             tools,
             zstd: cfg.zstd,
             spool_dir: cfg.spool_dir.clone(),

@@ -339,4 +339,34 @@ impl Catalog {
         .fetch_optional(self.pool())
         .await?)
     }
+
+    /// Policies and server plans that name `destination`, in words
+    /// (`prod/app`, `prod (globals)`, `prod (default policy)`).
+    pub async fn destination_users(&self, destination: &str) -> Result<Vec<String>, CatalogError> {
+        Ok(sqlx::query_scalar(
+            "SELECT s.name || CASE WHEN p.database = '' THEN ' (default policy)' ELSE '/' || p.database END \
+             FROM policies p JOIN servers s ON s.id = p.server_id, json_each(p.body, '$.destinations') j \
+             WHERE j.value = ?1 \
+             UNION ALL \
+             SELECT s.name || ' (globals)' FROM server_plans g JOIN servers s ON s.id = g.server_id, \
+             json_each(g.body, '$.globals.destinations') j WHERE j.value = ?1",
+        )
+        .bind(destination)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Good backups whose only complete copy is on `destination`.
+    pub async fn only_on(&self, destination: &str) -> Result<i64, CatalogError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM backup_copies c JOIN backups b ON b.id = c.backup_id \
+             WHERE c.destination = ?1 AND c.status = 'complete' \
+             AND b.status IN ('succeeded', 'verified', 'suspect') \
+             AND NOT EXISTS (SELECT 1 FROM backup_copies o WHERE o.backup_id = c.backup_id \
+                             AND o.destination <> ?1 AND o.status = 'complete')",
+        )
+        .bind(destination)
+        .fetch_one(self.pool())
+        .await?)
+    }
 }

@@ -146,7 +146,13 @@ impl Progress {
 #[derive(Clone)]
 pub struct RunContext {
     pub catalog: Catalog,
+    /// The built-in destination; during a run, the run's first live copy.
     pub destination: Destination,
+    /// Every configured destination, by name.
+    pub registry: crate::destinations::Registry,
+    /// The destinations of this run and which have failed (one run's
+    /// context is a clone with its own set).
+    pub copies: Arc<crate::storage::fanout::CopySet>,
     pub tools: ToolFinder,
     pub zstd: ZstdSettings,
     /// Where directory-format dumps are spooled.
