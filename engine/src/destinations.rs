@@ -575,3 +575,62 @@ pub(crate) async fn copy_artifact(
     to.write_atomic(&manifest, body.to_vec()).await?;
     Ok(total + body.len() as u64)
 }
+
+/// Removes a backup's files from every destination that holds a copy
+/// (storage first; each copy is marked pruned once its files are gone).
+/// For backups from before copies were recorded, the local destination
+/// its location names.
+pub(crate) async fn remove_copies(
+    ctx: &crate::pipeline::RunContext,
+    row: &crate::catalog::Backup,
+) -> Result<(), String> {
+    let copies = ctx
+        .catalog
+        .copies(row.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if copies.is_empty() {
+        let local = ctx.registry.local();
+        let prefix = format!("{}/", local.describe);
+        return match row.location.as_deref().and_then(|l| l.strip_prefix(&prefix)) {
+            Some(dir) => local.remove_artifact(dir).await.map_err(|e| e.to_string()),
+            None if row.location.is_none() => Ok(()),
+            None => Err(format!(
+                "its artifact is at {:?}, not on the current local destination {}; remove it there by hand",
+                row.location.as_deref().unwrap_or("(unknown)"),
+                local.describe
+            )),
+        };
+    }
+    let mut errors = Vec::new();
+    for c in copies.iter().filter(|c| c.status != CopyStatus::Pruned) {
+        let removed = match ctx.registry.get(&c.destination).await {
+            Ok(dest) => dest
+                .remove_artifact(&c.dir)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match removed {
+            Ok(()) => {
+                ctx.catalog
+                    .put_copy(
+                        row.id,
+                        &c.destination,
+                        &c.dir,
+                        CopyStatus::Pruned,
+                        c.bytes,
+                        None,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Err(e) => errors.push(format!("{}: {e}", c.destination)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}

@@ -280,6 +280,7 @@ impl Engine {
             copies: Arc::new(storage::fanout::CopySet::new(vec![destination.clone()])),
             destination,
             registry,
+            size_hint: 0,
             tools,
             zstd: cfg.zstd,
             spool_dir: cfg.spool_dir.clone(),
@@ -711,12 +712,12 @@ impl Engine {
                 row.status
             )));
         }
-        if let Some(loc) = &row.location {
-            let prefix = format!("{}/", self.inner.ctx.destination.describe);
-            if let Some(dir) = loc.strip_prefix(&prefix) {
-                self.inner.ctx.destination.remove_artifact(dir).await?;
-            }
-        }
+        destinations::remove_copies(&self.inner.ctx, &row)
+            .await
+            .map_err(|detail| StorageError::Io {
+                dest: "storage".into(),
+                detail,
+            })?;
         Ok(self.inner.catalog.delete_backup(id).await?)
     }
 

@@ -369,4 +369,26 @@ impl Catalog {
         .fetch_one(self.pool())
         .await?)
     }
+
+    /// Stored bytes of the newest good backup of a target (0: none).
+    pub async fn last_good_size(
+        &self,
+        server_id: i64,
+        target: &model::backup::Target,
+    ) -> Result<u64, CatalogError> {
+        let (kind, database) = match target {
+            model::backup::Target::Globals => ("globals", ""),
+            model::backup::Target::Database(d) => ("database", d.as_str()),
+        };
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT stored_bytes FROM backups WHERE server_id = ? AND kind = ? AND database = ? \
+             AND status IN ('succeeded', 'verified', 'suspect') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(server_id)
+        .bind(kind)
+        .bind(database)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(size.unwrap_or(0).max(0) as u64)
+    }
 }
