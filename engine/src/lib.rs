@@ -226,6 +226,8 @@ pub(crate) struct Inner {
     proof: proof::TestRestorer,
     /// The `restorer` worker and restore settings.
     restore: restore::facade::RestoreState,
+    /// The `copier` worker (failed copies copied again from a complete one).
+    copier: destinations::Copier,
 }
 
 impl Engine {
@@ -328,6 +330,7 @@ impl Engine {
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 proof: proof::TestRestorer::default(),
                 restore: restore::facade::RestoreState::new(&cfg.restore_maintenance_work_mem),
+                copier: destinations::Copier::default(),
             }),
         };
         engine.recover_interrupted().await?;
@@ -731,6 +734,7 @@ impl Engine {
                 .status_named("discovery", "database(s) appeared or disappeared"),
             self.inner.proof.status(),
             self.inner.restore.restorer.status(),
+            self.inner.copier.status(),
         ]
     }
 }
