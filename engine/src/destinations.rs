@@ -573,7 +573,7 @@ pub(crate) async fn copy_artifact(
     }
     let body = src.read(&manifest).await.map_err(|e| from.error(e))?;
     to.write_atomic(&manifest, body.to_vec()).await?;
-    Ok(total + body.len() as u64)
+    Ok(total)
 }
 
 /// Removes a backup's files from every destination that holds a copy
@@ -781,8 +781,8 @@ impl crate::Engine {
 
 impl crate::Engine {
     /// Reads every `manifest.json` under a destination and records the
-    /// backups the catalog does not have (same server name, database, kind
-    /// and start time count as known; a known backup without a copy row
+    /// backups the catalog does not have (a backup recorded with the same
+    /// artifact folder counts as known; a known backup without a copy row
     /// for this destination gets one). A fresh pgshelf pointed at an old
     /// bucket then lists its backups and restores from them.
     pub async fn import_catalog(&self, name: &str) -> Result<ImportReport, crate::Error> {
@@ -833,12 +833,7 @@ impl crate::Engine {
                 m.database.clone()
             };
             let stored: u64 = m.files.iter().map(|f| f.size).sum();
-            if let Some(id) = self
-                .inner
-                .catalog
-                .backup_by_origin(&m.server, &database, &kind, m.started_at)
-                .await?
-            {
+            if let Some(id) = self.inner.catalog.backup_by_dir(&dir).await? {
                 report.known += 1;
                 let has = self
                     .inner

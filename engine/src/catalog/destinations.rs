@@ -319,23 +319,16 @@ impl Catalog {
         .await?)
     }
 
-    /// The backup already recorded for this manifest, if any: same server
-    /// name, database, kind and start time.
-    pub async fn backup_by_origin(
-        &self,
-        server_name: &str,
-        database: &str,
-        kind: &str,
-        started_at: DateTime<Utc>,
-    ) -> Result<Option<i64>, CatalogError> {
+    /// The backup already recorded for an artifact folder, if any: a copy
+    /// in that folder, or a location ending in it (folders carry the UTC
+    /// time and the backup id, so they do not collide).
+    pub async fn backup_by_dir(&self, dir: &str) -> Result<Option<i64>, CatalogError> {
         Ok(sqlx::query_scalar(
-            "SELECT id FROM backups WHERE server_name = ? AND database = ? AND kind = ? AND started_at = ? \
-             ORDER BY id LIMIT 1",
+            "SELECT backup_id FROM backup_copies WHERE dir = ?1 \
+             UNION SELECT id FROM backups WHERE location IS NOT NULL AND substr(location, -length(?1)) = ?1 \
+             LIMIT 1",
         )
-        .bind(server_name)
-        .bind(database)
-        .bind(kind)
-        .bind(started_at)
+        .bind(dir)
         .fetch_optional(self.pool())
         .await?)
     }

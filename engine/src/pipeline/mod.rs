@@ -307,22 +307,22 @@ pub async fn run(
         (r as i64, s as i64)
     };
     match result {
-        Ok(verdict) => match ctx
-            .catalog
-            .finish(
-                job.backup_id,
-                verdict.status,
-                &Outcome {
-                    verification: (!verdict.reasons.is_empty()).then(|| verdict.reasons.join("\n")),
-                    ..facts
-                },
-            )
-            .await
-        {
-            Ok(row) => {
-                copies_done(ctx, job.backup_id, &dir, facts.stored_bytes.max(0) as u64).await;
-                Ok(row)
-            }
+        Ok(verdict) => match {
+            // Copies first: a reader that sees the row finished sees its copies.
+            copies_done(ctx, job.backup_id, &dir, facts.stored_bytes.max(0) as u64).await;
+            ctx.catalog
+                .finish(
+                    job.backup_id,
+                    verdict.status,
+                    &Outcome {
+                        verification: (!verdict.reasons.is_empty())
+                            .then(|| verdict.reasons.join("\n")),
+                        ..facts
+                    },
+                )
+                .await
+        } {
+            Ok(row) => Ok(row),
             Err(e) => {
                 // Recovered by another process meanwhile (lease lost): the
                 // row says failed, so the artifact must not stay either.
