@@ -533,3 +533,61 @@ async fn a_stored_file_that_no_longer_matches_its_manifest() {
     assert!(err.contains("does not match its manifest"), "{err}");
     pg.drop_database(&db);
 }
+
+/// Retention prunes a backup from every destination that holds a copy.
+#[tokio::test]
+async fn retention_prunes_every_copy() {
+    use chrono::TimeZone;
+    let major = major();
+    let pg = testkit::server(major);
+    let db = fixture(pg, "dest_prune");
+    let s3 = S3Server::start();
+    let env = engine_with(&[major], |c| c.min_backups_kept = 1).await;
+    let e = &env.engine;
+    let server = e.add_server(input("main", pg)).await.unwrap();
+    e.add_destination(dest(
+        "s3",
+        s3_settings(&s3, &s3.bucket),
+        &s3.secret_access_key,
+        "r",
+    ))
+    .await
+    .unwrap();
+    let mut policy = policy_to(&["s3", "local"]);
+    policy.retention = model::retention::Tiers {
+        hourly: 0,
+        daily: 1,
+        weekly: 0,
+        monthly: 0,
+        yearly: 0,
+    };
+    e.set_policy(server.id, Some(&db), &policy).await.unwrap();
+    let old = e.backup_now(server.id, &db, "test").await.unwrap();
+    let pool = catalog_pool(&env).await;
+    backdate(
+        &pool,
+        old.id,
+        Utc.with_ymd_and_hms(2026, 1, 1, 3, 0, 0).unwrap(),
+    )
+    .await;
+    pool.close().await;
+    let new = e.backup_now(server.id, &db, "test").await.unwrap();
+    assert!(new.status.is_good());
+    let old = e.backup(old.id).await.unwrap();
+    assert!(old.pruned_at.is_some(), "{old:?}");
+    let copies = e.backup_copies(old.id).await.unwrap();
+    assert_eq!(copies.len(), 2);
+    assert!(
+        copies.iter().all(|c| c.status == CopyStatus::Pruned),
+        "{copies:?}"
+    );
+    // Only the new backup is left on the bucket and on disk.
+    let seen = e.import_catalog("s3").await.unwrap();
+    assert_eq!((seen.manifests, seen.known), (1, 1), "{seen:?}");
+    let manifests = files_under(&env.backups)
+        .into_iter()
+        .filter(|p| p.ends_with("manifest.json"))
+        .count();
+    assert_eq!(manifests, 1);
+    pg.drop_database(&db);
+}
