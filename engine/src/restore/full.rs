@@ -36,6 +36,9 @@ pub struct Artifact {
     pub manifest: RestoreManifest,
     /// Its directory on the destination, ending in `/`.
     pub dir: String,
+    /// The identity that decrypts it (encrypted artifacts), given for this
+    /// restore only.
+    pub identity: Option<crate::crypt::Identity>,
 }
 
 impl Artifact {
@@ -44,7 +47,20 @@ impl Artifact {
             destination: &engine.inner.ctx.destination,
             dir: &self.dir,
             manifest: &self.manifest,
+            identity: self.identity.as_ref(),
         }
+    }
+
+    /// Takes the identity for this restore: fails at once when the
+    /// artifact is encrypted and it is missing or matches none of the
+    /// manifest's recipients, before any work.
+    pub fn with_identity(
+        mut self,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<Artifact, RestoreError> {
+        fetch::check_identity(&self.manifest, identity.as_ref())?;
+        self.identity = identity;
+        Ok(self)
     }
 }
 
@@ -96,6 +112,7 @@ impl Engine {
             backup,
             manifest,
             dir,
+            identity: None,
         })
     }
 
