@@ -184,7 +184,10 @@ impl Identity {
 
     /// The `age1...` recipients this identity decrypts for.
     pub fn recipients(&self) -> Vec<String> {
-        self.keys.iter().map(|k| k.to_public().to_string()).collect()
+        self.keys
+            .iter()
+            .map(|k| k.to_public().to_string())
+            .collect()
     }
 
     /// The identity file text (`AGE-SECRET-KEY-1...` lines): a secret, to
@@ -392,7 +395,9 @@ mod tests {
     use std::process::Command;
 
     fn data() -> Vec<u8> {
-        (0..300_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect()
+        (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect()
     }
 
     fn encrypt(plain: &[u8], r: &Recipients) -> Vec<u8> {
@@ -458,7 +463,8 @@ mod tests {
         assert!(!msg.contains(&secret_line[15..]), "{msg}");
         let e = Recipients::parse(&["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA".into()]).unwrap_err();
         assert!(
-            e.to_string().contains("paste the line that starts with age1"),
+            e.to_string()
+                .contains("paste the line that starts with age1"),
             "{e}"
         );
         assert!(matches!(
@@ -466,7 +472,10 @@ mod tests {
             Err(CryptError::NoRecipients)
         ));
         // An identity file with a damaged key: the line number, not the text.
-        let broken = format!("# created: now\n{}x\n", &secret_line[..secret_line.len() - 1]);
+        let broken = format!(
+            "# created: now\n{}x\n",
+            &secret_line[..secret_line.len() - 1]
+        );
         let e = Identity::parse(&broken).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("line 2"), "{msg}");

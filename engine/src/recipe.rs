@@ -243,14 +243,19 @@ mod tests {
         });
         let r = recipe(&m, None).join("\n");
         assert!(r.contains("age1example"), "{r}");
-        let dec = r.find("age -d -i key.txt -o dump.zst dump.zst.age").expect(&r);
+        let dec = r
+            .find("age -d -i key.txt -o dump.zst dump.zst.age")
+            .expect(&r);
         let unz = r.find("zstd -d dump.zst -o dump.custom").expect(&r);
         assert!(dec < unz, "{r}");
         assert!(!r.contains("| pg_restore"), "never a pipe: {r}");
         m.format = "directory".into();
         m.files[0].path = "dump/toc.dat.zst.age".into();
         let r = recipe(&m, None).join("\n");
-        assert!(r.contains("for f in dump/*.age") && r.contains("age -d -i key.txt"), "{r}");
+        assert!(
+            r.contains("for f in dump/*.age") && r.contains("age -d -i key.txt"),
+            "{r}"
+        );
     }
 
     #[test]

@@ -108,8 +108,7 @@ async fn encrypted_backups_restore_only_with_their_identity() {
             // is not a zstd stream as stored.
             let dir = artifact_dir(&env, &row);
             let m: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap())
-                    .unwrap();
+                serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
             assert_eq!(m["encryption"]["method"], "age", "{label}");
             assert_eq!(
                 m["encryption"]["recipients"],
@@ -135,6 +134,31 @@ async fn encrypted_backups_restore_only_with_their_identity() {
             }
             if !directory {
                 assert!(dir.join("dump.zst.age").exists(), "{label}");
+                // A download decrypted with the identity is the zstd file.
+                use futures::StreamExt;
+                let mut stream = env
+                    .engine
+                    .open_artifact_decrypted(row.id, "dump.zst.age", id.clone())
+                    .await
+                    .unwrap();
+                let mut zst = Vec::new();
+                while let Some(chunk) = stream.next().await {
+                    zst.extend_from_slice(&chunk.unwrap());
+                }
+                let raw = zstd::decode_all(&zst[..]).unwrap();
+                assert_eq!(raw.len() as u64, files[0]["raw_size"].as_u64().unwrap());
+                let e = env
+                    .engine
+                    .open_artifact_decrypted(row.id, "dump.zst.age", Identity::generate())
+                    .await
+                    .err()
+                    .unwrap();
+                assert!(e.to_string().contains("encrypted to other keys"), "{e}");
+                // The file list says it is served encrypted.
+                let listed = env.engine.artifact_files(row.id).await.unwrap();
+                assert!(listed
+                    .iter()
+                    .any(|f| f.path == "dump.zst.age" && f.encrypted));
             }
 
             // The right identity restores the table into scratch.
@@ -254,7 +278,11 @@ async fn test_restores_use_a_given_or_stored_identity() {
 
         // No identity, none stored: recorded as failed, with the fix.
         let t = prove(None, row.id).await;
-        assert_eq!(t.status, TestRestoreStatus::Failed, "PostgreSQL {major}: {t:?}");
+        assert_eq!(
+            t.status,
+            TestRestoreStatus::Failed,
+            "PostgreSQL {major}: {t:?}"
+        );
         let cause = t.cause().unwrap_or_default();
         assert!(
             cause.contains("encrypted (age") && cause.contains("identity store"),
@@ -262,7 +290,11 @@ async fn test_restores_use_a_given_or_stored_identity() {
         );
         // Given for this test only.
         let t = prove(Some(id.clone()), row.id).await;
-        assert_eq!(t.status, TestRestoreStatus::Passed, "PostgreSQL {major}: {t:?}");
+        assert_eq!(
+            t.status,
+            TestRestoreStatus::Passed,
+            "PostgreSQL {major}: {t:?}"
+        );
 
         // Stored (opt-in, sealed): listed by recipient only; the next
         // backup is verified in full through the decryptor, and a
@@ -284,9 +316,21 @@ async fn test_restores_use_a_given_or_stored_identity() {
             "PostgreSQL {major}: pg_restore --list ran through the decryptor"
         );
         let t = prove(None, row2.id).await;
-        assert_eq!(t.status, TestRestoreStatus::Passed, "PostgreSQL {major}: {t:?}");
-        assert!(env.engine.forget_identity(&id.recipients()[0]).await.unwrap());
+        assert_eq!(
+            t.status,
+            TestRestoreStatus::Passed,
+            "PostgreSQL {major}: {t:?}"
+        );
+        assert!(env
+            .engine
+            .forget_identity(&id.recipients()[0])
+            .await
+            .unwrap());
         let t = prove(None, row2.id).await;
-        assert_eq!(t.status, TestRestoreStatus::Failed, "PostgreSQL {major}: {t:?}");
+        assert_eq!(
+            t.status,
+            TestRestoreStatus::Failed,
+            "PostgreSQL {major}: {t:?}"
+        );
     }
 }

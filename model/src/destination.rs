@@ -144,9 +144,16 @@ impl DestinationSettings {
                     ..
                 },
             ) => a.trim() != b.trim() || ka != kb,
-            (WebDav { url: a, username: ua }, WebDav { url: b, username: ub }) => {
-                origin(a) != origin(b) || ua != ub
-            }
+            (
+                WebDav {
+                    url: a,
+                    username: ua,
+                },
+                WebDav {
+                    url: b,
+                    username: ub,
+                },
+            ) => origin(a) != origin(b) || ua != ub,
             (
                 Sftp {
                     host: a,
@@ -287,10 +294,11 @@ fn require(field: &str, value: &str, what: &str) -> Result<(), DestinationError>
 
 fn http_url(field: &str, value: &str, what: &str) -> Result<(), DestinationError> {
     let v = value.trim();
-    if v.starts_with("https://") || v.starts_with("http://") {
-        if v.len() > "https://".len() && !v.contains(char::is_whitespace) {
-            return Ok(());
-        }
+    if (v.starts_with("https://") || v.starts_with("http://"))
+        && v.len() > "https://".len()
+        && !v.contains(char::is_whitespace)
+    {
+        return Ok(());
     }
     Err(DestinationError::new(
         field,
@@ -341,7 +349,11 @@ impl DestinationInput {
                         "the service's URL, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000",
                     )?;
                 }
-                require("region", region, "the bucket's region (us-east-1 where the service has none; auto for R2)")?;
+                require(
+                    "region",
+                    region,
+                    "the bucket's region (us-east-1 where the service has none; auto for R2)",
+                )?;
                 require("bucket", bucket, "the bucket's name")?;
                 require("access_key_id", access_key_id, "the access key id")?;
             }
@@ -368,7 +380,11 @@ impl DestinationInput {
             DestinationSettings::Gcs { bucket, endpoint } => {
                 require("bucket", bucket, "the bucket's name")?;
                 if !endpoint.trim().is_empty() {
-                    http_url("endpoint", endpoint, "the service's URL, or leave it empty for Google")?;
+                    http_url(
+                        "endpoint",
+                        endpoint,
+                        "the service's URL, or leave it empty for Google",
+                    )?;
                 }
             }
             DestinationSettings::Azblob {
@@ -380,7 +396,11 @@ impl DestinationInput {
                 require("account", account, "the storage account's name")?;
                 require("container", container, "the container's name")?;
                 if !endpoint.trim().is_empty() {
-                    http_url("endpoint", endpoint, "the blob service URL, or leave it empty for Azure")?;
+                    http_url(
+                        "endpoint",
+                        endpoint,
+                        "the blob service URL, or leave it empty for Azure",
+                    )?;
                 }
             }
         }
@@ -388,10 +408,7 @@ impl DestinationInput {
         if adding && self.settings.needs_secret() && !secret_given {
             return Err(DestinationError::new(
                 "secret",
-                format!(
-                    "is empty. Fix: enter the {}",
-                    self.settings.secret_label()
-                ),
+                format!("is empty. Fix: enter the {}", self.settings.secret_label()),
             ));
         }
         Ok(())

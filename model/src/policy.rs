@@ -154,9 +154,7 @@ impl EncryptionPolicy {
 pub fn looks_like_age_recipient(s: &str) -> bool {
     const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
     let s = s.trim();
-    s.len() == 62
-        && s.starts_with("age1")
-        && s[4..].chars().all(|c| BECH32.contains(c))
+    s.len() == 62 && s.starts_with("age1") && s[4..].chars().all(|c| BECH32.contains(c))
 }
 
 /// When and where a database's backups are proven by a real restore.

@@ -186,7 +186,9 @@ pub async fn identity(engine: &Engine, cmd: IdentityCommand) -> anyhow::Result<(
             if engine.forget_identity(&recipient).await? {
                 println!("forgot the identity of {recipient}");
             } else {
-                anyhow::bail!("no identity is stored for {recipient}. Fix: see `pgshelf identity list`");
+                anyhow::bail!(
+                    "no identity is stored for {recipient}. Fix: see `pgshelf identity list`"
+                );
             }
         }
     }

@@ -151,9 +151,7 @@ fn table_json(r: &TableRestoreResult) -> TableRestoreJson<'_> {
 }
 
 /// The identity in `--identity FILE`, parsed (never printed).
-pub fn identity(
-    path: Option<&std::path::Path>,
-) -> anyhow::Result<Option<engine::crypt::Identity>> {
+pub fn identity(path: Option<&std::path::Path>) -> anyhow::Result<Option<engine::crypt::Identity>> {
     Ok(path.map(engine::crypt::Identity::read_file).transpose()?)
 }
 

@@ -96,9 +96,7 @@ pub async fn start_table_restore(
 
 /// The pasted identity, parsed (blank: none). Errors never echo it.
 #[cfg(feature = "ssr")]
-fn parse_identity(
-    text: Option<String>,
-) -> Result<Option<engine::crypt::Identity>, ServerFnError> {
+fn parse_identity(text: Option<String>) -> Result<Option<engine::crypt::Identity>, ServerFnError> {
     match text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(t) => engine::crypt::Identity::parse(t)

@@ -336,7 +336,10 @@ pub async fn run(
                         let all: Vec<&String> =
                             verdict.reasons.iter().chain(&verdict.notes).collect();
                         (!all.is_empty()).then(|| {
-                            all.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+                            all.iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join("\n")
                         })
                     },
                     ..facts
@@ -692,12 +695,10 @@ async fn take_database(
         finished_at: Utc::now(),
         format: format.into(),
         compression: policy.compression_label(),
-        encryption: recipients
-            .as_ref()
-            .map(|r| ManifestEncryption {
-                method: crate::crypt::METHOD.into(),
-                recipients: r.to_strings(),
-            }),
+        encryption: recipients.as_ref().map(|r| ManifestEncryption {
+            method: crate::crypt::METHOD.into(),
+            recipients: r.to_strings(),
+        }),
         server_version: info.version.clone(),
         pg_dump_version: tools.version.clone(),
         snapshot: Some(snapshot_id),

@@ -120,7 +120,10 @@ pub async fn run_queued(
             crate::crypt::stored_identity(&ctx.catalog, key, &policy.encryption.recipients)
                 .await
                 .unwrap_or_else(|e| {
-                    tracing::warn!(backup = backup_id, "cannot read the stored age identities: {e}");
+                    tracing::warn!(
+                        backup = backup_id,
+                        "cannot read the stored age identities: {e}"
+                    );
                     None
                 })
         }

@@ -424,8 +424,15 @@ impl Engine {
         with_globals: bool,
         created_by: &str,
     ) -> Result<ScratchRestore, Error> {
-        self.restore_into_scratch_with(backup_id, server_id, purpose, with_globals, created_by, None)
-            .await
+        self.restore_into_scratch_with(
+            backup_id,
+            server_id,
+            purpose,
+            with_globals,
+            created_by,
+            None,
+        )
+        .await
     }
 
     /// [`Engine::restore_into_scratch`] of a backup that may be encrypted:
@@ -741,6 +748,100 @@ impl Engine {
             .await
             .map_err(|e| dest.error(e))?;
         Ok((size, stream))
+    }
+}
+
+impl Engine {
+    /// Streams one encrypted (`.age`) file of a backup's artifact decrypted
+    /// with `identity` (what remains is the zstd-compressed file, e.g.
+    /// `dump.zst`): decrypted on a blocking thread as it streams, never
+    /// read into memory. The identity is checked against the manifest's
+    /// recipients first and used for this download only.
+    pub async fn open_artifact_decrypted(
+        &self,
+        backup_id: i64,
+        path: &str,
+        identity: crate::crypt::Identity,
+    ) -> Result<
+        impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Unpin + 'static,
+        Error,
+    > {
+        use futures::StreamExt;
+        let art = self.artifact(backup_id).await?;
+        super::fetch::check_identity(&art.manifest, Some(&identity)).map_err(RestoreError::from)?;
+        let recipients = art.manifest.recipients().to_vec();
+        let (_, mut stored) = self.open_artifact(backup_id, path).await?;
+        let (in_tx, in_rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+        let (out_tx, out_rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+        tokio::spawn(async move {
+            while let Some(chunk) = stored.next().await {
+                let failed = chunk.is_err();
+                if in_tx.send(chunk).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let name = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let input = ResultChannelReader {
+                rx: in_rx,
+                current: bytes::Bytes::new(),
+            };
+            let mut d = match crate::crypt::Decryptor::new(input, &identity, &recipients, &name) {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = out_tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
+            };
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                match d.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if out_tx
+                            .blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n])))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = out_tx.blocking_send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(futures::stream::unfold(
+            out_rx,
+            |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+        )))
+    }
+}
+
+/// A blocking `Read` over storage chunks (or the storage's error) arriving
+/// on a channel.
+struct ResultChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    current: bytes::Bytes,
+}
+
+impl std::io::Read for ResultChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
     }
 }
 
