@@ -16,8 +16,10 @@ mod destinations;
 pub use destinations::{DestinationRow, ImportedBackup, NewDestination};
 mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
+mod identities;
 mod put_backs;
 mod restores;
+pub use identities::StoredIdentity;
 pub use put_backs::{NewPutBack, PutBackRecord, PutBackStatus};
 pub use restores::{NewScratch, ScratchRecord};
 

@@ -4,6 +4,8 @@
 //!
 //! - [`auth`]: users and roles, sessions and API tokens, the first-admin setup link, sign-in throttling.
 //! - [`catalog`]: the SQLite catalog (schema in `engine/migrations`) and every query.
+//! - [`crypt`]: age encryption of stored files (X25519 recipients; streaming
+//!   encryptor and decryptor; identities never printed).
 //! - [`compare`]: a table restored into scratch compared with the live one (a streamed
 //!   merge by key), the put-back script, applying it (recorded).
 //! - [`secrets`]: the instance key and sealed credentials; [`secrets::Secret`] never prints.
@@ -37,6 +39,7 @@ pub mod auth;
 pub mod catalog;
 pub mod compare;
 pub mod destinations;
+pub mod crypt;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
 pub mod pg;
@@ -102,6 +105,8 @@ pub enum Error {
     Restore(#[from] restore::RestoreError),
     #[error(transparent)]
     Destinations(#[from] destinations::DestinationsError),
+    #[error(transparent)]
+    Crypt(#[from] crypt::CryptError),
     #[error("{0}")]
     Conflict(String),
     #[error("cannot create {path}: {detail}. Fix: make the data directory writable, or set PGSHELF_DATA")]
@@ -124,6 +129,7 @@ impl Error {
             Error::Compare(e) => e.status(),
             Error::Restore(e) => e.status(),
             Error::Destinations(e) => e.status(),
+            Error::Crypt(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,
         }

@@ -331,6 +331,8 @@ struct Plan {
     restore_server_id: i64,
     restore_server_name: String,
     with_globals: bool,
+    /// Decrypts an encrypted backup (given for this test only).
+    identity: Option<crate::crypt::Identity>,
 }
 
 impl Engine {
@@ -366,7 +368,22 @@ impl Engine {
         trigger: TestRestoreTrigger,
         who: &str,
     ) -> Result<TestRestore, Error> {
-        self.test_restore_slot(target, restore_server, trigger, who, None)
+        self.test_restore_slot(target, restore_server, trigger, who, None, None)
+            .await
+    }
+
+    /// [`Engine::test_restore`] of a backup that may be encrypted:
+    /// `identity` decrypts it (kept for this test only). Without one, an
+    /// encrypted backup's test is recorded as failed, with the fix.
+    pub async fn test_restore_with(
+        &self,
+        target: TestRestoreTarget,
+        restore_server: Option<i64>,
+        trigger: TestRestoreTrigger,
+        who: &str,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<TestRestore, Error> {
+        self.test_restore_slot(target, restore_server, trigger, who, None, identity)
             .await
     }
 
@@ -377,11 +394,20 @@ impl Engine {
         trigger: TestRestoreTrigger,
         who: &str,
         slot: Option<DateTime<Utc>>,
+        identity: Option<crate::crypt::Identity>,
     ) -> Result<TestRestore, Error> {
         if self.is_stopping() {
             return Err(ProofError::Stopping.into());
         }
-        let plan = self.plan_test(&target, restore_server).await?;
+        let mut plan = self.plan_test(&target, restore_server).await?;
+        plan.identity = match identity {
+            Some(id) => Some(id),
+            // An identity stored (opt-in) for the backup's recipients.
+            None => match self.artifact(plan.backup.id).await {
+                Ok(art) => self.stored_identity_for(art.manifest.recipients()).await?,
+                Err(_) => None,
+            },
+        };
         let worker = self.inner.proof.clone();
         worker.update(|st| st.waiting += 1);
         let turn = worker.turn.clone().lock_owned().await;
@@ -585,6 +611,7 @@ impl Engine {
             restore_server_id,
             restore_server_name: row.name,
             backup,
+            identity: None,
         })
     }
 
@@ -903,6 +930,7 @@ impl Engine {
                             TestRestoreTrigger::Scheduled,
                             "schedule",
                             Some(due.slot),
+                            None,
                         )
                         .await
                     {
@@ -1035,12 +1063,13 @@ impl Engine {
         who: &str,
     ) -> Result<Restored, (Option<String>, String)> {
         let r = self
-            .restore_into_scratch(
+            .restore_into_scratch_with(
                 plan.backup.id,
                 plan.restore_server_id,
                 "test",
                 plan.with_globals,
                 who,
+                plan.identity.clone(),
             )
             .await
             .map_err(|e| (None, e.to_string()))?;

@@ -87,6 +87,10 @@ pub enum Command {
     /// Restore a backup into a scratch database, compare its tables and row
     /// counts with the manifest, drop it; non-zero exit when the test fails.
     TestRestore(crate::cli_proof::TestRestoreArgs),
+    /// Age identities stored sealed for scheduled test-restores of
+    /// encrypted backups (opt-in): store, list, forget.
+    #[command(subcommand)]
+    Identity(crate::cli_proof::IdentityCommand),
     /// Compare a table in a scratch database with the live table (rows
     /// deleted, changed and added since the backup); write or apply the
     /// script that puts rows back.
@@ -492,6 +496,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             println!("{database} now inherits the server's default policy");
         }
         Command::TestRestore(args) => crate::cli_proof::run(engine, args).await?,
+        Command::Identity(cmd) => crate::cli_proof::identity(engine, cmd).await?,
         Command::Schedule { server, json } => {
             let s = engine.server_by_name(&server).await?;
             let rows = engine.schedule_status(s.id, chrono::Utc::now()).await?;

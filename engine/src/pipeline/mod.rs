@@ -75,6 +75,9 @@ pub enum PipelineError {
     /// Reading the stored artifact back found it wrong or unreadable.
     #[error(transparent)]
     Verify(crate::verify::VerifyError),
+    /// The policy's age recipients cannot be used.
+    #[error(transparent)]
+    Crypt(#[from] crate::crypt::CryptError),
 }
 
 impl PipelineError {
@@ -87,6 +90,7 @@ impl PipelineError {
             PipelineError::Policy(e) => e.status(),
             PipelineError::Standby(e) => e.status(),
             PipelineError::Verify(e) => e.status(),
+            PipelineError::Crypt(e) => e.status(),
             PipelineError::Stalled { .. } | PipelineError::TimedOut { .. } => 504,
             _ => 500,
         }
@@ -193,6 +197,9 @@ pub struct BackupJob {
     pub kind: JobKind,
     /// `spec` is the server plan's standby, not the server itself.
     pub via_standby: bool,
+    /// A stored age identity for the policy's recipients (opt-in): then
+    /// verification decrypts and checks in full.
+    pub verify_identity: Option<crate::crypt::Identity>,
 }
 
 /// One file of an artifact.
@@ -203,6 +210,25 @@ pub struct ManifestFile {
     pub sha256: String,
     /// Bytes before compression.
     pub raw_size: u64,
+}
+
+/// A manifest's record of encryption: enough to know which key opens it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestEncryption {
+    /// Always `age` (age v1, X25519 recipients).
+    pub method: String,
+    /// The `age1...` public keys the files are encrypted to.
+    pub recipients: Vec<String>,
+}
+
+impl Manifest {
+    /// The recipients of an encrypted artifact; empty when not encrypted.
+    pub fn recipients(&self) -> &[String] {
+        self.encryption
+            .as_ref()
+            .map(|e| e.recipients.as_slice())
+            .unwrap_or(&[])
+    }
 }
 
 /// `manifest.json`: self-describing, enough to restore without pgshelf.
@@ -221,7 +247,10 @@ pub struct Manifest {
     /// `custom`, `directory` or `sql`.
     pub format: String,
     pub compression: String,
-    pub encryption: Option<String>,
+    /// How the stored files are encrypted (their names end in `.age`);
+    /// `None`: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<ManifestEncryption>,
     pub server_version: String,
     pub pg_dump_version: String,
     pub snapshot: Option<String>,
@@ -315,8 +344,16 @@ pub async fn run(
                     job.backup_id,
                     verdict.status,
                     &Outcome {
-                        verification: (!verdict.reasons.is_empty())
-                            .then(|| verdict.reasons.join("\n")),
+                        verification: {
+                            let all: Vec<&String> =
+                                verdict.reasons.iter().chain(&verdict.notes).collect();
+                            (!all.is_empty()).then(|| {
+                                all.iter()
+                                    .map(|s| s.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join("\n")
+                            })
+                        },
                         ..facts
                     },
                 )
@@ -400,6 +437,19 @@ async fn take_database(
     facts: &mut Outcome,
 ) -> Result<Taken, PipelineError> {
     let clock = std::time::Instant::now();
+    // Recipients first: a policy that cannot encrypt must not dump.
+    let recipients = if policy.encryption.enabled() {
+        Some(crate::crypt::Recipients::parse(
+            &policy.encryption.recipients,
+        )?)
+    } else {
+        None
+    };
+    let age_suffix = if recipients.is_some() {
+        crate::crypt::SUFFIX
+    } else {
+        ""
+    };
     crate::storage::fanout::preflight(&ctx.copies).await?;
     let conn = job.spec.connect(database).await.map_err(|e| {
         if job.via_standby {
@@ -498,13 +548,14 @@ async fn take_database(
         let dumping = async {
             match &output {
                 DumpOutput::Stdout => {
-                    let path = format!("{dir}{}", policy.custom_file_name());
+                    let path = format!("{dir}{}{age_suffix}", policy.custom_file_name());
                     stream::run_to_counting(
                         ctx,
                         &program,
                         &job.spec,
                         &path,
                         policy.pgshelf_zstd_level(),
+                        recipients.as_ref(),
                         limits(policy),
                         progress,
                         job.backup_id,
@@ -521,6 +572,7 @@ async fn take_database(
                         out,
                         dir,
                         policy.pgshelf_zstd_level(),
+                        recipients.as_ref(),
                         limits(policy),
                         progress,
                         job.backup_id,
@@ -608,15 +660,32 @@ async fn take_database(
     }
     crate::pg::conn::roll_up_partitions(&mut tables, &partition_of);
 
-    let restore = match policy.format {
-        Format::Custom => match policy.compression {
+    let restore = match (policy.format, &recipients) {
+        (Format::Custom, Some(_)) => {
+            let name = policy.custom_file_name();
+            let unzip = match policy.compression {
+                policy::Compression::Pgshelf { .. } => {
+                    " && zstd -d dump.zst -o dump.custom".to_owned()
+                }
+                _ => String::new(),
+            };
+            format!(
+                "age -d -i key.txt -o {name} {name}.age{unzip} && pg_restore --dbname=TARGET dump.custom   (pg_restore {} or newer)",
+                tools.major
+            )
+        }
+        (Format::Directory { .. }, Some(_)) => format!(
+            "mkdir d && for f in dump/*; do n=$(basename \"$f\" .age); age -d -i key.txt -o \"d/$n\" \"$f\"; case $n in *.zst) zstd -dq --rm \"d/$n\" -o \"d/${{n%.zst}}\";; esac; done && pg_restore -j 4 --dbname=TARGET d   (pg_restore {} or newer)",
+            tools.major
+        ),
+        (Format::Custom, None) => match policy.compression {
             policy::Compression::Pgshelf { .. } => format!(
                 "zstd -dc dump.zst | pg_restore --dbname=TARGET   (pg_restore {} or newer)",
                 tools.major
             ),
             _ => format!("pg_restore --dbname=TARGET dump.custom   (pg_restore {} or newer)", tools.major),
         },
-        Format::Directory { .. } => format!(
+        (Format::Directory { .. }, None) => format!(
             "mkdir d && for f in dump/*; do n=$(basename \"$f\"); case $n in *.zst) zstd -dq \"$f\" -o \"d/${{n%.zst}}\";; *) cp \"$f\" d/;; esac; done && pg_restore -j 4 --dbname=TARGET d   (pg_restore {} or newer)",
             tools.major
         ),
@@ -632,7 +701,10 @@ async fn take_database(
         finished_at: Utc::now(),
         format: format.into(),
         compression: policy.compression_label(),
-        encryption: None,
+        encryption: recipients.as_ref().map(|r| ManifestEncryption {
+            method: crate::crypt::METHOD.into(),
+            recipients: r.to_strings(),
+        }),
         server_version: info.version.clone(),
         pg_dump_version: tools.version.clone(),
         snapshot: Some(snapshot_id),
@@ -694,6 +766,8 @@ async fn take_globals(
         &job.spec,
         &path,
         Some(ctx.zstd.level),
+        // Globals have no policy, so no recipients: stored unencrypted.
+        None,
         limits,
         progress,
         job.backup_id,
@@ -776,6 +850,8 @@ struct Taken {
 struct Verdict {
     status: BackupStatus,
     reasons: Vec<String>,
+    /// What verification did not check, and why (not a reason for suspicion).
+    notes: Vec<String>,
 }
 
 /// Step 6: reads the stored artifact back (a mismatch or an unreadable
@@ -803,6 +879,9 @@ async fn verify_stored(
         taken.pg_restore.as_deref(),
         spool,
         progress,
+        // Without a stored identity, an encrypted artifact is checked by
+        // size and sha256, and the notes say so.
+        job.verify_identity.as_ref(),
     )
     .await?;
     let row = ctx.catalog.backup(job.backup_id).await?;
@@ -841,6 +920,7 @@ async fn verify_stored(
     Ok(Verdict {
         status: crate::verify::status_for(&reasons),
         reasons,
+        notes: back.notes,
     })
 }
 

@@ -113,6 +113,22 @@ pub async fn run_queued(
         ),
         _ => (spec, false),
     };
+    // A stored identity (opt-in) lets verification decrypt; without one an
+    // encrypted artifact is checked by size and sha256 only.
+    let verify_identity = match &kind {
+        JobKind::Database { policy, .. } if policy.encryption.enabled() => {
+            crate::crypt::stored_identity(&ctx.catalog, key, &policy.encryption.recipients)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(
+                        backup = backup_id,
+                        "cannot read the stored age identities: {e}"
+                    );
+                    None
+                })
+        }
+        _ => None,
+    };
     // The run's own context: its destinations, the first one primary.
     let names = match &kind {
         JobKind::Globals { .. } => plan.globals.destinations.clone(),
@@ -143,6 +159,7 @@ pub async fn run_queued(
         maintenance_db: server.maintenance_db.clone(),
         kind,
         via_standby,
+        verify_identity,
     };
     let done = super::run(ctx, &job, progress).await?;
     after_success(ctx, &server, &done).await;

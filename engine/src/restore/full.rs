@@ -38,6 +38,9 @@ pub struct Artifact {
     pub dir: String,
     /// Where it is read from: its first complete copy.
     pub destination: crate::storage::Destination,
+    /// The identity that decrypts it (encrypted artifacts), given for this
+    /// restore only.
+    pub identity: Option<crate::crypt::Identity>,
 }
 
 impl Artifact {
@@ -46,7 +49,20 @@ impl Artifact {
             destination: &self.destination,
             dir: &self.dir,
             manifest: &self.manifest,
+            identity: self.identity.as_ref(),
         }
+    }
+
+    /// Takes the identity for this restore: fails at once when the
+    /// artifact is encrypted and it is missing or matches none of the
+    /// manifest's recipients, before any work.
+    pub fn with_identity(
+        mut self,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<Artifact, RestoreError> {
+        fetch::check_identity(&self.manifest, identity.as_ref())?;
+        self.identity = identity;
+        Ok(self)
     }
 }
 
@@ -103,6 +119,7 @@ impl Engine {
             manifest,
             dir,
             destination,
+            identity: None,
         })
     }
 
