@@ -77,6 +77,10 @@ pub enum DestinationCommand {
         /// Store the key the server shows now (after comparing its fingerprint).
         #[arg(long, conflicts_with = "trust_key")]
         trust: bool,
+        /// With --trust: store it only if the server's key has this
+        /// fingerprint (the one compared), so a key swapped since is refused.
+        #[arg(long, value_name = "SHA256:...", requires = "trust")]
+        fingerprint: Option<String>,
         /// Store this key ("ssh-ed25519 AAAA...", e.g. from the server's
         /// /etc/ssh/ssh_host_ed25519_key.pub) without asking the server.
         #[arg(long, value_name = "KEY")]
@@ -288,8 +292,18 @@ impl Fields {
                     *path_style = !v;
                     used.push("virtual-host");
                 }
-                set(access_key_id, &self.access_key_id, "access-key-id", &mut used);
-                set(storage_class, &self.storage_class, "storage-class", &mut used);
+                set(
+                    access_key_id,
+                    &self.access_key_id,
+                    "access-key-id",
+                    &mut used,
+                );
+                set(
+                    storage_class,
+                    &self.storage_class,
+                    "storage-class",
+                    &mut used,
+                );
             }
             DestinationSettings::WebDav { url, username } => {
                 set(url, &self.url, "url", &mut used);
@@ -340,7 +354,7 @@ impl Fields {
         for (flag, is_given, kinds) in given {
             if is_given && !used.contains(&flag) {
                 anyhow::bail!(
-                    "--{flag} does not apply to a {kind} destination (only to {kinds}). Fix: leave it out, or give the right --kind"
+                    "--{flag} does not apply to kind {kind} (only to {kinds}). Fix: leave it out, or give the right --kind"
                 );
             }
         }
@@ -359,6 +373,12 @@ fn input(
     let secret = secret.read(std::env::var(SECRET_ENV).ok(), settings.secret_label())?;
     if secret.is_some() && !settings.needs_secret() {
         anyhow::bail!("a local destination takes no secret. Fix: leave out --secret-file, --secret-stdin and {SECRET_ENV}");
+    }
+    if old.is_none() && secret.is_none() && settings.needs_secret() {
+        anyhow::bail!(
+            "no {} given for {name}. Fix: --secret-file PATH, --secret-stdin, or the variable {SECRET_ENV} (never a flag's value: shell history and `ps` would show it)",
+            settings.secret_label()
+        );
     }
     Ok(DestinationInput {
         name: name.to_owned(),
@@ -426,7 +446,9 @@ pub async fn run(engine: &Engine, cmd: DestinationCommand) -> anyhow::Result<()>
                 secret_word(&d)
             );
         }
-        DestinationCommand::List { json } => print_destinations(&engine.destinations().await?, json)?,
+        DestinationCommand::List { json } => {
+            print_destinations(&engine.destinations().await?, json)?
+        }
         DestinationCommand::Test { name, json } => {
             let r = engine.test_destination(&name).await?;
             if json {
@@ -435,6 +457,12 @@ pub async fn run(engine: &Engine, cmd: DestinationCommand) -> anyhow::Result<()>
                 print_probe(&r);
             }
             if !r.ok() {
+                let d = engine.destination_named(&name).await?;
+                if let DestinationSettings::Sftp { host_key, .. } = &d.settings {
+                    if host_key.trim().is_empty() || r.summary().contains("host key") {
+                        eprintln!("see and confirm the server's host key: pgshelf destination host-key {name}");
+                    }
+                }
                 anyhow::bail!("destination {name} failed its test: {}", r.summary());
             }
         }
@@ -449,6 +477,7 @@ pub async fn run(engine: &Engine, cmd: DestinationCommand) -> anyhow::Result<()>
         DestinationCommand::HostKey {
             name,
             trust,
+            fingerprint,
             trust_key,
         } => {
             let d = engine.destination_named(&name).await?;
@@ -488,6 +517,15 @@ pub async fn run(engine: &Engine, cmd: DestinationCommand) -> anyhow::Result<()>
                 println!("trusted now: ANOTHER key, {old}: the server's key changed (rebuilt server, or someone in between)");
             }
             if trust {
+                if let Some(fp) = fingerprint {
+                    if fp.trim() != seen.fingerprint {
+                        anyhow::bail!(
+                            "{host}:{port} now shows {}, not {}: nothing trusted. Fix: compare again with the server's administrator; a key that changes between two looks may be someone in between",
+                            seen.fingerprint,
+                            fp.trim()
+                        );
+                    }
+                }
                 engine.trust_host_key(&name, &seen.key).await?;
                 println!("trusted {} for {name}", seen.fingerprint);
             } else if !same {
@@ -534,7 +572,7 @@ pub fn print_destinations(list: &[Destination], json: bool) -> anyhow::Result<()
         return Ok(());
     }
     println!(
-        "{:<20} {:<7} {:<48} {:>7} {:>10}  LAST TEST",
+        "{:<20} {:<7} {:<56} {:>7} {:>10}  LAST TEST (UTC)",
         "NAME", "KIND", "WHERE", "COPIES", "STORED"
     );
     for d in list {
@@ -544,11 +582,11 @@ pub fn print_destinations(list: &[Destination], json: bool) -> anyhow::Result<()
             d.name.clone()
         };
         let last = match &d.last_test {
-            Some(t) => format!("{} ({})", t.summary(), t.at),
+            Some(t) => format!("{} {}", when(&t.at), short(&t.summary(), 100)),
             None => "never".into(),
         };
         println!(
-            "{:<20} {:<7} {:<48} {:>7} {:>10}  {}",
+            "{:<20} {:<7} {:<56} {:>7} {:>10}  {}",
             name,
             d.settings.kind(),
             d.describe,
@@ -558,6 +596,27 @@ pub fn print_destinations(list: &[Destination], json: bool) -> anyhow::Result<()
         );
     }
     Ok(())
+}
+
+/// An RFC 3339 time as `YYYY-MM-DD HH:MM` UTC.
+fn when(at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| at.to_owned())
+}
+
+/// `text` cut to `max` characters, with a pointer to the full words.
+fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max).collect();
+        format!("{cut}... (all of it: destination test NAME)")
+    }
 }
 
 /// Hands the destinations declared in `pgshelf.toml` to the engine. An
@@ -599,9 +658,10 @@ pub async fn declare(
         }
         inputs.push(input);
     }
-    engine.declare_destinations(inputs).await.map_err(|e| {
-        anyhow::anyhow!("pgshelf.toml [[destination]]: {e}")
-    })
+    engine
+        .declare_destinations(inputs)
+        .await
+        .map_err(|e| anyhow::anyhow!("pgshelf.toml [[destination]]: {e}"))
 }
 
 #[cfg(test)]
@@ -675,9 +735,15 @@ mod tests {
             secret_file: Some(f),
             secret_stdin: false,
         };
-        assert_eq!(a.read(Some("env".into()), "x").unwrap().as_deref(), Some("sk\n"));
+        assert_eq!(
+            a.read(Some("env".into()), "x").unwrap().as_deref(),
+            Some("sk\n")
+        );
         let none = SecretArgs::default();
-        assert_eq!(none.read(Some("env".into()), "x").unwrap().as_deref(), Some("env"));
+        assert_eq!(
+            none.read(Some("env".into()), "x").unwrap().as_deref(),
+            Some("env")
+        );
         assert_eq!(none.read(None, "x").unwrap(), None);
         let e = SecretArgs {
             secret_file: Some(dir.path().join("missing")),

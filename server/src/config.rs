@@ -270,7 +270,10 @@ fn destinations(
             match t.get(key) {
                 None => Ok(None),
                 Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-                Some(v) => Err(err(&at, format!("{key} = {v} is not a string. Fix: quote it"))),
+                Some(v) => Err(err(
+                    &at,
+                    format!("{key} = {v} is not a string. Fix: quote it"),
+                )),
             }
         };
         let bool_of = |key: &str| -> Result<Option<bool>, ConfigError> {
@@ -335,9 +338,7 @@ fn destinations(
             root: None,
             concurrency: None,
         };
-        let mut settings = fields
-            .apply(None)
-            .map_err(|e| err(&at, e.to_string()))?;
+        let mut settings = fields.apply(None).map_err(|e| err(&at, e.to_string()))?;
         if let (DestinationSettings::Sftp { host_key, .. }, Some(k)) =
             (&mut settings, pick("host_key")?)
         {
@@ -377,9 +378,12 @@ fn destinations(
             name,
             settings,
             root: str_of("root")?.unwrap_or_default(),
-            concurrency: int_of("concurrency", i64::from(model::destination::MAX_CONCURRENCY))?
-                .map(|n| n as u32)
-                .unwrap_or(crate::cli_destination::DEFAULT_CONCURRENCY),
+            concurrency: int_of(
+                "concurrency",
+                i64::from(model::destination::MAX_CONCURRENCY),
+            )?
+            .map(|n| n as u32)
+            .unwrap_or(crate::cli_destination::DEFAULT_CONCURRENCY),
             secret,
         });
     }
@@ -865,9 +869,14 @@ secret_env = "BOX_KEY"
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].name, "offsite");
         assert_eq!((d[0].root.as_str(), d[0].concurrency), ("pgshelf/prod", 8));
-        assert!(matches!(&d[0].settings, DestinationSettings::S3 { path_style: true, bucket, .. } if bucket == "b"));
+        assert!(
+            matches!(&d[0].settings, DestinationSettings::S3 { path_style: true, bucket, .. } if bucket == "b")
+        );
         assert_eq!(d[0].input().secret.as_deref(), Some("TOPSECRET-S3\n"));
-        assert!(matches!(&d[1].settings, DestinationSettings::Sftp { port: 22, .. }));
+        assert!(matches!(
+            &d[1].settings,
+            DestinationSettings::Sftp { port: 22, .. }
+        ));
         assert_eq!(d[1].input().secret.as_deref(), Some("TOPSECRET-SSH"));
         assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
         assert!(l.warnings[0].contains("\"colour\""), "{:?}", l.warnings);
@@ -880,10 +889,20 @@ secret_env = "BOX_KEY"
             "[[destination]]\nname = \"d\"\nkind = \"webdav\"\nurl = \"https://h/dav\"\nusername = \"u\"\nsecret_env = \"PGSHELF_DAV_PW\"\n",
         )
         .unwrap();
-        let l = load(Some(&f), &env(&[("PGSHELF_DAV_PW", "pw"), ("PGSHELF_DESTINATION_SECRET", "x")])).unwrap();
+        let l = load(
+            Some(&f),
+            &env(&[
+                ("PGSHELF_DAV_PW", "pw"),
+                ("PGSHELF_DESTINATION_SECRET", "x"),
+            ]),
+        )
+        .unwrap();
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
         let e = load(Some(&f), &[]).unwrap_err();
-        assert!(e.message.contains("PGSHELF_DAV_PW") && e.message.contains("Fix:"), "{e}");
+        assert!(
+            e.message.contains("PGSHELF_DAV_PW") && e.message.contains("Fix:"),
+            "{e}"
+        );
     }
 
     #[test]
