@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, SqlitePool};
 
 mod destinations;
-pub use destinations::{DestinationRow, NewDestination};
+pub use destinations::{DestinationRow, ImportedBackup, NewDestination};
 mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
 mod put_backs;

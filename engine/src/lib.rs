@@ -226,6 +226,8 @@ pub(crate) struct Inner {
     proof: proof::TestRestorer,
     /// The `restorer` worker and restore settings.
     restore: restore::facade::RestoreState,
+    /// The `copier` worker (failed copies copied again from a complete one).
+    copier: destinations::Copier,
 }
 
 impl Engine {
@@ -280,6 +282,7 @@ impl Engine {
             copies: Arc::new(storage::fanout::CopySet::new(vec![destination.clone()])),
             destination,
             registry,
+            size_hint: 0,
             tools,
             zstd: cfg.zstd,
             spool_dir: cfg.spool_dir.clone(),
@@ -327,6 +330,7 @@ impl Engine {
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 proof: proof::TestRestorer::default(),
                 restore: restore::facade::RestoreState::new(&cfg.restore_maintenance_work_mem),
+                copier: destinations::Copier::default(),
             }),
         };
         engine.recover_interrupted().await?;
@@ -711,12 +715,12 @@ impl Engine {
                 row.status
             )));
         }
-        if let Some(loc) = &row.location {
-            let prefix = format!("{}/", self.inner.ctx.destination.describe);
-            if let Some(dir) = loc.strip_prefix(&prefix) {
-                self.inner.ctx.destination.remove_artifact(dir).await?;
-            }
-        }
+        destinations::remove_copies(&self.inner.ctx, &row)
+            .await
+            .map_err(|detail| StorageError::Io {
+                dest: "storage".into(),
+                detail,
+            })?;
         Ok(self.inner.catalog.delete_backup(id).await?)
     }
 
@@ -730,6 +734,7 @@ impl Engine {
                 .status_named("discovery", "database(s) appeared or disappeared"),
             self.inner.proof.status(),
             self.inner.restore.restorer.status(),
+            self.inner.copier.status(),
         ]
     }
 }

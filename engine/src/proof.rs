@@ -600,10 +600,18 @@ impl Engine {
         };
         // The stored files first: a changed byte is named by file even
         // when the restore below happens to get through it.
-        let dir = artifact_dir(self, &plan.backup);
-        for f in &manifest.files {
-            let found = self.stored_sha256(&format!("{dir}{}", f.path)).await;
-            findings.mismatches.extend(file_mismatch(f, found));
+        match self.inner.ctx.registry.source_of(&plan.backup).await {
+            Ok((dest, dir)) => {
+                let dir = slash(dir);
+                for f in &manifest.files {
+                    let found = self.stored_sha256(&dest, &format!("{dir}{}", f.path)).await;
+                    findings.mismatches.extend(file_mismatch(f, found));
+                }
+            }
+            Err(e) => {
+                findings.error = Some(format!("the stored files cannot be read: {e}"));
+                return;
+            }
         }
         match self.restore_for_test(plan, who).await {
             Ok(restored) => {
@@ -644,15 +652,19 @@ impl Engine {
                 format!("the {whose} manifest of backup {} cannot be read: {e}. Fix: test-restore another backup", backup.id)
             })
         };
-        let path = format!("{}{}", artifact_dir(self, backup), storage::MANIFEST_FILE);
-        let dest = &self.inner.ctx.destination;
-        let stored = match dest.operator() {
-            Ok(op) => op
-                .read(&path)
-                .await
-                .map(|b| String::from_utf8_lossy(&b.to_vec()).into_owned())
-                .map_err(|e| dest.error(e).to_string()),
-            Err(e) => Err(e.to_string()),
+        let stored = match self.inner.ctx.registry.source_of(backup).await {
+            Err(e) => Err(e),
+            Ok((dest, dir)) => {
+                let path = format!("{}{}", slash(dir), storage::MANIFEST_FILE);
+                match dest.operator() {
+                    Ok(op) => op
+                        .read(&path)
+                        .await
+                        .map(|b| String::from_utf8_lossy(&b.to_vec()).into_owned())
+                        .map_err(|e| dest.error(e).to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
         };
         let cataloged = self
             .inner
@@ -669,7 +681,7 @@ impl Engine {
                         table: None,
                         expected: None,
                         found: None,
-                        note: format!("{path}: the manifest on storage differs from the catalog's copy (its files or tables changed after the backup); the catalog's copy was used"),
+                        note: format!("{}: the manifest on storage differs from the catalog's copy (its files or tables changed after the backup); the catalog's copy was used", storage::MANIFEST_FILE),
                     }),
                     Err(e) => findings.mismatches.push(Mismatch {
                         table: None,
@@ -685,7 +697,7 @@ impl Engine {
                     table: None,
                     expected: None,
                     found: None,
-                    note: format!("{path}: cannot be read from storage: {e}"),
+                    note: format!("{}: cannot be read from storage: {e}", storage::MANIFEST_FILE),
                 });
                 parse(&c, "catalog's")
             }
@@ -698,10 +710,13 @@ impl Engine {
     }
 
     /// Size and sha256 of a stored file, read through (never into memory whole).
-    async fn stored_sha256(&self, path: &str) -> Result<(u64, String), String> {
+    async fn stored_sha256(
+        &self,
+        dest: &storage::Destination,
+        path: &str,
+    ) -> Result<(u64, String), String> {
         use futures::TryStreamExt;
         use sha2::{Digest, Sha256};
-        let dest = &self.inner.ctx.destination;
         let op = dest.operator().map_err(|e| e.to_string())?;
         let reader = op
             .reader(path)
@@ -999,13 +1014,10 @@ impl Engine {
     }
 }
 
-/// The artifact directory of a backup inside the destination (`a/b/c/`).
-fn artifact_dir(engine: &Engine, b: &Backup) -> String {
-    let loc = b.location.as_deref().unwrap_or_default();
-    let prefix = format!("{}/", engine.inner.ctx.destination.describe);
-    let dir = loc.strip_prefix(&prefix).unwrap_or(loc);
+/// A directory path ending in `/`.
+fn slash(dir: String) -> String {
     if dir.ends_with('/') {
-        dir.to_owned()
+        dir
     } else {
         format!("{dir}/")
     }

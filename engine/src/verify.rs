@@ -635,18 +635,12 @@ impl crate::Engine {
             VerifyError::Local(format!("the catalog's manifest cannot be read: {e}"))
         })?;
         let ctx = &self.inner.ctx;
-        let prefix = format!("{}/", ctx.destination.describe);
-        let dir = row
-            .location
-            .as_deref()
-            .and_then(|l| l.strip_prefix(&prefix))
-            .ok_or_else(|| {
-                VerifyError::Local(format!(
-                    "its artifact is at {:?}, not on the current destination {}",
-                    row.location.as_deref().unwrap_or("(unknown)"),
-                    ctx.destination.describe
-                ))
-            })?;
+        let (dest, dir) = ctx
+            .registry
+            .source_of(&row)
+            .await
+            .map_err(VerifyError::Local)?;
+        let dir = dir.as_str();
         let pg_restore = row
             .pg_dump_path
             .as_ref()
@@ -656,7 +650,7 @@ impl crate::Engine {
             .join(format!("check-{id}-{}", std::process::id()));
         let progress = Arc::new(Progress::default());
         let r = read_back(
-            &ctx.destination,
+            &dest,
             dir,
             &manifest,
             Some(&json),

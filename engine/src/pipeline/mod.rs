@@ -29,6 +29,7 @@ use crate::pg::{
 };
 use crate::policy::{self, DumpOutput, Format, Policy, PolicyError};
 use crate::storage::{self, Destination, StorageError};
+use model::destination::CopyStatus;
 pub use stream::{dump_cause, Limits, Program};
 
 /// What can end a run early.
@@ -153,6 +154,9 @@ pub struct RunContext {
     /// The destinations of this run and which have failed (one run's
     /// context is a clone with its own set).
     pub copies: Arc<crate::storage::fanout::CopySet>,
+    /// Expected stored size of this run's largest file (the last good
+    /// backup's size), for multipart part sizes; 0: unknown.
+    pub size_hint: u64,
     pub tools: ToolFinder,
     pub zstd: ZstdSettings,
     /// Where directory-format dumps are spooled.
@@ -303,35 +307,31 @@ pub async fn run(
         (r as i64, s as i64)
     };
     match result {
-        Ok(verdict) => match ctx
-            .catalog
-            .finish(
-                job.backup_id,
-                verdict.status,
-                &Outcome {
-                    verification: (!verdict.reasons.is_empty()).then(|| verdict.reasons.join("\n")),
-                    ..facts
-                },
-            )
-            .await
-        {
+        Ok(verdict) => match {
+            // Copies first: a reader that sees the row finished sees its copies.
+            copies_done(ctx, job.backup_id, &dir, facts.stored_bytes.max(0) as u64).await;
+            ctx.catalog
+                .finish(
+                    job.backup_id,
+                    verdict.status,
+                    &Outcome {
+                        verification: (!verdict.reasons.is_empty())
+                            .then(|| verdict.reasons.join("\n")),
+                        ..facts
+                    },
+                )
+                .await
+        } {
             Ok(row) => Ok(row),
             Err(e) => {
                 // Recovered by another process meanwhile (lease lost): the
                 // row says failed, so the artifact must not stay either.
-                if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
-                    tracing::warn!(backup = job.backup_id, "cannot remove artifact {dir}: {rm}");
-                }
+                copies_failed(ctx, job.backup_id, &dir, &e.to_string()).await;
                 Err(e.into())
             }
         },
         Err(e) => {
-            if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
-                tracing::warn!(
-                    backup = job.backup_id,
-                    "cannot remove partial artifact {dir}: {rm}"
-                );
-            }
+            copies_failed(ctx, job.backup_id, &dir, &e.to_string()).await;
             facts.cause = Some(e.to_string());
             facts.manifest = None;
             if let Err(lost) = ctx
@@ -400,7 +400,7 @@ async fn take_database(
     facts: &mut Outcome,
 ) -> Result<Taken, PipelineError> {
     let clock = std::time::Instant::now();
-    ctx.destination.preflight().await?;
+    crate::storage::fanout::preflight(&ctx.copies).await?;
     let conn = job.spec.connect(database).await.map_err(|e| {
         if job.via_standby {
             PipelineError::Standby(e)
@@ -438,6 +438,7 @@ async fn take_database(
     };
     let location = format!("{}/{dir}", ctx.destination.describe);
     ctx.catalog.mark_running(job.backup_id, &location).await?;
+    copies_started(ctx, job.backup_id, dir).await?;
     facts.location = Some(location);
 
     // The snapshot, with every selected table locked before it is taken
@@ -658,7 +659,7 @@ async fn take_globals(
     progress: &Arc<Progress>,
     facts: &mut Outcome,
 ) -> Result<Taken, PipelineError> {
-    ctx.destination.preflight().await?;
+    crate::storage::fanout::preflight(&ctx.copies).await?;
     let mut conn = job.spec.connect(&job.maintenance_db).await?;
     let info = crate::pg::conn::server_info(&job.spec, &mut conn).await?;
     drop(conn);
@@ -670,6 +671,7 @@ async fn take_globals(
     facts.format = Some("sql".into());
     let location = format!("{}/{dir}", ctx.destination.describe);
     ctx.catalog.mark_running(job.backup_id, &location).await?;
+    copies_started(ctx, job.backup_id, dir).await?;
     facts.location = Some(location);
     let tls = tls_files(ctx, &job.spec)?;
     let program = Program {
@@ -789,8 +791,12 @@ async fn verify_stored(
     manifest_json: Option<&str>,
     progress: &Arc<Progress>,
 ) -> Result<Verdict, PipelineError> {
+    let primary = ctx
+        .copies
+        .primary()
+        .unwrap_or_else(|| ctx.destination.clone());
     let back = crate::verify::read_back(
-        &ctx.destination,
+        &primary,
         dir,
         &taken.manifest,
         manifest_json,
@@ -838,6 +844,60 @@ async fn verify_stored(
     })
 }
 
+/// Records a copy row per destination of the run as it starts (a crash
+/// leaves them `uploading`, and recovery removes what they hold).
+async fn copies_started(ctx: &RunContext, id: i64, dir: &str) -> Result<(), PipelineError> {
+    for d in ctx.copies.all() {
+        ctx.catalog
+            .put_copy(id, &d.name, dir, CopyStatus::Uploading, 0, None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A run ended well: live copies are complete; a failed one has its
+/// partial files removed and is copied again later from a complete one.
+async fn copies_done(ctx: &RunContext, id: i64, dir: &str, bytes: u64) {
+    let failures = ctx.copies.failures();
+    let now = Utc::now();
+    for d in ctx.copies.all() {
+        let r = match failures.iter().find(|(n, _)| n == &d.name) {
+            None => {
+                ctx.catalog
+                    .put_copy(id, &d.name, dir, CopyStatus::Complete, bytes, None)
+                    .await
+            }
+            Some((_, why)) => {
+                if let Err(rm) = d.remove_artifact(dir).await {
+                    tracing::warn!(backup = id, destination = %d.name, "cannot remove partial copy {dir}: {rm}");
+                }
+                ctx.catalog
+                    .fail_copy(id, &d.name, why, crate::destinations::copy_retry_at(now, 1))
+                    .await
+            }
+        };
+        if let Err(e) = r {
+            tracing::warn!(backup = id, destination = %d.name, "cannot record the copy: {e}");
+        }
+    }
+}
+
+/// A run failed: nothing of it stays on any destination.
+async fn copies_failed(ctx: &RunContext, id: i64, dir: &str, cause: &str) {
+    let failures = ctx.copies.failures();
+    for d in ctx.copies.all() {
+        if let Err(rm) = d.remove_artifact(dir).await {
+            tracing::warn!(backup = id, destination = %d.name, "cannot remove partial artifact {dir}: {rm}");
+        }
+        let why = failures
+            .iter()
+            .find(|(n, _)| n == &d.name)
+            .map(|(_, w)| w.as_str())
+            .unwrap_or(cause);
+        let _ = ctx.catalog.fail_copy(id, &d.name, why, None).await;
+    }
+}
+
 async fn write_manifest(
     ctx: &RunContext,
     dir: &str,
@@ -847,9 +907,12 @@ async fn write_manifest(
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
     // Written under a temporary name and renamed, so a manifest — the mark
     // of a whole artifact — is never seen half-written.
-    ctx.destination
-        .write_atomic(&format!("{dir}{}", storage::MANIFEST_FILE), json.clone())
-        .await?;
+    crate::storage::fanout::write_all(
+        &ctx.copies,
+        &format!("{dir}{}", storage::MANIFEST_FILE),
+        json.clone(),
+    )
+    .await?;
     facts.manifest = Some(String::from_utf8(json).expect("json is utf-8"));
     Ok(())
 }

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use super::{ManifestFile, PipelineError, Progress, RunContext};
 use crate::pg::passfile::PassFile;
 use crate::pg::{args, ConnSpec};
+use crate::storage::fanout::FanOut;
 
 /// Bytes per chunk handed from the compressor to the writer.
 pub(crate) const CHUNK: usize = 1 << 20;
@@ -328,13 +329,9 @@ pub(crate) async fn upload_counting(
             Ok((n, reader.tap))
         });
 
-    let dest = &ctx.destination;
-    let op = dest.operator()?;
-    let mut writer = op
-        .writer_with(path)
-        .chunk(8 * CHUNK)
-        .await
-        .map_err(|e| dest.error(e))?;
+    // Every live copy gets each chunk (bounded: one chunk in flight per
+    // copy, plus each writer's part buffers).
+    let mut out = FanOut::open(&ctx.copies, path, ctx.size_hint).await?;
     let mut hasher = Sha256::new();
     let mut written: u64 = 0;
     let mut last_report = Instant::now();
@@ -343,8 +340,8 @@ pub(crate) async fn upload_counting(
         hasher.update(&chunk);
         let len = chunk.len() as u64;
         written += len;
-        if let Err(e) = writer.write(chunk).await {
-            write_err = Some(dest.error(e));
+        if let Err(e) = out.write(bytes::Bytes::from(chunk)).await {
+            write_err = Some(e);
             break;
         }
         progress.stored.fetch_add(len, Ordering::Relaxed);
@@ -359,28 +356,21 @@ pub(crate) async fn upload_counting(
         .await
         .map_err(|e| PipelineError::Compress(e.to_string()));
     if let Some(e) = write_err {
-        let _ = writer.abort().await;
+        // Every copy failed (FanOut aborted each as it failed).
         return Err(e.into());
     }
     let (raw_size, tap) = match compressed {
         Ok(Ok(n)) => n,
         Ok(Err(e)) => {
-            let _ = writer.abort().await;
+            out.abort().await;
             return Err(PipelineError::Compress(e.to_string()));
         }
         Err(e) => {
-            let _ = writer.abort().await;
+            out.abort().await;
             return Err(e);
         }
     };
-    writer.close().await.map_err(|e| dest.error(e))?;
-    let meta = op.stat(path).await.map_err(|e| dest.error(e))?;
-    if meta.content_length() != written {
-        return Err(PipelineError::SizeMismatch {
-            written,
-            stored: meta.content_length(),
-        });
-    }
+    out.close(written).await?;
     Ok((
         ManifestFile {
             path: path.rsplit('/').next().unwrap_or(path).to_owned(),

@@ -634,7 +634,7 @@ impl Engine {
                 sha256: Some(f.sha256.clone()),
             })
             .collect();
-        let dest = &self.inner.ctx.destination;
+        let dest = &art.destination;
         let manifest = format!("{}{}", art.dir, crate::storage::MANIFEST_FILE);
         if let Ok(meta) = dest.operator()?.stat(&manifest).await {
             out.push(ArtifactFile {
@@ -669,7 +669,7 @@ impl Engine {
         }
         let art = self.artifact(backup_id).await?;
         let full = format!("{}{}", art.dir, path);
-        let dest = &self.inner.ctx.destination;
+        let dest = &art.destination;
         let op = dest.operator()?;
         let size = op
             .stat(&full)

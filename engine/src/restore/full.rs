@@ -36,12 +36,14 @@ pub struct Artifact {
     pub manifest: RestoreManifest,
     /// Its directory on the destination, ending in `/`.
     pub dir: String,
+    /// Where it is read from: its first complete copy.
+    pub destination: crate::storage::Destination,
 }
 
 impl Artifact {
-    pub fn source<'a>(&'a self, engine: &'a Engine) -> Source<'a> {
+    pub fn source<'a>(&'a self, _engine: &'a Engine) -> Source<'a> {
         Source {
-            destination: &engine.inner.ctx.destination,
+            destination: &self.destination,
             dir: &self.dir,
             manifest: &self.manifest,
         }
@@ -81,14 +83,18 @@ impl Engine {
                 path: "manifest.json (in the catalog)".into(),
                 detail: e.to_string(),
             })?;
-        let prefix = format!("{}/", self.inner.ctx.destination.describe);
-        let dir = backup
-            .location
-            .as_deref()
-            .and_then(|l| l.strip_prefix(&prefix))
-            .ok_or(RestoreError::NoManifest(backup_id))?;
+        let (destination, dir) =
+            self.inner
+                .ctx
+                .registry
+                .source_of(&backup)
+                .await
+                .map_err(|detail| RestoreError::Unreachable {
+                    id: backup_id,
+                    detail,
+                })?;
         let dir = if dir.ends_with('/') {
-            dir.to_owned()
+            dir
         } else {
             format!("{dir}/")
         };
@@ -96,6 +102,7 @@ impl Engine {
             backup,
             manifest,
             dir,
+            destination,
         })
     }
 

@@ -69,6 +69,8 @@ pub enum RestoreError {
     Pruned(i64),
     #[error("backup {0} has no manifest in the catalog, so pgshelf does not know its files. Fix: pick another backup")]
     NoManifest(i64),
+    #[error("backup {id} cannot be read from storage: {detail}. Fix: check the destinations on the Destinations page (Test), or restore from another backup")]
+    Unreachable { id: i64, detail: String },
     #[error("backup {id} is a {kind} backup; {what}. Fix: pick a database backup (globals are applied by a rebuild or with --with-globals)")]
     WrongKind {
         id: i64,
@@ -147,7 +149,7 @@ impl RestoreError {
             E::NoServer(_) => 400,
             E::OlderTarget { .. } => 409,
             E::NoPgRestore { .. } => 424,
-            E::Fetch { .. } => 502,
+            E::Fetch { .. } | E::Unreachable { .. } => 502,
             E::Local { .. } | E::Spawn { .. } | E::Program { .. } | E::TablesMissing { .. } => 500,
             E::DatabaseExists { .. }
             | E::ConfirmMismatch { .. }

@@ -293,11 +293,36 @@ impl Destination {
         } else {
             format!("{dir}/")
         };
-        self.operator()?
-            .delete_with(&dir)
-            .recursive(true)
-            .await
-            .map_err(|e| self.error(e))
+        let op = self.operator()?;
+        if self.is_local() {
+            return op
+                .delete_with(&dir)
+                .recursive(true)
+                .await
+                .map_err(|e| self.error(e));
+        }
+        // One object at a time: not every service (or emulator) takes
+        // batch deletes, and an artifact has few files.
+        let entries = match op.list_with(&dir).recursive(true).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.error(e)),
+        };
+        let mut paths: Vec<String> = entries.into_iter().map(|e| e.path().to_owned()).collect();
+        // Files before their folders.
+        paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in paths {
+            match op.delete(&p).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+        match op.delete(&dir).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     /// True if the object exists.
