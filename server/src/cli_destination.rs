@@ -540,12 +540,27 @@ pub async fn run(engine: &Engine, cmd: DestinationCommand) -> anyhow::Result<()>
 pub async fn run_catalog(engine: &Engine, cmd: CatalogCommand) -> anyhow::Result<()> {
     match cmd {
         CatalogCommand::Import { destination, json } => {
-            let _ = (engine, json);
-            anyhow::bail!(
-                "catalog import from {destination} is not available in this build yet. Fix: update pgshelf"
-            );
+            let r = engine.import_catalog(&destination).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{}: {} manifest(s) read, {} backup(s) imported, {} already known",
+                    r.destination, r.manifests, r.imported, r.known
+                );
+                for why in &r.skipped {
+                    println!("  skipped: {why}");
+                }
+            }
+            if !r.skipped.is_empty() {
+                anyhow::bail!(
+                    "{} manifest(s) on {destination} could not be imported (listed above); the rest were",
+                    r.skipped.len()
+                );
+            }
         }
     }
+    Ok(())
 }
 
 /// The steps of a test, one a line with their time.

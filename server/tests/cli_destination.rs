@@ -3,7 +3,7 @@
 //! No secret may ever appear in what pgshelf prints.
 
 mod common;
-use common::{data_with_main, pgshelf, text};
+use common::{backup_of, data_with_main, pgshelf, text};
 use std::path::Path;
 use std::process::Output;
 use testkit::storage::{S3Server, SftpServer, WebDavServer};
@@ -264,6 +264,71 @@ fn s3_and_webdav_added_listed_tested_edited_and_guarded() {
         ok(&o).contains("destinations: offsite, dav"),
         "{}",
         text(&o)
+    );
+
+    // A backup goes to both; a fresh pgshelf pointed at the bucket imports it.
+    let db = pg.fresh_database("destcli");
+    pg.psql(&db, "CREATE TABLE t AS SELECT generate_series(1, 50) AS id");
+    backup_of(&data, &db);
+    let o = run(&data, &["destination", "list", "--json"], &[], &secrets);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for d in list.as_array().unwrap() {
+        if d["name"] == "offsite" || d["name"] == "dav" {
+            assert_eq!(d["copies"], 1, "{d}");
+        }
+    }
+    let fresh = dir.path().join("fresh");
+    let add_again = [
+        "destination",
+        "add",
+        "offsite",
+        "--kind",
+        "s3",
+        "--endpoint",
+        &s3.endpoint,
+        "--region",
+        &s3.region,
+        "--bucket",
+        &s3.bucket,
+        "--access-key-id",
+        &s3.access_key_id,
+        "--root",
+        "pgshelf/prod",
+    ];
+    let o = run(
+        &fresh,
+        &add_again,
+        &[("PGSHELF_DESTINATION_SECRET", &s3.secret_access_key)],
+        &secrets,
+    );
+    ok(&o);
+    let o = run(
+        &fresh,
+        &["catalog", "import", "--destination", "offsite"],
+        &[],
+        &secrets,
+    );
+    let out = ok(&o);
+    assert!(
+        out.contains("1 manifest(s) read, 1 backup(s) imported, 0 already known"),
+        "{out}"
+    );
+    let o = run(&fresh, &["list", "--json"], &[], &secrets);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["database"], db.as_str(), "{rows:?}");
+    let o = run(
+        &fresh,
+        &["catalog", "import", "--destination", "offsite", "--json"],
+        &[],
+        &secrets,
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (r["imported"].as_u64(), r["known"].as_u64()),
+        (Some(0), Some(1)),
+        "{r}"
     );
     let o = run(&data, &["destination", "remove", "offsite"], &[], &secrets);
     let out = failed(&o);
