@@ -94,12 +94,14 @@ pub enum Command {
     Compare(crate::cli_compare::CompareArgs),
     /// Where backups are stored: add, edit, list, test, remove; SFTP host keys.
     #[command(subcommand)]
-    Destination(crate::cli_destination::DestinationCommand),
+    Destination(Box<crate::cli_destination::DestinationCommand>),
     /// The catalog rebuilt from what a destination holds.
     #[command(subcommand)]
     Catalog(crate::cli_destination::CatalogCommand),
 }
 
+// Parsed once per process: the size of `Set` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Print the policy in force (TOML), and where it comes from.
@@ -235,7 +237,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Restore(cmd) => return crate::cli_restore::run(engine, cmd).await,
         Command::Compare(args) => return crate::cli_compare::run(engine, args).await,
-        Command::Destination(cmd) => return crate::cli_destination::run(engine, cmd).await,
+        Command::Destination(cmd) => return crate::cli_destination::run(engine, *cmd).await,
         Command::Catalog(cmd) => return crate::cli_destination::run_catalog(engine, cmd).await,
         Command::Server(ServerCommand::Add {
             name,

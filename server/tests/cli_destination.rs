@@ -36,7 +36,7 @@ fn s3_and_webdav_added_listed_tested_edited_and_guarded() {
     let s3 = S3Server::start();
     let dav = WebDavServer::start();
     let pg = testkit::server(testkit::majors_under_test()[0]);
-    let (dir, data) = data_with_main(&pg);
+    let (dir, data) = data_with_main(pg);
     let secrets = [
         s3.secret_access_key.as_str(),
         dav.password.as_str(),
