@@ -38,8 +38,8 @@
 pub mod auth;
 pub mod catalog;
 pub mod compare;
-pub mod destinations;
 pub mod crypt;
+pub mod destinations;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
 pub mod pg;

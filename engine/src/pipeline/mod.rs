@@ -336,10 +336,11 @@ pub async fn run(
         (r as i64, s as i64)
     };
     match result {
-        Ok(verdict) => match {
+        Ok(verdict) => {
             // Copies first: a reader that sees the row finished sees its copies.
             copies_done(ctx, job.backup_id, &dir, facts.stored_bytes.max(0) as u64).await;
-            ctx.catalog
+            let finished = ctx
+                .catalog
                 .finish(
                     job.backup_id,
                     verdict.status,
@@ -357,16 +358,17 @@ pub async fn run(
                         ..facts
                     },
                 )
-                .await
-        } {
-            Ok(row) => Ok(row),
-            Err(e) => {
-                // Recovered by another process meanwhile (lease lost): the
-                // row says failed, so the artifact must not stay either.
-                copies_failed(ctx, job.backup_id, &dir, &e.to_string()).await;
-                Err(e.into())
+                .await;
+            match finished {
+                Ok(row) => Ok(row),
+                Err(e) => {
+                    // Recovered by another process meanwhile (lease lost): the
+                    // row says failed, so the artifact must not stay either.
+                    copies_failed(ctx, job.backup_id, &dir, &e.to_string()).await;
+                    Err(e.into())
+                }
             }
-        },
+        }
         Err(e) => {
             copies_failed(ctx, job.backup_id, &dir, &e.to_string()).await;
             facts.cause = Some(e.to_string());

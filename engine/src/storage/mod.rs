@@ -379,6 +379,35 @@ pub const GLOBALS_FILE: &str = "globals.sql.zst";
 /// The manifest inside an artifact directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
+/// A streaming writer of one file on one destination.
+pub enum FileWriter {
+    Opendal(opendal::Writer),
+    Dav(DavWriter),
+}
+
+impl FileWriter {
+    pub async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), opendal::Error> {
+        match self {
+            FileWriter::Opendal(w) => w.write(chunk).await,
+            FileWriter::Dav(w) => w.write(chunk).await,
+        }
+    }
+    /// Completes the file; only then may it be listed.
+    pub async fn close(&mut self) -> Result<(), opendal::Error> {
+        match self {
+            FileWriter::Opendal(w) => w.close().await.map(|_| ()),
+            FileWriter::Dav(w) => w.close().await,
+        }
+    }
+    /// Gives up: a multipart upload is aborted, a partial file removed.
+    pub async fn abort(&mut self) -> Result<(), opendal::Error> {
+        match self {
+            FileWriter::Opendal(w) => w.abort().await,
+            FileWriter::Dav(w) => w.abort().await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,34 +443,5 @@ mod tests {
         let err = bad.preflight().await.unwrap_err();
         assert!(matches!(err, StorageError::NotWritable { .. }), "{err}");
         assert!(err.to_string().contains("Fix:"));
-    }
-}
-
-/// A streaming writer of one file on one destination.
-pub enum FileWriter {
-    Opendal(opendal::Writer),
-    Dav(DavWriter),
-}
-
-impl FileWriter {
-    pub async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), opendal::Error> {
-        match self {
-            FileWriter::Opendal(w) => w.write(chunk).await,
-            FileWriter::Dav(w) => w.write(chunk).await,
-        }
-    }
-    /// Completes the file; only then may it be listed.
-    pub async fn close(&mut self) -> Result<(), opendal::Error> {
-        match self {
-            FileWriter::Opendal(w) => w.close().await.map(|_| ()),
-            FileWriter::Dav(w) => w.close().await,
-        }
-    }
-    /// Gives up: a multipart upload is aborted, a partial file removed.
-    pub async fn abort(&mut self) -> Result<(), opendal::Error> {
-        match self {
-            FileWriter::Opendal(w) => w.abort().await,
-            FileWriter::Dav(w) => w.abort().await,
-        }
     }
 }
