@@ -342,6 +342,10 @@ impl crate::Engine {
         &self,
         declared: Vec<DestinationInput>,
     ) -> Result<(), DestinationsError> {
+        // Taken out of the file: kept (backups may depend on it), but now
+        // managed in the dashboard and the CLI.
+        let names: Vec<String> = declared.iter().map(|d| d.name.clone()).collect();
+        self.inner.catalog.release_destinations(&names).await?;
         for input in declared {
             let exists = match self.inner.catalog.destination(&input.name).await {
                 Ok(_) => true,

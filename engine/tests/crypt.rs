@@ -7,13 +7,11 @@
 //!
 //! Runs once per major in `PGSHELF_TEST_PG` (default 15,18).
 
-
 use std::process::Command;
 
 use engine::catalog::BackupStatus;
 use engine::crypt::Identity;
 use engine::restore::TableRestoreRequest;
-
 
 mod common;
 use common::*;

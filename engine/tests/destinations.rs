@@ -443,6 +443,7 @@ async fn wrong_credentials_and_a_missing_bucket() {
             || words.contains("denied"),
         "{words}"
     );
+    assert!(words.contains("check its credentials"), "{words}");
     assert!(!words.contains(&s3.wrong_secret()), "no secret in messages");
     let missing = e.test_destination("nobucket").await.unwrap();
     assert!(!missing.ok());
@@ -605,9 +606,14 @@ async fn the_manual_recipe_restores_an_encrypted_backup_fetched_from_s3() {
     let env = engine_for(&[major]).await;
     let e = &env.engine;
     let server = e.add_server(input("main", pg)).await.unwrap();
-    e.add_destination(dest("s3", s3_settings(&s3, &s3.bucket), &s3.secret_access_key, "shelf"))
-        .await
-        .unwrap();
+    e.add_destination(dest(
+        "s3",
+        s3_settings(&s3, &s3.bucket),
+        &s3.secret_access_key,
+        "shelf",
+    ))
+    .await
+    .unwrap();
     let keys = tempfile::tempdir().unwrap();
     let (key, id) = keygen(keys.path());
     let mut policy = policy_to(&["s3"]);
@@ -626,14 +632,23 @@ async fn the_manual_recipe_restores_an_encrypted_backup_fetched_from_s3() {
         let to = work.path().join(name);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         let out = std::process::Command::new("curl")
-            .args(["-sSf", "--aws-sigv4", &format!("aws:amz:{}:s3", s3.region), "--user"])
+            .args([
+                "-sSf",
+                "--aws-sigv4",
+                &format!("aws:amz:{}:s3", s3.region),
+                "--user",
+            ])
             .arg(format!("{}:{}", s3.access_key_id, s3.secret_access_key))
             .arg("-o")
             .arg(&to)
             .arg(&url)
             .output()
             .unwrap();
-        assert!(out.status.success(), "curl {url}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "curl {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     fetch("manifest.json");
     let m: serde_json::Value =
@@ -652,4 +667,33 @@ async fn the_manual_recipe_restores_an_encrypted_backup_fetched_from_s3() {
     follow_recipe(pg, work.path(), &recipe);
     assert_eq!(counts(pg, &db), want, "restored by the recipe from S3");
     pg.drop_database(&db);
+}
+
+/// A destination taken out of pgshelf.toml stays (backups may depend on
+/// it) but becomes editable and removable; one still declared is not.
+#[tokio::test]
+async fn destinations_from_the_config_are_released_when_taken_out() {
+    let env = engine_for(&[major()]).await;
+    let e = &env.engine;
+    let dir = tempfile::tempdir().unwrap();
+    let declared = |name: &str| DestinationInput {
+        name: name.into(),
+        settings: DestinationSettings::Local {
+            path: dir.path().display().to_string(),
+        },
+        root: name.into(),
+        concurrency: 1,
+        secret: None,
+    };
+    e.declare_destinations(vec![declared("a"), declared("b")])
+        .await
+        .unwrap();
+    let err = e.remove_destination("a").await.unwrap_err().to_string();
+    assert!(err.contains("declared in pgshelf.toml"), "{err}");
+    e.declare_destinations(vec![declared("b")]).await.unwrap();
+    assert!(!e.destination_named("a").await.unwrap().from_config);
+    assert!(e.destination_named("b").await.unwrap().from_config);
+    e.remove_destination("a").await.unwrap();
+    assert!(e.remove_destination("b").await.is_err());
+    assert!(e.test_destination("b").await.unwrap().ok());
 }

@@ -178,6 +178,20 @@ impl Catalog {
         }
     }
 
+    /// Rows declared in pgshelf.toml whose name is not in `declared` any
+    /// more become ordinary rows (editable, removable).
+    pub async fn release_destinations(&self, declared: &[String]) -> Result<u64, CatalogError> {
+        let list = serde_json::to_string(declared).expect("names serialize");
+        Ok(sqlx::query(
+            "UPDATE destinations SET from_config = 0 WHERE from_config = 1 \
+             AND name NOT IN (SELECT value FROM json_each(?))",
+        )
+        .bind(list)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
     pub async fn delete_destination(&self, name: &str) -> Result<(), CatalogError> {
         let done = sqlx::query("DELETE FROM destinations WHERE name = ?")
             .bind(name)

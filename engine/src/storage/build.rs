@@ -139,7 +139,7 @@ impl Remote {
                 if host_key.trim().is_empty() {
                     return Err(Error::new(
                         ErrorKind::ConfigInvalid,
-                        "its SSH host key has not been confirmed. Fix: Test the destination and trust the key it shows, after checking its fingerprint with the server's administrator",
+                        "its SSH host key has not been confirmed. Fix: compare the fingerprint the server shows (Destinations page: Check host key; CLI: pgshelf destination host-key NAME) with the one its administrator gives you, then trust it",
                     ));
                 }
                 super::ssh::trust(host, *port, host_key)

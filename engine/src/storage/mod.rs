@@ -43,7 +43,9 @@ pub enum StorageError {
     Io { dest: String, detail: String },
     #[error("destination {dest} is misconfigured: {detail}")]
     Config { dest: String, detail: String },
-    #[error("the SSH host key of {dest} changed: pgshelf trusts {expected}, the server now shows {actual}. Fix: if the server was rebuilt, confirm the new key on the Destinations page (Test, then trust it); otherwise someone may be intercepting the connection: do not trust it")]
+    #[error("destination {dest} refused the request: {detail}. Fix: check its credentials (key, secret, password or token) and that they may write, read, list and delete under its root; edit the destination to enter them again")]
+    Denied { dest: String, detail: String },
+    #[error("the SSH host key of {dest} changed: pgshelf trusts {expected}, the server now shows {actual}. Fix: if the server was rebuilt, check the new fingerprint with its administrator and trust it (Destinations page: Check host key; CLI: pgshelf destination host-key NAME --trust); otherwise someone may be intercepting the connection: do not trust it")]
     HostKeyChanged {
         dest: String,
         expected: String,
@@ -61,6 +63,7 @@ impl StorageError {
             | StorageError::NoSpace { .. }
             | StorageError::Config { .. } => 507,
             StorageError::Io { .. }
+            | StorageError::Denied { .. }
             | StorageError::HostKeyChanged { .. }
             | StorageError::AllCopiesFailed { .. } => 502,
         }
@@ -214,6 +217,31 @@ impl Destination {
             return StorageError::NoSpace {
                 dest: self.describe.clone(),
                 detail,
+            };
+        }
+        if !self.is_local() {
+            let denied = e.kind() == ErrorKind::PermissionDenied
+                || detail.contains("SignatureDoesNotMatch")
+                || detail.contains("InvalidAccessKeyId")
+                || detail.contains("AuthenticationFailed")
+                || detail.contains("AccessDenied")
+                || detail.contains("status: 401")
+                || detail.contains("status: 403");
+            return if denied {
+                StorageError::Denied {
+                    dest: self.describe.clone(),
+                    detail,
+                }
+            } else if e.kind() == ErrorKind::ConfigInvalid {
+                StorageError::Config {
+                    dest: self.describe.clone(),
+                    detail,
+                }
+            } else {
+                StorageError::Io {
+                    dest: self.describe.clone(),
+                    detail,
+                }
             };
         }
         match e.kind() {
