@@ -2,6 +2,7 @@
 //! editor with its live preview, and the form text it edits.
 
 pub mod api;
+pub mod destination_checks;
 pub mod policy_editor;
 pub mod policy_form;
 pub mod policy_page;

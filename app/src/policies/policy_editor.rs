@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use super::api::PolicyPage;
 use super::policy_form::{policy_form, policy_from_form, PolicyForm};
 use crate::policies::api::{ClearPolicy, PreviewPolicy, SavePolicy};
+use crate::policies::destination_checks::DestinationChecks;
 use crate::policies::policy_preview::PolicyPreviewPanel;
 use crate::policies::tier_inputs::{TierInputs, TierSignals};
 use crate::ui::error_message::{error_text, ErrorMessage};
@@ -34,6 +35,8 @@ const FIELDS: &[&str] = &[
     "stall_timeout_secs",
     "retention*",
     "test_restore*",
+    "destinations",
+    "encryption*",
 ];
 
 /// One signal per form field.
@@ -60,6 +63,8 @@ struct Fields {
     test_restore_cron: RwSignal<String>,
     test_restore_server: RwSignal<String>,
     test_restore_globals: RwSignal<bool>,
+    destinations: RwSignal<Vec<String>>,
+    recipients: RwSignal<String>,
 }
 
 impl Fields {
@@ -87,6 +92,8 @@ impl Fields {
             test_restore_cron: s(&f.test_restore_cron),
             test_restore_server: s(&f.test_restore_server),
             test_restore_globals: RwSignal::new(f.test_restore_globals),
+            destinations: RwSignal::new(f.destinations.clone()),
+            recipients: s(&f.recipients),
         }
     }
 
@@ -114,6 +121,8 @@ impl Fields {
             test_restore_cron: self.test_restore_cron.get(),
             test_restore_server: self.test_restore_server.get(),
             test_restore_globals: self.test_restore_globals.get(),
+            destinations: self.destinations.get(),
+            recipients: self.recipients.get(),
         }
     }
 
@@ -418,6 +427,12 @@ pub fn PolicyEditor(
     let tz_initial = form.timezone.clone();
     let schedule_initial = form.schedule.clone();
     let level_hint_text = move || level_hint(&f.compression.get());
+    let recipients_initial = form.recipients.clone();
+    let destinations = Signal::derive(move || f.destinations.get());
+    let recipients = Signal::derive(move || {
+        f.recipients
+            .with(|r| r.lines().filter(|l| !l.trim().is_empty()).count())
+    });
 
     view! {
         <p class="policy-source">
@@ -532,6 +547,22 @@ pub fn PolicyEditor(
                         " Apply the globals backup first (roles created only if missing)"
                     </label>
 
+                    <h3>"Where backups go"</h3>
+                    <DestinationChecks selected=f.destinations testid="policy-destinations"/>
+                    <FieldError error=save_error field="destinations"/>
+
+                    <h3>"Encryption"</h3>
+                    <label class="field wide">
+                        <span class="label">"age recipients, one per line"</span>
+                        <textarea rows="3" class="mono small" bind:value=f.recipients spellcheck="false" autocomplete="off"
+                            data-testid="policy-recipients" placeholder="age1…"
+                            aria-invalid=move || if save_error.get().is_some_and(|m| crate::ui::field_errors::is_about(&m, "encryption*")) { "true" } else { "false" }>
+                            {recipients_initial}
+                        </textarea>
+                        <span class="hint">"public keys only (age-keygen -y key.txt prints yours). Blank: not encrypted. Restores then need the matching identity, given at that moment; pgshelf stores no private key."</span>
+                        <FieldError error=save_error field="encryption*"/>
+                    </label>
+
                     {move || general().map(|m| view! { <ErrorMessage message=m/> })}
                     <div class="form-actions">
                         <button type="submit" class="primary" data-testid="policy-save" disabled=move || saving.get()>
@@ -544,7 +575,7 @@ pub fn PolicyEditor(
                     </div>
                 </fieldset>
             </form>
-            <PolicyPreviewPanel preview/>
+            <PolicyPreviewPanel preview destinations recipients/>
         </div>
     }
 }
