@@ -29,7 +29,7 @@ fn text_field(
     placeholder: &'static str,
     hint: &'static str,
     error: Signal<Option<String>>,
-) -> impl IntoView {
+) -> AnyView {
     let initial = draft.with_untracked(|d| get(d).clone());
     let invalid = move || {
         if error.get().is_some_and(|m| is_about(&m, field)) {
@@ -51,6 +51,7 @@ fn text_field(
             <FieldError error field/>
         </label>
     }
+    .into_any()
 }
 
 /// A checkbox bound to one flag of the draft.
@@ -60,7 +61,7 @@ fn check_field(
     testid: &'static str,
     get: fn(&DestinationDraft) -> bool,
     set: fn(&mut DestinationDraft) -> &mut bool,
-) -> impl IntoView {
+) -> AnyView {
     let initial = draft.with_untracked(get);
     view! {
         <label class="check">
@@ -72,6 +73,7 @@ fn check_field(
             " " {label}
         </label>
     }
+    .into_any()
 }
 
 /// The fields of one kind.
@@ -266,14 +268,17 @@ pub fn DestinationForm(
             }
             .into_any()
         };
-        Some(view! {
-            <label class="field wide">
-                <span class="label">{label}</span>
-                {input}
-                <span class="hint">{secret_hint}</span>
-                <FieldError error field="secret"/>
-            </label>
-        })
+        Some(
+            view! {
+                <label class="field wide">
+                    <span class="label">{label}</span>
+                    {input}
+                    <span class="hint">{secret_hint}</span>
+                    <FieldError error field="secret"/>
+                </label>
+            }
+            .into_any(),
+        )
     };
 
     view! {
@@ -315,4 +320,5 @@ pub fn DestinationForm(
             </div>
         </form>
     }
+    .into_any()
 }

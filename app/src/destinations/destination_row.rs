@@ -81,11 +81,12 @@ pub fn DestinationRow(destination: Destination, admin: bool, changed: RwSignal<u
                     <DestinationForm destination=Some(d.clone())
                         on_saved=move |_| { editing.set(false); changed.update(|n| *n += 1); }/>
                 }
+                .into_any()
             })
         }
     };
     let host_key = (admin && unconfirmed).then(|| {
-        view! { <HostKeyCheck name=name.clone() changed/> }
+        view! { <HostKeyCheck name=name.clone() changed/> }.into_any()
     });
 
     let test_name = name.clone();
@@ -113,8 +114,9 @@ pub fn DestinationRow(destination: Destination, admin: bool, changed: RwSignal<u
                         </button>
                     </div>
                 </details>
-            })}
+            }.into_any())}
         }
+        .into_any()
     });
 
     view! {
@@ -146,4 +148,5 @@ pub fn DestinationRow(destination: Destination, admin: bool, changed: RwSignal<u
             </tr>
         </tbody>
     }
+    .into_any()
 }

@@ -26,7 +26,7 @@ pub fn DestinationsPage() -> impl IntoView {
                 let rows = v
                     .destinations
                     .into_iter()
-                    .map(|d| view! { <DestinationRow destination=d admin changed/> })
+                    .map(|d| view! { <DestinationRow destination=d admin changed/> }.into_any())
                     .collect_view();
                 let add_form = admin.then(|| {
                     let form = move || {
@@ -38,6 +38,7 @@ pub fn DestinationsPage() -> impl IntoView {
                                 form_key.update(|n| *n += 1);
                             }/>
                         }
+                        .into_any()
                     };
                     view! {
                         <section class="card" data-testid="dest-add">
@@ -52,6 +53,7 @@ pub fn DestinationsPage() -> impl IntoView {
                             {form}
                         </section>
                     }
+                    .into_any()
                 });
                 view! {
                     <table class="destinations">

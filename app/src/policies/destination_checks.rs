@@ -89,6 +89,7 @@ pub fn DestinationChecks(selected: RwSignal<Vec<String>>, testid: &'static str) 
             </p>
         </div>
     }
+    .into_any()
 }
 
 #[cfg(test)]

@@ -7,4 +7,5 @@ pub mod policy_editor;
 pub mod policy_form;
 pub mod policy_page;
 pub mod policy_preview;
+pub mod storage_fields;
 pub mod tier_inputs;

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use super::api::PolicyPage;
 use super::policy_form::{policy_form, policy_from_form, PolicyForm};
 use crate::policies::api::{ClearPolicy, PreviewPolicy, SavePolicy};
-use crate::policies::destination_checks::DestinationChecks;
+use crate::policies::storage_fields::StorageFields;
 use crate::policies::policy_preview::PolicyPreviewPanel;
 use crate::policies::tier_inputs::{TierInputs, TierSignals};
 use crate::ui::error_message::{error_text, ErrorMessage};
@@ -38,6 +38,7 @@ const FIELDS: &[&str] = &[
     "destinations",
     "encryption*",
 ];
+
 
 /// One signal per form field.
 #[derive(Debug, Clone, Copy)]
@@ -427,7 +428,6 @@ pub fn PolicyEditor(
     let tz_initial = form.timezone.clone();
     let schedule_initial = form.schedule.clone();
     let level_hint_text = move || level_hint(&f.compression.get());
-    let recipients_initial = form.recipients.clone();
     let destinations = Signal::derive(move || f.destinations.get());
     let recipients = Signal::derive(move || {
         f.recipients
@@ -547,21 +547,7 @@ pub fn PolicyEditor(
                         " Apply the globals backup first (roles created only if missing)"
                     </label>
 
-                    <h3>"Where backups go"</h3>
-                    <DestinationChecks selected=f.destinations testid="policy-destinations"/>
-                    <FieldError error=save_error field="destinations"/>
-
-                    <h3>"Encryption"</h3>
-                    <label class="field wide">
-                        <span class="label">"age recipients, one per line"</span>
-                        <textarea rows="3" class="mono small" bind:value=f.recipients spellcheck="false" autocomplete="off"
-                            data-testid="policy-recipients" placeholder="age1…"
-                            aria-invalid=move || if save_error.get().is_some_and(|m| crate::ui::field_errors::is_about(&m, "encryption*")) { "true" } else { "false" }>
-                            {recipients_initial}
-                        </textarea>
-                        <span class="hint">"public keys only (age-keygen -y key.txt prints yours). Blank: not encrypted. Restores then need the matching identity, given at that moment; pgshelf stores no private key."</span>
-                        <FieldError error=save_error field="encryption*"/>
-                    </label>
+                    <StorageFields destinations=f.destinations recipients=f.recipients error=save_error/>
 
                     {move || general().map(|m| view! { <ErrorMessage message=m/> })}
                     <div class="form-actions">

@@ -95,7 +95,7 @@ fn preview_body(p: PolicyPreview) -> impl IntoView {
 }
 
 /// Where every backup goes and whether it is encrypted, as the form says now.
-fn storage_summary(destinations: Vec<String>, recipients: usize) -> impl IntoView {
+fn storage_summary(destinations: Vec<String>, recipients: usize) -> AnyView {
     let places = if destinations.is_empty() {
         "local (the built-in directory)".to_owned()
     } else {
@@ -114,6 +114,7 @@ fn storage_summary(destinations: Vec<String>, recipients: usize) -> impl IntoVie
             <strong class:warn=recipients == 0>{encryption}</strong> "."
         </p>
     }
+    .into_any()
 }
 
 /// The preview panel beside the policy form; shows the newest answer, and
