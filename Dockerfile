@@ -39,7 +39,7 @@ FROM debian:bookworm-slim
 # lowest pg_dump at least as new as each server; zstd and age for manual
 # restores.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates postgresql-common zstd age \
+ && apt-get install -y --no-install-recommends ca-certificates postgresql-common zstd age openssh-client \
  && /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y \
  && apt-get install -y --no-install-recommends \
       postgresql-client-14 postgresql-client-15 postgresql-client-16 \

@@ -13,11 +13,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, SqlitePool};
 
 mod destinations;
-pub use destinations::{DestinationRow, NewDestination};
+pub use destinations::{DestinationRow, ImportedBackup, NewDestination};
 mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
+mod identities;
 mod put_backs;
 mod restores;
+pub use identities::StoredIdentity;
 pub use put_backs::{NewPutBack, PutBackRecord, PutBackStatus};
 pub use restores::{NewScratch, ScratchRecord};
 

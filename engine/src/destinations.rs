@@ -573,5 +573,335 @@ pub(crate) async fn copy_artifact(
     }
     let body = src.read(&manifest).await.map_err(|e| from.error(e))?;
     to.write_atomic(&manifest, body.to_vec()).await?;
-    Ok(total + body.len() as u64)
+    Ok(total)
+}
+
+/// Removes a backup's files from every destination that holds a copy
+/// (storage first; each copy is marked pruned once its files are gone).
+/// For backups from before copies were recorded, the local destination
+/// its location names.
+pub(crate) async fn remove_copies(
+    ctx: &crate::pipeline::RunContext,
+    row: &crate::catalog::Backup,
+) -> Result<(), String> {
+    let copies = ctx
+        .catalog
+        .copies(row.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if copies.is_empty() {
+        let local = ctx.registry.local();
+        let prefix = format!("{}/", local.describe);
+        return match row.location.as_deref().and_then(|l| l.strip_prefix(&prefix)) {
+            Some(dir) => local.remove_artifact(dir).await.map_err(|e| e.to_string()),
+            None if row.location.is_none() => Ok(()),
+            None => Err(format!(
+                "its artifact is at {:?}, not on the current local destination {}; remove it there by hand",
+                row.location.as_deref().unwrap_or("(unknown)"),
+                local.describe
+            )),
+        };
+    }
+    let mut errors = Vec::new();
+    for c in copies.iter().filter(|c| c.status != CopyStatus::Pruned) {
+        let removed = match ctx.registry.get(&c.destination).await {
+            Ok(dest) => dest
+                .remove_artifact(&c.dir)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match removed {
+            Ok(()) => {
+                ctx.catalog
+                    .put_copy(
+                        row.id,
+                        &c.destination,
+                        &c.dir,
+                        CopyStatus::Pruned,
+                        c.bytes,
+                        None,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Err(e) => errors.push(format!("{}: {e}", c.destination)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// The `copier` worker: copies that failed during their run are copied
+/// again from a complete copy (never re-dumped), at most
+/// [`MAX_COPY_ATTEMPTS`] attempts, 2 then 10 minutes apart. Driven by the
+/// lease keeper's tick; one copy at a time.
+#[derive(Clone, Default)]
+pub struct Copier {
+    state: std::sync::Arc<std::sync::Mutex<CopierState>>,
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Default)]
+struct CopierState {
+    doing: Option<String>,
+    last_error: Option<String>,
+    last_finished_at: Option<DateTime<Utc>>,
+}
+
+impl Copier {
+    pub fn status(&self) -> model::worker::WorkerStatus {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        model::worker::WorkerStatus {
+            name: "copier".into(),
+            state: if st.doing.is_some() {
+                model::worker::WorkerState::Running
+            } else {
+                model::worker::WorkerState::Idle
+            },
+            doing: st.doing.iter().cloned().collect(),
+            queued: 0,
+            last_error: st.last_error.clone(),
+            last_finished_at: st.last_finished_at,
+        }
+    }
+
+    fn set(&self, f: impl FnOnce(&mut CopierState)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+impl crate::Engine {
+    /// Copies again every failed copy whose retry is due at `now` (the
+    /// scheduler calls this; tests call it with their own clock). Returns
+    /// how many copies became complete.
+    pub async fn retry_copies(&self, now: DateTime<Utc>) -> Result<usize, crate::Error> {
+        let copier = &self.inner.copier;
+        let Ok(_turn) = copier.turn.try_lock() else {
+            return Ok(0);
+        };
+        let mut done = 0;
+        for (backup_id, dest_name) in self.inner.catalog.due_copy_retries(now).await? {
+            let label = format!("backup {backup_id} to {dest_name}");
+            copier.set(|st| st.doing = Some(label.clone()));
+            let r = self.retry_copy(backup_id, &dest_name).await;
+            copier.set(|st| {
+                st.doing = None;
+                st.last_finished_at = Some(Utc::now());
+                if let Err(e) = &r {
+                    st.last_error = Some(format!("{label}: {e}"));
+                }
+            });
+            if r.is_ok() {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    async fn retry_copy(&self, backup_id: i64, dest_name: &str) -> Result<(), String> {
+        let catalog = &self.inner.catalog;
+        let reg = self.registry();
+        let copies = catalog.copies(backup_id).await.map_err(|e| e.to_string())?;
+        let Some(failed) = copies.iter().find(|c| c.destination == dest_name) else {
+            return Ok(());
+        };
+        let attempts = catalog
+            .begin_copy_retry(backup_id, dest_name)
+            .await
+            .map_err(|e| e.to_string())?;
+        if attempts == 0 {
+            return Ok(()); // another process took it
+        }
+        let result = async {
+            let to = reg.get(dest_name).await.map_err(|e| e.to_string())?;
+            let mut last = String::from("no complete copy to copy from");
+            for c in copies
+                .iter()
+                .filter(|c| c.status == CopyStatus::Complete && c.destination != dest_name)
+            {
+                let from = match reg.get(&c.destination).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        last = e.to_string();
+                        continue;
+                    }
+                };
+                match copy_artifact(&from, &to, &c.dir).await {
+                    Ok(bytes) => return Ok((c.dir.clone(), bytes)),
+                    Err(e) => {
+                        let _ = to.remove_artifact(&c.dir).await;
+                        last = e.to_string();
+                    }
+                }
+            }
+            Err(last)
+        }
+        .await;
+        match result {
+            Ok((dir, bytes)) => {
+                catalog
+                    .put_copy(
+                        backup_id,
+                        dest_name,
+                        &dir,
+                        CopyStatus::Complete,
+                        bytes,
+                        None,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(
+                    backup = backup_id,
+                    destination = dest_name,
+                    "copy made from another copy"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                let retry = copy_retry_at(Utc::now(), attempts);
+                let why = if retry.is_none() {
+                    format!("{e} (gave up after {attempts} attempts; the next backup writes a new copy)")
+                } else {
+                    e.clone()
+                };
+                catalog
+                    .fail_copy(backup_id, dest_name, &why, retry)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _ = failed;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl crate::Engine {
+    /// Reads every `manifest.json` under a destination and records the
+    /// backups the catalog does not have (a backup recorded with the same
+    /// artifact folder counts as known; a known backup without a copy row
+    /// for this destination gets one). A fresh pgshelf pointed at an old
+    /// bucket then lists its backups and restores from them.
+    pub async fn import_catalog(&self, name: &str) -> Result<ImportReport, crate::Error> {
+        let dest = self.registry().get(name).await?;
+        let op = dest.operator()?;
+        let entries = op
+            .list_with("")
+            .recursive(true)
+            .await
+            .map_err(|e| dest.error(e))?;
+        let mut paths: Vec<String> = entries
+            .into_iter()
+            .map(|e| e.path().to_owned())
+            .filter(|p| {
+                p.ends_with(&format!("/{}", storage::MANIFEST_FILE))
+                    && !p.starts_with(storage::probe::PROBE_DIR)
+            })
+            .collect();
+        paths.sort();
+        let mut report = ImportReport {
+            destination: name.to_owned(),
+            ..ImportReport::default()
+        };
+        let servers = self.inner.catalog.servers().await?;
+        for path in paths {
+            report.manifests += 1;
+            let dir = path[..path.len() - storage::MANIFEST_FILE.len()].to_owned();
+            let text = match op.read(&path).await {
+                Ok(b) => String::from_utf8_lossy(&b.to_vec()).into_owned(),
+                Err(e) => {
+                    report.skipped.push(format!("{path}: {}", dest.error(e)));
+                    continue;
+                }
+            };
+            let m: crate::pipeline::Manifest = match serde_json::from_str(&text) {
+                Ok(m) => m,
+                Err(e) => {
+                    report
+                        .skipped
+                        .push(format!("{path}: not a pgshelf manifest ({e})"));
+                    continue;
+                }
+            };
+            let kind = m.kind.as_str().to_owned();
+            let database = if kind == "globals" {
+                String::new()
+            } else {
+                m.database.clone()
+            };
+            let stored: u64 = m.files.iter().map(|f| f.size).sum();
+            if let Some(id) = self.inner.catalog.backup_by_dir(&dir).await? {
+                report.known += 1;
+                let has = self
+                    .inner
+                    .catalog
+                    .copies(id)
+                    .await?
+                    .iter()
+                    .any(|c| c.destination == name && c.status == CopyStatus::Complete);
+                if !has {
+                    self.inner
+                        .catalog
+                        .put_copy(id, name, &dir, CopyStatus::Complete, stored, None)
+                        .await?;
+                }
+                continue;
+            }
+            // Every file the manifest lists must be there, whole.
+            let mut missing = None;
+            for f in &m.files {
+                match op.stat(&format!("{dir}{}", f.path)).await {
+                    Ok(meta) if meta.content_length() == f.size => {}
+                    Ok(meta) => {
+                        missing = Some(format!(
+                            "{} is {} bytes, the manifest says {}",
+                            f.path,
+                            meta.content_length(),
+                            f.size
+                        ));
+                        break;
+                    }
+                    Err(e) => {
+                        missing = Some(format!("{}: {}", f.path, dest.error(e)));
+                        break;
+                    }
+                }
+            }
+            if let Some(why) = missing {
+                report.skipped.push(format!("{path}: {why}"));
+                continue;
+            }
+            let server_id = servers.iter().find(|s| s.name == m.server).map(|s| s.id);
+            self.inner
+                .catalog
+                .insert_imported(&crate::catalog::ImportedBackup {
+                    server_id,
+                    server_name: m.server.clone(),
+                    kind,
+                    database,
+                    started_at: m.started_at,
+                    finished_at: m.finished_at,
+                    raw_bytes: m.files.iter().map(|f| f.raw_size).sum(),
+                    stored_bytes: stored,
+                    format: m.format.clone(),
+                    destination: name.to_owned(),
+                    location: format!("{}/{dir}", dest.describe),
+                    dir: dir.clone(),
+                    pg_dump_version: m.pg_dump_version.clone(),
+                    server_version: m.server_version.clone(),
+                    manifest: text,
+                    compression: m.compression.clone(),
+                    note: format!(
+                        "imported from {} ({}): not verified by this pgshelf; files and sizes match the manifest",
+                        name, dest.describe
+                    ),
+                })
+                .await?;
+            report.imported += 1;
+        }
+        Ok(report)
+    }
 }

@@ -4,6 +4,8 @@
 //!
 //! - [`auth`]: users and roles, sessions and API tokens, the first-admin setup link, sign-in throttling.
 //! - [`catalog`]: the SQLite catalog (schema in `engine/migrations`) and every query.
+//! - [`crypt`]: age encryption of stored files (X25519 recipients; streaming
+//!   encryptor and decryptor; identities never printed).
 //! - [`compare`]: a table restored into scratch compared with the live one (a streamed
 //!   merge by key), the put-back script, applying it (recorded).
 //! - [`secrets`]: the instance key and sealed credentials; [`secrets::Secret`] never prints.
@@ -36,6 +38,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod compare;
+pub mod crypt;
 pub mod destinations;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
@@ -102,6 +105,8 @@ pub enum Error {
     Restore(#[from] restore::RestoreError),
     #[error(transparent)]
     Destinations(#[from] destinations::DestinationsError),
+    #[error(transparent)]
+    Crypt(#[from] crypt::CryptError),
     #[error("{0}")]
     Conflict(String),
     #[error("cannot create {path}: {detail}. Fix: make the data directory writable, or set PGSHELF_DATA")]
@@ -124,6 +129,7 @@ impl Error {
             Error::Compare(e) => e.status(),
             Error::Restore(e) => e.status(),
             Error::Destinations(e) => e.status(),
+            Error::Crypt(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,
         }
@@ -226,6 +232,8 @@ pub(crate) struct Inner {
     proof: proof::TestRestorer,
     /// The `restorer` worker and restore settings.
     restore: restore::facade::RestoreState,
+    /// The `copier` worker (failed copies copied again from a complete one).
+    copier: destinations::Copier,
 }
 
 impl Engine {
@@ -280,6 +288,7 @@ impl Engine {
             copies: Arc::new(storage::fanout::CopySet::new(vec![destination.clone()])),
             destination,
             registry,
+            size_hint: 0,
             tools,
             zstd: cfg.zstd,
             spool_dir: cfg.spool_dir.clone(),
@@ -327,6 +336,7 @@ impl Engine {
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 proof: proof::TestRestorer::default(),
                 restore: restore::facade::RestoreState::new(&cfg.restore_maintenance_work_mem),
+                copier: destinations::Copier::default(),
             }),
         };
         engine.recover_interrupted().await?;
@@ -711,12 +721,12 @@ impl Engine {
                 row.status
             )));
         }
-        if let Some(loc) = &row.location {
-            let prefix = format!("{}/", self.inner.ctx.destination.describe);
-            if let Some(dir) = loc.strip_prefix(&prefix) {
-                self.inner.ctx.destination.remove_artifact(dir).await?;
-            }
-        }
+        destinations::remove_copies(&self.inner.ctx, &row)
+            .await
+            .map_err(|detail| StorageError::Io {
+                dest: "storage".into(),
+                detail,
+            })?;
         Ok(self.inner.catalog.delete_backup(id).await?)
     }
 
@@ -730,6 +740,7 @@ impl Engine {
                 .status_named("discovery", "database(s) appeared or disappeared"),
             self.inner.proof.status(),
             self.inner.restore.restorer.status(),
+            self.inner.copier.status(),
         ]
     }
 }

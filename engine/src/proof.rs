@@ -331,6 +331,8 @@ struct Plan {
     restore_server_id: i64,
     restore_server_name: String,
     with_globals: bool,
+    /// Decrypts an encrypted backup (given for this test only).
+    identity: Option<crate::crypt::Identity>,
 }
 
 impl Engine {
@@ -366,7 +368,22 @@ impl Engine {
         trigger: TestRestoreTrigger,
         who: &str,
     ) -> Result<TestRestore, Error> {
-        self.test_restore_slot(target, restore_server, trigger, who, None)
+        self.test_restore_slot(target, restore_server, trigger, who, None, None)
+            .await
+    }
+
+    /// [`Engine::test_restore`] of a backup that may be encrypted:
+    /// `identity` decrypts it (kept for this test only). Without one, an
+    /// encrypted backup's test is recorded as failed, with the fix.
+    pub async fn test_restore_with(
+        &self,
+        target: TestRestoreTarget,
+        restore_server: Option<i64>,
+        trigger: TestRestoreTrigger,
+        who: &str,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<TestRestore, Error> {
+        self.test_restore_slot(target, restore_server, trigger, who, None, identity)
             .await
     }
 
@@ -377,11 +394,20 @@ impl Engine {
         trigger: TestRestoreTrigger,
         who: &str,
         slot: Option<DateTime<Utc>>,
+        identity: Option<crate::crypt::Identity>,
     ) -> Result<TestRestore, Error> {
         if self.is_stopping() {
             return Err(ProofError::Stopping.into());
         }
-        let plan = self.plan_test(&target, restore_server).await?;
+        let mut plan = self.plan_test(&target, restore_server).await?;
+        plan.identity = match identity {
+            Some(id) => Some(id),
+            // An identity stored (opt-in) for the backup's recipients.
+            None => match self.artifact(plan.backup.id).await {
+                Ok(art) => self.stored_identity_for(art.manifest.recipients()).await?,
+                Err(_) => None,
+            },
+        };
         let worker = self.inner.proof.clone();
         worker.update(|st| st.waiting += 1);
         let turn = worker.turn.clone().lock_owned().await;
@@ -585,6 +611,7 @@ impl Engine {
             restore_server_id,
             restore_server_name: row.name,
             backup,
+            identity: None,
         })
     }
 
@@ -600,10 +627,18 @@ impl Engine {
         };
         // The stored files first: a changed byte is named by file even
         // when the restore below happens to get through it.
-        let dir = artifact_dir(self, &plan.backup);
-        for f in &manifest.files {
-            let found = self.stored_sha256(&format!("{dir}{}", f.path)).await;
-            findings.mismatches.extend(file_mismatch(f, found));
+        match self.inner.ctx.registry.source_of(&plan.backup).await {
+            Ok((dest, dir)) => {
+                let dir = slash(dir);
+                for f in &manifest.files {
+                    let found = self.stored_sha256(&dest, &format!("{dir}{}", f.path)).await;
+                    findings.mismatches.extend(file_mismatch(f, found));
+                }
+            }
+            Err(e) => {
+                findings.error = Some(format!("the stored files cannot be read: {e}"));
+                return;
+            }
         }
         match self.restore_for_test(plan, who).await {
             Ok(restored) => {
@@ -644,15 +679,19 @@ impl Engine {
                 format!("the {whose} manifest of backup {} cannot be read: {e}. Fix: test-restore another backup", backup.id)
             })
         };
-        let path = format!("{}{}", artifact_dir(self, backup), storage::MANIFEST_FILE);
-        let dest = &self.inner.ctx.destination;
-        let stored = match dest.operator() {
-            Ok(op) => op
-                .read(&path)
-                .await
-                .map(|b| String::from_utf8_lossy(&b.to_vec()).into_owned())
-                .map_err(|e| dest.error(e).to_string()),
-            Err(e) => Err(e.to_string()),
+        let stored = match self.inner.ctx.registry.source_of(backup).await {
+            Err(e) => Err(e),
+            Ok((dest, dir)) => {
+                let path = format!("{}{}", slash(dir), storage::MANIFEST_FILE);
+                match dest.operator() {
+                    Ok(op) => op
+                        .read(&path)
+                        .await
+                        .map(|b| String::from_utf8_lossy(&b.to_vec()).into_owned())
+                        .map_err(|e| dest.error(e).to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
         };
         let cataloged = self
             .inner
@@ -669,7 +708,7 @@ impl Engine {
                         table: None,
                         expected: None,
                         found: None,
-                        note: format!("{path}: the manifest on storage differs from the catalog's copy (its files or tables changed after the backup); the catalog's copy was used"),
+                        note: format!("{}: the manifest on storage differs from the catalog's copy (its files or tables changed after the backup); the catalog's copy was used", storage::MANIFEST_FILE),
                     }),
                     Err(e) => findings.mismatches.push(Mismatch {
                         table: None,
@@ -685,7 +724,7 @@ impl Engine {
                     table: None,
                     expected: None,
                     found: None,
-                    note: format!("{path}: cannot be read from storage: {e}"),
+                    note: format!("{}: cannot be read from storage: {e}", storage::MANIFEST_FILE),
                 });
                 parse(&c, "catalog's")
             }
@@ -698,10 +737,13 @@ impl Engine {
     }
 
     /// Size and sha256 of a stored file, read through (never into memory whole).
-    async fn stored_sha256(&self, path: &str) -> Result<(u64, String), String> {
+    async fn stored_sha256(
+        &self,
+        dest: &storage::Destination,
+        path: &str,
+    ) -> Result<(u64, String), String> {
         use futures::TryStreamExt;
         use sha2::{Digest, Sha256};
-        let dest = &self.inner.ctx.destination;
         let op = dest.operator().map_err(|e| e.to_string())?;
         let reader = op
             .reader(path)
@@ -888,6 +930,7 @@ impl Engine {
                             TestRestoreTrigger::Scheduled,
                             "schedule",
                             Some(due.slot),
+                            None,
                         )
                         .await
                     {
@@ -999,13 +1042,10 @@ impl Engine {
     }
 }
 
-/// The artifact directory of a backup inside the destination (`a/b/c/`).
-fn artifact_dir(engine: &Engine, b: &Backup) -> String {
-    let loc = b.location.as_deref().unwrap_or_default();
-    let prefix = format!("{}/", engine.inner.ctx.destination.describe);
-    let dir = loc.strip_prefix(&prefix).unwrap_or(loc);
+/// A directory path ending in `/`.
+fn slash(dir: String) -> String {
     if dir.ends_with('/') {
-        dir.to_owned()
+        dir
     } else {
         format!("{dir}/")
     }
@@ -1023,12 +1063,13 @@ impl Engine {
         who: &str,
     ) -> Result<Restored, (Option<String>, String)> {
         let r = self
-            .restore_into_scratch(
+            .restore_into_scratch_with(
                 plan.backup.id,
                 plan.restore_server_id,
                 "test",
                 plan.with_globals,
                 who,
+                plan.identity.clone(),
             )
             .await
             .map_err(|e| (None, e.to_string()))?;

@@ -104,15 +104,7 @@ pub async fn prune(
         let Some(row) = rows.iter().find(|r| r.id == d.id) else {
             continue;
         };
-        let prefix = format!("{}/", ctx.destination.describe);
-        let removed = match row.location.as_deref().and_then(|l| l.strip_prefix(&prefix)) {
-            Some(dir) => ctx.destination.remove_artifact(dir).await.map_err(|e| e.to_string()),
-            None => Err(format!(
-                "its artifact is at {:?}, not on the current destination {}; remove it there by hand",
-                row.location.as_deref().unwrap_or("(unknown)"),
-                ctx.destination.describe
-            )),
-        };
+        let removed = crate::destinations::remove_copies(ctx, row).await;
         match removed {
             Ok(()) => {
                 ctx.catalog.mark_pruned(d.id).await?;

@@ -1,5 +1,7 @@
 //! The manual recipe: how a person restores an artifact with stock tools
-//! (`sha256sum`, `zstd`, `psql`, `pg_restore`) and no pgshelf. Pure: built
+//! (`sha256sum`, `age` for encrypted artifacts, `zstd`, `psql`,
+//! `pg_restore`) and no pgshelf. Encrypted files are decrypted to files
+//! (`age -d -i key.txt -o ...`) before zstd, never piped into pg_restore. Pure: built
 //! from the manifest (and the globals backup that goes with it).
 
 use crate::pipeline::Manifest;
@@ -73,16 +75,25 @@ pub fn recipe(m: &Manifest, globals: Option<&Manifest>) -> Vec<String> {
         out.push(format!("{}  {}", f.sha256, f.path));
     }
     out.push("SUMS".into());
-    if m.encryption.is_some() {
-        out.push("# The files are encrypted with age: decrypt each first, e.g. age -d -i KEY.txt -o dump.zst dump.zst.age".into());
+    if let Some(e) = &m.encryption {
+        out.push(format!(
+            "# The files are encrypted with age to {}: key.txt below is the identity file (AGE-SECRET-KEY-1...) of one of them.",
+            e.recipients.join(", ")
+        ));
     }
     if m.format == "sql" {
         out.push("# 2. Apply roles, memberships, tablespaces and grants (roles that exist already report an error and are kept):".into());
         for f in &m.files {
-            out.push(format!(
-                "zstd -dc {} | psql -X -v ON_ERROR_STOP=0 --dbname=postgres",
-                f.path
-            ));
+            match f.path.strip_suffix(crate::crypt::SUFFIX) {
+                Some(_) => out.push(format!(
+                    "age -d -i key.txt {} | zstd -dc | psql -X -v ON_ERROR_STOP=0 --dbname=postgres",
+                    f.path
+                )),
+                None => out.push(format!(
+                    "zstd -dc {} | psql -X -v ON_ERROR_STOP=0 --dbname=postgres",
+                    f.path
+                )),
+            }
         }
         return out;
     }
@@ -98,10 +109,17 @@ pub fn recipe(m: &Manifest, globals: Option<&Manifest>) -> Vec<String> {
     }
     match m.format.as_str() {
         "directory" => {
-            out.push(format!(
-                "# {step}. Decompress the directory archive into ./d (each file was compressed on its own):"
-            ));
-            out.push("mkdir -p d && for f in dump/*; do n=$(basename \"$f\"); case $n in *.zst) zstd -dq \"$f\" -o \"d/${n%.zst}\";; *) cp \"$f\" d/;; esac; done".into());
+            if m.encryption.is_some() {
+                out.push(format!(
+                    "# {step}. Decrypt, then decompress, the directory archive into ./d (each file was compressed and encrypted on its own):"
+                ));
+                out.push("mkdir -p d && for f in dump/*.age; do n=$(basename \"$f\" .age); age -d -i key.txt -o \"d/$n\" \"$f\" || break; case $n in *.zst) zstd -dq --rm \"d/$n\" -o \"d/${n%.zst}\" || break;; esac; done".into());
+            } else {
+                out.push(format!(
+                    "# {step}. Decompress the directory archive into ./d (each file was compressed on its own):"
+                ));
+                out.push("mkdir -p d && for f in dump/*; do n=$(basename \"$f\"); case $n in *.zst) zstd -dq \"$f\" -o \"d/${n%.zst}\";; *) cp \"$f\" d/;; esac; done".into());
+            }
             step += 1;
             out.push(format!(
                 "# {step}. Create the database and restore it (pg_restore {major} or newer; -j runs jobs in parallel):"
@@ -113,11 +131,19 @@ pub fn recipe(m: &Manifest, globals: Option<&Manifest>) -> Vec<String> {
             ));
         }
         _ => {
-            let file = m
+            let mut file = m
                 .files
                 .first()
                 .map(|f| f.path.clone())
                 .unwrap_or_else(|| "dump.zst".into());
+            if let Some(plain) = file.strip_suffix(crate::crypt::SUFFIX).map(str::to_owned) {
+                out.push(format!(
+                    "# {step}. Decrypt to a file with the identity of one of the recipients:"
+                ));
+                out.push(format!("age -d -i key.txt -o {plain} {file}"));
+                step += 1;
+                file = plain;
+            }
             let local = if let Some(stem) = file.strip_suffix(".zst") {
                 out.push(format!(
                     "# {step}. Decompress to a file (a file, not a pipe: pg_restore then seeks, and -j works):"
@@ -206,6 +232,30 @@ mod tests {
         assert!(r.contains("pg_restore 18 or newer"), "{r}");
         assert!(r.contains(&format!("{}  dump.zst", "ab".repeat(32))), "{r}");
         assert!(!r.contains("| pg_restore"), "never a pipe: {r}");
+    }
+
+    #[test]
+    fn encrypted_artifacts_are_decrypted_to_files_first() {
+        let mut m = manifest("custom", &["dump.zst.age"]);
+        m.encryption = Some(crate::pipeline::ManifestEncryption {
+            method: "age".into(),
+            recipients: vec!["age1example".into()],
+        });
+        let r = recipe(&m, None).join("\n");
+        assert!(r.contains("age1example"), "{r}");
+        let dec = r
+            .find("age -d -i key.txt -o dump.zst dump.zst.age")
+            .expect(&r);
+        let unz = r.find("zstd -d dump.zst -o dump.custom").expect(&r);
+        assert!(dec < unz, "{r}");
+        assert!(!r.contains("| pg_restore"), "never a pipe: {r}");
+        m.format = "directory".into();
+        m.files[0].path = "dump/toc.dat.zst.age".into();
+        let r = recipe(&m, None).join("\n");
+        assert!(
+            r.contains("for f in dump/*.age") && r.contains("age -d -i key.txt"),
+            "{r}"
+        );
     }
 
     #[test]

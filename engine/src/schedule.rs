@@ -156,6 +156,17 @@ pub(crate) fn start_lease_keeper(engine: std::sync::Weak<crate::Inner>, interval
         if let Err(err) = crate::pipeline::runner::recover(&e.inner.ctx, now).await {
             tracing::warn!("cannot recover interrupted runs: {err}");
         }
+        if !e.is_stopping() {
+            // The copier works beside the keeper (a long copy must not hold
+            // up lease renewals); its status shows what it does, and a tick
+            // that finds it busy starts nothing.
+            let e = e.clone();
+            tokio::spawn(async move {
+                if let Err(err) = e.retry_copies(now).await {
+                    tracing::warn!("cannot retry failed copies: {err}");
+                }
+            });
+        }
         true
     });
 }

@@ -923,10 +923,10 @@ async fn a_failed_prune_keeps_the_row_and_retries() {
     env.engine.backup_now(s.id, &db, "test").await.unwrap();
     let dir = artifact_dir(&env, &old);
 
-    // The old artifact's location no longer matches the destination (as if
-    // the destination moved): removal fails, the row stays with the error.
-    let real = old.location.clone().unwrap();
-    sqlx::query("UPDATE backups SET location = 'elsewhere:/gone/' WHERE id = ?")
+    // The old artifact's copy is on a destination that no longer exists
+    // (as if it was removed from the config): removal fails, the row stays
+    // with the error.
+    sqlx::query("UPDATE backup_copies SET destination = 'gone' WHERE backup_id = ?")
         .bind(old.id)
         .execute(&cat)
         .await
@@ -951,14 +951,13 @@ async fn a_failed_prune_keeps_the_row_and_retries() {
         row.prune_error
             .as_deref()
             .unwrap()
-            .contains("remove it there by hand"),
+            .contains("no destination named \"gone\""),
         "{row:?}"
     );
     assert!(dir.join("manifest.json").exists());
 
     // Next time it works: removed from storage, then marked pruned.
-    sqlx::query("UPDATE backups SET location = ? WHERE id = ?")
-        .bind(&real)
+    sqlx::query("UPDATE backup_copies SET destination = 'local' WHERE backup_id = ?")
         .bind(old.id)
         .execute(&cat)
         .await

@@ -711,6 +711,7 @@ async fn directory_format_reads_only_the_needed_files() {
             destination: &dest,
             dir: &rel,
             manifest: &manifest,
+            identity: None,
         };
         let spool = env._dir.path().join("spool-test");
         let work = WorkDir::new(&spool, id).unwrap();

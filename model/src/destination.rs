@@ -294,10 +294,11 @@ fn require(field: &str, value: &str, what: &str) -> Result<(), DestinationError>
 
 fn http_url(field: &str, value: &str, what: &str) -> Result<(), DestinationError> {
     let v = value.trim();
-    if v.starts_with("https://") || v.starts_with("http://") {
-        if v.len() > "https://".len() && !v.contains(char::is_whitespace) {
-            return Ok(());
-        }
+    if (v.starts_with("https://") || v.starts_with("http://"))
+        && v.len() > "https://".len()
+        && !v.contains(char::is_whitespace)
+    {
+        return Ok(());
     }
     Err(DestinationError::new(
         field,

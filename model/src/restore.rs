@@ -40,6 +40,10 @@ pub struct ArchiveContents {
     pub database: String,
     pub server_id: Option<i64>,
     pub tables: Vec<ArchiveTable>,
+    /// The age recipients an encrypted backup is encrypted to; empty when
+    /// not encrypted (then no identity is asked for).
+    #[serde(default)]
+    pub recipients: Vec<String>,
 }
 
 /// Restore some tables of a backup into a scratch database.
@@ -230,6 +234,10 @@ pub struct ArtifactFile {
     /// sha256 as the manifest records it (none for `manifest.json` itself).
     #[serde(default)]
     pub sha256: Option<String>,
+    /// Stored age-encrypted (`.age`): a download serves the encrypted
+    /// bytes; decrypt with `age -d -i key.txt`.
+    #[serde(default)]
+    pub encrypted: bool,
 }
 
 /// A recorded restore (catalog `restore_runs`).

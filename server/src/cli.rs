@@ -1,7 +1,8 @@
 //! The command line: `serve` (the default), `server add|list|test|remove`,
 //! `databases`, `backup`, `list`, `delete`, `policy`, `schedule`; the restore
 //! commands are in [`crate::cli_restore`], `test-restore` in [`crate::cli_proof`],
-//! `compare` in [`crate::cli_compare`].
+//! `compare` in [`crate::cli_compare`], `destination` and `catalog` in
+//! [`crate::cli_destination`].
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -87,12 +88,24 @@ pub enum Command {
     /// Restore a backup into a scratch database, compare its tables and row
     /// counts with the manifest, drop it; non-zero exit when the test fails.
     TestRestore(crate::cli_proof::TestRestoreArgs),
+    /// Age identities stored sealed for scheduled test-restores of
+    /// encrypted backups (opt-in): store, list, forget.
+    #[command(subcommand)]
+    Identity(crate::cli_proof::IdentityCommand),
     /// Compare a table in a scratch database with the live table (rows
     /// deleted, changed and added since the backup); write or apply the
     /// script that puts rows back.
     Compare(crate::cli_compare::CompareArgs),
+    /// Where backups are stored: add, edit, list, test, remove; SFTP host keys.
+    #[command(subcommand)]
+    Destination(Box<crate::cli_destination::DestinationCommand>),
+    /// The catalog rebuilt from what a destination holds.
+    #[command(subcommand)]
+    Catalog(crate::cli_destination::CatalogCommand),
 }
 
+// Parsed once per process: the size of `Set` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Print the policy in force (TOML), and where it comes from.
@@ -146,6 +159,10 @@ pub enum PolicyCommand {
         /// Apply the globals backup before a test-restore (roles created only if missing).
         #[arg(long)]
         test_restore_globals: Option<bool>,
+        /// Where its backups are written, by destination name (repeat for
+        /// several copies; replaces the list; "local" is backup_dir).
+        #[arg(long = "destination", value_name = "NAME")]
+        destinations: Vec<String>,
         /// A whole policy from a TOML file (fields given as flags still win).
         #[arg(long)]
         file: Option<PathBuf>,
@@ -224,6 +241,8 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
         Command::Serve => unreachable!("serve is handled by main"),
         Command::Restore(cmd) => return crate::cli_restore::run(engine, cmd).await,
         Command::Compare(args) => return crate::cli_compare::run(engine, args).await,
+        Command::Destination(cmd) => return crate::cli_destination::run(engine, *cmd).await,
+        Command::Catalog(cmd) => return crate::cli_destination::run_catalog(engine, cmd).await,
         Command::Server(ServerCommand::Add {
             name,
             url,
@@ -389,6 +408,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             test_restore_cron,
             test_restore_server,
             test_restore_globals,
+            destinations,
             file,
             dry_run,
         }) => {
@@ -445,10 +465,16 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             if let Some(v) = test_restore_globals {
                 tr.with_globals = v;
             }
+            if !destinations.is_empty() {
+                p.destinations = destinations;
+            }
             let preview = engine
                 .preview_policy(s.id, database.as_deref(), &p, chrono::Utc::now())
                 .await?;
             println!("schedule: {} ({})", preview.describe, p.timezone);
+            if !p.destinations.is_empty() {
+                println!("destinations: {}", p.destinations.join(", "));
+            }
             println!(
                 "test-restores: {} ({}{})",
                 if p.test_restore.enabled { "on" } else { "off" },
@@ -492,6 +518,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
             println!("{database} now inherits the server's default policy");
         }
         Command::TestRestore(args) => crate::cli_proof::run(engine, args).await?,
+        Command::Identity(cmd) => crate::cli_proof::identity(engine, cmd).await?,
         Command::Schedule { server, json } => {
             let s = engine.server_by_name(&server).await?;
             let rows = engine.schedule_status(s.id, chrono::Utc::now()).await?;

@@ -1,9 +1,9 @@
 //! `pgshelf test-restore (--backup ID | --server NAME --database DB)
-//! [--restore-server NAME] [--json]`: restores a backup into a scratch
+//! [--restore-server NAME] [--identity FILE] [--json]`: restores a backup into a scratch
 //! database, compares it with its manifest, drops the scratch database and
 //! prints what it found. Exits non-zero when the test fails, with the cause.
 
-use clap::{ArgGroup, Args};
+use clap::{ArgGroup, Args, Subcommand};
 use engine::proof::{TestRestore, TestRestoreStatus, TestRestoreTarget, TestRestoreTrigger};
 use engine::Engine;
 
@@ -23,6 +23,10 @@ pub struct TestRestoreArgs {
     /// test-restore server, else the backup's own).
     #[arg(long)]
     pub restore_server: Option<String>,
+    /// The age identity file (age-keygen's key.txt) of an encrypted backup;
+    /// read for this test only.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<std::path::PathBuf>,
     /// Print one JSON object (the recorded test-restore).
     #[arg(long)]
     pub json: bool,
@@ -44,8 +48,15 @@ pub async fn run(engine: &Engine, args: TestRestoreArgs) -> anyhow::Result<()> {
         Some(name) => Some(engine.server_by_name(name).await?.id),
         None => None,
     };
+    let identity = crate::cli_restore::identity(args.identity.as_deref())?;
     let t = engine
-        .test_restore(target, restore_server, TestRestoreTrigger::Manual, "cli")
+        .test_restore_with(
+            target,
+            restore_server,
+            TestRestoreTrigger::Manual,
+            "cli",
+            identity,
+        )
         .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&t)?);
@@ -113,4 +124,73 @@ pub fn print_report(t: &TestRestore) {
     if let Some(e) = &t.error {
         println!("error: {e}");
     }
+}
+
+/// `pgshelf identity store|list|forget`: age identities kept sealed with
+/// the instance key so scheduled test-restores can decrypt encrypted
+/// backups. Opt-in, with the risk: whoever holds the pgshelf host and its
+/// instance key can then read those backups.
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Store the secret keys of an identity file, sealed (one per recipient).
+    Store {
+        /// The identity file (age-keygen's key.txt).
+        #[arg(long, value_name = "FILE")]
+        identity: std::path::PathBuf,
+        /// Confirms the risk: the private key then lives on this host.
+        #[arg(long)]
+        i_understand_the_risk: bool,
+    },
+    /// The recipients whose identities are stored (never the secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the stored identity of a recipient (age1...).
+    Forget { recipient: String },
+}
+
+/// Runs an `identity` command.
+pub async fn identity(engine: &Engine, cmd: IdentityCommand) -> anyhow::Result<()> {
+    match cmd {
+        IdentityCommand::Store {
+            identity,
+            i_understand_the_risk,
+        } => {
+            if !i_understand_the_risk {
+                anyhow::bail!(
+                    "storing an identity puts the private key on this host (sealed with the instance key): whoever takes the host and its data directory can decrypt these backups. Fix: add --i-understand-the-risk to store it anyway, or give --identity to each test-restore instead"
+                );
+            }
+            let id = engine::crypt::Identity::read_file(&identity)?;
+            for r in engine.store_identity(&id, "cli").await? {
+                println!("stored the identity of {r}");
+            }
+        }
+        IdentityCommand::List { json } => {
+            let list = engine.stored_identities().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for i in list {
+                    println!(
+                        "{}  stored by {} at {}",
+                        i.recipient,
+                        i.stored_by,
+                        i.stored_at.format("%Y-%m-%d %H:%M UTC")
+                    );
+                }
+            }
+        }
+        IdentityCommand::Forget { recipient } => {
+            if engine.forget_identity(&recipient).await? {
+                println!("forgot the identity of {recipient}");
+            } else {
+                anyhow::bail!(
+                    "no identity is stored for {recipient}. Fix: see `pgshelf identity list`"
+                );
+            }
+        }
+    }
+    Ok(())
 }

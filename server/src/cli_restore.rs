@@ -2,8 +2,8 @@
 //! `rebuild`.
 //!
 //! ```text
-//! pgshelf restore-table --backup ID --table SCHEMA.TABLE [--table ...] [--server NAME] [--into DB] [--with-referenced] [--json]
-//! pgshelf restore --backup ID --into DB [--server NAME] [--clean --confirm DB] [--jobs N]
+//! pgshelf restore-table --backup ID --table SCHEMA.TABLE [--table ...] [--server NAME] [--into DB] [--with-referenced] [--identity FILE] [--json]
+//! pgshelf restore --backup ID --into DB [--server NAME] [--clean --confirm DB] [--jobs N] [--identity FILE]
 //! pgshelf scratch list | pgshelf scratch drop DB
 //! pgshelf rebuild --server NAME [--to NAME] [--database DB ...] [--confirm TARGET] [--json]
 //! ```
@@ -34,6 +34,10 @@ pub enum RestoreCommand {
         /// Also restore the tables the chosen ones reference by foreign key.
         #[arg(long)]
         with_referenced: bool,
+        /// The age identity file (age-keygen's key.txt) of an encrypted backup;
+        /// read for this restore only.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -56,6 +60,10 @@ pub enum RestoreCommand {
         /// Parallel pg_restore jobs.
         #[arg(long, default_value_t = 1)]
         jobs: u32,
+        /// The age identity file (age-keygen's key.txt) of an encrypted backup;
+        /// read for this restore only.
+        #[arg(long, value_name = "FILE")]
+        identity: Option<std::path::PathBuf>,
     },
     /// Scratch databases pgshelf created.
     #[command(subcommand)]
@@ -142,6 +150,11 @@ fn table_json(r: &TableRestoreResult) -> TableRestoreJson<'_> {
     }
 }
 
+/// The identity in `--identity FILE`, parsed (never printed).
+pub fn identity(path: Option<&std::path::Path>) -> anyhow::Result<Option<engine::crypt::Identity>> {
+    Ok(path.map(engine::crypt::Identity::read_file).transpose()?)
+}
+
 async fn server_id(engine: &Engine, name: Option<&str>) -> anyhow::Result<Option<i64>> {
     Ok(match name {
         Some(n) => Some(engine.server_by_name(n).await?.id),
@@ -158,8 +171,10 @@ pub async fn run(engine: &Engine, cmd: RestoreCommand) -> anyhow::Result<()> {
             server,
             into,
             with_referenced,
+            identity: identity_file,
             json,
         } => {
+            let identity = identity(identity_file.as_deref())?;
             let req = TableRestoreRequest {
                 backup_id: backup,
                 tables,
@@ -167,7 +182,7 @@ pub async fn run(engine: &Engine, cmd: RestoreCommand) -> anyhow::Result<()> {
                 into,
                 with_referenced,
             };
-            let r = engine.restore_tables(&req, WHO).await?;
+            let r = engine.restore_tables_with(&req, WHO, identity).await?;
             if json {
                 println!("{}", serde_json::to_string(&table_json(&r))?);
                 return Ok(());
@@ -206,7 +221,9 @@ pub async fn run(engine: &Engine, cmd: RestoreCommand) -> anyhow::Result<()> {
             clean,
             confirm,
             jobs,
+            identity: identity_file,
         } => {
+            let identity = identity(identity_file.as_deref())?;
             let req = RestoreRequest {
                 backup_id: backup,
                 server_id: server_id(engine, server.as_deref()).await?,
@@ -215,7 +232,7 @@ pub async fn run(engine: &Engine, cmd: RestoreCommand) -> anyhow::Result<()> {
                 confirm,
                 jobs,
             };
-            let r = engine.restore(&req, WHO).await?;
+            let r = engine.restore_with(&req, WHO, identity).await?;
             println!(
                 "restored backup {} into {} on {} in {:.1}s: {} table(s), {} rows",
                 backup,

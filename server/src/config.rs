@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use engine::plans::{DeclaredPlan, DeclaredPolicy};
 use engine::policy::{Policy, ServerPlan};
+use engine::secrets::Secret;
+use model::destination::{DestinationInput, DestinationSettings};
 use serde::Deserialize;
 
 /// Every setting, after all layers are applied.
@@ -56,6 +58,33 @@ pub struct Config {
     pub declared_policies: Vec<DeclaredPolicy>,
     /// Plans declared under `[servers.NAME.plan]`.
     pub declared_plans: Vec<DeclaredPlan>,
+    /// Destinations declared as `[[destination]]` tables: read-only in the
+    /// dashboard, handed to the engine at every start.
+    pub declared_destinations: Vec<DeclaredDestination>,
+}
+
+/// A `[[destination]]` table of pgshelf.toml. Its secret was read from
+/// `secret_file` or `secret_env` (never inline) and is redacted in `Debug`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclaredDestination {
+    pub name: String,
+    pub settings: DestinationSettings,
+    pub root: String,
+    pub concurrency: u32,
+    pub secret: Option<Secret>,
+}
+
+impl DeclaredDestination {
+    /// What the engine declares.
+    pub fn input(&self) -> DestinationInput {
+        DestinationInput {
+            name: self.name.clone(),
+            settings: self.settings.clone(),
+            root: self.root.clone(),
+            concurrency: self.concurrency,
+            secret: self.secret.as_ref().map(|s| s.expose().to_owned()),
+        }
+    }
 }
 
 impl Default for Config {
@@ -81,6 +110,7 @@ impl Default for Config {
             log: "info".into(),
             declared_policies: Vec::new(),
             declared_plans: Vec::new(),
+            declared_destinations: Vec::new(),
         }
     }
 }
@@ -146,7 +176,219 @@ const KEYS: &[&str] = &[
     "restore_maintenance_work_mem",
     "log",
     "servers",
+    "destination",
 ];
+
+/// Keys of a `[[destination]]` table besides its kind's own.
+const DESTINATION_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "root",
+    "concurrency",
+    "secret_file",
+    "secret_env",
+];
+
+/// Each kind's own keys in a `[[destination]]` table (the CLI's flags,
+/// with `_` for `-`).
+fn kind_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "local" => &["path"],
+        "s3" => &[
+            "endpoint",
+            "region",
+            "bucket",
+            "virtual_host",
+            "access_key_id",
+            "storage_class",
+        ],
+        "webdav" => &["url", "username"],
+        "sftp" => &["host", "port", "username", "host_key"],
+        "gcs" => &["bucket", "endpoint"],
+        "azblob" => &["account", "container", "endpoint", "sas"],
+        _ => &[],
+    }
+}
+
+/// Parses the `[[destination]]` tables. `dir`: the config file's
+/// directory (a relative `secret_file` is relative to it).
+fn destinations(
+    value: toml::Value,
+    file: &str,
+    dir: &Path,
+    get: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<DeclaredDestination>, ConfigError> {
+    let err = |what: &str, message: String| ConfigError {
+        source_name: format!("{file}: {what}"),
+        message,
+    };
+    let toml::Value::Array(tables) = value else {
+        return Err(err(
+            "destination",
+            "is not a list of tables. Fix: write each one as a [[destination]] table".into(),
+        ));
+    };
+    let mut out: Vec<DeclaredDestination> = Vec::new();
+    for (i, t) in tables.into_iter().enumerate() {
+        let toml::Value::Table(t) = t else {
+            return Err(err(
+                &format!("destination[{i}]"),
+                "is not a table. Fix: write it as a [[destination]] table".into(),
+            ));
+        };
+        let name = match t.get("name") {
+            Some(toml::Value::String(n)) => n.clone(),
+            _ => {
+                return Err(err(
+                    &format!("destination[{i}]"),
+                    "has no name. Fix: add name = \"offsite-s3\" (letters, digits, '-', '_')"
+                        .into(),
+                ))
+            }
+        };
+        let at = format!("[[destination]] {name}");
+        if t.contains_key("secret") {
+            return Err(err(
+                &at,
+                "an inline `secret` is refused: pgshelf.toml is read by more people and tools than a secret should be (version control, config backups, editors). Fix: put the secret in a file only pgshelf's user can read and write secret_file = \"/run/secrets/NAME\", or name an environment variable holding it with secret_env = \"VARIABLE\"".into(),
+            ));
+        }
+        let kind = match t.get("kind") {
+            Some(toml::Value::String(k)) if !kind_keys(k).is_empty() => k.clone(),
+            other => {
+                return Err(err(
+                    &at,
+                    format!(
+                        "kind {} is not a destination kind. Fix: kind = \"local\", \"s3\", \"webdav\", \"sftp\", \"gcs\" or \"azblob\"",
+                        other.map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into())
+                    ),
+                ))
+            }
+        };
+        let str_of = |key: &str| -> Result<Option<String>, ConfigError> {
+            match t.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+                Some(v) => Err(err(
+                    &at,
+                    format!("{key} = {v} is not a string. Fix: quote it"),
+                )),
+            }
+        };
+        let bool_of = |key: &str| -> Result<Option<bool>, ConfigError> {
+            match t.get(key) {
+                None => Ok(None),
+                Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+                Some(v) => Err(err(&at, format!("{key} = {v} is not true or false"))),
+            }
+        };
+        let int_of = |key: &str, max: i64| -> Result<Option<i64>, ConfigError> {
+            match t.get(key) {
+                None => Ok(None),
+                Some(toml::Value::Integer(n)) if (1..=max).contains(n) => Ok(Some(*n)),
+                Some(v) => Err(err(
+                    &at,
+                    format!("{key} = {v} is not a whole number from 1 to {max}"),
+                )),
+            }
+        };
+        let own = kind_keys(&kind);
+        for k in t.keys() {
+            if !DESTINATION_KEYS.contains(&k.as_str()) && !own.contains(&k.as_str()) {
+                warnings.push(format!(
+                    "{file}: {at}: unknown key {k:?} ignored (a {kind} destination knows: {}, {})",
+                    DESTINATION_KEYS.join(", "),
+                    own.join(", ")
+                ));
+            }
+        }
+        let has = |k: &str| own.contains(&k);
+        let pick = |k: &str| -> Result<Option<String>, ConfigError> {
+            if has(k) {
+                str_of(k)
+            } else {
+                Ok(None)
+            }
+        };
+        let fields = crate::cli_destination::Fields {
+            kind: Some(kind.clone()),
+            endpoint: pick("endpoint")?,
+            region: pick("region")?,
+            bucket: pick("bucket")?,
+            virtual_host: if has("virtual_host") {
+                bool_of("virtual_host")?
+            } else {
+                None
+            },
+            access_key_id: pick("access_key_id")?,
+            storage_class: pick("storage_class")?,
+            url: pick("url")?,
+            username: pick("username")?,
+            host: pick("host")?,
+            port: if has("port") {
+                int_of("port", 65535)?.map(|p| p as u16)
+            } else {
+                None
+            },
+            account: pick("account")?,
+            container: pick("container")?,
+            sas: if has("sas") { bool_of("sas")? } else { None },
+            path: pick("path")?,
+            root: None,
+            concurrency: None,
+        };
+        let mut settings = fields.apply(None).map_err(|e| err(&at, e.to_string()))?;
+        if let (DestinationSettings::Sftp { host_key, .. }, Some(k)) =
+            (&mut settings, pick("host_key")?)
+        {
+            *host_key = k;
+        }
+        let secret = match (str_of("secret_file")?, str_of("secret_env")?) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    &at,
+                    "has both secret_file and secret_env. Fix: keep one".into(),
+                ))
+            }
+            (Some(f), None) => {
+                let path = dir.join(&f);
+                let text = crate::cli_destination::read_secret_file("secret_file", &path)
+                    .map_err(|e| err(&at, e.to_string()))?;
+                Some(Secret::new(text))
+            }
+            (None, Some(var)) => match get(&var) {
+                Some(v) if !v.trim().is_empty() => Some(Secret::new(v)),
+                _ => {
+                    return Err(err(
+                        &at,
+                        format!("secret_env names {var}, which is not set or empty. Fix: set {var} in pgshelf's environment, or use secret_file"),
+                    ))
+                }
+            },
+            (None, None) => None,
+        };
+        if out.iter().any(|d| d.name == name) {
+            return Err(err(
+                &at,
+                "is declared twice. Fix: give each [[destination]] its own name".into(),
+            ));
+        }
+        out.push(DeclaredDestination {
+            name,
+            settings,
+            root: str_of("root")?.unwrap_or_default(),
+            concurrency: int_of(
+                "concurrency",
+                i64::from(model::destination::MAX_CONCURRENCY),
+            )?
+            .map(|n| n as u32)
+            .unwrap_or(crate::cli_destination::DEFAULT_CONCURRENCY),
+            secret,
+        });
+    }
+    Ok(out)
+}
 
 /// A setting that cannot be used, naming where it came from and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +420,8 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
     };
     let c = &mut out.config;
     let mut backup_dir_set = false;
+    // Variables a [[destination]] takes its secret from: not unknown.
+    let mut secret_envs: Vec<String> = Vec::new();
     if let Some(path) = &path {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -192,7 +436,17 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         })?;
         let mut known = toml::Table::new();
         for (k, v) in table {
-            if KEYS.contains(&k.as_str()) {
+            if k == "destination" {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                c.declared_destinations =
+                    destinations(v.clone(), &name, dir, &get, &mut out.warnings)?;
+                if let toml::Value::Array(ts) = &v {
+                    secret_envs.extend(
+                        ts.iter()
+                            .filter_map(|t| t.get("secret_env")?.as_str().map(str::to_owned)),
+                    );
+                }
+            } else if KEYS.contains(&k.as_str()) {
                 known.insert(k, v);
             } else {
                 out.warnings.push(format!(
@@ -342,6 +596,9 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
                 c.stop_grace_secs = v.parse().map_err(|_| bad("a whole number of seconds"))?
             }
             "LOG" => c.log = v.clone(),
+            // Read by `destination add|edit` (a secret never is a flag).
+            "DESTINATION_SECRET" => {}
+            _ if secret_envs.contains(k) => {}
             _ => out
                 .warnings
                 .push(format!("environment: unknown variable {k} ignored")),
@@ -576,5 +833,91 @@ globals = { schedule = "@daily", no_role_passwords = true }
         assert_eq!(l.config.exact_count_max_bytes, 0, "env beats file");
         let e = load(None, &env(&[("PGSHELF_SUSPECT_SIZE_RATIO", "0.5")])).unwrap_err();
         assert!(e.to_string().contains("Fix:"), "{e}");
+    }
+
+    #[test]
+    fn destinations_are_declared_with_secrets_from_files_or_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgshelf.toml");
+        std::fs::write(dir.path().join("s3.secret"), "TOPSECRET-S3\n").unwrap();
+        std::fs::write(
+            &f,
+            r#"
+[[destination]]
+name = "offsite"
+kind = "s3"
+endpoint = "http://127.0.0.1:9000"
+region = "us-east-1"
+bucket = "b"
+access_key_id = "AK"
+root = "pgshelf/prod"
+concurrency = 8
+secret_file = "s3.secret"
+colour = "blue"
+
+[[destination]]
+name = "box"
+kind = "sftp"
+host = "backup.example"
+username = "pgshelf"
+secret_env = "BOX_KEY"
+"#,
+        )
+        .unwrap();
+        let l = load(Some(&f), &env(&[("BOX_KEY", "TOPSECRET-SSH")])).unwrap();
+        let d = &l.config.declared_destinations;
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].name, "offsite");
+        assert_eq!((d[0].root.as_str(), d[0].concurrency), ("pgshelf/prod", 8));
+        assert!(
+            matches!(&d[0].settings, DestinationSettings::S3 { path_style: true, bucket, .. } if bucket == "b")
+        );
+        assert_eq!(d[0].input().secret.as_deref(), Some("TOPSECRET-S3\n"));
+        assert!(matches!(
+            &d[1].settings,
+            DestinationSettings::Sftp { port: 22, .. }
+        ));
+        assert_eq!(d[1].input().secret.as_deref(), Some("TOPSECRET-SSH"));
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("\"colour\""), "{:?}", l.warnings);
+        let debug = format!("{:?}", l.config);
+        assert!(!debug.contains("TOPSECRET"), "{debug}");
+
+        // A secret variable named by secret_env is not an unknown PGSHELF_ one.
+        std::fs::write(
+            &f,
+            "[[destination]]\nname = \"d\"\nkind = \"webdav\"\nurl = \"https://h/dav\"\nusername = \"u\"\nsecret_env = \"PGSHELF_DAV_PW\"\n",
+        )
+        .unwrap();
+        let l = load(
+            Some(&f),
+            &env(&[
+                ("PGSHELF_DAV_PW", "pw"),
+                ("PGSHELF_DESTINATION_SECRET", "x"),
+            ]),
+        )
+        .unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let e = load(Some(&f), &[]).unwrap_err();
+        assert!(
+            e.message.contains("PGSHELF_DAV_PW") && e.message.contains("Fix:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_inline_destination_secret_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgshelf.toml");
+        std::fs::write(
+            &f,
+            "[[destination]]\nname = \"d\"\nkind = \"webdav\"\nurl = \"https://h/dav\"\nusername = \"u\"\nsecret = \"hunter2\"\n",
+        )
+        .unwrap();
+        let e = load(Some(&f), &[]).unwrap_err().to_string();
+        assert!(e.contains("secret_file") && e.contains("secret_env"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        std::fs::write(&f, "[[destination]]\nname = \"d\"\nkind = \"ftp\"\n").unwrap();
+        assert!(load(Some(&f), &[]).unwrap_err().message.contains("azblob"));
     }
 }

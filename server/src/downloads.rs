@@ -1,12 +1,13 @@
 //! Downloads that stream, never read into memory: an artifact's files
 //! (`GET /backups/{id}/files/{*path}`, operators: a dump is the database's
-//! data) and the script that puts rows back from a scratch copy
+//! data; an age-encrypted file as stored, or decrypted with a POST of the
+//! form field `identity`, used for that download only) and the script that puts rows back from a scratch copy
 //! (`GET /scratch/{name}/put-back.sql?table=..&deleted=..&changed=..&keys=..`,
 //! operators: it is built from scratch and live data). Both sit behind
 //! [`crate::guard`], which has put the caller into the request.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -19,7 +20,10 @@ use serde::Deserialize;
 /// The download routes, to merge into the main router (state: the engine).
 pub fn routes(engine: Engine) -> Router<leptos::config::LeptosOptions> {
     Router::new()
-        .route("/backups/{id}/files/{*path}", get(artifact_file))
+        .route(
+            "/backups/{id}/files/{*path}",
+            get(artifact_file).post(decrypted_artifact_file),
+        )
         .route("/scratch/{name}/put-back.sql", get(put_back_script))
         .with_state(engine)
 }
@@ -81,6 +85,52 @@ async fn artifact_file(
     if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
         h.insert(header::CONTENT_LENGTH, v);
     }
+    resp
+}
+
+/// The form of a decrypted download: the identity text (never logged).
+#[derive(Deserialize)]
+struct IdentityForm {
+    identity: String,
+}
+
+/// An encrypted file decrypted with the posted identity: served without
+/// its `.age` suffix (still zstd-compressed), with no length known ahead.
+async fn decrypted_artifact_file(
+    State(engine): State<Engine>,
+    Path((id, path)): Path<(i64, String)>,
+    req: Request,
+) -> Response {
+    if let Err(refused) = caller(&req, Role::Operator) {
+        return refused.into_response();
+    }
+    let form = match axum::extract::Form::<IdentityForm>::from_request(req, &()).await {
+        Ok(axum::extract::Form(f)) => f,
+        Err(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "the form needs the field identity. Fix: paste the identity (AGE-SECRET-KEY-1...) into the form".to_owned(),
+            )
+                .into_response()
+        }
+    };
+    let identity = match engine::crypt::Identity::parse(&form.identity) {
+        Ok(i) => i,
+        Err(e) => return failure(e.into()),
+    };
+    let stream = match engine.open_artifact_decrypted(id, &path, identity).await {
+        Ok(s) => s,
+        Err(e) => return failure(e),
+    };
+    let served = path.strip_suffix(".age").unwrap_or(&path);
+    let file_name = format!("backup-{id}-{}", served.replace('/', "-"));
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_DISPOSITION, attachment(&file_name));
     resp
 }
 

@@ -8,6 +8,9 @@
 //!   `restore-table`, `restore`, `scratch list|drop`.
 //! - [`cli_proof`]: the `test-restore` command.
 //! - [`cli_compare`]: `compare` (scratch table against live, put-back script).
+//! - [`cli_destination`]: `destination add|edit|list|test|remove|host-key`,
+//!   `catalog import`, and the `[[destination]]` tables of pgshelf.toml
+//!   handed to the engine.
 //! - [`remote`]: the CLI's read and run commands against another pgshelf,
 //!   with an API token.
 //! - [`guard`]: who is calling (session cookie or API token), anonymous and
@@ -22,6 +25,7 @@
 
 pub mod cli;
 pub mod cli_compare;
+pub mod cli_destination;
 pub mod cli_proof;
 pub mod cli_restore;
 pub mod config;

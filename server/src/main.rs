@@ -41,6 +41,8 @@ async fn run() -> anyhow::Result<()> {
         engine_cfg.discovery_interval = None;
     }
     let engine = engine::Engine::open(engine_cfg).await?;
+    // Destinations first: declared policies may name them.
+    pgshelf::cli_destination::declare(&engine, &cfg.declared_destinations).await?;
     for w in engine
         .apply_declared(&cfg.declared_policies, &cfg.declared_plans)
         .await?

@@ -702,3 +702,115 @@ fn rebuild_prints_the_plan_and_runs_only_when_confirmed() {
         text(&o)
     );
 }
+
+#[test]
+fn encrypted_backups_take_an_identity_file() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let db = pg.fresh_database("clienc");
+    pg.psql(
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY, v text);
+         INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 25) g;",
+    );
+    let (dir, data) = data_with_main(pg);
+    let key = dir.path().join("key.txt");
+    let o = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .expect("age-keygen is installed (scripts/setup --test: Debian package age)");
+    assert!(o.status.success(), "{o:?}");
+    let recipient = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
+        .unwrap();
+    let config = dir.path().join("pgshelf.toml");
+    std::fs::write(
+        &config,
+        format!("[servers.main.policy]\nencryption = {{ recipients = [\"{recipient}\"] }}\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let env = [("PGSHELF_CONFIG", config.as_str())];
+    let key = key.to_str().unwrap().to_owned();
+    let o = pgshelf(
+        &data,
+        &["backup", "--server", "main", "--database", &db],
+        &env,
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+
+    // Without --identity: refused with the recipients and the fix.
+    let o = pgshelf(
+        &data,
+        &["restore-table", "--backup", &id, "--table", "public.t"],
+        &env,
+        None,
+    );
+    assert!(!o.status.success());
+    let msg = text(&o);
+    assert!(
+        msg.contains(&recipient) && msg.contains("give the identity (file or paste)"),
+        "{msg}"
+    );
+    assert!(!msg.contains("AGE-SECRET-KEY"), "{msg}");
+    // With it.
+    let o = pgshelf(
+        &data,
+        &[
+            "restore-table",
+            "--backup",
+            &id,
+            "--table",
+            "public.t",
+            "--identity",
+            &key,
+            "--json",
+        ],
+        &env,
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(r["tables"][0]["rows_restored"], 25);
+    let o = pgshelf(
+        &data,
+        &["test-restore", "--backup", &id, "--identity", &key],
+        &env,
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Storing it is opt-in, with the risk named; then no --identity needed.
+    let o = pgshelf(
+        &data,
+        &["identity", "store", "--identity", &key],
+        &env,
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--i-understand-the-risk"), "{}", text(&o));
+    let o = pgshelf(
+        &data,
+        &[
+            "identity",
+            "store",
+            "--identity",
+            &key,
+            "--i-understand-the-risk",
+        ],
+        &env,
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = pgshelf(&data, &["identity", "list"], &env, None);
+    assert!(text(&o).contains(&recipient), "{}", text(&o));
+    assert!(!text(&o).contains("AGE-SECRET-KEY"), "{}", text(&o));
+    let o = pgshelf(&data, &["test-restore", "--backup", &id], &env, None);
+    assert!(o.status.success(), "{}", text(&o));
+}

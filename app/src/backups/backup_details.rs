@@ -54,12 +54,19 @@ pub fn BackupDetails(backup: BackupView) -> impl IntoView {
             </p>
         }
     });
+    // A verified backup's entries are notes (an encrypted artifact checked
+    // by size and sha256 only); a suspect one's are the reasons.
+    let label = if b.status == model::backup::BackupStatus::Suspect {
+        "Suspect: "
+    } else {
+        "Note: "
+    };
     let suspect = (!b.verification.is_empty()).then(|| {
         view! {
             <ul class="warnings small" data-testid="backup-suspect">
                 {b.verification
                     .iter()
-                    .map(|w| view! { <li class="warn">"Suspect: " {w.clone()}</li> })
+                    .map(|w| view! { <li class="warn">{label} {w.clone()}</li> })
                     .collect_view()}
             </ul>
         }

@@ -80,15 +80,31 @@ pub async fn database_proof(server_id: i64, database: String) -> Result<ProofPan
 }
 
 /// Starts restoring tables into a new scratch database; returns the job to
-/// poll with [`get_restore_job`].
+/// poll with [`get_restore_job`]. `identity`: the age identity text of an
+/// encrypted backup, used for this restore only and never kept.
 #[server(prefix = "/api", endpoint = "restores/tables", input = Json)]
-pub async fn start_table_restore(request: TableRestoreRequest) -> Result<u64, ServerFnError> {
+pub async fn start_table_restore(
+    request: TableRestoreRequest,
+    identity: Option<String>,
+) -> Result<u64, ServerFnError> {
     let caller = crate::edge::require(model::user::Role::Operator)?;
     use crate::edge::{engine, engine_error};
+    let identity = parse_identity(identity)?;
     engine()?
-        .start_table_restore(request, &caller.name)
+        .start_table_restore_with(request, &caller.name, identity)
         .await
         .map_err(engine_error)
+}
+
+/// The pasted identity, parsed (blank: none). Errors never echo it.
+#[cfg(feature = "ssr")]
+fn parse_identity(text: Option<String>) -> Result<Option<engine::crypt::Identity>, ServerFnError> {
+    match text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => engine::crypt::Identity::parse(t)
+            .map(Some)
+            .map_err(|e| crate::edge::engine_error(e.into())),
+    }
 }
 
 /// Where a restore job is: its step while it runs, then its result.
@@ -134,7 +150,10 @@ pub async fn drop_scratch(name: String) -> Result<(), ServerFnError> {
 /// Restores a whole backup into a database: a new one (operators), or over
 /// an existing one with `clean` and the typed name (admins only).
 #[server(prefix = "/api", endpoint = "restores/full", input = Json)]
-pub async fn full_restore(request: RestoreRequest) -> Result<RestoreResult, ServerFnError> {
+pub async fn full_restore(
+    request: RestoreRequest,
+    identity: Option<String>,
+) -> Result<RestoreResult, ServerFnError> {
     let needed = if request.clean {
         model::user::Role::Admin
     } else {
@@ -142,8 +161,9 @@ pub async fn full_restore(request: RestoreRequest) -> Result<RestoreResult, Serv
     };
     let caller = crate::edge::require(needed)?;
     use crate::edge::{engine, engine_error};
+    let identity = parse_identity(identity)?;
     engine()?
-        .restore(&request, &caller.name)
+        .restore_with(&request, &caller.name, identity)
         .await
         .map_err(engine_error)
 }

@@ -129,7 +129,8 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
         view! {
             <section data-testid="full-restore">
                 <h2>"Restore the whole backup"</h2>
-                <FullRestoreForm backup_id=b.id database=database.clone().unwrap_or_default() servers=p.servers.clone()/>
+                <FullRestoreForm backup_id=b.id database=database.clone().unwrap_or_default() servers=p.servers.clone()
+                    recipients=p.contents.as_ref().map(|c| c.recipients.clone()).unwrap_or_default()/>
             </section>
         }
     });
@@ -145,7 +146,19 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
                             let href = format!("/backups/{id}/files/{}", f.path);
                             view! {
                                 <tr>
-                                    <td><a href=href download data-testid="backup-file">{f.path.clone()}</a></td>
+                                    <td><a href=href.clone() download data-testid="backup-file">{f.path.clone()}</a>
+                                        {f.encrypted.then(|| view! {
+                                            <span class="muted small">" (age-encrypted: downloads as stored; decrypt with age -d -i key.txt)"</span>
+                                            <details class="small">
+                                                <summary>"Download decrypted"</summary>
+                                                <form method="post" action=href.clone() data-testid="decrypt-download">
+                                                    <label>"age identity (kept only for this download)"
+                                                        <textarea name="identity" class="mono" rows="2" autocomplete="off" spellcheck="false" required></textarea>
+                                                    </label>
+                                                    <button type="submit">"Download decrypted"</button>
+                                                </form>
+                                            </details>
+                                        })}</td>
                                     <td class="num">{human_size(f.size as i64)}</td>
                                     <td class="mono small">{f.sha256.clone()}</td>
                                 </tr>

@@ -14,7 +14,12 @@ pub fn FullRestoreForm(
     backup_id: i64,
     database: String,
     servers: Vec<(i64, String)>,
+    /// The age recipients of an encrypted backup (empty: not encrypted).
+    #[prop(optional)]
+    recipients: Vec<String>,
 ) -> impl IntoView {
+    let encrypted = !recipients.is_empty();
+    let identity = RwSignal::new(String::new());
     let server = RwSignal::new(servers.first().map(|(id, _)| *id).unwrap_or_default());
     let into = RwSignal::new(format!("{database}_restored"));
     let clean = RwSignal::new(false);
@@ -33,6 +38,7 @@ pub fn FullRestoreForm(
                 confirm: clean.get().then(|| confirm.get()),
                 jobs: jobs.get().trim().parse().unwrap_or(1),
             },
+            identity: encrypted.then(|| identity.get()),
         });
     };
     let outcome = move || {
@@ -70,6 +76,15 @@ pub fn FullRestoreForm(
                     <input type="number" min="1" max="64" prop:value=move || jobs.get() on:input=move |ev| jobs.set(event_target_value(&ev))/>
                 </label>
             </div>
+            {encrypted.then(|| view! {
+                <div class="field">
+                    <label>"age identity (kept only for this restore)"
+                        <textarea class="mono" rows="3" data-testid="full-restore-identity" autocomplete="off" spellcheck="false"
+                            placeholder=format!("AGE-SECRET-KEY-1... of one of: {}", recipients.join(", "))
+                            prop:value=move || identity.get() on:input=move |ev| identity.set(event_target_value(&ev))></textarea>
+                    </label>
+                </div>
+            })}
             <label class="check">
                 <input type="checkbox" data-testid="full-restore-clean" prop:checked=move || clean.get()
                     on:change=move |ev| clean.set(event_target_checked(&ev))/>

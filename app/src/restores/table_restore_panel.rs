@@ -27,6 +27,9 @@ pub fn TableRestorePanel(contents: ArchiveContents, servers: Vec<(i64, String)>)
     let selected = RwSignal::new(Vec::<String>::new());
     let server = RwSignal::new(servers.first().map(|(id, _)| *id).unwrap_or_default());
     let with_referenced = RwSignal::new(false);
+    let recipients = contents.recipients.clone();
+    let encrypted = !recipients.is_empty();
+    let identity = RwSignal::new(String::new());
     let start = ServerAction::<StartTableRestore>::new();
     let workers = use_context::<WorkerStatusRefresh>();
     let job_id = move || start.value().get().and_then(Result::ok);
@@ -73,6 +76,7 @@ pub fn TableRestorePanel(contents: ArchiveContents, servers: Vec<(i64, String)>)
                 into: None,
                 with_referenced: with_referenced.get(),
             },
+            identity: encrypted.then(|| identity.get()),
         });
         WorkerStatusRefresh::bump(workers);
     };
@@ -137,6 +141,13 @@ pub fn TableRestorePanel(contents: ArchiveContents, servers: Vec<(i64, String)>)
                     on:change=move |ev| with_referenced.set(event_target_checked(&ev))/>
                 " bring referenced tables"
             </label>
+            {encrypted.then(|| view! {
+                <label>"age identity (kept only for this restore)"
+                    <textarea class="mono" rows="3" data-testid="restore-identity" autocomplete="off" spellcheck="false"
+                        placeholder=format!("AGE-SECRET-KEY-1... of one of: {}", recipients.join(", "))
+                        prop:value=move || identity.get() on:input=move |ev| identity.set(event_target_value(&ev))></textarea>
+                </label>
+            })}
             <button type="button" class="primary" data-testid="restore-tables"
                 disabled=move || count() == 0 || busy()
                 on:click=restore>

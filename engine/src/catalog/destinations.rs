@@ -319,23 +319,16 @@ impl Catalog {
         .await?)
     }
 
-    /// The backup already recorded for this manifest, if any: same server
-    /// name, database, kind and start time.
-    pub async fn backup_by_origin(
-        &self,
-        server_name: &str,
-        database: &str,
-        kind: &str,
-        started_at: DateTime<Utc>,
-    ) -> Result<Option<i64>, CatalogError> {
+    /// The backup already recorded for an artifact folder, if any: a copy
+    /// in that folder, or a location ending in it (folders carry the UTC
+    /// time and the backup id, so they do not collide).
+    pub async fn backup_by_dir(&self, dir: &str) -> Result<Option<i64>, CatalogError> {
         Ok(sqlx::query_scalar(
-            "SELECT id FROM backups WHERE server_name = ? AND database = ? AND kind = ? AND started_at = ? \
-             ORDER BY id LIMIT 1",
+            "SELECT backup_id FROM backup_copies WHERE dir = ?1 \
+             UNION SELECT id FROM backups WHERE location IS NOT NULL AND substr(location, -length(?1)) = ?1 \
+             LIMIT 1",
         )
-        .bind(server_name)
-        .bind(database)
-        .bind(kind)
-        .bind(started_at)
+        .bind(dir)
         .fetch_optional(self.pool())
         .await?)
     }
@@ -369,4 +362,95 @@ impl Catalog {
         .fetch_one(self.pool())
         .await?)
     }
+
+    /// Stored bytes of the newest good backup of a target (0: none).
+    pub async fn last_good_size(
+        &self,
+        server_id: i64,
+        target: &model::backup::Target,
+    ) -> Result<u64, CatalogError> {
+        let (kind, database) = match target {
+            model::backup::Target::Globals => ("globals", ""),
+            model::backup::Target::Database(d) => ("database", d.as_str()),
+        };
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT stored_bytes FROM backups WHERE server_id = ? AND kind = ? AND database = ? \
+             AND status IN ('succeeded', 'verified', 'suspect') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(server_id)
+        .bind(kind)
+        .bind(database)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(size.unwrap_or(0).max(0) as u64)
+    }
+
+    /// Records a backup found on a destination (catalog import): finished,
+    /// `succeeded` (good, not verified by this pgshelf), its copy complete.
+    pub async fn insert_imported(&self, b: &ImportedBackup) -> Result<i64, CatalogError> {
+        let mut tx = self.pool().begin().await?;
+        let duration = (b.finished_at - b.started_at).num_milliseconds().max(0);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO backups (server_id, server_name, kind, database, status, trigger, queued_at, \
+             started_at, finished_at, duration_ms, raw_bytes, stored_bytes, format, destination, location, \
+             pg_dump_version, server_version, manifest, compression, warnings, attempt) \
+             VALUES (?, ?, ?, ?, 'succeeded', 'import', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
+        )
+        .bind(b.server_id)
+        .bind(&b.server_name)
+        .bind(&b.kind)
+        .bind(&b.database)
+        .bind(b.started_at)
+        .bind(b.started_at)
+        .bind(b.finished_at)
+        .bind(duration)
+        .bind(b.raw_bytes as i64)
+        .bind(b.stored_bytes as i64)
+        .bind(&b.format)
+        .bind(&b.destination)
+        .bind(&b.location)
+        .bind(&b.pg_dump_version)
+        .bind(&b.server_version)
+        .bind(&b.manifest)
+        .bind(&b.compression)
+        .bind(&b.note)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO backup_copies (backup_id, destination, status, dir, bytes, attempts, updated_at) \
+             VALUES (?, ?, 'complete', ?, ?, 1, ?)",
+        )
+        .bind(id)
+        .bind(&b.destination)
+        .bind(&b.dir)
+        .bind(b.stored_bytes as i64)
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}
+
+/// A backup read from a manifest on a destination.
+#[derive(Debug, Clone)]
+pub struct ImportedBackup {
+    pub server_id: Option<i64>,
+    pub server_name: String,
+    /// `database` or `globals`.
+    pub kind: String,
+    pub database: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    pub format: String,
+    pub destination: String,
+    pub dir: String,
+    pub location: String,
+    pub pg_dump_version: String,
+    pub server_version: String,
+    pub manifest: String,
+    pub compression: String,
+    pub note: String,
 }

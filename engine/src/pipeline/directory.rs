@@ -12,6 +12,7 @@
 //! destination fails the run. The caller removes the spool after success
 //! and after failure.
 
+use crate::crypt::Recipients;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -42,6 +43,7 @@ pub async fn run(
     spool: &Path,
     artifact_dir: &str,
     zstd_level: Option<i32>,
+    encrypt: Option<&Recipients>,
     limits: Limits,
     progress: &Arc<Progress>,
     backup_id: i64,
@@ -86,7 +88,7 @@ pub async fn run(
                 // The upload races the watchdog: a hung destination moves no
                 // byte and fails the run as stalled.
                 let up = tokio::select! {
-                    r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded, &mut taps) => r,
+                    r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, encrypt, progress, backup_id, &mut uploaded, &mut taps) => r,
                     e = &mut dog => Err(e),
                 };
                 if let Err(e) = up {
@@ -132,7 +134,7 @@ pub async fn run(
     names.sort();
     for name in names {
         let up = tokio::select! {
-            r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, progress, backup_id, &mut uploaded, &mut taps) => r,
+            r = upload_one(ctx, spool, &name, artifact_dir, zstd_level, encrypt, progress, backup_id, &mut uploaded, &mut taps) => r,
             e = &mut dog => Err(e),
         };
         if let Err(e) = up {
@@ -223,6 +225,7 @@ async fn upload_one(
     name: &str,
     artifact_dir: &str,
     zstd_level: Option<i32>,
+    encrypt: Option<&Recipients>,
     progress: &Arc<Progress>,
     backup_id: i64,
     uploaded: &mut HashMap<String, (u64, ManifestFile)>,
@@ -245,16 +248,20 @@ async fn upload_one(
     if uploaded.get(name).is_some_and(|(s, _)| *s == size) {
         return Ok(());
     }
-    let stored_name = match zstd_level {
+    let mut stored_name = match zstd_level {
         Some(_) => format!("{name}.zst"),
         None => name.to_owned(),
     };
+    if encrypt.is_some() {
+        stored_name.push_str(crate::crypt::SUFFIX);
+    }
     let path = format!("{artifact_dir}dump/{stored_name}");
     let (mut f, tap) = stream::upload_counting(
         ctx,
         file,
         &path,
         zstd_level,
+        encrypt,
         progress,
         backup_id,
         taps.for_file(name),

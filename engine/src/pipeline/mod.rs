@@ -29,6 +29,7 @@ use crate::pg::{
 };
 use crate::policy::{self, DumpOutput, Format, Policy, PolicyError};
 use crate::storage::{self, Destination, StorageError};
+use model::destination::CopyStatus;
 pub use stream::{dump_cause, Limits, Program};
 
 /// What can end a run early.
@@ -74,6 +75,9 @@ pub enum PipelineError {
     /// Reading the stored artifact back found it wrong or unreadable.
     #[error(transparent)]
     Verify(crate::verify::VerifyError),
+    /// The policy's age recipients cannot be used.
+    #[error(transparent)]
+    Crypt(#[from] crate::crypt::CryptError),
 }
 
 impl PipelineError {
@@ -86,6 +90,7 @@ impl PipelineError {
             PipelineError::Policy(e) => e.status(),
             PipelineError::Standby(e) => e.status(),
             PipelineError::Verify(e) => e.status(),
+            PipelineError::Crypt(e) => e.status(),
             PipelineError::Stalled { .. } | PipelineError::TimedOut { .. } => 504,
             _ => 500,
         }
@@ -153,6 +158,9 @@ pub struct RunContext {
     /// The destinations of this run and which have failed (one run's
     /// context is a clone with its own set).
     pub copies: Arc<crate::storage::fanout::CopySet>,
+    /// Expected stored size of this run's largest file (the last good
+    /// backup's size), for multipart part sizes; 0: unknown.
+    pub size_hint: u64,
     pub tools: ToolFinder,
     pub zstd: ZstdSettings,
     /// Where directory-format dumps are spooled.
@@ -189,6 +197,9 @@ pub struct BackupJob {
     pub kind: JobKind,
     /// `spec` is the server plan's standby, not the server itself.
     pub via_standby: bool,
+    /// A stored age identity for the policy's recipients (opt-in): then
+    /// verification decrypts and checks in full.
+    pub verify_identity: Option<crate::crypt::Identity>,
 }
 
 /// One file of an artifact.
@@ -199,6 +210,25 @@ pub struct ManifestFile {
     pub sha256: String,
     /// Bytes before compression.
     pub raw_size: u64,
+}
+
+/// A manifest's record of encryption: enough to know which key opens it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManifestEncryption {
+    /// Always `age` (age v1, X25519 recipients).
+    pub method: String,
+    /// The `age1...` public keys the files are encrypted to.
+    pub recipients: Vec<String>,
+}
+
+impl Manifest {
+    /// The recipients of an encrypted artifact; empty when not encrypted.
+    pub fn recipients(&self) -> &[String] {
+        self.encryption
+            .as_ref()
+            .map(|e| e.recipients.as_slice())
+            .unwrap_or(&[])
+    }
 }
 
 /// `manifest.json`: self-describing, enough to restore without pgshelf.
@@ -217,7 +247,10 @@ pub struct Manifest {
     /// `custom`, `directory` or `sql`.
     pub format: String,
     pub compression: String,
-    pub encryption: Option<String>,
+    /// How the stored files are encrypted (their names end in `.age`);
+    /// `None`: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<ManifestEncryption>,
     pub server_version: String,
     pub pg_dump_version: String,
     pub snapshot: Option<String>,
@@ -303,35 +336,41 @@ pub async fn run(
         (r as i64, s as i64)
     };
     match result {
-        Ok(verdict) => match ctx
-            .catalog
-            .finish(
-                job.backup_id,
-                verdict.status,
-                &Outcome {
-                    verification: (!verdict.reasons.is_empty()).then(|| verdict.reasons.join("\n")),
-                    ..facts
-                },
-            )
-            .await
-        {
-            Ok(row) => Ok(row),
-            Err(e) => {
-                // Recovered by another process meanwhile (lease lost): the
-                // row says failed, so the artifact must not stay either.
-                if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
-                    tracing::warn!(backup = job.backup_id, "cannot remove artifact {dir}: {rm}");
+        Ok(verdict) => {
+            // Copies first: a reader that sees the row finished sees its copies.
+            copies_done(ctx, job.backup_id, &dir, facts.stored_bytes.max(0) as u64).await;
+            let finished = ctx
+                .catalog
+                .finish(
+                    job.backup_id,
+                    verdict.status,
+                    &Outcome {
+                        verification: {
+                            let all: Vec<&String> =
+                                verdict.reasons.iter().chain(&verdict.notes).collect();
+                            (!all.is_empty()).then(|| {
+                                all.iter()
+                                    .map(|s| s.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join("\n")
+                            })
+                        },
+                        ..facts
+                    },
+                )
+                .await;
+            match finished {
+                Ok(row) => Ok(row),
+                Err(e) => {
+                    // Recovered by another process meanwhile (lease lost): the
+                    // row says failed, so the artifact must not stay either.
+                    copies_failed(ctx, job.backup_id, &dir, &e.to_string()).await;
+                    Err(e.into())
                 }
-                Err(e.into())
             }
-        },
+        }
         Err(e) => {
-            if let Err(rm) = ctx.destination.remove_artifact(&dir).await {
-                tracing::warn!(
-                    backup = job.backup_id,
-                    "cannot remove partial artifact {dir}: {rm}"
-                );
-            }
+            copies_failed(ctx, job.backup_id, &dir, &e.to_string()).await;
             facts.cause = Some(e.to_string());
             facts.manifest = None;
             if let Err(lost) = ctx
@@ -400,7 +439,20 @@ async fn take_database(
     facts: &mut Outcome,
 ) -> Result<Taken, PipelineError> {
     let clock = std::time::Instant::now();
-    ctx.destination.preflight().await?;
+    // Recipients first: a policy that cannot encrypt must not dump.
+    let recipients = if policy.encryption.enabled() {
+        Some(crate::crypt::Recipients::parse(
+            &policy.encryption.recipients,
+        )?)
+    } else {
+        None
+    };
+    let age_suffix = if recipients.is_some() {
+        crate::crypt::SUFFIX
+    } else {
+        ""
+    };
+    crate::storage::fanout::preflight(&ctx.copies).await?;
     let conn = job.spec.connect(database).await.map_err(|e| {
         if job.via_standby {
             PipelineError::Standby(e)
@@ -438,6 +490,7 @@ async fn take_database(
     };
     let location = format!("{}/{dir}", ctx.destination.describe);
     ctx.catalog.mark_running(job.backup_id, &location).await?;
+    copies_started(ctx, job.backup_id, dir).await?;
     facts.location = Some(location);
 
     // The snapshot, with every selected table locked before it is taken
@@ -497,13 +550,14 @@ async fn take_database(
         let dumping = async {
             match &output {
                 DumpOutput::Stdout => {
-                    let path = format!("{dir}{}", policy.custom_file_name());
+                    let path = format!("{dir}{}{age_suffix}", policy.custom_file_name());
                     stream::run_to_counting(
                         ctx,
                         &program,
                         &job.spec,
                         &path,
                         policy.pgshelf_zstd_level(),
+                        recipients.as_ref(),
                         limits(policy),
                         progress,
                         job.backup_id,
@@ -520,6 +574,7 @@ async fn take_database(
                         out,
                         dir,
                         policy.pgshelf_zstd_level(),
+                        recipients.as_ref(),
                         limits(policy),
                         progress,
                         job.backup_id,
@@ -607,15 +662,32 @@ async fn take_database(
     }
     crate::pg::conn::roll_up_partitions(&mut tables, &partition_of);
 
-    let restore = match policy.format {
-        Format::Custom => match policy.compression {
+    let restore = match (policy.format, &recipients) {
+        (Format::Custom, Some(_)) => {
+            let name = policy.custom_file_name();
+            let unzip = match policy.compression {
+                policy::Compression::Pgshelf { .. } => {
+                    " && zstd -d dump.zst -o dump.custom".to_owned()
+                }
+                _ => String::new(),
+            };
+            format!(
+                "age -d -i key.txt -o {name} {name}.age{unzip} && pg_restore --dbname=TARGET dump.custom   (pg_restore {} or newer)",
+                tools.major
+            )
+        }
+        (Format::Directory { .. }, Some(_)) => format!(
+            "mkdir d && for f in dump/*; do n=$(basename \"$f\" .age); age -d -i key.txt -o \"d/$n\" \"$f\"; case $n in *.zst) zstd -dq --rm \"d/$n\" -o \"d/${{n%.zst}}\";; esac; done && pg_restore -j 4 --dbname=TARGET d   (pg_restore {} or newer)",
+            tools.major
+        ),
+        (Format::Custom, None) => match policy.compression {
             policy::Compression::Pgshelf { .. } => format!(
                 "zstd -dc dump.zst | pg_restore --dbname=TARGET   (pg_restore {} or newer)",
                 tools.major
             ),
             _ => format!("pg_restore --dbname=TARGET dump.custom   (pg_restore {} or newer)", tools.major),
         },
-        Format::Directory { .. } => format!(
+        (Format::Directory { .. }, None) => format!(
             "mkdir d && for f in dump/*; do n=$(basename \"$f\"); case $n in *.zst) zstd -dq \"$f\" -o \"d/${{n%.zst}}\";; *) cp \"$f\" d/;; esac; done && pg_restore -j 4 --dbname=TARGET d   (pg_restore {} or newer)",
             tools.major
         ),
@@ -631,7 +703,10 @@ async fn take_database(
         finished_at: Utc::now(),
         format: format.into(),
         compression: policy.compression_label(),
-        encryption: None,
+        encryption: recipients.as_ref().map(|r| ManifestEncryption {
+            method: crate::crypt::METHOD.into(),
+            recipients: r.to_strings(),
+        }),
         server_version: info.version.clone(),
         pg_dump_version: tools.version.clone(),
         snapshot: Some(snapshot_id),
@@ -658,7 +733,7 @@ async fn take_globals(
     progress: &Arc<Progress>,
     facts: &mut Outcome,
 ) -> Result<Taken, PipelineError> {
-    ctx.destination.preflight().await?;
+    crate::storage::fanout::preflight(&ctx.copies).await?;
     let mut conn = job.spec.connect(&job.maintenance_db).await?;
     let info = crate::pg::conn::server_info(&job.spec, &mut conn).await?;
     drop(conn);
@@ -670,6 +745,7 @@ async fn take_globals(
     facts.format = Some("sql".into());
     let location = format!("{}/{dir}", ctx.destination.describe);
     ctx.catalog.mark_running(job.backup_id, &location).await?;
+    copies_started(ctx, job.backup_id, dir).await?;
     facts.location = Some(location);
     let tls = tls_files(ctx, &job.spec)?;
     let program = Program {
@@ -692,6 +768,8 @@ async fn take_globals(
         &job.spec,
         &path,
         Some(ctx.zstd.level),
+        // Globals have no policy, so no recipients: stored unencrypted.
+        None,
         limits,
         progress,
         job.backup_id,
@@ -774,6 +852,8 @@ struct Taken {
 struct Verdict {
     status: BackupStatus,
     reasons: Vec<String>,
+    /// What verification did not check, and why (not a reason for suspicion).
+    notes: Vec<String>,
 }
 
 /// Step 6: reads the stored artifact back (a mismatch or an unreadable
@@ -789,14 +869,21 @@ async fn verify_stored(
     manifest_json: Option<&str>,
     progress: &Arc<Progress>,
 ) -> Result<Verdict, PipelineError> {
+    let primary = ctx
+        .copies
+        .primary()
+        .unwrap_or_else(|| ctx.destination.clone());
     let back = crate::verify::read_back(
-        &ctx.destination,
+        &primary,
         dir,
         &taken.manifest,
         manifest_json,
         taken.pg_restore.as_deref(),
         spool,
         progress,
+        // Without a stored identity, an encrypted artifact is checked by
+        // size and sha256, and the notes say so.
+        job.verify_identity.as_ref(),
     )
     .await?;
     let row = ctx.catalog.backup(job.backup_id).await?;
@@ -835,7 +922,62 @@ async fn verify_stored(
     Ok(Verdict {
         status: crate::verify::status_for(&reasons),
         reasons,
+        notes: back.notes,
     })
+}
+
+/// Records a copy row per destination of the run as it starts (a crash
+/// leaves them `uploading`, and recovery removes what they hold).
+async fn copies_started(ctx: &RunContext, id: i64, dir: &str) -> Result<(), PipelineError> {
+    for d in ctx.copies.all() {
+        ctx.catalog
+            .put_copy(id, &d.name, dir, CopyStatus::Uploading, 0, None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A run ended well: live copies are complete; a failed one has its
+/// partial files removed and is copied again later from a complete one.
+async fn copies_done(ctx: &RunContext, id: i64, dir: &str, bytes: u64) {
+    let failures = ctx.copies.failures();
+    let now = Utc::now();
+    for d in ctx.copies.all() {
+        let r = match failures.iter().find(|(n, _)| n == &d.name) {
+            None => {
+                ctx.catalog
+                    .put_copy(id, &d.name, dir, CopyStatus::Complete, bytes, None)
+                    .await
+            }
+            Some((_, why)) => {
+                if let Err(rm) = d.remove_artifact(dir).await {
+                    tracing::warn!(backup = id, destination = %d.name, "cannot remove partial copy {dir}: {rm}");
+                }
+                ctx.catalog
+                    .fail_copy(id, &d.name, why, crate::destinations::copy_retry_at(now, 1))
+                    .await
+            }
+        };
+        if let Err(e) = r {
+            tracing::warn!(backup = id, destination = %d.name, "cannot record the copy: {e}");
+        }
+    }
+}
+
+/// A run failed: nothing of it stays on any destination.
+async fn copies_failed(ctx: &RunContext, id: i64, dir: &str, cause: &str) {
+    let failures = ctx.copies.failures();
+    for d in ctx.copies.all() {
+        if let Err(rm) = d.remove_artifact(dir).await {
+            tracing::warn!(backup = id, destination = %d.name, "cannot remove partial artifact {dir}: {rm}");
+        }
+        let why = failures
+            .iter()
+            .find(|(n, _)| n == &d.name)
+            .map(|(_, w)| w.as_str())
+            .unwrap_or(cause);
+        let _ = ctx.catalog.fail_copy(id, &d.name, why, None).await;
+    }
 }
 
 async fn write_manifest(
@@ -847,9 +989,12 @@ async fn write_manifest(
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
     // Written under a temporary name and renamed, so a manifest — the mark
     // of a whole artifact — is never seen half-written.
-    ctx.destination
-        .write_atomic(&format!("{dir}{}", storage::MANIFEST_FILE), json.clone())
-        .await?;
+    crate::storage::fanout::write_all(
+        &ctx.copies,
+        &format!("{dir}{}", storage::MANIFEST_FILE),
+        json.clone(),
+    )
+    .await?;
     facts.manifest = Some(String::from_utf8(json).expect("json is utf-8"));
     Ok(())
 }

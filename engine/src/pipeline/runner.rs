@@ -113,6 +113,45 @@ pub async fn run_queued(
         ),
         _ => (spec, false),
     };
+    // A stored identity (opt-in) lets verification decrypt; without one an
+    // encrypted artifact is checked by size and sha256 only.
+    let verify_identity = match &kind {
+        JobKind::Database { policy, .. } if policy.encryption.enabled() => {
+            crate::crypt::stored_identity(&ctx.catalog, key, &policy.encryption.recipients)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(
+                        backup = backup_id,
+                        "cannot read the stored age identities: {e}"
+                    );
+                    None
+                })
+        }
+        _ => None,
+    };
+    // The run's own context: its destinations, the first one primary.
+    let names = match &kind {
+        JobKind::Globals { .. } => plan.globals.destinations.clone(),
+        JobKind::Database { policy, .. } => policy.destinations.clone(),
+    };
+    let dests = match ctx.registry.resolve(&names).await {
+        Ok(d) => d,
+        Err(e) => {
+            fail(e.to_string()).await;
+            return Err(e.into());
+        }
+    };
+    let size_hint = ctx
+        .catalog
+        .last_good_size(server.id, &row.target)
+        .await
+        .unwrap_or(0);
+    let ctx = &RunContext {
+        destination: dests[0].clone(),
+        size_hint,
+        copies: Arc::new(crate::storage::fanout::CopySet::new(dests)),
+        ..ctx.clone()
+    };
     let job = BackupJob {
         backup_id,
         server_name: server.name.clone(),
@@ -120,6 +159,7 @@ pub async fn run_queued(
         maintenance_db: server.maintenance_db.clone(),
         kind,
         via_standby,
+        verify_identity,
     };
     let done = super::run(ctx, &job, progress).await?;
     after_success(ctx, &server, &done).await;
@@ -149,7 +189,29 @@ pub const INTERRUPTED_QUEUED: &str = "interrupted: the pgshelf process that queu
 
 /// Removes what a run left on storage and in the spool.
 pub(crate) async fn remove_leftovers(ctx: &RunContext, run: &Backup) {
-    if let Some(loc) = &run.location {
+    let copies = ctx.catalog.copies(run.id).await.unwrap_or_default();
+    for c in &copies {
+        match ctx.registry.get(&c.destination).await {
+            Ok(dest) => {
+                if let Err(e) = dest.remove_artifact(&c.dir).await {
+                    tracing::warn!(backup = run.id, destination = %c.destination, "cannot remove partial artifact: {e}");
+                }
+            }
+            Err(e) => tracing::warn!(backup = run.id, "cannot remove partial artifact: {e}"),
+        }
+        let _ = ctx
+            .catalog
+            .fail_copy(
+                run.id,
+                &c.destination,
+                "the run was interrupted; its partial files were removed",
+                None,
+            )
+            .await;
+    }
+    if !copies.is_empty() {
+        // Removed above, copy by copy.
+    } else if let Some(loc) = &run.location {
         if let Some(dir) = loc.strip_prefix(&format!("{}/", ctx.destination.describe)) {
             if let Err(e) = ctx.destination.remove_artifact(dir).await {
                 tracing::warn!(backup = run.id, "cannot remove partial artifact: {e}");

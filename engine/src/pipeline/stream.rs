@@ -2,7 +2,8 @@
 //! into the destination — with a stall watchdog and a run timeout.
 //!
 //! The program writes to a pipe; a blocking thread compresses with
-//! multithreaded zstd (or passes bytes through) into 1 MiB chunks; a bounded
+//! multithreaded zstd (or passes bytes through), then encrypts with age when
+//! the policy has recipients, into 1 MiB chunks; a bounded
 //! channel hands them to an opendal writer. No temporary file; memory stays
 //! bounded whatever the database size.
 
@@ -19,8 +20,10 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::{ManifestFile, PipelineError, Progress, RunContext};
+use crate::crypt::{Encryptor, Recipients};
 use crate::pg::passfile::PassFile;
 use crate::pg::{args, ConnSpec};
+use crate::storage::fanout::FanOut;
 
 /// Bytes per chunk handed from the compressor to the writer.
 pub(crate) const CHUNK: usize = 1 << 20;
@@ -201,8 +204,9 @@ pub(crate) async fn watchdog(progress: Arc<Progress>, limits: Limits) -> Pipelin
 }
 
 /// Runs `program` and streams its standard output to `path`, compressed with
-/// zstd at `zstd_level` (or as is when `None`). On failure the error comes
-/// with the program's stderr tail.
+/// zstd at `zstd_level` (or as is when `None`) and then encrypted to
+/// `encrypt` (age) when given. On failure the error comes with the
+/// program's stderr tail.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_to(
     ctx: &RunContext,
@@ -210,12 +214,13 @@ pub async fn run_to(
     spec: &ConnSpec,
     path: &str,
     zstd_level: Option<i32>,
+    encrypt: Option<&Recipients>,
     limits: Limits,
     progress: &Arc<Progress>,
     backup_id: i64,
 ) -> Result<(ManifestFile, String), (PipelineError, String)> {
     run_to_counting(
-        ctx, program, spec, path, zstd_level, limits, progress, backup_id, None,
+        ctx, program, spec, path, zstd_level, encrypt, limits, progress, backup_id, None,
     )
     .await
     .map(|(f, _, e)| (f, e))
@@ -230,6 +235,7 @@ pub(crate) async fn run_to_counting(
     spec: &ConnSpec,
     path: &str,
     zstd_level: Option<i32>,
+    encrypt: Option<&Recipients>,
     limits: Limits,
     progress: &Arc<Progress>,
     backup_id: i64,
@@ -246,7 +252,7 @@ pub(crate) async fn run_to_counting(
     // (with --verbose it names the table pg_dump was on).
     let stderr = tokio::spawn(read_tail(child.stderr.take().expect("piped stderr")));
     let uploaded = tokio::select! {
-        r = upload_counting(ctx, stdout, path, zstd_level, progress, backup_id, tap) => r,
+        r = upload_counting(ctx, stdout, path, zstd_level, encrypt, progress, backup_id, tap) => r,
         e = watchdog(progress.clone(), limits) => {
             kill(&mut child);
             let _ = child.wait().await;
@@ -303,13 +309,16 @@ pub(crate) fn exit_error(
     })
 }
 
-/// Compresses `input` on a blocking thread and writes the chunks to `path`;
-/// the raw bytes go to `tap` too (row counting), which is handed back.
+/// Compresses (and, given recipients, encrypts) `input` on a blocking
+/// thread and writes the chunks to `path`; the raw bytes go to `tap` too
+/// (row counting), which is handed back.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn upload_counting(
     ctx: &RunContext,
     input: impl Into<std::os::fd::OwnedFd> + Send + 'static,
     path: &str,
     zstd_level: Option<i32>,
+    encrypt: Option<&Recipients>,
     progress: &Arc<Progress>,
     backup_id: i64,
     tap: Option<RowTap>,
@@ -317,6 +326,7 @@ pub(crate) async fn upload_counting(
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
     let threads = ctx.zstd.threads;
     let raw_counter = progress.clone();
+    let encrypt = encrypt.cloned();
     let compressor =
         tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<RowTap>)> {
             let mut reader = Counting {
@@ -324,17 +334,13 @@ pub(crate) async fn upload_counting(
                 progress: raw_counter,
                 tap,
             };
-            let n = compress(&mut reader, zstd_level, threads, tx)?;
+            let n = compress(&mut reader, zstd_level, threads, encrypt.as_ref(), tx)?;
             Ok((n, reader.tap))
         });
 
-    let dest = &ctx.destination;
-    let op = dest.operator()?;
-    let mut writer = op
-        .writer_with(path)
-        .chunk(8 * CHUNK)
-        .await
-        .map_err(|e| dest.error(e))?;
+    // Every live copy gets each chunk (bounded: one chunk in flight per
+    // copy, plus each writer's part buffers).
+    let mut out = FanOut::open(&ctx.copies, path, ctx.size_hint).await?;
     let mut hasher = Sha256::new();
     let mut written: u64 = 0;
     let mut last_report = Instant::now();
@@ -343,8 +349,8 @@ pub(crate) async fn upload_counting(
         hasher.update(&chunk);
         let len = chunk.len() as u64;
         written += len;
-        if let Err(e) = writer.write(chunk).await {
-            write_err = Some(dest.error(e));
+        if let Err(e) = out.write(bytes::Bytes::from(chunk)).await {
+            write_err = Some(e);
             break;
         }
         progress.stored.fetch_add(len, Ordering::Relaxed);
@@ -359,28 +365,21 @@ pub(crate) async fn upload_counting(
         .await
         .map_err(|e| PipelineError::Compress(e.to_string()));
     if let Some(e) = write_err {
-        let _ = writer.abort().await;
+        // Every copy failed (FanOut aborted each as it failed).
         return Err(e.into());
     }
     let (raw_size, tap) = match compressed {
         Ok(Ok(n)) => n,
         Ok(Err(e)) => {
-            let _ = writer.abort().await;
+            out.abort().await;
             return Err(PipelineError::Compress(e.to_string()));
         }
         Err(e) => {
-            let _ = writer.abort().await;
+            out.abort().await;
             return Err(e);
         }
     };
-    writer.close().await.map_err(|e| dest.error(e))?;
-    let meta = op.stat(path).await.map_err(|e| dest.error(e))?;
-    if meta.content_length() != written {
-        return Err(PipelineError::SizeMismatch {
-            written,
-            stored: meta.content_length(),
-        });
-    }
+    out.close(written).await?;
     Ok((
         ManifestFile {
             path: path.rsplit('/').next().unwrap_or(path).to_owned(),
@@ -393,31 +392,50 @@ pub(crate) async fn upload_counting(
 }
 
 /// Reads everything from `reader`, zstd-compresses it (unless `level` is
-/// `None`), and sends 1 MiB chunks. Returns the number of bytes read.
+/// `None`), encrypts the result to `encrypt` (age) when given, and sends
+/// 1 MiB chunks. Returns the number of bytes read.
 pub(crate) fn compress(
-    mut reader: impl Read,
+    reader: impl Read,
     level: Option<i32>,
     threads: u32,
+    encrypt: Option<&Recipients>,
     tx: mpsc::Sender<Vec<u8>>,
 ) -> std::io::Result<u64> {
-    let mut sink = ChunkSink {
+    let sink = ChunkSink {
         buf: Vec::with_capacity(CHUNK),
         tx,
     };
-    let Some(level) = level else {
-        let n = std::io::copy(&mut reader, &mut sink)?;
-        sink.flush()?;
-        return Ok(n);
+    let (n, mut sink) = match encrypt {
+        None => compress_into(reader, level, threads, sink)?,
+        Some(r) => {
+            let enc = Encryptor::new(sink, r).map_err(std::io::Error::other)?;
+            let (n, enc) = compress_into(reader, level, threads, enc)?;
+            (n, enc.finish()?)
+        }
     };
-    let mut enc = zstd::stream::write::Encoder::new(sink, level)?;
+    sink.flush()?;
+    Ok(n)
+}
+
+/// zstd (or a plain copy when `level` is `None`) from `reader` into `out`;
+/// returns the bytes read and `out` once the last frame is written.
+fn compress_into<W: Write>(
+    mut reader: impl Read,
+    level: Option<i32>,
+    threads: u32,
+    mut out: W,
+) -> std::io::Result<(u64, W)> {
+    let Some(level) = level else {
+        let n = std::io::copy(&mut reader, &mut out)?;
+        return Ok((n, out));
+    };
+    let mut enc = zstd::stream::write::Encoder::new(out, level)?;
     if threads > 1 {
         enc.multithread(threads)?;
     }
     enc.include_checksum(true)?;
     let n = std::io::copy(&mut reader, &mut enc)?;
-    let mut sink = enc.finish()?;
-    sink.flush()?;
-    Ok(n)
+    Ok((n, enc.finish()?))
 }
 
 /// A `Write` that sends full chunks down a channel.
@@ -622,7 +640,7 @@ mod tests {
             .flat_map(|i| (i % 251).to_le_bytes())
             .collect();
         let (tx, mut rx) = mpsc::channel(1024);
-        let n = compress(&data[..], Some(3), 2, tx).unwrap();
+        let n = compress(&data[..], Some(3), 2, None, tx).unwrap();
         assert_eq!(n as usize, data.len());
         let mut out = Vec::new();
         while let Ok(c) = rx.try_recv() {
@@ -632,12 +650,29 @@ mod tests {
         assert_eq!(zstd::decode_all(&out[..]).unwrap(), data);
         // Pass-through when pg_dump compresses or nothing does.
         let (tx, mut rx) = mpsc::channel(1024);
-        compress(&data[..], None, 1, tx).unwrap();
+        compress(&data[..], None, 1, None, tx).unwrap();
         let mut raw = Vec::new();
         while let Ok(c) = rx.try_recv() {
             raw.extend(c);
         }
         assert_eq!(raw, data);
+        // Compressed, then encrypted: not zstd until decrypted.
+        let id = crate::crypt::Identity::generate();
+        let r = Recipients::parse(&id.recipients()).unwrap();
+        let (tx, mut rx) = mpsc::channel(1024);
+        compress(&data[..], Some(3), 2, Some(&r), tx).unwrap();
+        let mut stored = Vec::new();
+        while let Ok(c) = rx.try_recv() {
+            assert!(c.len() <= CHUNK);
+            stored.extend(c);
+        }
+        assert!(zstd::decode_all(&stored[..]).is_err());
+        let mut plain = Vec::new();
+        crate::crypt::Decryptor::new(&stored[..], &id, &id.recipients(), "t")
+            .unwrap()
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(zstd::decode_all(&plain[..]).unwrap(), data);
     }
 
     #[tokio::test]

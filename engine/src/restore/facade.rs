@@ -86,6 +86,7 @@ impl Engine {
                     data_excluded: t.data_excluded,
                 })
                 .collect(),
+            recipients: art.manifest.recipients().to_vec(),
         })
     }
 
@@ -96,10 +97,23 @@ impl Engine {
         req: TableRestoreRequest,
         who: &str,
     ) -> Result<u64, Error> {
+        self.start_table_restore_with(req, who, None).await
+    }
+
+    /// [`Engine::start_table_restore`] of a backup that may be encrypted:
+    /// `identity` decrypts it (kept for this restore only).
+    pub async fn start_table_restore_with(
+        &self,
+        req: TableRestoreRequest,
+        who: &str,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<u64, Error> {
         self.refuse_when_stopping()?;
         // Refuse what cannot start before a job exists.
         let art = self.artifact(req.backup_id).await?;
         full::require_database(&art, "a table restore takes a database backup")?;
+        super::fetch::check_identity(&art.manifest, identity.as_ref())
+            .map_err(RestoreError::from)?;
         let track = self
             .inner
             .restore
@@ -109,7 +123,7 @@ impl Engine {
         let engine = self.clone();
         let who = who.to_owned();
         tokio::spawn(async move {
-            let r = super::tables::restore_tables(&engine, &req, &who, &track).await;
+            let r = super::tables::restore_tables(&engine, &req, &who, &track, identity).await;
             track.finish(r.map(Some).map_err(|e| e.to_string()));
         });
         Ok(id)
@@ -130,13 +144,24 @@ impl Engine {
         req: &TableRestoreRequest,
         who: &str,
     ) -> Result<TableRestoreResult, Error> {
+        self.restore_tables_with(req, who, None).await
+    }
+
+    /// [`Engine::restore_tables`] of a backup that may be encrypted:
+    /// `identity` decrypts it (kept for this restore only).
+    pub async fn restore_tables_with(
+        &self,
+        req: &TableRestoreRequest,
+        who: &str,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<TableRestoreResult, Error> {
         self.refuse_when_stopping()?;
         let track = self
             .inner
             .restore
             .restorer
             .track(table_label(req, None), false);
-        let r = super::tables::restore_tables(self, req, who, &track).await;
+        let r = super::tables::restore_tables(self, req, who, &track, identity).await;
         track.finish(match &r {
             Ok(_) => Ok(None),
             Err(e) => Err(e.to_string()),
@@ -147,8 +172,21 @@ impl Engine {
     /// Restores a whole backup into a new database, or over an existing
     /// one with `clean` and `confirm` equal to its name. Recorded.
     pub async fn restore(&self, req: &RestoreRequest, who: &str) -> Result<RestoreResult, Error> {
+        self.restore_with(req, who, None).await
+    }
+
+    /// [`Engine::restore`] of a backup that may be encrypted: `identity`
+    /// decrypts it (kept for this restore only).
+    pub async fn restore_with(
+        &self,
+        req: &RestoreRequest,
+        who: &str,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<RestoreResult, Error> {
         self.refuse_when_stopping()?;
         let art = self.artifact(req.backup_id).await?;
+        full::require_database(&art, "a full restore takes a database backup")?;
+        let art = art.with_identity(identity)?;
         let server_id = req
             .server_id
             .or(art.backup.server_id)
@@ -386,6 +424,28 @@ impl Engine {
         with_globals: bool,
         created_by: &str,
     ) -> Result<ScratchRestore, Error> {
+        self.restore_into_scratch_with(
+            backup_id,
+            server_id,
+            purpose,
+            with_globals,
+            created_by,
+            None,
+        )
+        .await
+    }
+
+    /// [`Engine::restore_into_scratch`] of a backup that may be encrypted:
+    /// `identity` decrypts it (kept for this restore only).
+    pub async fn restore_into_scratch_with(
+        &self,
+        backup_id: i64,
+        server_id: i64,
+        purpose: &str,
+        with_globals: bool,
+        created_by: &str,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<ScratchRestore, Error> {
         self.refuse_when_stopping()?;
         let started = Instant::now();
         if !matches!(purpose, "table" | "test") {
@@ -397,6 +457,7 @@ impl Engine {
         }
         let art = self.artifact(backup_id).await?;
         full::require_database(&art, "a scratch restore takes a database backup")?;
+        let art = art.with_identity(identity)?;
         let target = self.restore_target(server_id).await?;
         tools::check_target(&target.row.name, &target.info, &art.manifest)?;
         let tools = tools::for_archive(&self.inner.ctx.tools, &art.manifest).await?;
@@ -632,15 +693,17 @@ impl Engine {
                 path: f.path.clone(),
                 size: f.size,
                 sha256: Some(f.sha256.clone()),
+                encrypted: f.path.ends_with(crate::crypt::SUFFIX),
             })
             .collect();
-        let dest = &self.inner.ctx.destination;
+        let dest = &art.destination;
         let manifest = format!("{}{}", art.dir, crate::storage::MANIFEST_FILE);
         if let Ok(meta) = dest.operator()?.stat(&manifest).await {
             out.push(ArtifactFile {
                 path: crate::storage::MANIFEST_FILE.into(),
                 size: meta.content_length(),
                 sha256: None,
+                encrypted: false,
             });
         }
         Ok(out)
@@ -669,7 +732,7 @@ impl Engine {
         }
         let art = self.artifact(backup_id).await?;
         let full = format!("{}{}", art.dir, path);
-        let dest = &self.inner.ctx.destination;
+        let dest = &art.destination;
         let op = dest.operator()?;
         let size = op
             .stat(&full)
@@ -685,6 +748,100 @@ impl Engine {
             .await
             .map_err(|e| dest.error(e))?;
         Ok((size, stream))
+    }
+}
+
+impl Engine {
+    /// Streams one encrypted (`.age`) file of a backup's artifact decrypted
+    /// with `identity` (what remains is the zstd-compressed file, e.g.
+    /// `dump.zst`): decrypted on a blocking thread as it streams, never
+    /// read into memory. The identity is checked against the manifest's
+    /// recipients first and used for this download only.
+    pub async fn open_artifact_decrypted(
+        &self,
+        backup_id: i64,
+        path: &str,
+        identity: crate::crypt::Identity,
+    ) -> Result<
+        impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Unpin + 'static,
+        Error,
+    > {
+        use futures::StreamExt;
+        let art = self.artifact(backup_id).await?;
+        super::fetch::check_identity(&art.manifest, Some(&identity)).map_err(RestoreError::from)?;
+        let recipients = art.manifest.recipients().to_vec();
+        let (_, mut stored) = self.open_artifact(backup_id, path).await?;
+        let (in_tx, in_rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+        let (out_tx, out_rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+        tokio::spawn(async move {
+            while let Some(chunk) = stored.next().await {
+                let failed = chunk.is_err();
+                if in_tx.send(chunk).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let name = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let input = ResultChannelReader {
+                rx: in_rx,
+                current: bytes::Bytes::new(),
+            };
+            let mut d = match crate::crypt::Decryptor::new(input, &identity, &recipients, &name) {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = out_tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
+            };
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                match d.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if out_tx
+                            .blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n])))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = out_tx.blocking_send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(futures::stream::unfold(
+            out_rx,
+            |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+        )))
+    }
+}
+
+/// A blocking `Read` over storage chunks (or the storage's error) arriving
+/// on a channel.
+struct ResultChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    current: bytes::Bytes,
+}
+
+impl std::io::Read for ResultChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Everything lands in a private work directory under the spool
 //! ([`WorkDir`]: `restore-<backup>-<random>/`, 0700, removed when dropped).
-//! Files stream from storage in chunks; pgshelf's zstd compression is undone
-//! on a blocking thread as they arrive; size and sha256 are checked against
+//! Files stream from storage in chunks; age encryption (with the identity
+//! the user gave for this restore) and then pgshelf's zstd compression are
+//! undone on a blocking thread as they arrive; size and sha256 are checked against
 //! the manifest. Memory stays bounded whatever the artifact's size; only a
 //! directory archive's `toc.dat` (the table of contents, not data) is read
 //! into memory to parse it.
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::{RestoreError, RestoreManifest};
+use crate::crypt::{self, Identity};
 use crate::pipeline::ManifestFile;
 use crate::storage::Destination;
 use crate::toc::{self, Archive, TocError};
@@ -67,6 +69,26 @@ pub struct Source<'a> {
     pub destination: &'a Destination,
     pub dir: &'a str,
     pub manifest: &'a RestoreManifest,
+    /// The identity that decrypts an encrypted artifact (checked against
+    /// the manifest's recipients by [`check_identity`] before any work).
+    pub identity: Option<&'a Identity>,
+}
+
+/// Fails before any work when an encrypted artifact has no identity, or one
+/// that matches none of its recipients (the manifest names them).
+pub fn check_identity(
+    m: &RestoreManifest,
+    identity: Option<&Identity>,
+) -> Result<(), crypt::CryptError> {
+    let recipients = m.recipients();
+    if let Some(id) = crypt::require(identity, recipients)? {
+        if !recipients.is_empty() && !id.recipients().iter().any(|r| recipients.contains(r)) {
+            return Err(crypt::CryptError::WrongIdentity {
+                recipients: recipients.to_vec(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a fetch produced.
@@ -84,11 +106,20 @@ pub struct Fetched {
 /// Whether pgshelf compressed the directory archive's files (its
 /// `toc.dat` is stored as `toc.dat.zst`), rather than pg_dump or nothing.
 fn directory_compressed_by_pgshelf(m: &RestoreManifest) -> bool {
-    m.files.iter().any(|f| f.path == "dump/toc.dat.zst")
+    m.files
+        .iter()
+        .any(|f| plain_path(&f.path) == "dump/toc.dat.zst")
 }
 
-/// The local name of a stored directory-archive file: pgshelf's `.zst` taken off.
+/// A stored path without its `.age` suffix (the name before encryption).
+fn plain_path(stored: &str) -> &str {
+    stored.strip_suffix(crypt::SUFFIX).unwrap_or(stored)
+}
+
+/// The local name of a stored directory-archive file: `.age` and
+/// pgshelf's `.zst` taken off.
 fn local_name(stored: &str, pgshelf_zstd: bool) -> String {
+    let stored = plain_path(stored);
     let base = stored.rsplit('/').next().unwrap_or(stored);
     match (pgshelf_zstd, base.strip_suffix(".zst")) {
         (true, Some(b)) => b.to_owned(),
@@ -106,9 +137,7 @@ pub async fn fetch_all(
     tolerant: bool,
 ) -> Result<Fetched, RestoreError> {
     let m = src.manifest;
-    if m.encryption.is_some() {
-        return Err(RestoreError::Encrypted(m.backup_id));
-    }
+    check_identity(m, src.identity)?;
     let mut out = Fetched::default();
     match m.format.as_str() {
         "directory" => {
@@ -121,7 +150,7 @@ pub async fn fetch_all(
                     src,
                     f,
                     &local,
-                    z && f.path.ends_with(".zst"),
+                    z && plain_path(&f.path).ends_with(".zst"),
                     tolerant,
                     &mut out,
                 )
@@ -131,10 +160,11 @@ pub async fn fetch_all(
         }
         _ => {
             let f = single_file(m)?;
+            let plain = plain_path(&f.path);
             let (name, zstd) = if m.format == "sql" {
-                ("globals.sql", f.path.ends_with(".zst"))
+                ("globals.sql", plain.ends_with(".zst"))
             } else {
-                ("dump.custom", f.path == "dump.zst")
+                ("dump.custom", plain == "dump.zst")
             };
             let local = work.join(name);
             get(src, f, &local, zstd, tolerant, &mut out).await?;
@@ -161,9 +191,7 @@ fn single_file(m: &RestoreManifest) -> Result<&ManifestFile, RestoreError> {
 /// then [`fetch_data_files`] fetches the chosen tables' files.
 pub async fn fetch_toc(src: Source<'_>, work: &Path) -> Result<(Archive, Fetched), RestoreError> {
     let m = src.manifest;
-    if m.encryption.is_some() {
-        return Err(RestoreError::Encrypted(m.backup_id));
-    }
+    check_identity(m, src.identity)?;
     if m.format != "directory" {
         let fetched = fetch_all(src, work, false).await?;
         let archive = read_toc_file(&fetched.archive)?;
@@ -175,7 +203,7 @@ pub async fn fetch_toc(src: Source<'_>, work: &Path) -> Result<(Archive, Fetched
     let toc_file = m
         .files
         .iter()
-        .find(|f| f.path == "dump/toc.dat" || f.path == "dump/toc.dat.zst")
+        .find(|f| matches!(plain_path(&f.path), "dump/toc.dat" | "dump/toc.dat.zst"))
         .ok_or_else(|| RestoreError::Damaged {
             path: "manifest.json".into(),
             detail: "it lists no dump/toc.dat".into(),
@@ -208,10 +236,11 @@ pub async fn fetch_data_files(
             .files
             .iter()
             .find(|f| {
-                f.path == wanted
+                let p = plain_path(&f.path);
+                p == wanted
                     || [".zst", ".gz", ".lz4"]
                         .iter()
-                        .any(|s| f.path == format!("{wanted}{s}"))
+                        .any(|s| p == format!("{wanted}{s}"))
             })
             .ok_or_else(|| RestoreError::Damaged {
                 path: wanted.clone(),
@@ -224,7 +253,7 @@ pub async fn fetch_data_files(
             src,
             f,
             &local,
-            z && f.path.ends_with(".zst"),
+            z && plain_path(&f.path).ends_with(".zst"),
             false,
             fetched,
         )
@@ -312,7 +341,21 @@ async fn download(
 
     let (tx, rx) = mpsc::channel::<bytes::Bytes>(4);
     let target = local.to_owned();
-    let writer = tokio::task::spawn_blocking(move || write_local(rx, &target, zstd));
+    let age = match (src.identity, file.path.ends_with(crypt::SUFFIX)) {
+        (Some(id), true) => Some(Age {
+            identity: id.clone(),
+            recipients: src.manifest.recipients().to_vec(),
+            path: path.clone(),
+        }),
+        (None, true) => {
+            return Err(crypt::CryptError::IdentityNeeded {
+                recipients: src.manifest.recipients().to_vec(),
+            }
+            .into())
+        }
+        _ => None,
+    };
+    let writer = tokio::task::spawn_blocking(move || write_local(rx, &target, age, zstd));
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut read_err = None;
@@ -347,6 +390,13 @@ async fn download(
                 detail: e.to_string(),
             })
         }
+        Err(WriteFailure::Crypt(e)) => return Err(e.into()),
+        Err(WriteFailure::Decode(e)) if file.path.ends_with(crypt::SUFFIX) => {
+            return Err(RestoreError::Damaged {
+                path,
+                detail: format!("age or zstd cannot read it: {e}"),
+            })
+        }
         Err(WriteFailure::Decode(e)) => {
             return Err(RestoreError::Damaged {
                 path,
@@ -373,19 +423,36 @@ async fn download(
 enum WriteFailure {
     Local(std::io::Error),
     Decode(std::io::Error),
+    Crypt(crypt::CryptError),
 }
 
-/// Writes the chunks from `rx` to `path`, through the zstd decoder when `zstd`.
+/// What decrypts one stored `.age` file.
+struct Age {
+    identity: Identity,
+    recipients: Vec<String>,
+    path: String,
+}
+
+/// Writes the chunks from `rx` to `path`, through the age decryptor when
+/// `age` is given, then the zstd decoder when `zstd`.
 fn write_local(
     rx: mpsc::Receiver<bytes::Bytes>,
     path: &Path,
+    age: Option<Age>,
     zstd: bool,
 ) -> Result<(), WriteFailure> {
     let file = std::fs::File::create(path).map_err(WriteFailure::Local)?;
     let mut out = std::io::BufWriter::with_capacity(CHUNK, file);
-    let input = ChannelReader {
+    let channel = ChannelReader {
         rx,
         current: bytes::Bytes::new(),
+    };
+    let input: Box<dyn Read> = match age {
+        Some(a) => Box::new(
+            crypt::Decryptor::new(channel, &a.identity, &a.recipients, &a.path)
+                .map_err(WriteFailure::Crypt)?,
+        ),
+        None => Box::new(channel),
     };
     if zstd {
         let mut dec = zstd::stream::read::Decoder::new(input).map_err(WriteFailure::Decode)?;
@@ -490,6 +557,7 @@ mod tests {
             destination: &dest,
             dir: "a/",
             manifest: &m,
+            identity: None,
         };
         let f = fetch_all(src, work.path(), false).await.unwrap();
         assert_eq!(std::fs::read(&f.archive).unwrap(), data);

@@ -36,15 +36,33 @@ pub struct Artifact {
     pub manifest: RestoreManifest,
     /// Its directory on the destination, ending in `/`.
     pub dir: String,
+    /// Where it is read from: its first complete copy.
+    pub destination: crate::storage::Destination,
+    /// The identity that decrypts it (encrypted artifacts), given for this
+    /// restore only.
+    pub identity: Option<crate::crypt::Identity>,
 }
 
 impl Artifact {
-    pub fn source<'a>(&'a self, engine: &'a Engine) -> Source<'a> {
+    pub fn source<'a>(&'a self, _engine: &'a Engine) -> Source<'a> {
         Source {
-            destination: &engine.inner.ctx.destination,
+            destination: &self.destination,
             dir: &self.dir,
             manifest: &self.manifest,
+            identity: self.identity.as_ref(),
         }
+    }
+
+    /// Takes the identity for this restore: fails at once when the
+    /// artifact is encrypted and it is missing or matches none of the
+    /// manifest's recipients, before any work.
+    pub fn with_identity(
+        mut self,
+        identity: Option<crate::crypt::Identity>,
+    ) -> Result<Artifact, RestoreError> {
+        fetch::check_identity(&self.manifest, identity.as_ref())?;
+        self.identity = identity;
+        Ok(self)
     }
 }
 
@@ -81,14 +99,18 @@ impl Engine {
                 path: "manifest.json (in the catalog)".into(),
                 detail: e.to_string(),
             })?;
-        let prefix = format!("{}/", self.inner.ctx.destination.describe);
-        let dir = backup
-            .location
-            .as_deref()
-            .and_then(|l| l.strip_prefix(&prefix))
-            .ok_or(RestoreError::NoManifest(backup_id))?;
+        let (destination, dir) =
+            self.inner
+                .ctx
+                .registry
+                .source_of(&backup)
+                .await
+                .map_err(|detail| RestoreError::Unreachable {
+                    id: backup_id,
+                    detail,
+                })?;
         let dir = if dir.ends_with('/') {
-            dir.to_owned()
+            dir
         } else {
             format!("{dir}/")
         };
@@ -96,6 +118,8 @@ impl Engine {
             backup,
             manifest,
             dir,
+            destination,
+            identity: None,
         })
     }
 

@@ -69,14 +69,16 @@ pub enum RestoreError {
     Pruned(i64),
     #[error("backup {0} has no manifest in the catalog, so pgshelf does not know its files. Fix: pick another backup")]
     NoManifest(i64),
+    #[error("backup {id} cannot be read from storage: {detail}. Fix: check the destinations on the Destinations page (Test), or restore from another backup")]
+    Unreachable { id: i64, detail: String },
     #[error("backup {id} is a {kind} backup; {what}. Fix: pick a database backup (globals are applied by a rebuild or with --with-globals)")]
     WrongKind {
         id: i64,
         kind: String,
         what: &'static str,
     },
-    #[error("backup {0} is encrypted, and this pgshelf cannot decrypt it yet. Fix: restore it by hand with age and pg_restore (the manifest's recipe)")]
-    Encrypted(i64),
+    #[error(transparent)]
+    Crypt(#[from] crate::crypt::CryptError),
     #[error("backup {0} belongs to a server that was removed from pgshelf, so there is no default target. Fix: choose the target server")]
     NoServer(i64),
     #[error("{target} runs PostgreSQL {target_version}, older than the PostgreSQL {source_version} this backup was dumped from; pg_restore cannot restore a dump onto an older major version. Fix: restore onto a server of PostgreSQL {source_major} or newer")]
@@ -143,11 +145,12 @@ impl RestoreError {
             E::Toc(e) => e.status(),
             E::NotRestorable { .. } | E::WrongKind { .. } | E::Invalid { .. } => 400,
             E::Pruned(_) => 410,
-            E::NoManifest(_) | E::Encrypted(_) | E::Damaged { .. } => 422,
+            E::NoManifest(_) | E::Damaged { .. } => 422,
+            E::Crypt(e) => e.status(),
             E::NoServer(_) => 400,
             E::OlderTarget { .. } => 409,
             E::NoPgRestore { .. } => 424,
-            E::Fetch { .. } => 502,
+            E::Fetch { .. } | E::Unreachable { .. } => 502,
             E::Local { .. } | E::Spawn { .. } | E::Program { .. } | E::TablesMissing { .. } => 500,
             E::DatabaseExists { .. }
             | E::ConfirmMismatch { .. }
@@ -173,7 +176,7 @@ pub struct RestoreManifest {
     #[serde(default)]
     pub compression: String,
     #[serde(default)]
-    pub encryption: Option<String>,
+    pub encryption: Option<crate::pipeline::ManifestEncryption>,
     pub server_version: String,
     pub pg_dump_version: String,
     pub files: Vec<ManifestFile>,
@@ -204,6 +207,14 @@ impl RestoreManifest {
         self.tables
             .iter()
             .find(|m| m.schema == t.schema && m.name == t.name)
+    }
+
+    /// The recipients of an encrypted artifact; empty when not encrypted.
+    pub fn recipients(&self) -> &[String] {
+        self.encryption
+            .as_ref()
+            .map(|e| e.recipients.as_slice())
+            .unwrap_or(&[])
     }
 
     /// Major version of the server the dump was taken from.

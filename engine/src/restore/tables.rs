@@ -42,10 +42,12 @@ pub(crate) async fn restore_tables(
     req: &TableRestoreRequest,
     who: &str,
     track: &Track,
+    identity: Option<crate::crypt::Identity>,
 ) -> Result<TableRestoreResult, Error> {
     let started = Instant::now();
     let art = engine.artifact(req.backup_id).await?;
     require_database(&art, "a table restore takes a database backup")?;
+    let art = art.with_identity(identity)?;
     if req.tables.is_empty() {
         return Err(RestoreError::Invalid {
             field: "tables",

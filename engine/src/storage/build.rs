@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(part_size(1 << 30), MIN_PART);
         for size in [10u64 << 30, 100 << 30, 1 << 40, 5_000_000_000_000, 5 << 40] {
             let part = part_size(size) as u64;
-            assert!(part % (1 << 20) == 0);
+            assert!(part.is_multiple_of(1 << 20));
             // 1.5 times the expected size still fits.
             assert!(
                 (size * 3 / 2).div_ceil(part) <= 9_000,

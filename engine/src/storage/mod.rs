@@ -293,11 +293,36 @@ impl Destination {
         } else {
             format!("{dir}/")
         };
-        self.operator()?
-            .delete_with(&dir)
-            .recursive(true)
-            .await
-            .map_err(|e| self.error(e))
+        let op = self.operator()?;
+        if self.is_local() {
+            return op
+                .delete_with(&dir)
+                .recursive(true)
+                .await
+                .map_err(|e| self.error(e));
+        }
+        // One object at a time: not every service (or emulator) takes
+        // batch deletes, and an artifact has few files.
+        let entries = match op.list_with(&dir).recursive(true).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.error(e)),
+        };
+        let mut paths: Vec<String> = entries.into_iter().map(|e| e.path().to_owned()).collect();
+        // Files before their folders.
+        paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in paths {
+            match op.delete(&p).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+        match op.delete(&dir).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     /// True if the object exists.
@@ -354,6 +379,35 @@ pub const GLOBALS_FILE: &str = "globals.sql.zst";
 /// The manifest inside an artifact directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
+/// A streaming writer of one file on one destination.
+pub enum FileWriter {
+    Opendal(opendal::Writer),
+    Dav(DavWriter),
+}
+
+impl FileWriter {
+    pub async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), opendal::Error> {
+        match self {
+            FileWriter::Opendal(w) => w.write(chunk).await,
+            FileWriter::Dav(w) => w.write(chunk).await,
+        }
+    }
+    /// Completes the file; only then may it be listed.
+    pub async fn close(&mut self) -> Result<(), opendal::Error> {
+        match self {
+            FileWriter::Opendal(w) => w.close().await.map(|_| ()),
+            FileWriter::Dav(w) => w.close().await,
+        }
+    }
+    /// Gives up: a multipart upload is aborted, a partial file removed.
+    pub async fn abort(&mut self) -> Result<(), opendal::Error> {
+        match self {
+            FileWriter::Opendal(w) => w.abort().await,
+            FileWriter::Dav(w) => w.abort().await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,34 +443,5 @@ mod tests {
         let err = bad.preflight().await.unwrap_err();
         assert!(matches!(err, StorageError::NotWritable { .. }), "{err}");
         assert!(err.to_string().contains("Fix:"));
-    }
-}
-
-/// A streaming writer of one file on one destination.
-pub enum FileWriter {
-    Opendal(opendal::Writer),
-    Dav(DavWriter),
-}
-
-impl FileWriter {
-    pub async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), opendal::Error> {
-        match self {
-            FileWriter::Opendal(w) => w.write(chunk).await,
-            FileWriter::Dav(w) => w.write(chunk).await,
-        }
-    }
-    /// Completes the file; only then may it be listed.
-    pub async fn close(&mut self) -> Result<(), opendal::Error> {
-        match self {
-            FileWriter::Opendal(w) => w.close().await.map(|_| ()),
-            FileWriter::Dav(w) => w.close().await,
-        }
-    }
-    /// Gives up: a multipart upload is aborted, a partial file removed.
-    pub async fn abort(&mut self) -> Result<(), opendal::Error> {
-        match self {
-            FileWriter::Opendal(w) => w.abort().await,
-            FileWriter::Dav(w) => w.abort().await,
-        }
     }
 }

@@ -21,6 +21,7 @@ use std::sync::{Mutex, OnceLock};
 use model::destination::HostKey;
 
 struct Ssh {
+    dir: PathBuf,
     known_hosts: PathBuf,
     lock: Mutex<()>,
 }
@@ -44,6 +45,20 @@ pub fn setup(dir: &Path) -> std::io::Result<()> {
     if SSH.get().is_some() {
         return Ok(());
     }
+    write_files(dir, true)?;
+    let _ = SSH.set(Ssh {
+        dir: dir.to_owned(),
+        known_hosts: dir.join("known_hosts"),
+        lock: Mutex::new(()),
+    });
+    Ok(())
+}
+
+/// The wrapper, the config and an empty known_hosts under `dir` (again if
+/// something removed them: the trusted keys live in the catalog, and
+/// [`trust`] writes each one before it is needed). `first`: put the
+/// wrapper on `PATH`.
+fn write_files(dir: &Path, first: bool) -> std::io::Result<()> {
     let ssh = ["/usr/bin/ssh", "/bin/ssh", "/usr/local/bin/ssh"]
         .into_iter()
         .map(Path::new)
@@ -76,6 +91,9 @@ pub fn setup(dir: &Path) -> std::io::Result<()> {
             ),
         )?;
         set_mode(&wrapper, 0o755)?;
+        if !first {
+            return Ok(());
+        }
         let mut path = OsString::from(&bin);
         if let Some(old) = std::env::var_os("PATH") {
             path.push(":");
@@ -85,10 +103,6 @@ pub fn setup(dir: &Path) -> std::io::Result<()> {
         std::env::set_var("PATH", path);
         std::env::set_var("XDG_STATE_HOME", &state);
     }
-    let _ = SSH.set(Ssh {
-        known_hosts,
-        lock: Mutex::new(()),
-    });
     Ok(())
 }
 
@@ -120,6 +134,9 @@ pub fn trust(host: &str, port: u16, key: &str) -> Result<(), String> {
     let pattern = host_pattern(host, port);
     let line = format!("{pattern} {key}");
     let _g = ssh.lock.lock().unwrap_or_else(|p| p.into_inner());
+    if !ssh.known_hosts.exists() || !ssh.dir.join("bin").join("ssh").exists() {
+        write_files(&ssh.dir, false).map_err(|e| e.to_string())?;
+    }
     let old = std::fs::read_to_string(&ssh.known_hosts).unwrap_or_default();
     if old.lines().any(|l| l.trim() == line) {
         return Ok(());
