@@ -204,6 +204,7 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
         ),
         ("/api/destinations/remove", "name=offsite".into()),
         ("/api/destinations/test", "name=offsite".into()),
+        ("/api/destinations/import", "name=offsite".into()),
         ("/api/destinations/host-key/scan", "name=offsite".into()),
         (
             "/api/destinations/host-key/trust",

@@ -1,12 +1,12 @@
 //! Server functions for destinations: list (with who may change them), add,
-//! edit, remove, test, SFTP host keys, and a backup's copies. Everyone signed
+//! edit, remove, test, SFTP host keys, import the catalog from one. Everyone signed
 //! in reads; only admins change or probe anything. No response ever holds a
 //! stored secret: `Destination` has none, and the secret in an input goes
 //! one way (browser -> engine, sealed there).
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
-use model::destination::{Destination, DestinationInput, HostKey, ProbeReport};
+use model::destination::{Destination, DestinationInput, HostKey, ImportReport, ProbeReport};
 use serde::{Deserialize, Serialize};
 
 /// `/destinations` in one round trip: the destinations (the built-in
@@ -113,4 +113,13 @@ pub async fn trust_host_key(name: String, key: String) -> Result<Destination, Se
         .trust_host_key(&name, &key)
         .await
         .map_err(destinations_error)
+}
+
+/// "Import catalog": reads every manifest under destination `name` and
+/// records the backups the catalog does not have yet.
+#[server(prefix = "/api", endpoint = "destinations/import")]
+pub async fn import_catalog(name: String) -> Result<ImportReport, ServerFnError> {
+    crate::edge::require(model::user::Role::Admin)?;
+    use crate::edge::{engine, engine_error};
+    engine()?.import_catalog(&name).await.map_err(engine_error)
 }

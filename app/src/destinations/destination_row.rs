@@ -1,12 +1,14 @@
 //! One destination in the destinations table: what it is, where it points,
-//! what is stored there, its last test; for admins Test, Edit, Remove (with
-//! a confirm step) and, for SFTP without a trusted key, "Check host key".
+//! what is stored there, its last test; for admins Test, Import catalog,
+//! Edit, Remove (with a confirm step) and, for SFTP without a trusted key,
+//! "Check host key".
 
 use leptos::prelude::*;
 
 use crate::destinations::api::{RemoveDestination, TestDestination};
 use crate::destinations::destination_form::DestinationForm;
 use crate::destinations::host_key_check::HostKeyCheck;
+use crate::destinations::import_catalog_button::ImportCatalogButton;
 use crate::destinations::probe_result::ProbeResult;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use model::destination::{Destination, DestinationSettings};
@@ -91,12 +93,14 @@ pub fn DestinationRow(destination: Destination, admin: bool, changed: RwSignal<u
 
     let test_name = name.clone();
     let remove_name = name.clone();
+    let import_name = name.clone();
     let actions = admin.then(|| {
         view! {
             <button type="button" data-testid="dest-test" disabled=move || testing.get()
                 on:click=move |_| { test.dispatch(TestDestination { name: test_name.clone() }); }>
                 "Test"
             </button>
+            {(!unconfirmed).then(|| view! { <ImportCatalogButton name=import_name.clone() changed/> })}
             {manageable.then(|| view! {
                 <button type="button" data-testid="dest-edit" on:click=move |_| editing.update(|e| *e = !*e)>
                     {move || if editing.get() { "Close edit" } else { "Edit" }}
