@@ -610,6 +610,34 @@ async fn destination_secrets_never_come_back() {
             "only admins get the buttons"
         );
     }
+    // The policy page lists destinations to tick, by name, without secrets.
+    let server = s
+        .engine
+        .add_server(engine::servers::ServerInput {
+            name: "db".into(),
+            host: "127.0.0.1".into(),
+            port: 9,
+            user: "u".into(),
+            password: None,
+            sslmode: "disable".into(),
+            maintenance_db: "postgres".into(),
+            ssl_root_cert: None,
+            ssl_client_cert: None,
+            ssl_client_key: None,
+        })
+        .await
+        .unwrap();
+    let (status, _, text) = http(
+        addr,
+        "GET",
+        &format!("/servers/{}/policy", server.id),
+        &[("Cookie", &admin)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("data-name=\"offsite-s3\""), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
     // An SFTP destination without a trusted host key says so.
     let sftp = serde_json::json!({
         "name": "box",

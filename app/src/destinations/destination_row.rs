@@ -26,7 +26,11 @@ pub fn host_key_unconfirmed(d: &Destination) -> bool {
 /// check and the edit form beneath it. Bumps `changed` after an edit,
 /// a removal or a trusted key so the page lists the destinations again.
 #[component]
-pub fn DestinationRow(destination: Destination, admin: bool, changed: RwSignal<u64>) -> impl IntoView {
+pub fn DestinationRow(
+    destination: Destination,
+    admin: bool,
+    changed: RwSignal<u64>,
+) -> impl IntoView {
     let test = ServerAction::<TestDestination>::new();
     let remove = ServerAction::<RemoveDestination>::new();
     let editing = RwSignal::new(false);
@@ -87,9 +91,8 @@ pub fn DestinationRow(destination: Destination, admin: bool, changed: RwSignal<u
             })
         }
     };
-    let host_key = (admin && unconfirmed).then(|| {
-        view! { <HostKeyCheck name=name.clone() changed/> }.into_any()
-    });
+    let host_key = (admin && unconfirmed)
+        .then(|| view! { <HostKeyCheck name=name.clone() changed/> }.into_any());
 
     let test_name = name.clone();
     let remove_name = name.clone();

@@ -287,7 +287,10 @@ mod tests {
             last_test: None,
         };
         let back = DestinationDraft::of(&shown);
-        assert_eq!(back.secret, "", "the secret is never filled from the server");
+        assert_eq!(
+            back.secret, "",
+            "the secret is never filled from the server"
+        );
         assert_eq!(back.input(false).unwrap().settings, input.settings);
     }
 

@@ -100,6 +100,9 @@ mod tests {
     fn keeps_the_listed_order() {
         let o: Vec<String> = ["local", "s3", "dav"].map(String::from).to_vec();
         assert_eq!(ticked(&o, &["dav".into()], "s3", true), ["s3", "dav"]);
-        assert_eq!(ticked(&o, &["s3".into(), "dav".into()], "s3", false), ["dav"]);
+        assert_eq!(
+            ticked(&o, &["s3".into(), "dav".into()], "s3", false),
+            ["dav"]
+        );
     }
 }

@@ -6,8 +6,8 @@
 //! the engine's: `field: message. Fix: ...`) and back.
 
 use model::policy::{
-    looks_like_age_recipient, Compression, Coverage, EncryptionPolicy, Format, GlobalsPolicy, PgDumpAlgorithm, Policy, Selection, ServerPlan,
-    Standby, TestRestorePolicy,
+    looks_like_age_recipient, Compression, Coverage, EncryptionPolicy, Format, GlobalsPolicy,
+    PgDumpAlgorithm, Policy, Selection, ServerPlan, Standby, TestRestorePolicy,
 };
 use model::retention::Tiers;
 use serde::{Deserialize, Serialize};
@@ -403,6 +403,9 @@ mod tests {
         let e = recipients_from(&format!("{RECIPIENT}\nage1typo")).unwrap_err();
         assert!(e.starts_with("encryption.recipients: line 2: "), "{e}");
         let e = recipients_from("AGE-SECRET-KEY-1QQQ").unwrap_err();
-        assert!(!e.contains("AGE-SECRET-KEY-1QQQ"), "a secret is never echoed: {e}");
+        assert!(
+            !e.contains("AGE-SECRET-KEY-1QQQ"),
+            "a secret is never echoed: {e}"
+        );
     }
 }

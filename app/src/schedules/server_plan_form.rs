@@ -4,8 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::policies::policy_form::{plan_form, plan_from_form, ServerPlanForm};
 use crate::policies::destination_checks::DestinationChecks;
+use crate::policies::policy_form::{plan_form, plan_from_form, ServerPlanForm};
 use crate::policies::tier_inputs::{TierInputs, TierSignals};
 use crate::schedules::api::{get_server_plan, SaveServerPlan};
 use crate::ui::error_message::{error_text, ErrorMessage};
