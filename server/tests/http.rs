@@ -659,7 +659,9 @@ async fn destination_secrets_never_come_back() {
     assert!(text.contains("host-key-scan"), "{text}");
     assert!(!text.contains("not-a-real-key"), "{text}");
     let stored = s.engine.destinations().await.unwrap();
-    assert!(stored.iter().any(|d| d.name == "offsite-s3" && d.has_secret));
+    assert!(stored
+        .iter()
+        .any(|d| d.name == "offsite-s3" && d.has_secret));
     let _ = s.stop.send(());
     let _ = s.task.await;
 }

@@ -169,7 +169,7 @@ pub fn DestinationForm(
         destination
             .as_ref()
             .map(DestinationDraft::of)
-            .unwrap_or_else(DestinationDraft::new),
+            .unwrap_or_else(DestinationDraft::initial),
     );
     let kind = Memo::new(move |_| draft.with(|d| d.kind.clone()));
     let sas = Memo::new(move |_| draft.with(|d| d.az_sas));

@@ -63,7 +63,7 @@ pub struct DestinationDraft {
 
 impl DestinationDraft {
     /// A new S3 destination's form.
-    pub fn new() -> Self {
+    pub fn initial() -> Self {
         DestinationDraft {
             kind: "s3".into(),
             concurrency: DEFAULT_CONCURRENCY.to_string(),
@@ -76,7 +76,7 @@ impl DestinationDraft {
 
     /// The form of an existing destination (the secret left empty).
     pub fn of(d: &Destination) -> Self {
-        let mut f = DestinationDraft::new();
+        let mut f = DestinationDraft::initial();
         f.kind = d.settings.kind().into();
         f.name = d.name.clone();
         f.root = d.root.clone();
@@ -264,7 +264,7 @@ mod tests {
             s3_bucket: "b".into(),
             s3_access_key_id: "AK".into(),
             secret: "SK".into(),
-            ..DestinationDraft::new()
+            ..DestinationDraft::initial()
         }
     }
 

@@ -387,9 +387,13 @@ mod tests {
 
     #[test]
     fn a_saved_policy_keeps_its_destinations_and_recipients() {
-        let mut p = Policy::default();
-        p.destinations = vec!["offsite-s3".into(), "nextcloud".into()];
-        p.encryption.recipients = vec![RECIPIENT.into()];
+        let p = Policy {
+            destinations: vec!["offsite-s3".into(), "nextcloud".into()],
+            encryption: EncryptionPolicy {
+                recipients: vec![RECIPIENT.into()],
+            },
+            ..Policy::default()
+        };
         assert_eq!(policy_from_form(&policy_form(&p)).unwrap(), p);
         let mut plan = ServerPlan::default();
         plan.globals.destinations = vec!["offsite-s3".into()];
