@@ -7,13 +7,13 @@
 //!
 //! Runs once per major in `PGSHELF_TEST_PG` (default 15,18).
 
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 use engine::catalog::BackupStatus;
 use engine::crypt::Identity;
 use engine::restore::TableRestoreRequest;
-use testkit::PgServer;
+
 
 mod common;
 use common::*;
@@ -21,18 +21,6 @@ use common::*;
 use testkit::AWKWARD_FIXTURE as FIXTURE;
 
 /// `age-keygen -o dir/key.txt`: the key file and its parsed identity.
-fn keygen(dir: &Path) -> (PathBuf, Identity) {
-    let key = dir.join("key.txt");
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&key)
-        .output()
-        .expect("age-keygen is installed (scripts/setup --test: Debian package age)");
-    assert!(out.status.success(), "{out:?}");
-    let id = Identity::read_file(&key).unwrap();
-    (key, id)
-}
-
 fn items(id: i64) -> TableRestoreRequest {
     TableRestoreRequest {
         backup_id: id,
@@ -41,34 +29,6 @@ fn items(id: i64) -> TableRestoreRequest {
         into: None,
         with_referenced: false,
     }
-}
-
-/// Runs the recipe's lines as written (one bash script) in `dir`, with
-/// `pg`'s client tools first on PATH and libpq pointed at `pg`.
-fn follow_recipe(pg: &PgServer, dir: &Path, lines: &[String]) {
-    let bin = pg.tool("pg_restore").parent().unwrap().to_owned();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let script = format!("set -euo pipefail\n{}\n", lines.join("\n"));
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(dir)
-        .env("PATH", path)
-        .env("PGHOST", pg.socket_dir())
-        .env("PGPORT", pg.port.to_string())
-        .env("PGUSER", testkit::SUPERUSER)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the recipe failed:\n{script}\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

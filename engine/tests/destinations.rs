@@ -591,3 +591,65 @@ async fn retention_prunes_every_copy() {
     assert_eq!(manifests, 1);
     pg.drop_database(&db);
 }
+
+/// README's "Restoring without pgshelf", followed literally for an
+/// encrypted backup whose only copy is on S3: its files fetched from the
+/// bucket with stock curl (SigV4), decrypted with the age CLI, restored
+/// with pg_restore.
+#[tokio::test]
+async fn the_manual_recipe_restores_an_encrypted_backup_fetched_from_s3() {
+    let major = major();
+    let pg = testkit::server(major);
+    let db = fixture(pg, "dest_recipe");
+    let s3 = S3Server::start();
+    let env = engine_for(&[major]).await;
+    let e = &env.engine;
+    let server = e.add_server(input("main", pg)).await.unwrap();
+    e.add_destination(dest("s3", s3_settings(&s3, &s3.bucket), &s3.secret_access_key, "shelf"))
+        .await
+        .unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let (key, id) = keygen(keys.path());
+    let mut policy = policy_to(&["s3"]);
+    policy.encryption.recipients = id.recipients();
+    e.set_policy(server.id, Some(&db), &policy).await.unwrap();
+    let row = e.backup_now(server.id, &db, "test").await.unwrap();
+    assert!(row.status.is_good(), "{row:?}");
+    let copies = e.backup_copies(row.id).await.unwrap();
+    assert_eq!(copies.len(), 1);
+    let dir = &copies[0].dir;
+
+    // Download: manifest first, then every file it lists.
+    let work = tempfile::tempdir().unwrap();
+    let fetch = |name: &str| {
+        let url = format!("{}/{}/shelf/{dir}{name}", s3.endpoint, s3.bucket);
+        let to = work.path().join(name);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let out = std::process::Command::new("curl")
+            .args(["-sSf", "--aws-sigv4", &format!("aws:amz:{}:s3", s3.region), "--user"])
+            .arg(format!("{}:{}", s3.access_key_id, s3.secret_access_key))
+            .arg("-o")
+            .arg(&to)
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "curl {url}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    fetch("manifest.json");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("manifest.json")).unwrap()).unwrap();
+    for f in m["files"].as_array().unwrap() {
+        let path = f["path"].as_str().unwrap();
+        assert!(path.ends_with(".age"), "{path}");
+        fetch(path);
+    }
+    std::fs::copy(&key, work.path().join("key.txt")).unwrap();
+
+    let want = counts(pg, &db);
+    let recipe = e.restore_recipe(row.id).await.unwrap();
+    assert!(recipe.join("\n").contains("age -d -i key.txt"));
+    pg.psql("postgres", &format!("DROP DATABASE \"{db}\""));
+    follow_recipe(pg, work.path(), &recipe);
+    assert_eq!(counts(pg, &db), want, "restored by the recipe from S3");
+    pg.drop_database(&db);
+}

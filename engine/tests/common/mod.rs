@@ -307,3 +307,45 @@ pub async fn backdate(pool: &sqlx::SqlitePool, id: i64, at: chrono::DateTime<chr
         .await
         .unwrap();
 }
+
+/// A new age key pair: `key.txt` in `dir` (by the `age-keygen` CLI) and
+/// its identity.
+pub fn keygen(dir: &Path) -> (PathBuf, engine::crypt::Identity) {
+    let key = dir.join("key.txt");
+    let out = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .expect("age-keygen is installed (scripts/setup --test: Debian package age)");
+    assert!(out.status.success(), "{out:?}");
+    let id = engine::crypt::Identity::read_file(&key).unwrap();
+    (key, id)
+}
+
+/// Runs the recipe's lines as written (one bash script) in `dir`, with
+/// `pg`'s client tools first on PATH and libpq pointed at `pg`.
+pub fn follow_recipe(pg: &PgServer, dir: &Path, lines: &[String]) {
+    let bin = pg.tool("pg_restore").parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = format!("set -euo pipefail\n{}\n", lines.join("\n"));
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("PGHOST", pg.socket_dir())
+        .env("PGPORT", pg.port.to_string())
+        .env("PGUSER", testkit::SUPERUSER)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the recipe failed:\n{script}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
