@@ -31,6 +31,12 @@ pub fn engine_error(e: engine::Error) -> ServerFnError {
     ServerFnError::new(e.to_string())
 }
 
+/// Maps a destinations failure (its message names the field, or the cause
+/// and the fix) like every engine error.
+pub fn destinations_error(e: engine::destinations::DestinationsError) -> ServerFnError {
+    engine_error(e.into())
+}
+
 /// A bad form field, worded like the engine's own validation errors
 /// (`field: message`) so the form shows it beside that field.
 pub fn field_error(field: &str, message: impl std::fmt::Display) -> ServerFnError {

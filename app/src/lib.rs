@@ -12,6 +12,7 @@
 //! | [`servers`]     | `/` the servers list and add form; `/servers/:id` a server (connection, databases, schedules, globals, plan, recent backups) |
 //! | [`backups`]     | `/servers/:id/databases/:db` a database's backups; the backups table, "Back up now" |
 //! | [`restores`]    | `/backups/:id` a backup (contents, tables into scratch, test-restore, full restore, files, recipe); `/servers/:id/rebuild` a server rebuilt from its backups (plan, typed confirmation, each step's result); `/scratch` scratch databases; `/scratch/:name/compare` a restored table against production, put rows back |
+//! | [`destinations`] | `/destinations` where backups are stored (add, test, edit, remove, SFTP host keys) |
 //! | [`schedules`]   | the schedules table, the server plan form, globals backups |
 //! | [`policies`]    | `/servers/:id/policy` and `/servers/:id/databases/:db/policy`: the policy editor with its live preview |
 //! | [`users`]       | `/login`, `/setup` (the first admin), `/users` (admins: users and API tokens); who is signed in, in the header |
@@ -31,6 +32,7 @@
 //! context to page rendering and to server functions.
 
 pub mod backups;
+pub mod destinations;
 #[cfg(feature = "ssr")]
 mod edge;
 #[cfg(feature = "ssr")]
@@ -65,6 +67,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use backups::database_page::DatabasePage;
+use destinations::destinations_page::DestinationsPage;
 use not_found::NotFoundPage;
 use policies::policy_page::{DatabasePolicyPage, ServerPolicyPage};
 use restores::backup_page::BackupPage;
@@ -131,6 +134,7 @@ pub fn App() -> impl IntoView {
                 <a href="/" class="brand">"pgshelf"</a>
                 <nav>
                     <a href="/">"Servers"</a>
+                    <a href="/destinations" data-testid="nav-destinations">"Destinations"</a>
                     <a href="/scratch" data-testid="nav-scratch">"Scratch"</a>
                 </nav>
                 <SignedInHeader/>
@@ -147,6 +151,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/servers/:id/databases/:db/policy") view=DatabasePolicyPage ssr=SsrMode::Async/>
                     <Route path=path!("/backups/:id") view=BackupPage ssr=SsrMode::Async/>
                     <Route path=path!("/servers/:id/rebuild") view=RebuildPage ssr=SsrMode::Async/>
+                    <Route path=path!("/destinations") view=DestinationsPage ssr=SsrMode::Async/>
                     <Route path=path!("/scratch") view=ScratchPage ssr=SsrMode::Async/>
                     <Route path=path!("/scratch/:name/compare") view=ComparePage ssr=SsrMode::Async/>
                 </Routes>

@@ -185,8 +185,31 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
     let qs = |v: &app::backups::api::StartBackup| serde_qs::to_string(v).unwrap();
     let json = |v: serde_json::Value| v.to_string();
     let server = "name=x&host=db.example&port=&user=u&password=secret-pw&sslmode=prefer&maintenance_db=postgres";
+    let destination = serde_json::json!({
+        "name": "offsite",
+        "settings": {"kind": "webdav", "url": "https://cloud.example.com/remote.php/dav/files/alice/", "username": "alice"},
+        "root": "pgshelf",
+        "concurrency": 4,
+        "secret": "dav-secret-pw",
+    });
     vec![
         ("/api/servers/add", server.to_owned()),
+        (
+            "/api/destinations/add",
+            json(serde_json::json!({ "input": destination })),
+        ),
+        (
+            "/api/destinations/update",
+            json(serde_json::json!({ "name": "offsite", "input": destination })),
+        ),
+        ("/api/destinations/remove", "name=offsite".into()),
+        ("/api/destinations/test", "name=offsite".into()),
+        ("/api/destinations/import", "name=offsite".into()),
+        ("/api/destinations/host-key/scan", "name=offsite".into()),
+        (
+            "/api/destinations/host-key/trust",
+            "name=offsite&key=ssh-ed25519+AAAA".into(),
+        ),
         ("/api/servers/update", format!("id=1&{server}")),
         ("/api/servers/delete", "id=1".into()),
         (
@@ -328,6 +351,7 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
         "/servers/1/databases/app",
         "/users",
         "/backups/1",
+        "/destinations",
         "/scratch",
         "/scratch/x/compare?table=public.t",
         "/backups/1/files/dump.zst",
@@ -502,6 +526,144 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
     )
     .await;
     assert_eq!(status, 401);
+}
+
+/// A destination's secret goes in once and never comes back: not in the
+/// add or edit answer, not in the list (as JSON or on the page), not on the
+/// policy page that lists destinations; viewers see the table, not the
+/// buttons.
+#[tokio::test(flavor = "multi_thread")]
+async fn destination_secrets_never_come_back() {
+    let s = start().await;
+    let addr = s.addr;
+    let admin = signed_in(&s, Role::Admin).await;
+    let viewer = signed_in(&s, Role::Viewer).await;
+    const SECRET: &str = "s3-secret-never-shown-42";
+    let input = |secret: Option<&str>| {
+        serde_json::json!({
+            "name": "offsite-s3",
+            "settings": {
+                "kind": "s3", "endpoint": "http://127.0.0.1:9", "region": "us-east-1",
+                "bucket": "b", "path_style": true, "access_key_id": "AKID", "storage_class": ""
+            },
+            "root": "prod",
+            "concurrency": 4,
+            "secret": secret,
+        })
+    };
+    let post = |path: &'static str, cookie: String, body: String| async move {
+        http(
+            addr,
+            "POST",
+            path,
+            &[("Origin", &format!("http://{addr}")), ("Cookie", &cookie)],
+            &body,
+        )
+        .await
+    };
+    let (status, _, text) = post(
+        "/api/destinations/add",
+        admin.clone(),
+        serde_json::json!({ "input": input(Some(SECRET)) }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(!text.contains(SECRET), "add: {text}");
+    assert!(text.contains("\"has_secret\":true"), "{text}");
+
+    // Editing without the secret keeps it (same endpoint).
+    let (status, _, text) = post(
+        "/api/destinations/update",
+        admin.clone(),
+        serde_json::json!({ "name": "offsite-s3", "input": input(None) }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(!text.contains(SECRET), "update: {text}");
+    // A field error names its field.
+    let mut bad = input(None);
+    bad["settings"]["endpoint"] = "127.0.0.1:9".into();
+    let (status, _, text) = post(
+        "/api/destinations/update",
+        admin.clone(),
+        serde_json::json!({ "name": "offsite-s3", "input": bad }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("endpoint: "), "{text}");
+
+    for cookie in [&admin, &viewer] {
+        let (status, _, text) = post("/api/destinations/list", cookie.clone(), String::new()).await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("offsite-s3"), "{text}");
+        assert!(!text.contains(SECRET), "list: {text}");
+        for page in ["/destinations", "/servers/1/policy"] {
+            let (_, _, text) = http(addr, "GET", page, &[("Cookie", cookie)], "").await;
+            assert!(!text.contains(SECRET), "{page}: {text}");
+        }
+        let (status, _, text) = http(addr, "GET", "/destinations", &[("Cookie", cookie)], "").await;
+        assert_eq!(status, 200);
+        assert!(text.contains("s3://b/prod (http://127.0.0.1:9)"), "{text}");
+        assert_eq!(
+            text.contains("data-testid=\"dest-edit\""),
+            cookie == &admin,
+            "only admins get the buttons"
+        );
+    }
+    // The policy page lists destinations to tick, by name, without secrets.
+    let server = s
+        .engine
+        .add_server(engine::servers::ServerInput {
+            name: "db".into(),
+            host: "127.0.0.1".into(),
+            port: 9,
+            user: "u".into(),
+            password: None,
+            sslmode: "disable".into(),
+            maintenance_db: "postgres".into(),
+            ssl_root_cert: None,
+            ssl_client_cert: None,
+            ssl_client_key: None,
+        })
+        .await
+        .unwrap();
+    let (status, _, text) = http(
+        addr,
+        "GET",
+        &format!("/servers/{}/policy", server.id),
+        &[("Cookie", &admin)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("data-name=\"offsite-s3\""), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    // An SFTP destination without a trusted host key says so.
+    let sftp = serde_json::json!({
+        "name": "box",
+        "settings": {"kind": "sftp", "host": "127.0.0.1", "port": 9, "username": "u", "host_key": ""},
+        "root": "",
+        "concurrency": 2,
+        "secret": "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----",
+    });
+    let (status, _, text) = post(
+        "/api/destinations/add",
+        admin.clone(),
+        serde_json::json!({ "input": sftp }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(!text.contains("not-a-real-key"), "{text}");
+    let (_, _, text) = http(addr, "GET", "/destinations", &[("Cookie", &admin)], "").await;
+    assert!(text.contains("dest-host-key-unconfirmed"), "{text}");
+    assert!(text.contains("host-key-scan"), "{text}");
+    assert!(!text.contains("not-a-real-key"), "{text}");
+    let stored = s.engine.destinations().await.unwrap();
+    assert!(stored
+        .iter()
+        .any(|d| d.name == "offsite-s3" && d.has_secret));
+    let _ = s.stop.send(());
+    let _ = s.task.await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,6 +10,7 @@ use super::api::PolicyPage;
 use super::policy_form::{policy_form, policy_from_form, PolicyForm};
 use crate::policies::api::{ClearPolicy, PreviewPolicy, SavePolicy};
 use crate::policies::policy_preview::PolicyPreviewPanel;
+use crate::policies::storage_fields::StorageFields;
 use crate::policies::tier_inputs::{TierInputs, TierSignals};
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::field_errors::{general_error, FieldError};
@@ -34,6 +35,8 @@ const FIELDS: &[&str] = &[
     "stall_timeout_secs",
     "retention*",
     "test_restore*",
+    "destinations",
+    "encryption*",
 ];
 
 /// One signal per form field.
@@ -60,6 +63,8 @@ struct Fields {
     test_restore_cron: RwSignal<String>,
     test_restore_server: RwSignal<String>,
     test_restore_globals: RwSignal<bool>,
+    destinations: RwSignal<Vec<String>>,
+    recipients: RwSignal<String>,
 }
 
 impl Fields {
@@ -87,6 +92,8 @@ impl Fields {
             test_restore_cron: s(&f.test_restore_cron),
             test_restore_server: s(&f.test_restore_server),
             test_restore_globals: RwSignal::new(f.test_restore_globals),
+            destinations: RwSignal::new(f.destinations.clone()),
+            recipients: s(&f.recipients),
         }
     }
 
@@ -114,6 +121,8 @@ impl Fields {
             test_restore_cron: self.test_restore_cron.get(),
             test_restore_server: self.test_restore_server.get(),
             test_restore_globals: self.test_restore_globals.get(),
+            destinations: self.destinations.get(),
+            recipients: self.recipients.get(),
         }
     }
 
@@ -418,6 +427,11 @@ pub fn PolicyEditor(
     let tz_initial = form.timezone.clone();
     let schedule_initial = form.schedule.clone();
     let level_hint_text = move || level_hint(&f.compression.get());
+    let destinations = Signal::derive(move || f.destinations.get());
+    let recipients = Signal::derive(move || {
+        f.recipients
+            .with(|r| r.lines().filter(|l| !l.trim().is_empty()).count())
+    });
 
     view! {
         <p class="policy-source">
@@ -431,11 +445,14 @@ pub fn PolicyEditor(
         <div class="policy-layout">
             <form class="policy-form" data-testid="policy-form" on:submit=on_submit>
                 <fieldset disabled=move || read_only.get()>
+                    {view! {
                     <label class="check">
                         <input type="checkbox" checked=initial_enabled bind:checked=f.enabled data-testid="policy-enabled"/>
                         " Enabled (scheduled runs happen; “Back up now” always works)"
                     </label>
+                    }.into_any()}
 
+                    {view! {
                     <h3>"Schedule"</h3>
                     <div class="presets">{presets}</div>
                     <div class="fields">
@@ -459,7 +476,9 @@ pub fn PolicyEditor(
                             <FieldError error=save_error field="timezone"/>
                         </label>
                     </div>
+                    }.into_any()}
 
+                    {view! {
                     <h3>"Archive"</h3>
                     <div class="fields">
                         <label class="field">
@@ -493,7 +512,9 @@ pub fn PolicyEditor(
                         </Show>
                     </div>
                     {caps_line}
+                    }.into_any()}
 
+                    {view! {
                     <h3>"What to dump"</h3>
                     <p class="hint-line muted">"pg_dump patterns, one per line (" <code>"*"</code> ", " <code>"schema.table"</code> ", double quotes for exact names). Empty: everything."</p>
                     <div class="fields">
@@ -503,7 +524,9 @@ pub fn PolicyEditor(
                         {patterns_field("Exclude tables", "selection.exclude_tables", f.exclude_tables, save_error)}
                         {patterns_field("Skip data of tables", "selection.exclude_table_data", f.exclude_table_data, save_error)}
                     </div>
+                    }.into_any()}
 
+                    {view! {
                     <h3>"Run"</h3>
                     <label class="check">
                         <input type="checkbox" checked=initial_serializable bind:checked=f.serializable_deferrable data-testid="policy-serializable"/>
@@ -514,10 +537,14 @@ pub fn PolicyEditor(
                         {text_field("Run timeout (s)", "run_timeout_secs", "policy-run-timeout", f.run_timeout_secs, "blank: no limit", save_error)}
                         {text_field("Stall limit (s)", "stall_timeout_secs", "policy-stall", f.stall_timeout_secs, "fail when no byte moves this long (≥ 10)", save_error)}
                     </div>
+                    }.into_any()}
 
+                    {view! {
                     <h3>"Retention"</h3>
                     <TierInputs tiers=f.retention testid_prefix="policy-keep" error=save_error error_field="retention*"/>
+                    }.into_any()}
 
+                    {view! {
                     <h3>"Test-restores"</h3>
                     <label class="check">
                         <input type="checkbox" checked=initial_test_restore bind:checked=f.test_restore_enabled data-testid="policy-test-restore-enabled"/>
@@ -531,6 +558,9 @@ pub fn PolicyEditor(
                         <input type="checkbox" checked=initial_test_globals bind:checked=f.test_restore_globals data-testid="policy-test-restore-globals"/>
                         " Apply the globals backup first (roles created only if missing)"
                     </label>
+                    }.into_any()}
+
+                    <StorageFields destinations=f.destinations recipients=f.recipients error=save_error/>
 
                     {move || general().map(|m| view! { <ErrorMessage message=m/> })}
                     <div class="form-actions">
@@ -544,7 +574,7 @@ pub fn PolicyEditor(
                     </div>
                 </fieldset>
             </form>
-            <PolicyPreviewPanel preview/>
+            <PolicyPreviewPanel preview destinations recipients/>
         </div>
     }
 }

@@ -6,8 +6,8 @@
 //! the engine's: `field: message. Fix: ...`) and back.
 
 use model::policy::{
-    Compression, Coverage, Format, GlobalsPolicy, PgDumpAlgorithm, Policy, Selection, ServerPlan,
-    Standby, TestRestorePolicy,
+    looks_like_age_recipient, Compression, Coverage, EncryptionPolicy, Format, GlobalsPolicy,
+    PgDumpAlgorithm, Policy, Selection, ServerPlan, Standby, TestRestorePolicy,
 };
 use model::retention::Tiers;
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,10 @@ pub struct PolicyForm {
     /// Server name to test-restore on; blank: the backup's own server.
     pub test_restore_server: String,
     pub test_restore_globals: bool,
+    /// Destination names, in the order the form lists them; empty: `local`.
+    pub destinations: Vec<String>,
+    /// age recipients (`age1...`), one per line; blank: not encrypted.
+    pub recipients: String,
 }
 
 /// A server plan as the form edits it.
@@ -106,6 +110,8 @@ pub struct ServerPlanForm {
     /// Blank: no standby.
     pub standby_host: String,
     pub standby_port: String,
+    /// Where globals backups go (names); empty: `local`.
+    pub globals_destinations: Vec<String>,
 }
 
 fn join_lines(list: &[String]) -> String {
@@ -196,7 +202,29 @@ pub fn policy_form(p: &Policy) -> PolicyForm {
         test_restore_cron: p.test_restore.cron.clone(),
         test_restore_server: p.test_restore.restore_server.clone().unwrap_or_default(),
         test_restore_globals: p.test_restore.with_globals,
+        destinations: p.destinations.clone(),
+        recipients: join_lines(&p.encryption.recipients),
     }
+}
+
+/// The recipients typed, one per line, each checked to look like an age
+/// public key (the engine parses them fully on save).
+pub fn recipients_from(text: &str) -> Result<Vec<String>, String> {
+    let list = split_lines(text);
+    for (i, r) in list.iter().enumerate() {
+        if !looks_like_age_recipient(r) {
+            let shown = if r.starts_with("AGE-SECRET-KEY") {
+                "a secret key (never paste it here)".to_owned()
+            } else {
+                format!("{r:?}")
+            };
+            return Err(field_error(
+                "encryption.recipients",
+                format!("line {}: {shown} is not an age public key. Fix: paste the line that starts with age1 (from `age-keygen -y key.txt`), one per line", i + 1),
+            ));
+        }
+    }
+    Ok(list)
 }
 
 /// The form as an engine policy; the engine validates the rest on save.
@@ -269,9 +297,10 @@ pub fn policy_from_form(f: &PolicyForm) -> Result<Policy, String> {
                 .map(str::to_owned),
             with_globals: f.test_restore_globals,
         },
-        // TODO(issue 10 UI): the form's destination and recipient fields.
-        destinations: Vec::new(),
-        encryption: Default::default(),
+        destinations: f.destinations.clone(),
+        encryption: EncryptionPolicy {
+            recipients: recipients_from(&f.recipients)?,
+        },
     })
 }
 
@@ -300,6 +329,7 @@ pub fn plan_form(p: &ServerPlan) -> ServerPlanForm {
             .as_ref()
             .map(|s| s.port.to_string())
             .unwrap_or_default(),
+        globals_destinations: p.globals.destinations.clone(),
     }
 }
 
@@ -343,9 +373,43 @@ pub fn plan_from_form(f: &ServerPlanForm) -> Result<ServerPlan, String> {
             timezone: f.globals_timezone.trim().to_owned(),
             no_role_passwords: f.no_role_passwords,
             retention: tiers_from("globals.retention", &f.globals_retention)?,
-            // TODO(issue 10 UI): the plan form's destination field.
-            destinations: Vec::new(),
+            destinations: f.globals_destinations.clone(),
         },
         standby,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECIPIENT: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+    #[test]
+    fn a_saved_policy_keeps_its_destinations_and_recipients() {
+        let p = Policy {
+            destinations: vec!["offsite-s3".into(), "nextcloud".into()],
+            encryption: EncryptionPolicy {
+                recipients: vec![RECIPIENT.into()],
+            },
+            ..Policy::default()
+        };
+        assert_eq!(policy_from_form(&policy_form(&p)).unwrap(), p);
+        let mut plan = ServerPlan::default();
+        plan.globals.destinations = vec!["offsite-s3".into()];
+        assert_eq!(plan_from_form(&plan_form(&plan)).unwrap(), plan);
+    }
+
+    #[test]
+    fn recipients_are_checked_one_per_line() {
+        let text = format!("\n {RECIPIENT} \n\n");
+        assert_eq!(recipients_from(&text).unwrap(), vec![RECIPIENT.to_owned()]);
+        let e = recipients_from(&format!("{RECIPIENT}\nage1typo")).unwrap_err();
+        assert!(e.starts_with("encryption.recipients: line 2: "), "{e}");
+        let e = recipients_from("AGE-SECRET-KEY-1QQQ").unwrap_err();
+        assert!(
+            !e.contains("AGE-SECRET-KEY-1QQQ"),
+            "a secret is never echoed: {e}"
+        );
+    }
 }

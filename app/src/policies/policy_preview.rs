@@ -94,9 +94,41 @@ fn preview_body(p: PolicyPreview) -> impl IntoView {
     }
 }
 
-/// The preview panel beside the policy form; shows the newest answer.
+/// Where every backup goes and whether it is encrypted, as the form says now.
+fn storage_summary(destinations: Vec<String>, recipients: usize) -> AnyView {
+    let places = if destinations.is_empty() {
+        "local (the built-in directory)".to_owned()
+    } else {
+        destinations.join(", ")
+    };
+    let copies = destinations.len().max(1);
+    let encryption = match recipients {
+        0 => "not encrypted".to_owned(),
+        1 => "encrypted with age to 1 recipient".to_owned(),
+        n => format!("encrypted with age to {n} recipients"),
+    };
+    view! {
+        <p data-testid="policy-storage-summary" data-copies=copies.to_string() data-encrypted=(recipients > 0).to_string()>
+            "Each backup: " <strong>{copies} {if copies == 1 { " copy" } else { " copies" }}</strong>
+            " on " <span class="mono">{places}</span> ", "
+            <strong class:warn=recipients == 0>{encryption}</strong> "."
+        </p>
+    }
+    .into_any()
+}
+
+/// The preview panel beside the policy form; shows the newest answer, and
+/// where backups go and whether they are encrypted (from the form as typed).
 #[component]
-pub fn PolicyPreviewPanel(preview: ServerAction<PreviewPolicy>) -> impl IntoView {
+pub fn PolicyPreviewPanel(
+    preview: ServerAction<PreviewPolicy>,
+    /// The destinations ticked (none: `local`).
+    #[prop(into)]
+    destinations: Signal<Vec<String>>,
+    /// How many age recipients are entered.
+    #[prop(into)]
+    recipients: Signal<usize>,
+) -> impl IntoView {
     let pending = preview.pending();
     let body = move || match preview.value().get() {
         None => view! { <p class="muted">"Working out the next runs…"</p> }.into_any(),
@@ -107,6 +139,7 @@ pub fn PolicyPreviewPanel(preview: ServerAction<PreviewPolicy>) -> impl IntoView
         <aside class="policy-preview card" data-testid="policy-preview" aria-busy=move || pending.get().to_string()>
             <h2>"Preview" {move || pending.get().then_some(" …")}</h2>
             <p class="hint-line muted">"What this policy would do if saved now."</p>
+            {move || storage_summary(destinations.get(), recipients.get())}
             {body}
         </aside>
     }

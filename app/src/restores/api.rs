@@ -48,6 +48,7 @@ pub async fn get_backup_page(id: i64) -> Result<BackupPage, ServerFnError> {
         .test_restores_of_backup(id)
         .await
         .map_err(engine_error)?;
+    let copies = engine.backup_copies(id).await.map_err(|e| e.to_string());
     Ok(BackupPage {
         backup,
         server_name,
@@ -56,6 +57,7 @@ pub async fn get_backup_page(id: i64) -> Result<BackupPage, ServerFnError> {
         recipe,
         servers,
         test_restores,
+        copies,
     })
 }
 

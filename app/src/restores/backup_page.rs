@@ -1,4 +1,4 @@
-//! `/backups/:id`: one backup: what it holds (the stored table of contents,
+//! `/backups/:id`: one backup: its copies on each destination, what it holds (the stored table of contents,
 //! searchable), one or more tables into scratch, test-restore, a full
 //! restore, its files for download and the recipe to restore it without
 //! pgshelf.
@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::not_found::NotFoundPage;
 use crate::restores::api::get_backup_page;
+use crate::restores::copies_panel::CopiesPanel;
 use crate::restores::full_restore_form::FullRestoreForm;
 use crate::restores::table_restore_panel::TableRestorePanel;
 use crate::restores::test_restore_line::TestRestoreLine;
@@ -187,6 +188,7 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
         <p class="subtitle">{facts}{took}</p>
         {reasons}
         {cause}
+        <CopiesPanel copies=p.copies.clone()/>
         <section data-testid="backup-contents">
             <h2>"Contents"</h2>
             {contents}

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod backup_page;
 pub mod compare_page;
+pub mod copies_panel;
 pub mod database_proof;
 pub mod full_restore_form;
 pub mod rebuild_page;

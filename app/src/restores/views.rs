@@ -1,6 +1,7 @@
 //! Page bundles of the restore pages: one round trip per page.
 
 use model::backup::Backup;
+use model::destination::BackupCopy;
 use model::proof::TestRestore;
 use model::restore::{ArchiveContents, ArtifactFile};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,9 @@ pub struct BackupPage {
     /// Restore targets: `(id, name)`; the backup's own server first.
     pub servers: Vec<(i64, String)>,
     pub test_restores: Vec<TestRestore>,
+    /// One copy per destination it was written to; `Err` holds why they
+    /// cannot be read.
+    pub copies: Result<Vec<BackupCopy>, String>,
 }
 
 /// The database page's proof panel: the proof (last pass, flag) and the

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use crate::policies::destination_checks::DestinationChecks;
 use crate::policies::policy_form::{plan_form, plan_from_form, ServerPlanForm};
 use crate::policies::tier_inputs::{TierInputs, TierSignals};
 use crate::schedules::api::{get_server_plan, SaveServerPlan};
@@ -17,6 +18,7 @@ const FIELDS: &[&str] = &[
     "globals.schedule",
     "globals.timezone",
     "globals.retention*",
+    "globals.destinations",
     "standby",
     "standby_password",
 ];
@@ -34,6 +36,8 @@ struct Fields {
     standby_port: RwSignal<String>,
     /// The server's password, asked when the standby changes.
     standby_password: RwSignal<String>,
+    /// Where globals backups go (names; none: `local`).
+    globals_destinations: RwSignal<Vec<String>>,
 }
 
 impl Fields {
@@ -49,6 +53,7 @@ impl Fields {
             standby_host: RwSignal::new(f.standby_host.clone()),
             standby_port: RwSignal::new(f.standby_port.clone()),
             standby_password: RwSignal::new(String::new()),
+            globals_destinations: RwSignal::new(f.globals_destinations.clone()),
         }
     }
 
@@ -63,6 +68,7 @@ impl Fields {
             globals_retention: self.globals_retention.get(),
             standby_host: self.standby_host.get(),
             standby_port: self.standby_port.get(),
+            globals_destinations: self.globals_destinations.get(),
         })
     }
 }
@@ -173,6 +179,9 @@ fn plan_editor(
                     </label>
                 </div>
                 <TierInputs tiers=f.globals_retention testid_prefix="plan-keep" error error_field="globals.retention*"/>
+                <h4>"Globals backups are written to"</h4>
+                <DestinationChecks selected=f.globals_destinations testid="plan-globals-destinations"/>
+                <FieldError error field="globals.destinations"/>
                 <h3>"Standby"</h3>
                 <div class="fields">
                     <label class="field">

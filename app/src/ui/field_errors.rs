@@ -10,7 +10,7 @@ pub fn field_of(msg: &str) -> Option<&str> {
     let (field, _) = msg.split_once(": ")?;
     field
         .chars()
-        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.[]".contains(c))
         .then_some(field)
 }
 
@@ -76,5 +76,9 @@ mod tests {
             "schedule"
         ));
         assert_eq!(field_of("Server error: x"), None);
+        assert!(is_about(
+            "encryption.recipients[1]: \"x\" is not an age public key",
+            "encryption*"
+        ));
     }
 }
