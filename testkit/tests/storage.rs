@@ -13,10 +13,14 @@ use opendal::{services, ErrorKind, Operator};
 use testkit::storage::{ssh_client, AzuriteServer, GcsServer, S3Server, SftpServer, WebDavServer};
 
 /// Installs opendal's process-wide HTTP transport (reqwest, plain HTTP):
-/// with opendal's default features off nothing else does.
+/// with opendal's default features off nothing else does. The ring
+/// provider first: in a workspace build reqwest has TLS without one.
 fn http() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(opendal_http_transport_reqwest::install_default);
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        opendal_http_transport_reqwest::install_default();
+    });
 }
 
 const BIG: usize = 20 << 20;
