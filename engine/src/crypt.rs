@@ -358,6 +358,17 @@ impl crate::Engine {
         Ok(self.inner.catalog.stored_age_identities().await?)
     }
 
+    /// Stores the identity pasted as `text` (an `age-keygen` key file),
+    /// sealed: see [`model::destination::STORED_IDENTITY_RISK`].
+    pub async fn store_identity_text(
+        &self,
+        text: &str,
+        who: &str,
+    ) -> Result<Vec<String>, crate::Error> {
+        let identity = Identity::parse(text)?;
+        self.store_identity(&identity, who).await
+    }
+
     /// Forgets the stored identity of `recipient`; whether one was stored.
     pub async fn forget_identity(&self, recipient: &str) -> Result<bool, crate::Error> {
         Ok(self

@@ -514,6 +514,20 @@ pub struct BackupCopy {
     pub updated_at: String,
 }
 
+/// A stored age identity as listed: never the secret key, only the public
+/// key (recipient) it opens, who stored it and when. Stored only when a
+/// user opts in, for scheduled test-restores of encrypted backups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredIdentity {
+    /// The `age1...` public key the stored secret key opens.
+    pub recipient: String,
+    pub stored_by: String,
+    pub stored_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What storing an identity risks, said wherever a user can do it.
+pub const STORED_IDENTITY_RISK: &str = "pgshelf keeps the secret key sealed with its instance key. Anyone who gets pgshelf's data directory (the instance key and the catalog) can then decrypt every backup encrypted to it, and so can pgshelf itself whenever it runs. Store it only if scheduled test-restores of encrypted backups are worth that; otherwise give the identity at each restore.";
+
 /// Result of importing a destination's manifests into the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ImportReport {

@@ -210,6 +210,11 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
             "/api/destinations/host-key/trust",
             "name=offsite&key=ssh-ed25519+AAAA".into(),
         ),
+        (
+            "/api/identities/store",
+            "identity=AGE-SECRET-KEY-1XXXX&risk_accepted=yes".into(),
+        ),
+        ("/api/identities/forget", "recipient=age1xxxx".into()),
         ("/api/servers/update", format!("id=1&{server}")),
         ("/api/servers/delete", "id=1".into()),
         (
@@ -662,6 +667,54 @@ async fn destination_secrets_never_come_back() {
     assert!(stored
         .iter()
         .any(|d| d.name == "offsite-s3" && d.has_secret));
+
+    // An age identity for scheduled test-restores: refused until the risk
+    // is confirmed; then only its public key ever comes back.
+    let id = engine::crypt::Identity::generate();
+    let key_text = id.to_file_text();
+    let secret_line = key_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_owned();
+    let form = |risk: bool| {
+        let mut f = format!(
+            "identity={}",
+            key_text
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect::<String>()
+        );
+        if risk {
+            f.push_str("&risk_accepted=yes");
+        }
+        f
+    };
+    let (status, _, text) = post("/api/identities/store", admin.clone(), form(false)).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("risk_accepted"), "{text}");
+    let (status, _, text) = post("/api/identities/store", admin.clone(), form(true)).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains(&id.recipients()[0]), "{text}");
+    assert!(!text.contains(&secret_line), "{text}");
+    for cookie in [&admin, &viewer] {
+        let (status, _, text) = post("/api/identities/list", cookie.clone(), String::new()).await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains(&id.recipients()[0]), "{text}");
+        assert!(!text.contains(&secret_line), "{text}");
+        let (_, _, page) = http(addr, "GET", "/destinations", &[("Cookie", cookie)], "").await;
+        assert!(!page.contains(&secret_line));
+        assert_eq!(
+            page.contains("identity-form"),
+            cookie == &admin,
+            "only admins store"
+        );
+    }
     let _ = s.stop.send(());
     let _ = s.task.await;
 }

@@ -6,7 +6,9 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
-use model::destination::{Destination, DestinationInput, HostKey, ImportReport, ProbeReport};
+use model::destination::{
+    Destination, DestinationInput, HostKey, ImportReport, ProbeReport, StoredIdentity,
+};
 use serde::{Deserialize, Serialize};
 
 /// `/destinations` in one round trip: the destinations (the built-in
@@ -122,4 +124,46 @@ pub async fn import_catalog(name: String) -> Result<ImportReport, ServerFnError>
     crate::edge::require(model::user::Role::Admin)?;
     use crate::edge::{engine, engine_error};
     engine()?.import_catalog(&name).await.map_err(engine_error)
+}
+
+/// The age identities stored for scheduled test-restores: public keys
+/// only, who stored each and when.
+#[server(prefix = "/api", endpoint = "identities/list")]
+pub async fn list_identities() -> Result<Vec<StoredIdentity>, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
+    use crate::edge::{engine, engine_error};
+    engine()?.stored_identities().await.map_err(engine_error)
+}
+
+/// Stores an identity (sealed) so scheduled test-restores can decrypt;
+/// `risk_accepted` must be set (the page states the risk). Returns the
+/// recipients it opens. The identity never comes back.
+#[server(prefix = "/api", endpoint = "identities/store")]
+pub async fn store_identity(
+    identity: String,
+    risk_accepted: Option<String>,
+) -> Result<Vec<String>, ServerFnError> {
+    let caller = crate::edge::require(model::user::Role::Admin)?;
+    if risk_accepted.is_none() {
+        return Err(crate::edge::field_error(
+            "risk_accepted",
+            "is not confirmed. Fix: read what storing it risks and tick the box, or give the identity at each restore instead",
+        ));
+    }
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .store_identity_text(&identity, &caller.name)
+        .await
+        .map_err(engine_error)
+}
+
+/// Forgets the stored identity of `recipient`.
+#[server(prefix = "/api", endpoint = "identities/forget")]
+pub async fn forget_identity(recipient: String) -> Result<bool, ServerFnError> {
+    crate::edge::require(model::user::Role::Admin)?;
+    use crate::edge::{engine, engine_error};
+    engine()?
+        .forget_identity(&recipient)
+        .await
+        .map_err(engine_error)
 }

@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use crate::destinations::api::list_destinations;
 use crate::destinations::destination_form::DestinationForm;
 use crate::destinations::destination_row::{host_key_unconfirmed, DestinationRow};
+use crate::destinations::stored_identities_panel::StoredIdentitiesPanel;
 use crate::ui::error_message::error_text;
 
 /// The destinations page.
@@ -71,6 +72,7 @@ pub fn DestinationsPage() -> impl IntoView {
                     </table>
                     {(!admin).then(|| view! { <p class="muted" data-testid="dest-read-only">"Only admins add, test or change destinations."</p> })}
                     {add_form}
+                    <StoredIdentitiesPanel admin/>
                 }
                 .into_any()
             }

@@ -6,14 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Catalog, CatalogError};
 
-/// A stored identity as listed: never the secret, only whose key it is.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StoredIdentity {
-    /// The `age1...` public key the stored secret key opens.
-    pub recipient: String,
-    pub stored_by: String,
-    pub stored_at: DateTime<Utc>,
-}
+pub use model::destination::StoredIdentity;
 
 impl Catalog {
     /// Stores (or replaces) the sealed secret key of `recipient`.
