@@ -2,11 +2,8 @@
 // `storage-for-e2e` binary: an S3 server (rclone serve s3, SigV4 checked,
 // one bucket) and a WebDAV server (wsgidav at a Nextcloud-style path). They
 // live until the binary's stdin closes.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import type { Page } from '@playwright/test';
-import { repoRoot, typedSecrets } from './support';
+import { startFixture, typedSecrets } from './support';
 
 export interface Storage {
   s3: { endpoint: string; region: string; bucket: string; access_key_id: string; secret_access_key: string; data_dir: string };
@@ -14,49 +11,8 @@ export interface Storage {
   stop(): Promise<void>;
 }
 
-const bin = path.join(repoRoot, 'target', 'debug', 'storage-for-e2e');
-
 export async function startStorage(): Promise<Storage> {
-  if (!existsSync(bin)) {
-    throw new Error(`${bin} does not exist: build it first (cargo build -p testkit --bins)`);
-  }
-  const child: ChildProcess = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`storage-for-e2e gave no endpoints in 60 s:\n${err}`)), 60_000);
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(out.slice(0, nl));
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`storage-for-e2e exited (${code}):\n${err}`));
-    });
-  });
-  const info = JSON.parse(line);
-  return {
-    ...info,
-    stop: async () => {
-      child.stdin?.end();
-      await new Promise<void>((r) => {
-        if (child.exitCode !== null) return r();
-        const t = setTimeout(() => {
-          child.kill('SIGKILL');
-          r();
-        }, 10_000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    },
-  };
+  return startFixture<Omit<Storage, 'stop'>>('storage-for-e2e');
 }
 
 /** Fills and submits "Add a destination" for the S3 server. */

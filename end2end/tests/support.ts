@@ -256,4 +256,54 @@ export async function hydrated(page: import('@playwright/test').Page): Promise<v
   await expect(page.locator('main[data-hydrated="true"]')).toBeAttached({ timeout: 60_000 });
 }
 
+/**
+ * Starts one of testkit's fixture binaries (`target/debug/<name>`), which
+ * prints one JSON line describing what it started and keeps it until its
+ * standard input closes; returns that JSON with a `stop()` that closes
+ * stdin and waits (SIGKILL after 10 s).
+ */
+export async function startFixture<T>(name: string, args: string[] = []): Promise<T & { stop(): Promise<void> }> {
+  const bin = path.join(repoRoot, 'target', 'debug', name);
+  if (!existsSync(bin)) {
+    throw new Error(`${bin} does not exist: build it first (cargo build -p testkit --bins)`);
+  }
+  const child: ChildProcess = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} printed nothing in 60 s:\n${err}`)), 60_000);
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(out.slice(0, nl));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code}):\n${err}`));
+    });
+  });
+  const info = JSON.parse(line) as T;
+  return {
+    ...info,
+    stop: async () => {
+      child.stdin?.end();
+      await new Promise<void>((r) => {
+        if (child.exitCode !== null) return r();
+        const t = setTimeout(() => {
+          child.kill('SIGKILL');
+          r();
+        }, 10_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    },
+  };
+}
+
 export { expect };

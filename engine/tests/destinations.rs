@@ -61,6 +61,29 @@ fn dest(name: &str, settings: DestinationSettings, secret: &str, root: &str) -> 
     }
 }
 
+/// A test's PostgreSQL database (the fixture) and an engine with a server
+/// `main` for it.
+struct Bed {
+    pg: &'static PgServer,
+    db: String,
+    env: Env,
+    server: engine::servers::Server,
+}
+
+async fn bed(prefix: &str) -> Bed {
+    let major = major();
+    let pg = testkit::server(major);
+    let db = fixture(pg, prefix);
+    let env = engine_for(&[major]).await;
+    let server = env.engine.add_server(input("main", pg)).await.unwrap();
+    Bed {
+        pg,
+        db,
+        env,
+        server,
+    }
+}
+
 /// A policy writing to `names`, every backup kept.
 fn policy_to(names: &[&str]) -> Policy {
     Policy {
@@ -410,13 +433,14 @@ async fn a_server_stopped_mid_upload_fails_only_its_copy() {
 /// them and lists nothing good.
 #[tokio::test]
 async fn wrong_credentials_and_a_missing_bucket() {
-    let major = major();
-    let pg = testkit::server(major);
-    let db = fixture(pg, "dest_wrong");
     let s3 = S3Server::start();
-    let env = engine_for(&[major]).await;
+    let Bed {
+        pg,
+        db,
+        env,
+        server,
+    } = bed("dest_wrong").await;
     let e = &env.engine;
-    let server = e.add_server(input("main", pg)).await.unwrap();
     e.add_destination(dest(
         "badkey",
         s3_settings(&s3, &s3.bucket),
@@ -501,13 +525,14 @@ async fn a_changed_sftp_host_key_is_refused() {
 /// A stored file changed after the backup: the check names it.
 #[tokio::test]
 async fn a_stored_file_that_no_longer_matches_its_manifest() {
-    let major = major();
-    let pg = testkit::server(major);
-    let db = fixture(pg, "dest_tamper");
     let s3 = S3Server::start();
-    let env = engine_for(&[major]).await;
+    let Bed {
+        pg,
+        db,
+        env,
+        server,
+    } = bed("dest_tamper").await;
     let e = &env.engine;
-    let server = e.add_server(input("main", pg)).await.unwrap();
     e.add_destination(dest(
         "s3",
         s3_settings(&s3, &s3.bucket),
@@ -599,13 +624,14 @@ async fn retention_prunes_every_copy() {
 /// with pg_restore.
 #[tokio::test]
 async fn the_manual_recipe_restores_an_encrypted_backup_fetched_from_s3() {
-    let major = major();
-    let pg = testkit::server(major);
-    let db = fixture(pg, "dest_recipe");
     let s3 = S3Server::start();
-    let env = engine_for(&[major]).await;
+    let Bed {
+        pg,
+        db,
+        env,
+        server,
+    } = bed("dest_recipe").await;
     let e = &env.engine;
-    let server = e.add_server(input("main", pg)).await.unwrap();
     e.add_destination(dest(
         "s3",
         s3_settings(&s3, &s3.bucket),
