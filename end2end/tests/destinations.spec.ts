@@ -1,9 +1,14 @@
 // Destinations from the browser, against the built binary, a throwaway
 // PostgreSQL server and real S3 and WebDAV servers on loopback: add an S3
 // bucket and a WebDAV folder, test both (every step ok), make the database's
-// policy write to both, back up now, and see two complete copies on the
-// backup page. No secret typed reaches the page or pgshelf's log.
-import { test, expect, hydrated } from './support';
+// policy write to both, encrypted to an age key, back up now, see two
+// complete copies on the backup page, and restore a table from it with the
+// identity pasted. No secret typed reaches the page or pgshelf's log.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test, expect, hydrated, typedSecrets } from './support';
 import { addServer, startPostgres, type Postgres } from './postgres';
 import { addS3Destination, addWebDavDestination, startStorage, type Storage } from './storage';
 
@@ -96,7 +101,16 @@ test('an S3 bucket and a WebDAV folder: tested, named by a policy, two complete 
   await page.getByTestId('policy-recipients').fill('age1notakey');
   await page.getByTestId('policy-save').click();
   await expect(page.getByTestId('form-error').first()).toContainText('encryption.recipients: line 1');
-  await page.getByTestId('policy-recipients').fill('');
+  // A real key pair (Debian's age-keygen): backups are encrypted to its
+  // public key; the identity is pasted only at restore time.
+  const keyDir = mkdtempSync(path.join(tmpdir(), 'pgshelf-e2e-age-'));
+  execFileSync('age-keygen', ['-o', path.join(keyDir, 'key.txt')], { stdio: 'ignore' });
+  const identity = readFileSync(path.join(keyDir, 'key.txt'), 'utf8');
+  rmSync(keyDir, { recursive: true, force: true });
+  const recipient = identity.match(/public key: (age1[a-z0-9]+)/)![1];
+  typedSecrets.push(identity.match(/AGE-SECRET-KEY-1[A-Z0-9]+/)![0]);
+  await page.getByTestId('policy-recipients').fill(recipient);
+  await expect(summary).toHaveAttribute('data-encrypted', 'true');
 
   await page.getByTestId('policy-save').click();
   await expect(page.getByTestId('policy-saved')).toBeVisible();
@@ -123,4 +137,13 @@ test('an S3 bucket and a WebDAV folder: tested, named by a policy, two complete 
     await expect(copy).toHaveAttribute('data-status', 'complete');
     expect(parseFloat(await copy.getByTestId('copy-size').innerText())).toBeGreaterThan(0);
   }
+
+  // The encrypted backup restores one table into scratch, read from the
+  // first copy (the S3 bucket), with the identity pasted for this restore.
+  await page.getByTestId('table-search').fill('order lines');
+  await page.locator('[data-testid="toc-table"][data-table="\\"Sales Dept\\".\\"Order Lines\\""] input[type="checkbox"]').check();
+  await page.getByTestId('restore-identity').fill(identity);
+  await page.getByTestId('restore-tables').click();
+  await expect(page.getByTestId('restore-result')).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByTestId('restored-table').getByTestId('rows-restored')).toHaveText('42');
 });

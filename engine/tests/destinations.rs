@@ -93,8 +93,16 @@ fn policy_to(names: &[&str]) -> Policy {
 }
 
 async fn restore_orders(engine: &Engine, id: i64) -> i64 {
+    restore_orders_with(engine, id, None).await
+}
+
+async fn restore_orders_with(
+    engine: &Engine,
+    id: i64,
+    identity: Option<engine::crypt::Identity>,
+) -> i64 {
     let r = engine
-        .restore_tables(
+        .restore_tables_with(
             &TableRestoreRequest {
                 backup_id: id,
                 tables: vec!["public.orders".into()],
@@ -103,6 +111,7 @@ async fn restore_orders(engine: &Engine, id: i64) -> i64 {
                 with_referenced: false,
             },
             "tester",
+            identity,
         )
         .await
         .expect("table restore");
@@ -280,8 +289,8 @@ async fn gcs_cycle() {
     .await;
 }
 
-/// A fresh pgshelf pointed at the bucket lists the old backups and
-/// restores a table from them.
+/// A fresh pgshelf pointed at the bucket lists the old (encrypted) backups
+/// and restores a table from them with the identity.
 #[tokio::test]
 async fn catalog_import_rebuilds_from_a_bucket() {
     let major = major();
@@ -289,6 +298,11 @@ async fn catalog_import_rebuilds_from_a_bucket() {
     let db = fixture(pg, "dest_import");
     let s3 = S3Server::start();
     let settings = s3_settings(&s3, &s3.bucket);
+    // Encrypted: the fresh pgshelf has only the bucket and the identity.
+    let keys = tempfile::tempdir().unwrap();
+    let (_, id) = keygen(keys.path());
+    let mut encrypted = policy_to(&["offsite"]);
+    encrypted.encryption.recipients = id.recipients();
     let old = engine_for(&[major]).await;
     let server = old.engine.add_server(input("main", pg)).await.unwrap();
     old.engine
@@ -301,7 +315,7 @@ async fn catalog_import_rebuilds_from_a_bucket() {
         .await
         .unwrap();
     old.engine
-        .set_policy(server.id, Some(&db), &policy_to(&["offsite"]))
+        .set_policy(server.id, Some(&db), &encrypted)
         .await
         .unwrap();
     let first = old.engine.backup_now(server.id, &db, "test").await.unwrap();
@@ -340,7 +354,13 @@ async fn catalog_import_rebuilds_from_a_bucket() {
         .iter()
         .all(|b| b.status.is_good() && b.database() == Some(db.as_str())));
     let newest = rows.iter().max_by_key(|b| b.started_at).unwrap();
-    assert_eq!(restore_orders(e, newest.id).await, ROWS + 1);
+    let contents = e.archive_contents(newest.id).await.unwrap();
+    assert_eq!(
+        contents.recipients,
+        id.recipients(),
+        "known to be encrypted"
+    );
+    assert_eq!(restore_orders_with(e, newest.id, Some(id)).await, ROWS + 1);
     pg.drop_database(&db);
 }
 
