@@ -560,10 +560,10 @@ pub(crate) async fn copy_artifact(
                 Ok(None) => break,
                 Err(e) => {
                     out.abort().await;
-                    return Err(StorageError::Io {
-                        dest: from.describe.clone(),
-                        detail: format!("reading {path}: {e}"),
-                    });
+                    return Err(from.error(opendal::Error::new(
+                        opendal::ErrorKind::Unexpected,
+                        format!("reading {path}: {e}"),
+                    )));
                 }
             };
             written += chunk.len() as u64;

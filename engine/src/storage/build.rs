@@ -71,6 +71,20 @@ impl Remote {
         matches!(self.settings, DestinationSettings::WebDav { .. })
     }
 
+    /// An error text fit to show: URL query strings (SAS tokens,
+    /// signatures) and the secret itself, wherever it appears, removed.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut out = super::redact_queries(text);
+        if let Some(s) = &self.secret {
+            for part in [s.expose().trim(), s.expose().trim().trim_start_matches('?')] {
+                if part.len() >= 8 {
+                    out = out.replace(part, "[redacted]");
+                }
+            }
+        }
+        out
+    }
+
     fn secret(&self) -> Result<&str, Error> {
         match &self.secret {
             Some(s) if !s.is_empty() => Ok(s.expose()),

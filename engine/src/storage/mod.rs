@@ -209,7 +209,10 @@ impl Destination {
 
     /// Maps an opendal error to a cause.
     pub fn error(&self, e: opendal::Error) -> StorageError {
-        let detail = e.to_string();
+        let detail = match &self.place {
+            Place::Local(_) => e.to_string(),
+            Place::Remote(r) => r.scrub(&e.to_string()),
+        };
         if detail.contains("No space left on device")
             || detail.contains("os error 28")
             || detail.contains("Disk quota exceeded")
@@ -442,6 +445,16 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn query_strings_never_reach_a_message() {
+        assert_eq!(
+            redact_queries("PUT https://a.blob.core.windows.net/c/x?sv=1&sig=SECRET failed, uri: http://h/p?X-Amz-Signature=abc"),
+            "PUT https://a.blob.core.windows.net/c/x?[redacted] failed, uri: http://h/p?[redacted]"
+        );
+        assert_eq!(redact_queries("no url here"), "no url here");
+        assert_eq!(redact_queries("GET http://h/p done"), "GET http://h/p done");
+    }
+
+    #[test]
     fn components_cannot_escape() {
         assert_eq!(path_component("prod-1"), "prod-1");
         assert_eq!(path_component("my db/../x"), "my%20db%2F..%2Fx");
@@ -472,4 +485,29 @@ mod tests {
         assert!(matches!(err, StorageError::NotWritable { .. }), "{err}");
         assert!(err.to_string().contains("Fix:"));
     }
+}
+
+/// `text` with every URL query string replaced by `?[redacted]` (a SAS
+/// token or a presigned signature travels there) .
+pub(crate) fn redact_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '}' | ')' | '>'))
+            .unwrap_or(tail.len());
+        let url = &tail[..end];
+        match url.find('?') {
+            Some(q) => {
+                out.push_str(&url[..q]);
+                out.push_str("?[redacted]");
+            }
+            None => out.push_str(url),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
