@@ -439,6 +439,31 @@ impl FileWriter {
     }
 }
 
+/// `text` with every URL query string replaced by `?[redacted]` (a SAS
+/// token or a presigned signature travels there) .
+pub(crate) fn redact_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '}' | ')' | '>'))
+            .unwrap_or(tail.len());
+        let url = &tail[..end];
+        match url.find('?') {
+            Some(q) => {
+                out.push_str(&url[..q]);
+                out.push_str("?[redacted]");
+            }
+            None => out.push_str(url),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,29 +510,4 @@ mod tests {
         assert!(matches!(err, StorageError::NotWritable { .. }), "{err}");
         assert!(err.to_string().contains("Fix:"));
     }
-}
-
-/// `text` with every URL query string replaced by `?[redacted]` (a SAS
-/// token or a presigned signature travels there) .
-pub(crate) fn redact_queries(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '}' | ')' | '>'))
-            .unwrap_or(tail.len());
-        let url = &tail[..end];
-        match url.find('?') {
-            Some(q) => {
-                out.push_str(&url[..q]);
-                out.push_str("?[redacted]");
-            }
-            None => out.push_str(url),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
