@@ -107,7 +107,10 @@ impl Engine {
 pub fn token_matches(given: &str, want: &str) -> bool {
     let a = Sha256::digest(given.as_bytes());
     let b = Sha256::digest(want.as_bytes());
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// A label value escaped for the text format: `\` `"` and newline.
@@ -212,7 +215,10 @@ pub fn render(rows: &MetricsRows, workers: &[WorkerStatus], now: DateTime<Utc>) 
     );
     for r in &rows.targets {
         if let Some(ms) = r.good_duration_ms.filter(|_| r.good_finished_at.is_some()) {
-            f.sample(&refs(&t(&r.server, &r.kind, &r.database)), ms as f64 / 1000.0);
+            f.sample(
+                &refs(&t(&r.server, &r.kind, &r.database)),
+                ms as f64 / 1000.0,
+            );
         }
     }
     let mut f = family(
@@ -223,7 +229,10 @@ pub fn render(rows: &MetricsRows, workers: &[WorkerStatus], now: DateTime<Utc>) 
     );
     for r in &rows.targets {
         if let (Some(_), Some(ms)) = (&r.last_status, r.last_duration_ms) {
-            f.sample(&refs(&t(&r.server, &r.kind, &r.database)), ms as f64 / 1000.0);
+            f.sample(
+                &refs(&t(&r.server, &r.kind, &r.database)),
+                ms as f64 / 1000.0,
+            );
         }
     }
     let mut f = family(
@@ -317,7 +326,10 @@ pub fn render(rows: &MetricsRows, workers: &[WorkerStatus], now: DateTime<Utc>) 
     );
     for r in &rows.test_restores {
         if let Some(at) = r.finished_at {
-            let l = [("server", r.server.clone()), ("database", r.database.clone())];
+            let l = [
+                ("server", r.server.clone()),
+                ("database", r.database.clone()),
+            ];
             f.sample(&refs(&l), seconds(at));
         }
     }
@@ -329,7 +341,10 @@ pub fn render(rows: &MetricsRows, workers: &[WorkerStatus], now: DateTime<Utc>) 
     );
     for r in &rows.test_restores {
         if let Some(at) = r.finished_at {
-            let l = [("server", r.server.clone()), ("database", r.database.clone())];
+            let l = [
+                ("server", r.server.clone()),
+                ("database", r.database.clone()),
+            ];
             let age = (now - at).num_milliseconds().max(0) as f64 / 1000.0;
             f.sample(&refs(&l), age);
         }
