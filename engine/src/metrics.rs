@@ -425,6 +425,27 @@ mod tests {
     use super::*;
     use crate::catalog::metrics::{CopyCount, HeldRow, LastTestRestore, RunCount, TargetRow};
 
+    #[tokio::test]
+    async fn health_is_degraded_when_the_catalog_does_not_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = crate::EngineConfig::new(dir.path().join("data"));
+        cfg.scheduler_interval = None;
+        cfg.discovery_interval = None;
+        let engine = Engine::open(cfg).await.unwrap();
+        let h = engine.health().await;
+        assert!(
+            h.ok() && h.status == "ok" && h.catalog.error.is_none(),
+            "{h:?}"
+        );
+        assert!(h.workers.iter().any(|w| w.name == "backup-runner"));
+        engine.inner.catalog.pool().close().await;
+        let h = engine.health().await;
+        assert_eq!((h.ok(), h.status), (false, "degraded"), "{h:?}");
+        assert!(h.catalog.error.is_some(), "{h:?}");
+        assert!(!h.workers.is_empty());
+        assert!(engine.metrics_text().await.is_err());
+    }
+
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape_label(r#"a\b"c"#), r#"a\\b\"c"#);

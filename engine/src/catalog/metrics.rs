@@ -92,7 +92,9 @@ impl Catalog {
     pub async fn ping(&self, timeout: Duration) -> Result<(), CatalogError> {
         match tokio::time::timeout(
             timeout,
-            sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.pool),
+            // Reads a page of the file, not only the connection.
+            sqlx::query_scalar::<_, i64>("SELECT EXISTS (SELECT 1 FROM servers)")
+                .fetch_one(&self.pool),
         )
         .await
         {
