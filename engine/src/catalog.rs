@@ -17,6 +17,7 @@ pub use destinations::{DestinationRow, ImportedBackup, NewDestination};
 mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
 mod identities;
+pub mod metrics;
 mod put_backs;
 mod restores;
 pub use identities::StoredIdentity;

@@ -42,6 +42,7 @@ pub mod crypt;
 pub mod destinations;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
+pub mod metrics;
 pub mod pg;
 pub mod pipeline;
 pub mod plans;

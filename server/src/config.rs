@@ -61,6 +61,11 @@ pub struct Config {
     /// Destinations declared as `[[destination]]` tables: read-only in the
     /// dashboard, handed to the engine at every start.
     pub declared_destinations: Vec<DeclaredDestination>,
+    /// When set, `/metrics` answers only requests with
+    /// `Authorization: Bearer <token>`. From `metrics_token_file` (a file
+    /// only pgshelf's user can read) or `PGSHELF_METRICS_TOKEN`, never inline
+    /// in pgshelf.toml; redacted in `Debug`.
+    pub metrics_token: Option<Secret>,
 }
 
 /// A `[[destination]]` table of pgshelf.toml. Its secret was read from
@@ -111,6 +116,7 @@ impl Default for Config {
             declared_policies: Vec::new(),
             declared_plans: Vec::new(),
             declared_destinations: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -137,6 +143,7 @@ struct FileLayer {
     stop_grace_secs: Option<u64>,
     restore_maintenance_work_mem: Option<String>,
     log: Option<String>,
+    metrics_token_file: Option<PathBuf>,
     servers: Option<BTreeMap<String, ServerSection>>,
 }
 
@@ -175,6 +182,7 @@ const KEYS: &[&str] = &[
     "stop_grace_secs",
     "restore_maintenance_work_mem",
     "log",
+    "metrics_token_file",
     "servers",
     "destination",
 ];
@@ -446,6 +454,11 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
                             .filter_map(|t| t.get("secret_env")?.as_str().map(str::to_owned)),
                     );
                 }
+            } else if k == "metrics_token" {
+                return Err(ConfigError {
+                    source_name: format!("{name}: metrics_token"),
+                    message: "an inline token is refused: pgshelf.toml is read by more people and tools than a secret should be. Fix: put the token in a file only pgshelf's user can read and write metrics_token_file = \"/run/secrets/metrics-token\", or set PGSHELF_METRICS_TOKEN".into(),
+                });
             } else if KEYS.contains(&k.as_str()) {
                 known.insert(k, v);
             } else {
@@ -513,6 +526,20 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         }
         if let Some(v) = f.log {
             c.log = v;
+        }
+        if let Some(file) = f.metrics_token_file {
+            let file = path.parent().unwrap_or(Path::new(".")).join(file);
+            let text = std::fs::read_to_string(&file).map_err(|e| ConfigError {
+                source_name: format!("{name}: metrics_token_file"),
+                message: format!(
+                    "cannot read {}: {e}. Fix: create that file (readable by pgshelf's user only) holding the token, or remove metrics_token_file",
+                    file.display()
+                ),
+            })?;
+            c.metrics_token = Some(metrics_token(
+                text.trim(),
+                &format!("{name}: metrics_token_file"),
+            )?);
         }
         for (server, section) in f.servers.unwrap_or_default() {
             if let Some(policy) = section.policy {
@@ -596,6 +623,7 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
                 c.stop_grace_secs = v.parse().map_err(|_| bad("a whole number of seconds"))?
             }
             "LOG" => c.log = v.clone(),
+            "METRICS_TOKEN" => c.metrics_token = Some(metrics_token(v.trim(), k)?),
             // Read by `destination add|edit` (a secret never is a flag).
             "DESTINATION_SECRET" => {}
             _ if secret_envs.contains(k) => {}
@@ -626,6 +654,17 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         });
     }
     Ok(out)
+}
+
+/// A `/metrics` bearer token as read (never echoed back in an error).
+fn metrics_token(token: &str, source_name: &str) -> Result<Secret, ConfigError> {
+    if token.is_empty() {
+        return Err(ConfigError {
+            source_name: source_name.into(),
+            message: "the metrics token is empty. Fix: put a long random token there (e.g. `openssl rand -hex 32`), or remove the setting to serve /metrics without one".into(),
+        });
+    }
+    Ok(Secret::new(token))
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -903,6 +942,38 @@ secret_env = "BOX_KEY"
             e.message.contains("PGSHELF_DAV_PW") && e.message.contains("Fix:"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_metrics_token_comes_from_a_file_or_the_environment_never_inline() {
+        assert_eq!(Config::default().metrics_token, None);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgshelf.toml");
+        std::fs::write(dir.path().join("metrics.token"), "TOKEN-FROM-FILE\n").unwrap();
+        std::fs::write(&f, "metrics_token_file = \"metrics.token\"\n").unwrap();
+        let l = load(Some(&f), &[]).unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let t = l.config.metrics_token.clone().unwrap();
+        assert_eq!(t.expose(), "TOKEN-FROM-FILE");
+        assert!(!format!("{:?}", l.config).contains("TOKEN-FROM-FILE"));
+        let l = load(Some(&f), &env(&[("PGSHELF_METRICS_TOKEN", "TOKEN-ENV")])).unwrap();
+        assert_eq!(
+            l.config.metrics_token.unwrap().expose(),
+            "TOKEN-ENV",
+            "env beats file"
+        );
+        let e = load(None, &env(&[("PGSHELF_METRICS_TOKEN", " ")])).unwrap_err();
+        assert!(e.message.contains("Fix:"), "{e}");
+
+        std::fs::write(&f, "metrics_token = \"hunter2\"\n").unwrap();
+        let e = load(Some(&f), &[]).unwrap_err().to_string();
+        assert!(
+            e.contains("metrics_token_file") && !e.contains("hunter2"),
+            "{e}"
+        );
+        std::fs::write(&f, "metrics_token_file = \"missing.token\"\n").unwrap();
+        let e = load(Some(&f), &[]).unwrap_err().to_string();
+        assert!(e.contains("missing.token") && e.contains("Fix:"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The door every request passes: who is calling (a session cookie or an
 //! API token), refusing anonymous requests everywhere but the sign-in and
-//! setup pages, `/healthz` and the site's static files, and refusing
+//! setup pages, `/healthz`, `/metrics` (which checks its own token) and the
+//! site's static files, and refusing
 //! state-changing requests that come from another site (CSRF).
 //!
 //! The caller is put into the request's extensions as an
@@ -72,6 +73,11 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 /// The middleware: see the module docs.
 pub async fn guard(State(engine): State<Engine>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
+    // `/metrics` answers for itself (its own bearer token, read-only): its
+    // token is not an API token, and a scraper has no session.
+    if path == "/metrics" && matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let headers = req.headers();
 

@@ -17,8 +17,11 @@
 //!   cross-site requests refused.
 //! - [`downloads`]: streamed downloads (an artifact's files, a put-back
 //!   script), behind the guard, operators and up.
-//! - [`web`]: the axum router (Leptos pages, server functions, `/healthz`,
-//!   static files) and `serve(listener, engine, site_root, shutdown)`.
+//! - [`metrics`]: `/metrics` (Prometheus text, optional bearer token) and
+//!   `/healthz` (catalog and workers, JSON), both without a session.
+//! - [`web`]: the axum router (Leptos pages, server functions, the routes of
+//!   [`metrics`], static files) and `serve(listener, engine, site_root,
+//!   shutdown)` / `serve_with(.., WebSettings, ..)`.
 //!
 //! `main.rs` parses the command line, loads the configuration, opens the
 //! engine and dispatches. `anyhow` lives here and in `main.rs` only.
@@ -31,5 +34,6 @@ pub mod cli_restore;
 pub mod config;
 pub mod downloads;
 pub mod guard;
+pub mod metrics;
 pub mod remote;
 pub mod web;

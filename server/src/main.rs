@@ -94,9 +94,16 @@ async fn run() -> anyhow::Result<()> {
             // period, then stopped and recorded failed).
             let stop = std::sync::Arc::new(tokio::sync::Notify::new());
             let web_stop = stop.clone();
-            let serve = web::serve(listener, engine.clone(), &cfg.site_root, async move {
-                web_stop.notified().await
-            });
+            let settings = web::WebSettings {
+                metrics_token: cfg.metrics_token.clone(),
+            };
+            let serve = web::serve_with(
+                listener,
+                engine.clone(),
+                &cfg.site_root,
+                settings,
+                async move { web_stop.notified().await },
+            );
             tokio::pin!(serve);
             tokio::select! {
                 r = &mut serve => r?,

@@ -1,12 +1,11 @@
-//! The HTTP side: Leptos pages and server functions, `/healthz`, static
-//! files, all behind [`crate::guard`] (sign-in, roles, CSRF). Takes its
-//! listener and a shutdown future, so tests run it on port 0 and stop it
-//! cleanly.
+//! The HTTP side: Leptos pages and server functions, `/healthz` and
+//! `/metrics` ([`crate::metrics`]), static files, all behind
+//! [`crate::guard`] (sign-in, roles, CSRF). Takes its listener and a
+//! shutdown future, so tests run it on port 0 and stop it cleanly.
 
 use std::future::Future;
 use std::path::Path;
 
-use axum::routing::get;
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::provide_context;
@@ -29,15 +28,27 @@ pub fn leptos_options(site_root: &Path, addr: std::net::SocketAddr) -> LeptosOpt
         .build()
 }
 
-/// The whole router: pages, server functions (with the engine in context),
-/// `/healthz`, and the site's static files.
+/// Settings of the web side beyond the engine's.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// `/metrics` requires `Authorization: Bearer <token>` when set.
+    pub metrics_token: Option<engine::secrets::Secret>,
+}
+
+/// The whole router with default [`WebSettings`].
 pub fn router(engine: engine::Engine, options: LeptosOptions) -> Router {
+    router_with(engine, options, WebSettings::default())
+}
+
+/// The whole router: pages, server functions (with the engine in context),
+/// `/healthz`, `/metrics`, and the site's static files.
+pub fn router_with(engine: engine::Engine, options: LeptosOptions, web: WebSettings) -> Router {
     let routes = generate_route_list(app::App);
     let ctx_engine = engine.clone();
     let shell_opts = options.clone();
     let guard_engine = engine.clone();
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::metrics::routes(engine.clone(), web.metrics_token))
         .merge(crate::downloads::routes(engine.clone()))
         .leptos_routes_with_context(
             &options,
@@ -70,16 +81,34 @@ async fn client_addr(
     next.run(req).await
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, with default [`WebSettings`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     engine: engine::Engine,
     site_root: &Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(
+        listener,
+        engine,
+        site_root,
+        WebSettings::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Serves with `web` settings until `shutdown` resolves.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    engine: engine::Engine,
+    site_root: &Path,
+    web: WebSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     let options = leptos_options(site_root, addr);
-    let app = router(engine, options);
+    let app = router_with(engine, options, web);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
