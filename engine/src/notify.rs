@@ -1215,22 +1215,34 @@ mod tests {
         let servers: HashSet<i64> = [1].into();
         let p = problem(AlertKind::BackupFailed, 1, "app");
         assert_eq!(
-            plan(&[p.clone()], &[], &servers, t0, repeat),
+            plan(std::slice::from_ref(&p), &[], &servers, t0, repeat),
             vec![Step::Open(p.clone())]
         );
         let row = open(7, &p, t0);
         let later = t0 + chrono::Duration::hours(23);
         assert_eq!(
-            plan(&[p.clone()], &[row.clone()], &servers, later, repeat),
+            plan(
+                std::slice::from_ref(&p),
+                std::slice::from_ref(&row),
+                &servers,
+                later,
+                repeat
+            ),
             vec![Step::Keep(7, p.clone())]
         );
         let day = t0 + chrono::Duration::hours(24);
         assert_eq!(
-            plan(&[p.clone()], &[row.clone()], &servers, day, repeat),
+            plan(
+                std::slice::from_ref(&p),
+                std::slice::from_ref(&row),
+                &servers,
+                day,
+                repeat
+            ),
             vec![Step::Repeat(7, p.clone())]
         );
         assert_eq!(
-            plan(&[], &[row.clone()], &servers, later, repeat),
+            plan(&[], std::slice::from_ref(&row), &servers, later, repeat),
             vec![Step::Recover(row.incident.clone())]
         );
         // A removed server's incidents close without a "recovered".

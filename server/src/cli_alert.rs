@@ -32,7 +32,7 @@ pub enum AlertCommand {
     /// Add an alert channel: Slack incoming webhook, signed generic webhook,
     /// or email over SMTP. Then `pgshelf alert test NAME`.
     #[command(after_help = SECRET_HELP)]
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List channels: kind, where, events and servers (never a secret).
     List {
         #[arg(long)]
@@ -268,7 +268,7 @@ mod tests {
         let mut v = vec!["x", "add"];
         v.extend_from_slice(args);
         match Cli::try_parse_from(v).unwrap().cmd {
-            AlertCommand::Add(a) => a,
+            AlertCommand::Add(a) => *a,
             _ => unreachable!(),
         }
     }
