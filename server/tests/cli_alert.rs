@@ -15,7 +15,10 @@ const SECRET: &str = "cli-webhook-secret-never-shown-0123";
 
 /// An HTTP/1.1 receiver in a thread: (path, signature header, body) of each
 /// request; answers 200, or 503 `down for maintenance` under `/fail`.
-fn receiver() -> (u16, Arc<Mutex<Vec<(String, String, Vec<u8>)>>>) {
+/// (path, `X-Pgshelf-Signature`, body) of each request received.
+type Seen = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+fn receiver() -> (u16, Seen) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
