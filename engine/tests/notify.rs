@@ -461,3 +461,74 @@ async fn failed_deliveries_are_retried_and_recorded() {
     assert!(e.remove_channel("broken").await.is_err());
     assert_eq!(e.channels().await.unwrap().len(), 1);
 }
+
+/// A copy that fails opens "destination unreachable" (the backup itself
+/// stays good through its local copy); the next complete copy to that
+/// destination recovers it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_copy_alerts_destination_unreachable_until_the_next_copy() {
+    use model::destination::{CopyStatus, DestinationInput};
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = alerting_engine().await;
+    let e = &env.engine;
+    let (http, requests) = http_receiver().await;
+    let s = e.add_server(input("main", pg)).await.unwrap();
+    e.add_channel(webhook(
+        "hook",
+        http,
+        "/hook",
+        vec![AlertKind::DestinationUnreachable],
+    ))
+    .await
+    .unwrap();
+    // A "directory" that is a file: every write under it fails.
+    let spot = env._dir.path().join("second");
+    std::fs::write(&spot, "a file where a directory should be").unwrap();
+    e.add_destination(DestinationInput {
+        name: "second".into(),
+        settings: model::destination::DestinationSettings::Local {
+            path: spot.display().to_string(),
+        },
+        root: String::new(),
+        concurrency: 1,
+        secret: None,
+    })
+    .await
+    .unwrap();
+    let db = pg.fresh_database("copied");
+    e.set_policy(
+        s.id,
+        Some(&db),
+        &engine::policy::Policy {
+            destinations: vec!["second".into(), "local".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let b = e.backup_now(s.id, &db, "test").await.unwrap();
+    assert!(b.status.is_good(), "{b:?}");
+    let copies = e.backup_copies(b.id).await.unwrap();
+    let second = copies.iter().find(|c| c.destination == "second").unwrap();
+    assert_eq!(second.status, CopyStatus::Failed, "{copies:?}");
+
+    let t0 = Utc::now();
+    let rep = e.notify_tick(t0).await.unwrap();
+    assert_eq!((rep.opened, rep.sent), (1, 1), "{rep:?}");
+    let body = requests.lock().unwrap()[0].json();
+    assert_eq!(body["event"], "destination_unreachable");
+    assert_eq!(body["subject"], "second");
+    assert_eq!(body["link"], format!("{BASE}/destinations"));
+
+    std::fs::remove_file(&spot).unwrap();
+    std::fs::create_dir(&spot).unwrap();
+    let b = e.backup_now(s.id, &db, "test").await.unwrap();
+    assert!(b.status.is_good(), "{b:?}");
+    let rep = e.notify_tick(t0 + Duration::hours(1)).await.unwrap();
+    assert_eq!((rep.recovered, rep.sent), (1, 1), "{rep:?}");
+    let got = requests.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].json()["state"], "recovered");
+    pg.drop_database(&db);
+}
