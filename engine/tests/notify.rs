@@ -532,3 +532,50 @@ async fn a_failed_copy_alerts_destination_unreachable_until_the_next_copy() {
     assert_eq!(got[1].json()["state"], "recovered");
     pg.drop_database(&db);
 }
+
+/// The `notifier` worker evaluates on its own cadence with the wall clock:
+/// a failure reaches the receiver without anyone calling `notify_tick`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_notifier_worker_delivers_on_its_own() {
+    let major = testkit::majors_under_test()[0];
+    let pg = testkit::server(major);
+    let env = engine_with(&[major], |cfg| {
+        cfg.notify_interval = Some(std::time::Duration::from_millis(200));
+    })
+    .await;
+    let e = &env.engine;
+    let (http, requests) = http_receiver().await;
+    let s = e.add_server(input("main", pg)).await.unwrap();
+    e.add_channel(webhook(
+        "hook",
+        http,
+        "/hook",
+        vec![AlertKind::BackupFailed],
+    ))
+    .await
+    .unwrap();
+    let db = pg.fresh_database("gone");
+    pg.drop_database(&db);
+    assert!(e.backup_now(s.id, &db, "test").await.is_err());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while requests.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no alert arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let body = requests.lock().unwrap()[0].json();
+    assert_eq!(body["subject"], db.as_str());
+    assert_eq!(
+        body["link"],
+        serde_json::Value::Null,
+        "no base_url, no link"
+    );
+    let w = e
+        .workers()
+        .into_iter()
+        .find(|w| w.name == "notifier")
+        .unwrap();
+    assert!(w.last_finished_at.is_some(), "{w:?}");
+    // Still once per incident with the worker ticking.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(requests.lock().unwrap().len(), 1);
+}
