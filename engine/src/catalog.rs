@@ -18,6 +18,8 @@ mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
 mod identities;
 pub mod metrics;
+mod notify;
+pub use notify::{ChannelRow, DeliveryRow, IncidentRow, NewDelivery, NewestCopy};
 mod put_backs;
 mod restores;
 pub use identities::StoredIdentity;
@@ -53,6 +55,8 @@ pub enum CatalogError {
     NoSuchDestination(String),
     #[error("a destination named {0:?} already exists. Fix: pick another name, or edit that destination")]
     DuplicateDestination(String),
+    #[error("an alert channel named {0:?} already exists. Fix: pick another name, or remove it first (`pgshelf alert remove {0}`)")]
+    DuplicateChannel(String),
     #[error("no test-restore with id {0}")]
     NoSuchTestRestore(i64),
     #[error("test-restore {0} was recovered as failed by another pgshelf process: this one did not renew its lease in time (overloaded host, catalog locked, or clock jump). Fix: check the host's load, then run the test-restore again")]
@@ -70,6 +74,7 @@ impl CatalogError {
             | CatalogError::NoSuchDestination(_) => 404,
             CatalogError::DuplicateServer(_)
             | CatalogError::DuplicateDestination(_)
+            | CatalogError::DuplicateChannel(_)
             | CatalogError::LeaseLost(_)
             | CatalogError::TestRestoreLost(_) => 409,
             _ => 500,

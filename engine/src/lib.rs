@@ -18,6 +18,7 @@
 //! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
 //! - [`schedule`]: the scheduler worker (ticks with a controllable clock), schedule status.
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
+//! - [`notify`]: alerts (Slack, signed webhook, email): incidents, deliveries, the `notifier` worker.
 //! - [`proof`]: test-restores (a backup restored into scratch and compared
 //!   with its manifest), their schedule, proof status, alertable events.
 //! - [`prune`]: acts on a retention plan after a successful run (storage first, then the catalog).
@@ -43,6 +44,7 @@ pub mod destinations;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
 pub mod metrics;
+pub mod notify;
 pub mod pg;
 pub mod pipeline;
 pub mod plans;
@@ -108,6 +110,8 @@ pub enum Error {
     Destinations(#[from] destinations::DestinationsError),
     #[error(transparent)]
     Crypt(#[from] crypt::CryptError),
+    #[error(transparent)]
+    Notify(#[from] notify::NotifyError),
     #[error("{0}")]
     Conflict(String),
     #[error("cannot create {path}: {detail}. Fix: make the data directory writable, or set PGSHELF_DATA")]
@@ -131,6 +135,7 @@ impl Error {
             Error::Restore(e) => e.status(),
             Error::Destinations(e) => e.status(),
             Error::Crypt(e) => e.status(),
+            Error::Notify(e) => e.status(),
             Error::Conflict(_) => 409,
             Error::DataDir { .. } => 500,
         }
@@ -181,6 +186,11 @@ pub struct EngineConfig {
     /// the previous good backups (same database and policy shape; the last
     /// 5, at least 3) is `suspect` (default 2.0: 0.5x..2x).
     pub suspect_size_ratio: f64,
+    /// How often the `notifier` worker evaluates alerts and delivers
+    /// messages; `None` starts no notifier (tests call `notify_tick`).
+    pub notify_interval: Option<std::time::Duration>,
+    /// Alert links and the repeat interval.
+    pub notify: notify::NotifySettings,
 }
 
 /// Default of [`EngineConfig::exact_count_max_bytes`]: 1 GiB.
@@ -207,6 +217,8 @@ impl EngineConfig {
             restore_maintenance_work_mem: DEFAULT_RESTORE_MAINTENANCE_WORK_MEM.into(),
             exact_count_max_bytes: DEFAULT_EXACT_COUNT_MAX_BYTES,
             suspect_size_ratio: verify::DEFAULT_SUSPECT_SIZE_RATIO,
+            notify_interval: Some(std::time::Duration::from_secs(30)),
+            notify: notify::NotifySettings::default(),
         }
     }
 }
@@ -235,6 +247,8 @@ pub(crate) struct Inner {
     restore: restore::facade::RestoreState,
     /// The `copier` worker (failed copies copied again from a complete one).
     copier: destinations::Copier,
+    /// The `notifier` worker (alerts) and its settings.
+    notifier: notify::Notifier,
 }
 
 impl Engine {
@@ -338,6 +352,7 @@ impl Engine {
                 proof: proof::TestRestorer::default(),
                 restore: restore::facade::RestoreState::new(&cfg.restore_maintenance_work_mem),
                 copier: destinations::Copier::default(),
+                notifier: notify::Notifier::new(cfg.notify.clone()),
             }),
         };
         engine.recover_interrupted().await?;
@@ -347,6 +362,9 @@ impl Engine {
         }
         if let Some(every) = cfg.scheduler_interval {
             schedule::start(Arc::downgrade(&engine.inner), every);
+        }
+        if let Some(every) = cfg.notify_interval {
+            notify::start(Arc::downgrade(&engine.inner), every);
         }
         Ok(engine)
     }
@@ -742,6 +760,7 @@ impl Engine {
             self.inner.proof.status(),
             self.inner.restore.restorer.status(),
             self.inner.copier.status(),
+            self.inner.notifier.status(),
         ]
     }
 }

@@ -105,7 +105,7 @@ impl Scheduler {
 
 /// Runs `step` every `interval` until the engine is dropped (or `step`
 /// says to stop by returning `false`): the loop under each named worker.
-fn every<F, Fut>(engine: std::sync::Weak<crate::Inner>, interval: Duration, step: F)
+pub(crate) fn every<F, Fut>(engine: std::sync::Weak<crate::Inner>, interval: Duration, step: F)
 where
     F: Fn(Engine) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = bool> + Send,

@@ -30,6 +30,7 @@
 //! - [`format`]: sizes and durations in words.
 //! - [`names`]: `schema.table` quoted as PostgreSQL prints it.
 
+pub mod alert;
 pub mod backup;
 pub mod compare;
 pub mod cron;

@@ -102,6 +102,10 @@ pub enum Command {
     /// The catalog rebuilt from what a destination holds.
     #[command(subcommand)]
     Catalog(crate::cli_destination::CatalogCommand),
+    /// Alert channels (Slack, signed webhook, email): add, list, test,
+    /// remove; the deliveries made.
+    #[command(subcommand)]
+    Alert(crate::cli_alert::AlertCommand),
 }
 
 // Parsed once per process: the size of `Set` does not matter.
@@ -243,6 +247,7 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
         Command::Compare(args) => return crate::cli_compare::run(engine, args).await,
         Command::Destination(cmd) => return crate::cli_destination::run(engine, *cmd).await,
         Command::Catalog(cmd) => return crate::cli_destination::run_catalog(engine, cmd).await,
+        Command::Alert(cmd) => return crate::cli_alert::run(engine, cmd).await,
         Command::Server(ServerCommand::Add {
             name,
             url,

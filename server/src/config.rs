@@ -41,6 +41,11 @@ pub struct Config {
     /// A backup whose stored size is outside `1/r..r` times the median of
     /// the previous ones of its database and policy is marked suspect.
     pub suspect_size_ratio: f64,
+    /// Where people reach pgshelf (e.g. `https://pgshelf.example`): alert
+    /// messages link to pages under it. Empty: no links.
+    pub base_url: String,
+    /// An open incident alerts again after this many hours.
+    pub alert_repeat_hours: u32,
     /// Seconds between scheduler ticks.
     pub scheduler_interval_secs: u64,
     /// Seconds between refreshes of each server's database list.
@@ -108,6 +113,8 @@ impl Default for Config {
             min_backups_kept: engine::retention::DEFAULT_MIN_KEEP,
             exact_count_max_bytes: engine::DEFAULT_EXACT_COUNT_MAX_BYTES,
             suspect_size_ratio: engine::verify::DEFAULT_SUSPECT_SIZE_RATIO,
+            base_url: String::new(),
+            alert_repeat_hours: engine::notify::DEFAULT_REPEAT_HOURS,
             scheduler_interval_secs: 30,
             discovery_interval_secs: 600,
             stop_grace_secs: 30,
@@ -138,6 +145,8 @@ struct FileLayer {
     min_backups_kept: Option<u32>,
     exact_count_max_bytes: Option<u64>,
     suspect_size_ratio: Option<f64>,
+    base_url: Option<String>,
+    alert_repeat_hours: Option<u32>,
     scheduler_interval_secs: Option<u64>,
     discovery_interval_secs: Option<u64>,
     stop_grace_secs: Option<u64>,
@@ -177,6 +186,8 @@ const KEYS: &[&str] = &[
     "min_backups_kept",
     "exact_count_max_bytes",
     "suspect_size_ratio",
+    "base_url",
+    "alert_repeat_hours",
     "scheduler_interval_secs",
     "discovery_interval_secs",
     "stop_grace_secs",
@@ -512,6 +523,12 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         if let Some(v) = f.suspect_size_ratio {
             c.suspect_size_ratio = v;
         }
+        if let Some(v) = f.base_url {
+            c.base_url = v;
+        }
+        if let Some(v) = f.alert_repeat_hours {
+            c.alert_repeat_hours = v;
+        }
         if let Some(v) = f.scheduler_interval_secs {
             c.scheduler_interval_secs = v;
         }
@@ -611,6 +628,10 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
             "SUSPECT_SIZE_RATIO" => {
                 c.suspect_size_ratio = v.parse().map_err(|_| bad("a number above 1, e.g. 2"))?
             }
+            "BASE_URL" => c.base_url = v.clone(),
+            "ALERT_REPEAT_HOURS" => {
+                c.alert_repeat_hours = v.parse().map_err(|_| bad("a whole number of hours"))?
+            }
             "SCHEDULER_INTERVAL_SECS" => {
                 c.scheduler_interval_secs =
                     v.parse().map_err(|_| bad("a whole number of seconds"))?
@@ -641,6 +662,25 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
             message: format!(
                 "{} is outside 1..=19. Fix: use 3 (fast) to 19 (smallest)",
                 c.zstd_level
+            ),
+        });
+    }
+    if c.alert_repeat_hours == 0 {
+        return Err(ConfigError {
+            source_name: "alert_repeat_hours".into(),
+            message: "0 would alert on every evaluation. Fix: use 24 (once a day while an incident lasts) or more than 0".into(),
+        });
+    }
+    let base = c.base_url.trim();
+    if !base.is_empty()
+        && !["https://", "http://"]
+            .iter()
+            .any(|p| base.len() > p.len() && base.starts_with(p))
+    {
+        return Err(ConfigError {
+            source_name: "base_url".into(),
+            message: format!(
+                "{base:?} is not an http(s) URL. Fix: give the address people open pgshelf at, e.g. https://pgshelf.example"
             ),
         });
     }
@@ -699,6 +739,11 @@ impl Config {
         e.restore_maintenance_work_mem = self.restore_maintenance_work_mem.clone();
         e.exact_count_max_bytes = self.exact_count_max_bytes;
         e.suspect_size_ratio = self.suspect_size_ratio;
+        let base = self.base_url.trim();
+        e.notify = engine::notify::NotifySettings {
+            base_url: (!base.is_empty()).then(|| base.trim_end_matches('/').to_owned()),
+            repeat: chrono::Duration::hours(self.alert_repeat_hours.max(1) as i64),
+        };
         e
     }
 }
@@ -813,6 +858,25 @@ globals = { schedule = "@daily", no_role_passwords = true }
     }
 
     #[test]
+    fn alert_settings() {
+        let l = load(
+            None,
+            &env(&[
+                ("PGSHELF_BASE_URL", "https://pgshelf.example/"),
+                ("PGSHELF_ALERT_REPEAT_HOURS", "6"),
+            ]),
+        )
+        .unwrap();
+        let n = l.config.engine().notify;
+        assert_eq!(n.base_url.as_deref(), Some("https://pgshelf.example"));
+        assert_eq!(n.repeat, chrono::Duration::hours(6));
+        let e = load(None, &env(&[("PGSHELF_BASE_URL", "pgshelf.example")])).unwrap_err();
+        assert!(e.message.contains("Fix:"), "{e}");
+        let e = load(None, &env(&[("PGSHELF_ALERT_REPEAT_HOURS", "0")])).unwrap_err();
+        assert_eq!(e.source_name, "alert_repeat_hours");
+    }
+
+    #[test]
     fn stop_grace_and_discovery_settings() {
         let c = Config::default();
         assert_eq!((c.stop_grace_secs, c.discovery_interval_secs), (30, 600));
@@ -857,6 +921,8 @@ globals = { schedule = "@daily", no_role_passwords = true }
         let c = Config::default();
         assert_eq!(c.engine().exact_count_max_bytes, 1 << 30);
         assert_eq!(c.engine().suspect_size_ratio, 2.0);
+        assert_eq!(c.engine().notify.base_url, None);
+        assert_eq!(c.engine().notify.repeat, chrono::Duration::hours(24));
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("pgshelf.toml");
         std::fs::write(

@@ -8,6 +8,7 @@
 //!   `restore-table`, `restore`, `scratch list|drop`.
 //! - [`cli_proof`]: the `test-restore` command.
 //! - [`cli_compare`]: `compare` (scratch table against live, put-back script).
+//! - [`cli_alert`]: `alert add|list|test|remove|deliveries`.
 //! - [`cli_destination`]: `destination add|edit|list|test|remove|host-key`,
 //!   `catalog import`, and the `[[destination]]` tables of pgshelf.toml
 //!   handed to the engine.
@@ -27,6 +28,7 @@
 //! engine and dispatches. `anyhow` lives here and in `main.rs` only.
 
 pub mod cli;
+pub mod cli_alert;
 pub mod cli_compare;
 pub mod cli_destination;
 pub mod cli_proof;

@@ -51,6 +51,7 @@ async fn run() -> anyhow::Result<()> {
         // command is short-lived.
         engine_cfg.scheduler_interval = None;
         engine_cfg.discovery_interval = None;
+        engine_cfg.notify_interval = None;
     }
     let engine = engine::Engine::open(engine_cfg).await?;
     // Destinations first: declared policies may name them.

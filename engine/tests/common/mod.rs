@@ -60,6 +60,7 @@ pub async fn engine_with(majors: &[u32], change: impl FnOnce(&mut EngineConfig))
     cfg.search_system_tools = false;
     cfg.scheduler_interval = None;
     cfg.discovery_interval = None;
+    cfg.notify_interval = None;
     cfg.runs_per_server = 2;
     change(&mut cfg);
     let backups = cfg.backup_dir.clone();
