@@ -653,7 +653,9 @@ pub fn print_backups(rows: &[model::backup::Backup], json: bool) -> anyhow::Resu
             .map(|d| format!("{:.1}s", d as f64 / 1000.0))
             .unwrap_or_else(|| "-".into());
         let tail = match r.status {
-            model::backup::BackupStatus::Failed => r.cause.clone().unwrap_or_default(),
+            model::backup::BackupStatus::Failed | model::backup::BackupStatus::Cancelled => {
+                r.cause.clone().unwrap_or_default()
+            }
             _ => r.location.clone().unwrap_or_default(),
         };
         // Why a backup is suspect, one reason a line under it.

@@ -53,7 +53,9 @@ pub fn BackupTableRow(
         (BackupStatus::Queued, _) | (BackupStatus::Running, None) => {
             ("—".to_owned(), String::new(), String::new())
         }
-        (BackupStatus::Failed, _) if b.stored_bytes == 0 && b.raw_bytes == 0 => {
+        (BackupStatus::Failed | BackupStatus::Cancelled, _)
+            if b.stored_bytes == 0 && b.raw_bytes == 0 =>
+        {
             ("—".to_owned(), String::new(), String::new())
         }
         (BackupStatus::Running, Some(live)) => (
@@ -68,7 +70,8 @@ pub fn BackupTableRow(
             BackupStatus::Succeeded
             | BackupStatus::Verified
             | BackupStatus::Suspect
-            | BackupStatus::Failed,
+            | BackupStatus::Failed
+            | BackupStatus::Cancelled,
             _,
         ) => (
             human_size(b.stored_bytes),
