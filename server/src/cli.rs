@@ -67,6 +67,12 @@ pub enum Command {
     },
     /// Delete a backup from storage and the catalog.
     Delete { id: i64 },
+    /// Cancel a queued backup, or one running in this pgshelf process
+    /// (recorded `cancelled` by the OS user).
+    Cancel {
+        #[arg(long)]
+        backup: i64,
+    },
     /// Back up a server's roles, memberships and tablespaces now (pg_dumpall --globals-only).
     Globals {
         #[arg(long)]
@@ -339,6 +345,21 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                 eprintln!("  suspect: {why}");
             }
             println!("{}", row.id);
+        }
+        Command::Cancel { backup } => {
+            let who = std::env::var("USER")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .map_or_else(|| "cli".to_owned(), |u| format!("cli:{u}"));
+            let row = engine.cancel_backup(backup, &who).await?;
+            eprintln!(
+                "backup {} of {}/{} {}: {}",
+                row.id,
+                row.server_name,
+                row.target,
+                row.status,
+                row.cause.as_deref().unwrap_or("-")
+            );
         }
         Command::List {
             server,
