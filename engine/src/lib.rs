@@ -3,6 +3,7 @@
 //! # Layout
 //!
 //! - [`auth`]: users and roles, sessions and API tokens, the first-admin setup link, sign-in throttling.
+//! - [`cancel`]: cancelling a queued or running backup on purpose (recorded `cancelled` by whom).
 //! - [`catalog`]: the SQLite catalog (schema in `engine/migrations`) and every query.
 //! - [`crypt`]: age encryption of stored files (X25519 recipients; streaming
 //!   encryptor and decryptor; identities never printed).
@@ -37,6 +38,7 @@
 //! user action, errors as [`Error`], which knows its HTTP status.
 
 pub mod auth;
+pub mod cancel;
 pub mod catalog;
 pub mod compare;
 pub mod crypt;

@@ -373,7 +373,8 @@ impl Engine {
     }
 
     /// Retries the last slot of a target when its newest run failed (or was
-    /// interrupted), fewer than [`MAX_ATTEMPTS`] runs were made for it, and
+    /// interrupted; a `cancelled` run was stopped on purpose and is not
+    /// retried), fewer than [`MAX_ATTEMPTS`] runs were made for it, and
     /// the backoff has passed. The retry keeps the slot and points at the
     /// run it retries.
     async fn retry(

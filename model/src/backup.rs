@@ -29,6 +29,10 @@ pub enum BackupStatus {
     /// from the usual, a table gone): the reasons say what.
     Suspect,
     Failed,
+    /// Stopped on purpose by someone (the cause says who) before it
+    /// finished; its partial files were removed. Not a failure of the
+    /// database: never retried, never alerted as one.
+    Cancelled,
 }
 
 impl BackupStatus {
@@ -41,6 +45,7 @@ impl BackupStatus {
             BackupStatus::Verified => "verified",
             BackupStatus::Suspect => "suspect",
             BackupStatus::Failed => "failed",
+            BackupStatus::Cancelled => "cancelled",
         }
     }
 
@@ -55,13 +60,14 @@ impl BackupStatus {
     }
 
     /// Every status, in the order a run passes them.
-    pub const ALL: [BackupStatus; 6] = [
+    pub const ALL: [BackupStatus; 7] = [
         BackupStatus::Queued,
         BackupStatus::Running,
         BackupStatus::Succeeded,
         BackupStatus::Verified,
         BackupStatus::Suspect,
         BackupStatus::Failed,
+        BackupStatus::Cancelled,
     ];
 
     /// True while the run has not ended.
@@ -80,6 +86,7 @@ impl FromStr for BackupStatus {
             "verified" => BackupStatus::Verified,
             "suspect" => BackupStatus::Suspect,
             "failed" => BackupStatus::Failed,
+            "cancelled" => BackupStatus::Cancelled,
             other => return Err(format!("unknown backup status {other:?}")),
         })
     }

@@ -67,6 +67,12 @@ pub enum Command {
     },
     /// Delete a backup from storage and the catalog.
     Delete { id: i64 },
+    /// Cancel a queued backup, or one running in this pgshelf process
+    /// (recorded `cancelled` by the OS user).
+    Cancel {
+        #[arg(long)]
+        backup: i64,
+    },
     /// Back up a server's roles, memberships and tablespaces now (pg_dumpall --globals-only).
     Globals {
         #[arg(long)]
@@ -344,6 +350,21 @@ pub async fn run(engine: &Engine, cmd: Command) -> anyhow::Result<()> {
                 eprintln!("  suspect: {why}");
             }
             println!("{}", row.id);
+        }
+        Command::Cancel { backup } => {
+            let who = std::env::var("USER")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .map_or_else(|| "cli".to_owned(), |u| format!("cli:{u}"));
+            let row = engine.cancel_backup(backup, &who).await?;
+            eprintln!(
+                "backup {} of {}/{} {}: {}",
+                row.id,
+                row.server_name,
+                row.target,
+                row.status,
+                row.cause.as_deref().unwrap_or("-")
+            );
         }
         Command::List {
             server,
@@ -658,7 +679,9 @@ pub fn print_backups(rows: &[model::backup::Backup], json: bool) -> anyhow::Resu
             .map(|d| format!("{:.1}s", d as f64 / 1000.0))
             .unwrap_or_else(|| "-".into());
         let tail = match r.status {
-            model::backup::BackupStatus::Failed => r.cause.clone().unwrap_or_default(),
+            model::backup::BackupStatus::Failed | model::backup::BackupStatus::Cancelled => {
+                r.cause.clone().unwrap_or_default()
+            }
             _ => r.location.clone().unwrap_or_default(),
         };
         // Why a backup is suspect, one reason a line under it.

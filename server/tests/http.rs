@@ -228,6 +228,7 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
             }),
         ),
         ("/api/backups/delete", "id=1".into()),
+        ("/api/backups/cancel", "id=1".into()),
         (
             "/api/schedules/plan/save",
             json(serde_json::json!({
@@ -319,6 +320,7 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
 /// above needs an admin).
 const OPERATOR_CALLS: &[&str] = &[
     "/api/backups/start",
+    "/api/backups/cancel",
     "/api/restores/tables",
     "/api/restores/job",
     "/api/proof/test-restore",

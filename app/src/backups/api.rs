@@ -1,5 +1,5 @@
 //! Server functions for backups: list, start ("Back up now", databases and
-//! globals), delete.
+//! globals), cancel, delete.
 
 use leptos::prelude::*;
 use model::backup::BackupKind;
@@ -44,6 +44,25 @@ pub async fn start_backup(
     };
     let backup = engine()?
         .enqueue(server_id, &target, "dashboard")
+        .await
+        .map_err(engine_error)?;
+    Ok(BackupView {
+        backup,
+        live: None,
+        globals: None,
+    })
+}
+
+/// Cancels a queued or running backup (operator and up): a queued one ends
+/// at once, a running one has its programs stopped and its partial artifact
+/// removed; either is recorded `cancelled` with the caller's name. Returns
+/// the row as it ended.
+#[server(prefix = "/api", endpoint = "backups/cancel")]
+pub async fn cancel_backup(id: i64) -> Result<BackupView, ServerFnError> {
+    let caller = crate::edge::require(model::user::Role::Operator)?;
+    use crate::edge::{engine, engine_error};
+    let backup = engine()?
+        .cancel_backup(id, &caller.name)
         .await
         .map_err(engine_error)?;
     Ok(BackupView {

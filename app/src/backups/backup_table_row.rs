@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
-use crate::backups::api::DeleteBackup;
+use crate::backups::api::{CancelBackup, DeleteBackup};
 use crate::backups::backup_badges::BackupBadges;
 use crate::backups::backup_details::BackupDetails;
 use crate::backups::views::BackupView;
@@ -16,8 +16,9 @@ use model::backup::{BackupStatus, Target};
 pub const BACKUP_COLUMNS: usize = 7;
 
 /// A `<tbody>` per backup: the run, then the cause of a failure with
-/// pg_dump's last output folded in a `<details>`. Finished runs have Delete
-/// (with a confirm step); a successful delete bumps `deleted`.
+/// pg_dump's last output folded in a `<details>`. Queued and running runs
+/// have Cancel; finished runs have Delete (with a confirm step); a
+/// successful cancel or delete bumps `deleted`.
 #[component]
 pub fn BackupTableRow(
     backup: BackupView,
@@ -30,6 +31,12 @@ pub fn BackupTableRow(
     let delete = ServerAction::<DeleteBackup>::new();
     Effect::new(move |_| {
         if delete.value().with(|v| matches!(v, Some(Ok(())))) {
+            deleted.update(|n| *n += 1);
+        }
+    });
+    let cancel = ServerAction::<CancelBackup>::new();
+    Effect::new(move |_| {
+        if cancel.value().with(|v| matches!(v, Some(Ok(_)))) {
             deleted.update(|n| *n += 1);
         }
     });
@@ -53,7 +60,9 @@ pub fn BackupTableRow(
         (BackupStatus::Queued, _) | (BackupStatus::Running, None) => {
             ("—".to_owned(), String::new(), String::new())
         }
-        (BackupStatus::Failed, _) if b.stored_bytes == 0 && b.raw_bytes == 0 => {
+        (BackupStatus::Failed | BackupStatus::Cancelled, _)
+            if b.stored_bytes == 0 && b.raw_bytes == 0 =>
+        {
             ("—".to_owned(), String::new(), String::new())
         }
         (BackupStatus::Running, Some(live)) => (
@@ -68,7 +77,8 @@ pub fn BackupTableRow(
             BackupStatus::Succeeded
             | BackupStatus::Verified
             | BackupStatus::Suspect
-            | BackupStatus::Failed,
+            | BackupStatus::Failed
+            | BackupStatus::Cancelled,
             _,
         ) => (
             human_size(b.stored_bytes),
@@ -129,6 +139,26 @@ pub fn BackupTableRow(
             </details>
         }
     });
+    // Cancel (operator and up; the server refuses others): no confirm step,
+    // the button is disabled while the cancel is on its way.
+    let cancel_control = state.is_active().then(|| {
+        let pending = cancel.pending();
+        view! {
+            <ActionForm action=cancel attr:class="inline">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <button type="submit" class="danger" data-testid="backup-cancel" disabled=move || pending.get()>
+                    {move || if pending.get() { "Cancelling…" } else { "Cancel" }}
+                </button>
+            </ActionForm>
+        }
+    });
+    let cancel_error = move || {
+        cancel
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| view! { <ErrorMessage message=error_text(&e)/> })
+    };
     let delete_error = move || {
         delete
             .value()
@@ -172,12 +202,13 @@ pub fn BackupTableRow(
                 <td class="num">{duration}</td>
                 <td class="mono small">{versions}</td>
                 <td class="location mono small">{b.location.clone().unwrap_or_else(|| "—".into())}</td>
-                <td class="actions">{delete_control}</td>
+                <td class="actions">{cancel_control}{delete_control}</td>
             </tr>
             <tr class="detail">
                 <td colspan=columns.to_string()>
                     <BackupDetails backup=b.clone()/>
                     {failure}
+                    {cancel_error}
                     {delete_error}
                 </td>
             </tr>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use model::backup::BackupStatus;
 
-/// `queued`, `running`, `succeeded`, `verified`, `suspect` or `failed`,
+/// `queued`, `running`, `succeeded`, `verified`, `suspect`, `failed` or `cancelled`,
 /// coloured; a suspect backup's reasons show on hover (and in its details).
 #[component]
 pub fn StatusBadge(

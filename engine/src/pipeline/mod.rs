@@ -135,9 +135,24 @@ pub struct Progress {
     /// Set (with the cause to record) when pgshelf stops this run: the
     /// watchdog ends the run, killing its program, as for a stall.
     pub stop: std::sync::OnceLock<String>,
+    /// Set to the same text as `stop`, just before it, when someone cancels
+    /// the run ([`crate::Engine::cancel_backup`]): the run then ends
+    /// `cancelled` rather than `failed`.
+    pub cancel: std::sync::OnceLock<String>,
 }
 
 impl Progress {
+    /// How a run stopped by `e` is recorded: `cancelled` when `e` is the
+    /// stop a cancel asked for, `failed` otherwise.
+    pub fn status_for(&self, e: &PipelineError) -> BackupStatus {
+        match e {
+            PipelineError::Stopped(cause) if self.cancel.get() == Some(cause) => {
+                BackupStatus::Cancelled
+            }
+            _ => BackupStatus::Failed,
+        }
+    }
+
     /// `(raw, stored)` so far.
     pub fn totals(&self) -> (u64, u64) {
         (
@@ -375,7 +390,7 @@ pub async fn run(
             facts.manifest = None;
             if let Err(lost) = ctx
                 .catalog
-                .finish(job.backup_id, BackupStatus::Failed, &facts)
+                .finish(job.backup_id, progress.status_for(&e), &facts)
                 .await
             {
                 tracing::warn!(backup = job.backup_id, "cannot record the failure: {lost}");

@@ -42,6 +42,10 @@ pub async fn run_queued(
     progress: Arc<Progress>,
 ) -> Result<Backup, Error> {
     let row = ctx.catalog.backup(backup_id).await?;
+    if !row.status.is_active() {
+        // Cancelled (or recovered) while it waited in the queue: nothing to do.
+        return Ok(row);
+    }
     let fail = |cause: String| async move {
         let _ = ctx
             .catalog
@@ -161,6 +165,22 @@ pub async fn run_queued(
         via_standby,
         verify_identity,
     };
+    // Cancelled while the run was being looked up: end it before it dumps.
+    if let Some(cause) = progress.stop.get() {
+        let e = super::PipelineError::Stopped(cause.clone());
+        let _ = ctx
+            .catalog
+            .finish(
+                backup_id,
+                progress.status_for(&e),
+                &catalog::Outcome {
+                    cause: Some(cause.clone()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        return Err(e.into());
+    }
     let done = super::run(ctx, &job, progress).await?;
     after_success(ctx, &server, &done).await;
     Ok(done)

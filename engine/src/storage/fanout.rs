@@ -183,6 +183,8 @@ impl<'a> FanOut<'a> {
                 Err(e) => self.set.fail(&o.dest, &e),
             }
         }
+        // Closed: nothing for Drop to abort.
+        self.outs.clear();
         if any {
             Ok(())
         } else {
@@ -193,6 +195,31 @@ impl<'a> FanOut<'a> {
     /// Gives up on every copy of this file.
     pub async fn abort(mut self) {
         futures::future::join_all(self.outs.iter_mut().map(|o| o.writer.abort())).await;
+        self.outs.clear();
+    }
+}
+
+/// A file neither closed nor aborted — its run was stopped (cancelled,
+/// stalled, timed out, pgshelf stopping) and the upload future dropped — is
+/// aborted in the background: an S3 multipart upload would otherwise stay
+/// on the server (unlisted, but stored and billed) and a WebDAV PUT open.
+impl Drop for FanOut<'_> {
+    fn drop(&mut self) {
+        let outs = std::mem::take(&mut self.outs);
+        if outs.is_empty() {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let path = self.path.clone();
+        rt.spawn(async move {
+            for mut o in outs {
+                if let Err(e) = o.writer.abort().await {
+                    tracing::warn!(destination = %o.dest.name, "cannot abort the upload of {path}: {e}");
+                }
+            }
+        });
     }
 }
 
