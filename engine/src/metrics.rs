@@ -32,7 +32,7 @@ use crate::{Engine, Error};
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The finished statuses of a run, in the order `/metrics` lists them.
-pub const RUN_STATUSES: [&str; 4] = ["verified", "suspect", "succeeded", "failed"];
+pub const RUN_STATUSES: [&str; 5] = ["verified", "suspect", "succeeded", "failed", "cancelled"];
 
 /// How long `/healthz` waits for the catalog's answer.
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -239,7 +239,7 @@ pub fn render(rows: &MetricsRows, workers: &[WorkerStatus], now: DateTime<Utc>) 
         &mut out,
         "pgshelf_backup_last_run_status",
         "gauge",
-        "Status of the newest finished run: 1 on the series of its status (verified, suspect, succeeded, failed), 0 on the others.",
+        "Status of the newest finished run: 1 on the series of its status (verified, suspect, succeeded, failed, cancelled), 0 on the others.",
     );
     for r in &rows.targets {
         let Some(last) = &r.last_status else { continue };
@@ -294,7 +294,7 @@ pub fn render(rows: &MetricsRows, workers: &[WorkerStatus], now: DateTime<Utc>) 
         &mut out,
         "pgshelf_backup_runs_total",
         "counter",
-        "Finished runs recorded in the catalog, by status (verified, suspect, succeeded, failed). Counts catalog rows: deleting a backup lowers it.",
+        "Finished runs recorded in the catalog, by status (verified, suspect, succeeded, failed, cancelled). Counts catalog rows: deleting a backup lowers it.",
     );
     for r in &rows.runs {
         let mut l = t(&r.server, &r.kind, &r.database).to_vec();
