@@ -39,7 +39,7 @@ async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T
             return v;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -117,6 +117,14 @@ async fn cancel_running(format: Format, with_s3: bool) {
         (raw > 2 << 20 && (local > 0 || spooled > 0) && remote > 0).then_some(())
     })
     .await;
+    // Frozen mid-dump (SIGSTOP), so that a fast machine cannot finish the
+    // backup before the cancel arrives; the cancel's SIGKILL ends a stopped
+    // process too.
+    for pid in testkit::pg_dumps_of(&db) {
+        let _ = std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status();
+    }
     let t = Instant::now();
     let row = e.cancel_backup(id, "tester").await.unwrap();
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
