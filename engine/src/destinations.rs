@@ -134,6 +134,14 @@ impl Registry {
         Ok(out)
     }
 
+    /// The folder a location recorded before copies existed names on the
+    /// local destination (`local:/root/` + folder), if it names one there.
+    pub fn local_dir<'a>(&self, location: &'a str) -> Option<&'a str> {
+        location
+            .strip_prefix(self.local.describe.as_str())?
+            .strip_prefix('/')
+    }
+
     /// Where a backup can be read from: its first complete copy on a
     /// destination that still exists; for backups from before copies were
     /// recorded, the local destination its location names.
@@ -155,7 +163,7 @@ impl Registry {
         }
         if copies.is_empty() {
             let loc = backup.location.as_deref().unwrap_or("");
-            if let Some(dir) = loc.strip_prefix(&format!("{}/", self.local.describe)) {
+            if let Some(dir) = self.local_dir(loc) {
                 return Ok((self.local.clone(), dir.to_owned()));
             }
             return Err(format!(
@@ -387,10 +395,6 @@ impl crate::Engine {
                 count: only,
             });
         }
-        if let DestinationSettings::Sftp { .. } = row.settings {
-            // Its trusted host key stays in known_hosts: another
-            // destination may use the same server.
-        }
         self.inner.catalog.delete_destination(name).await?;
         Ok(())
     }
@@ -595,8 +599,7 @@ pub(crate) async fn remove_copies(
         .map_err(|e| e.to_string())?;
     if copies.is_empty() {
         let local = ctx.registry.local();
-        let prefix = format!("{}/", local.describe);
-        return match row.location.as_deref().and_then(|l| l.strip_prefix(&prefix)) {
+        return match row.location.as_deref().and_then(|l| ctx.registry.local_dir(l)) {
             Some(dir) => local.remove_artifact(dir).await.map_err(|e| e.to_string()),
             None if row.location.is_none() => Ok(()),
             None => Err(format!(
@@ -710,9 +713,9 @@ impl crate::Engine {
         let catalog = &self.inner.catalog;
         let reg = self.registry();
         let copies = catalog.copies(backup_id).await.map_err(|e| e.to_string())?;
-        let Some(failed) = copies.iter().find(|c| c.destination == dest_name) else {
+        if !copies.iter().any(|c| c.destination == dest_name) {
             return Ok(());
-        };
+        }
         let attempts = catalog
             .begin_copy_retry(backup_id, dest_name)
             .await
@@ -776,7 +779,6 @@ impl crate::Engine {
                     .fail_copy(backup_id, dest_name, &why, retry)
                     .await
                     .map_err(|e| e.to_string())?;
-                let _ = failed;
                 Err(e)
             }
         }

@@ -278,6 +278,28 @@ pub struct Problem {
     pub link: Option<String>,
 }
 
+impl Problem {
+    /// A problem, keyed by its kind, server and subject (one incident each).
+    fn new(
+        kind: AlertKind,
+        server_id: Option<i64>,
+        server: &str,
+        subject: String,
+        cause: String,
+        link: Option<String>,
+    ) -> Problem {
+        Problem {
+            kind,
+            key: key(kind, server_id, &subject),
+            server_id,
+            server: server.to_owned(),
+            subject,
+            cause,
+            link,
+        }
+    }
+}
+
 fn key(kind: AlertKind, server_id: Option<i64>, subject: &str) -> String {
     format!(
         "{}|{}|{subject}",
@@ -858,34 +880,32 @@ impl crate::Engine {
                 continue;
             }
             let subject = b.target.to_string();
-            out.push(Problem {
-                kind: AlertKind::BackupFailed,
-                key: key(AlertKind::BackupFailed, b.server_id, &subject),
-                server_id: b.server_id,
-                server: b.server_name.clone(),
-                cause: format!(
+            out.push(Problem::new(
+                AlertKind::BackupFailed,
+                b.server_id,
+                &b.server_name,
+                subject,
+                format!(
                     "backup #{} failed: {}",
                     b.id,
                     b.cause.as_deref().unwrap_or("no cause recorded")
                 ),
-                subject,
-                link: self.link(&format!("/backups/{}", b.id)),
-            });
+                self.link(&format!("/backups/{}", b.id)),
+            ));
         }
         for b in catalog.newest_good_backups().await? {
             if b.status != BackupStatus::Suspect {
                 continue;
             }
             let subject = b.target.to_string();
-            out.push(Problem {
-                kind: AlertKind::BackupSuspect,
-                key: key(AlertKind::BackupSuspect, b.server_id, &subject),
-                server_id: b.server_id,
-                server: b.server_name.clone(),
-                cause: format!("backup #{} is suspect: {}", b.id, b.verification.join("; ")),
+            out.push(Problem::new(
+                AlertKind::BackupSuspect,
+                b.server_id,
+                &b.server_name,
                 subject,
-                link: self.link(&format!("/backups/{}", b.id)),
-            });
+                format!("backup #{} is suspect: {}", b.id, b.verification.join("; ")),
+                self.link(&format!("/backups/{}", b.id)),
+            ));
         }
         for s in catalog.servers().await? {
             let statuses = match self.schedule_status(s.id, now).await {
@@ -908,58 +928,55 @@ impl crate::Engine {
                     ),
                     None => "it has never succeeded".into(),
                 };
-                out.push(Problem {
-                    kind: AlertKind::BackupOverdue,
-                    key: key(AlertKind::BackupOverdue, Some(s.id), &subject),
-                    server_id: Some(s.id),
-                    server: s.name.clone(),
-                    cause: format!(
+                out.push(Problem::new(
+                    AlertKind::BackupOverdue,
+                    Some(s.id),
+                    &s.name,
+                    subject,
+                    format!(
                         "{last}, more than two intervals of its schedule ({}) ago",
                         st.describe
                     ),
-                    link: self.link(&match &st.target {
+                    self.link(&match &st.target {
                         Target::Database(db) => format!("/servers/{}/databases/{db}", s.id),
                         Target::Globals => format!("/servers/{}", s.id),
                     }),
-                    subject,
-                });
+                ));
             }
         }
         for id in catalog.newest_test_restore_ids().await? {
             let t = catalog.test_restore(id).await?;
             let Some(cause) = t.cause() else { continue };
-            out.push(Problem {
-                kind: AlertKind::TestRestoreFailed,
-                key: key(AlertKind::TestRestoreFailed, t.server_id, &t.database),
-                server_id: t.server_id,
-                server: t.server_name.clone(),
-                cause: format!("test-restore #{} failed: {cause}", t.id),
-                link: self.link(&format!(
+            out.push(Problem::new(
+                AlertKind::TestRestoreFailed,
+                t.server_id,
+                &t.server_name,
+                t.database.clone(),
+                format!("test-restore #{} failed: {cause}", t.id),
+                self.link(&format!(
                     "/servers/{}/databases/{}",
                     t.server_id.unwrap_or_default(),
                     t.database
                 )),
-                subject: t.database.clone(),
-            });
+            ));
         }
         for c in catalog.newest_copies().await? {
             if c.status != "failed" {
                 continue;
             }
-            out.push(Problem {
-                kind: AlertKind::DestinationUnreachable,
-                key: key(AlertKind::DestinationUnreachable, None, &c.destination),
-                server_id: None,
-                server: c.server_name.clone(),
-                cause: format!(
+            out.push(Problem::new(
+                AlertKind::DestinationUnreachable,
+                None,
+                &c.server_name,
+                c.destination.clone(),
+                format!(
                     "the copy of backup #{} to {} failed: {}",
                     c.backup_id,
                     c.destination,
                     c.error.as_deref().unwrap_or("no cause recorded")
                 ),
-                link: self.link("/destinations"),
-                subject: c.destination.clone(),
-            });
+                self.link("/destinations"),
+            ));
         }
         Ok(out)
     }
@@ -1180,15 +1197,14 @@ mod tests {
     use chrono::TimeZone;
 
     fn problem(kind: AlertKind, server_id: i64, subject: &str) -> Problem {
-        Problem {
+        Problem::new(
             kind,
-            key: key(kind, Some(server_id), subject),
-            server_id: Some(server_id),
-            server: "main".into(),
-            subject: subject.into(),
-            cause: "backup #3 failed: database \"gone\" does not exist".into(),
-            link: Some("https://pgshelf.example/backups/3".into()),
-        }
+            Some(server_id),
+            "main",
+            subject.into(),
+            "backup #3 failed: database \"gone\" does not exist".into(),
+            Some("https://pgshelf.example/backups/3".into()),
+        )
     }
 
     fn open(id: i64, p: &Problem, last: DateTime<Utc>) -> IncidentRow {

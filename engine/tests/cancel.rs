@@ -32,17 +32,6 @@ fn next_hour(t: DateTime<Utc>) -> DateTime<Utc> {
         + chrono::Duration::hours(1)
 }
 
-async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// A scheduled run of `format` of a large table (to `local`, and to S3 when
 /// given), cancelled by `tester` once part of it is written.
 async fn cancel_running(format: Format, with_s3: bool) {

@@ -101,17 +101,6 @@ fn unshare_works() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);

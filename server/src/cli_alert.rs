@@ -16,9 +16,6 @@
 //! password) is never a flag's value: it comes from `--secret-file` or
 //! `--secret-stdin`, is stored sealed and is never printed.
 
-use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
 use engine::notify::ChannelInput;
 use engine::secrets::Secret;
@@ -88,31 +85,12 @@ pub struct AddArgs {
     /// Only these servers (comma-separated names). Default: all.
     #[arg(long, value_delimiter = ',')]
     pub servers: Vec<String>,
-    /// Read the secret from this file.
-    #[arg(long, value_name = "PATH", conflicts_with = "secret_stdin")]
-    pub secret_file: Option<PathBuf>,
-    /// Read the secret from standard input (to its end).
-    #[arg(long)]
-    pub secret_stdin: bool,
+    #[command(flatten)]
+    pub secret: crate::cli_destination::SecretArgs,
 }
 
 fn read_secret(a: &AddArgs, label: &str) -> anyhow::Result<Option<Secret>> {
-    if let Some(p) = &a.secret_file {
-        return crate::cli_destination::read_secret_file("--secret-file", p)
-            .map(|s| Some(Secret::new(s.trim())));
-    }
-    if a.secret_stdin {
-        if std::io::stdin().is_terminal() {
-            eprintln!("{label} (end with Ctrl-D):");
-        }
-        let mut text = String::new();
-        std::io::stdin().lock().read_to_string(&mut text)?;
-        if text.trim().is_empty() {
-            anyhow::bail!("--secret-stdin: standard input was empty. Fix: pipe the {label} in, e.g. `< secret-file`");
-        }
-        return Ok(Some(Secret::new(text.trim())));
-    }
-    Ok(None)
+    Ok(a.secret.read(None, label)?.map(|s| Secret::new(s.trim())))
 }
 
 /// The channel input `alert add` describes (the secret read, never echoed).

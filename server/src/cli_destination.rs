@@ -196,7 +196,7 @@ pub fn read_secret_file(what: &str, path: &Path) -> anyhow::Result<String> {
 
 impl SecretArgs {
     /// The secret given, if any: the file, standard input, or the variable.
-    fn read(&self, env: Option<String>, label: &str) -> anyhow::Result<Option<String>> {
+    pub fn read(&self, env: Option<String>, label: &str) -> anyhow::Result<Option<String>> {
         if let Some(p) = &self.secret_file {
             return read_secret_file("--secret-file", p).map(Some);
         }

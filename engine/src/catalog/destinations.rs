@@ -323,16 +323,6 @@ impl Catalog {
         .await?)
     }
 
-    /// Whether any copy (not pruned) is recorded on `destination`.
-    pub async fn copies_on(&self, destination: &str) -> Result<i64, CatalogError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM backup_copies WHERE destination = ? AND status IN ('complete', 'uploading')",
-        )
-        .bind(destination)
-        .fetch_one(self.pool())
-        .await?)
-    }
-
     /// The backup already recorded for an artifact folder, if any: a copy
     /// in that folder, or a location ending in it (folders carry the UTC
     /// time and the backup id, so they do not collide).

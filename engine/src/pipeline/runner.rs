@@ -229,13 +229,18 @@ pub(crate) async fn remove_leftovers(ctx: &RunContext, run: &Backup) {
             )
             .await;
     }
-    if !copies.is_empty() {
-        // Removed above, copy by copy.
-    } else if let Some(loc) = &run.location {
-        if let Some(dir) = loc.strip_prefix(&format!("{}/", ctx.destination.describe)) {
-            if let Err(e) = ctx.destination.remove_artifact(dir).await {
-                tracing::warn!(backup = run.id, "cannot remove partial artifact: {e}");
-            }
+    // A run from before copies were recorded: its location on `local`.
+    let legacy = copies
+        .is_empty()
+        .then(|| {
+            run.location
+                .as_deref()
+                .and_then(|l| ctx.registry.local_dir(l))
+        })
+        .flatten();
+    if let Some(dir) = legacy {
+        if let Err(e) = ctx.registry.local().remove_artifact(dir).await {
+            tracing::warn!(backup = run.id, "cannot remove partial artifact: {e}");
         }
     }
     let spool = ctx.spool_dir.join(run.id.to_string());

@@ -364,7 +364,7 @@ impl Engine {
                 if s.kind == "globals" {
                     let tools = tools::for_archive(&self.inner.ctx.tools, &art.manifest).await?;
                     let work = self.restore_workdir(s.backup_id)?;
-                    let g = full::apply_globals(self, &art, &target, &tools, work.path()).await?;
+                    let g = full::apply_globals(&art, &target, &tools, work.path()).await?;
                     result.expected_errors = g.expected_errors;
                     result.warnings = g.warnings;
                     if !g.kept_roles.is_empty() {
@@ -503,7 +503,7 @@ impl Engine {
                 Some(g) => {
                     let applied = async {
                         let ga = self.artifact(g.id).await?;
-                        full::apply_globals(self, &ga, &target, &tools, work.path()).await
+                        full::apply_globals(&ga, &target, &tools, work.path()).await
                     }
                     .await;
                     match applied {
@@ -516,7 +516,7 @@ impl Engine {
         }
         track.step("fetching");
         let restored = async {
-            let fetched = fetch::fetch_all(art.source(self), work.path(), true).await?;
+            let fetched = fetch::fetch_all(art.source(), work.path(), true).await?;
             errors.extend(fetched.errors.iter().cloned());
             track.step("restoring");
             let mut opts = vec!["--no-owner"];

@@ -44,7 +44,7 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    pub fn source<'a>(&'a self, _engine: &'a Engine) -> Source<'a> {
+    pub fn source(&self) -> Source<'_> {
         Source {
             destination: &self.destination,
             dir: &self.dir,
@@ -244,7 +244,6 @@ pub struct GlobalsOutcome {
 /// Applies a globals backup to a server with psql: roles created only if
 /// missing (see the module doc).
 pub async fn apply_globals(
-    engine: &Engine,
     globals: &Artifact,
     target: &Target,
     tools: &PgTools,
@@ -258,7 +257,7 @@ pub async fn apply_globals(
         }
         .into());
     }
-    let fetched = fetch::fetch_all(globals.source(engine), work, false).await?;
+    let fetched = fetch::fetch_all(globals.source(), work, false).await?;
     let mut conn = target.spec.connect(&target.row.maintenance_db).await?;
     let existing: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles")
         .fetch_all(&mut conn)
@@ -394,7 +393,7 @@ pub async fn restore_full(
     let maintenance = tools::maintenance_options(&engine.inner.restore.maintenance_work_mem)?;
     track.step("fetching");
     let work = engine.restore_workdir(art.backup.id)?;
-    let fetched = fetch::fetch_all(art.source(engine), work.path(), false).await?;
+    let fetched = fetch::fetch_all(art.source(), work.path(), false).await?;
     if !exists {
         track.step("creating the database");
         super::scratch::create_database(&target.spec, &mut conn, into).await?;

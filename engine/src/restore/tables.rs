@@ -96,7 +96,7 @@ pub(crate) async fn restore_tables(
 
     track.step("fetching");
     let work = engine.restore_workdir(req.backup_id)?;
-    let src = art.source(engine);
+    let src = art.source();
     let (archive, mut fetched) = fetch::fetch_toc(src, work.path()).await?;
     let selection =
         toc::select_tables(&archive, &wanted, req.with_referenced).map_err(RestoreError::from)?;

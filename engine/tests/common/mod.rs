@@ -350,3 +350,16 @@ pub fn follow_recipe(pg: &PgServer, dir: &Path, lines: &[String]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Polls `f` every 10 ms until it gives a value; fails the test naming
+/// `what` after `secs` seconds.
+pub async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
