@@ -58,6 +58,9 @@ pub struct Config {
     pub restore_maintenance_work_mem: String,
     /// Log filter, e.g. `info` or `pgshelf=debug`.
     pub log: String,
+    /// How log lines are written to stderr: readable text, or one JSON
+    /// object per line for a log shipper.
+    pub log_format: LogFormat,
     /// Policies declared under `[servers.NAME.policy]` and
     /// `[servers.NAME.databases.DB.policy]`: read-only in the dashboard.
     pub declared_policies: Vec<DeclaredPolicy>,
@@ -71,6 +74,31 @@ pub struct Config {
     /// only pgshelf's user can read) or `PGSHELF_METRICS_TOKEN`, never inline
     /// in pgshelf.toml; redacted in `Debug`.
     pub metrics_token: Option<Secret>,
+}
+
+/// The shape of log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One readable line per event (the default).
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields`
+    /// (the message and each field, e.g. `backup`, `status`, `stored_bytes`).
+    Json,
+}
+
+impl LogFormat {
+    fn parse(v: &str, source_name: &str) -> Result<Self, ConfigError> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(ConfigError {
+                source_name: source_name.into(),
+                message: format!(
+                    "{other:?} is not a log format. Fix: use \"text\" (readable lines) or \"json\" (one JSON object per line)"
+                ),
+            }),
+        }
+    }
 }
 
 /// A `[[destination]]` table of pgshelf.toml. Its secret was read from
@@ -120,6 +148,7 @@ impl Default for Config {
             stop_grace_secs: 30,
             restore_maintenance_work_mem: engine::DEFAULT_RESTORE_MAINTENANCE_WORK_MEM.into(),
             log: "info".into(),
+            log_format: LogFormat::Text,
             declared_policies: Vec::new(),
             declared_plans: Vec::new(),
             declared_destinations: Vec::new(),
@@ -152,6 +181,7 @@ struct FileLayer {
     stop_grace_secs: Option<u64>,
     restore_maintenance_work_mem: Option<String>,
     log: Option<String>,
+    log_format: Option<String>,
     metrics_token_file: Option<PathBuf>,
     servers: Option<BTreeMap<String, ServerSection>>,
 }
@@ -193,6 +223,7 @@ const KEYS: &[&str] = &[
     "stop_grace_secs",
     "restore_maintenance_work_mem",
     "log",
+    "log_format",
     "metrics_token_file",
     "servers",
     "destination",
@@ -544,6 +575,9 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
         if let Some(v) = f.log {
             c.log = v;
         }
+        if let Some(v) = f.log_format {
+            c.log_format = LogFormat::parse(&v, &format!("{name}: log_format"))?;
+        }
         if let Some(file) = f.metrics_token_file {
             let file = path.parent().unwrap_or(Path::new(".")).join(file);
             let text = std::fs::read_to_string(&file).map_err(|e| ConfigError {
@@ -644,6 +678,7 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, Con
                 c.stop_grace_secs = v.parse().map_err(|_| bad("a whole number of seconds"))?
             }
             "LOG" => c.log = v.clone(),
+            "LOG_FORMAT" => c.log_format = LogFormat::parse(v, k)?,
             "METRICS_TOKEN" => c.metrics_token = Some(metrics_token(v.trim(), k)?),
             // Read by `destination add|edit` (a secret never is a flag).
             "DESTINATION_SECRET" => {}
@@ -769,6 +804,20 @@ mod tests {
         let l = load(Some(&empty), &[]).unwrap();
         assert_eq!(l.config, Config::default());
         assert!(l.warnings.is_empty());
+    }
+
+    #[test]
+    fn log_format_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pgshelf.toml");
+        std::fs::write(&f, "log_format = \"json\"\n").unwrap();
+        let l = load(Some(&f), &[]).unwrap();
+        assert_eq!(l.config.log_format, LogFormat::Json);
+        let l = load(Some(&f), &env(&[("PGSHELF_LOG_FORMAT", "Text")])).unwrap();
+        assert_eq!(l.config.log_format, LogFormat::Text, "env beats file");
+        let e = load(Some(&f), &env(&[("PGSHELF_LOG_FORMAT", "yaml")])).unwrap_err();
+        assert_eq!(e.source_name, "PGSHELF_LOG_FORMAT");
+        assert!(e.message.contains("Fix: use \"text\""), "{}", e.message);
     }
 
     #[test]

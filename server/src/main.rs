@@ -37,10 +37,14 @@ async fn run() -> anyhow::Result<()> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let loaded = config::load(args.config.as_deref(), &env)?;
     let cfg = loaded.config;
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.log_format {
+        config::LogFormat::Text => logs.init(),
+        config::LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }

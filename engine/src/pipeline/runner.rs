@@ -35,7 +35,40 @@ pub(crate) fn spec_of(row: &ServerRow, key: &InstanceKey) -> Result<ConnSpec, Er
 }
 
 /// Runs a queued backup; failures are recorded on the row before returning.
+/// Each run that ends here is one `backup finished` log line.
 pub async fn run_queued(
+    ctx: &RunContext,
+    key: &InstanceKey,
+    backup_id: i64,
+    progress: Arc<Progress>,
+) -> Result<Backup, Error> {
+    let r = run_to_end(ctx, key, backup_id, progress).await;
+    log_outcome(ctx, backup_id).await;
+    r
+}
+
+/// One log line per finished run, with its outcome and figures (and the
+/// recorded cause of a failure, which never holds a secret). Fields, not
+/// prose, so `log_format = "json"` gives a log shipper something to count.
+pub(crate) async fn log_outcome(ctx: &RunContext, backup_id: i64) {
+    let Ok(b) = ctx.catalog.backup(backup_id).await else {
+        return;
+    };
+    if b.status.is_active() {
+        return;
+    }
+    let (server, target, status) = (&b.server_name, b.target.to_string(), b.status.as_str());
+    let (raw_bytes, stored_bytes) = (b.raw_bytes, b.stored_bytes);
+    let duration_ms = b.duration_ms.unwrap_or(0);
+    if b.status.is_good() {
+        tracing::info!(backup = b.id, server, target, status, raw_bytes, stored_bytes, duration_ms, trigger = %b.trigger, "backup finished");
+    } else {
+        let cause = b.cause.as_deref().unwrap_or("");
+        tracing::warn!(backup = b.id, server, target, status, raw_bytes, stored_bytes, duration_ms, trigger = %b.trigger, cause, "backup finished");
+    }
+}
+
+async fn run_to_end(
     ctx: &RunContext,
     key: &InstanceKey,
     backup_id: i64,
@@ -304,6 +337,7 @@ pub(crate) async fn fail_one(ctx: &RunContext, id: i64, cause: &str) {
         .await;
     match ended {
         Ok(_) => {
+            log_outcome(ctx, id).await;
             remove_leftovers(ctx, &row).await;
             tracing::warn!(backup = id, "{cause}");
         }
