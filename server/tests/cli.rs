@@ -820,13 +820,18 @@ fn json_logs_give_one_line_per_run_with_its_figures() {
     let major = testkit::majors_under_test()[0];
     let pg = testkit::server(major);
     let db = pg.fresh_database("jsonlog");
-    pg.psql(&db, "CREATE TABLE t AS SELECT generate_series(1, 500) AS id");
+    pg.psql(
+        &db,
+        "CREATE TABLE t AS SELECT generate_series(1, 500) AS id",
+    );
     let (_dir, data) = data_with_main(&pg);
     let json = [("PGSHELF_LOG_FORMAT", "json"), ("PGSHELF_LOG", "info")];
     let runs = |o: &std::process::Output| -> Vec<serde_json::Value> {
         let stderr = String::from_utf8_lossy(&o.stderr);
+        // The CLI's own summary line for people is not a log line.
         stderr
             .lines()
+            .filter(|l| l.starts_with('{'))
             .map(|l| {
                 serde_json::from_str::<serde_json::Value>(l)
                     .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))
@@ -848,7 +853,10 @@ fn json_logs_give_one_line_per_run_with_its_figures() {
     let f = &lines[0]["fields"];
     assert_eq!(lines[0]["level"], "INFO");
     assert_eq!(f["backup"], id);
-    assert_eq!((f["server"].as_str(), f["target"].as_str()), (Some("main"), Some(db.as_str())));
+    assert_eq!(
+        (f["server"].as_str(), f["target"].as_str()),
+        (Some("main"), Some(db.as_str()))
+    );
     assert_eq!(f["status"], "verified");
     assert!(f["stored_bytes"].as_i64().unwrap() > 0);
     assert!(f["raw_bytes"].as_i64().unwrap() >= f["stored_bytes"].as_i64().unwrap() / 2);
@@ -866,5 +874,8 @@ fn json_logs_give_one_line_per_run_with_its_figures() {
     assert_eq!(lines.len(), 1, "{}", text(&o));
     assert_eq!(lines[0]["level"], "WARN");
     assert_eq!(lines[0]["fields"]["status"], "failed");
-    assert!(lines[0]["fields"]["cause"].as_str().unwrap().contains("no_such_db"));
+    assert!(lines[0]["fields"]["cause"]
+        .as_str()
+        .unwrap()
+        .contains("no_such_db"));
 }
