@@ -873,7 +873,7 @@ mod tests {
     fn layout_owners_data_comments_and_settings_are_noise() {
         let mut after = base();
         // Whitespace only.
-        after[2].defn = "CREATE TABLE public.notes (id integer,   body text);".into();
+        after[2].defn = "CREATE TABLE public.notes (\n  id integer,\n\tbody   text\n);".into();
         // Data, comments and settings change freely.
         after[3].defn = "different".into();
         after[7].defn = "COMMENT ON TABLE public.notes IS 'bye';".into();
