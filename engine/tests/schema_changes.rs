@@ -104,7 +104,10 @@ async fn a_migration_between_two_backups_reads_exactly() {
                 new_type: "character varying(40)".into(),
             }]
         );
-        assert!(notes.dropped.is_empty() && notes.altered.is_empty(), "{notes:?}");
+        assert!(
+            notes.dropped.is_empty() && notes.altered.is_empty(),
+            "{notes:?}"
+        );
         assert_eq!(c.counts(), (3, 1, 1));
 
         // No change since, even in another archive format.

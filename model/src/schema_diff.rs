@@ -284,10 +284,7 @@ fn kind_rank(kind: &str) -> usize {
     if kind == GRANT {
         return ORDER.len() + 1;
     }
-    ORDER
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(ORDER.len())
+    ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
 /// Whitespace runs collapsed to one space, ends trimmed.
@@ -407,7 +404,12 @@ pub fn diff(before: &[SchemaObject], after: &[SchemaObject]) -> Diff {
             continue;
         }
         let text = |s: &BTreeSet<String>| {
-            (!s.is_empty()).then(|| s.iter().map(|l| format!("{l};")).collect::<Vec<_>>().join("\n"))
+            (!s.is_empty()).then(|| {
+                s.iter()
+                    .map(|l| format!("{l};"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
         };
         out.changed.push(SchemaChange {
             kind: GRANT.into(),
@@ -674,10 +676,7 @@ fn column_of(element: &str) -> Option<Column> {
 
 /// An identifier as pg_dump printed it, unquoted (`"a""b"` is `a"b`).
 fn unquote(ident: &str) -> String {
-    match ident
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-    {
+    match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
         Some(inner) => inner.replace("\"\"", "\""),
         None => ident.to_owned(),
     }
@@ -734,9 +733,18 @@ mod tests {
                 ("ident", "bigint"),
             ]
         );
-        assert_eq!(cols[1].definition, "numeric(10,2) DEFAULT round(1.5, 2) NOT NULL");
-        assert_eq!(cols[4].definition, "character varying(20) COLLATE pg_catalog.\"C\"");
-        assert_eq!(cols[5].definition, "integer GENERATED ALWAYS AS ((id * 2)) STORED");
+        assert_eq!(
+            cols[1].definition,
+            "numeric(10,2) DEFAULT round(1.5, 2) NOT NULL"
+        );
+        assert_eq!(
+            cols[4].definition,
+            "character varying(20) COLLATE pg_catalog.\"C\""
+        );
+        assert_eq!(
+            cols[5].definition,
+            "integer GENERATED ALWAYS AS ((id * 2)) STORED"
+        );
     }
 
     #[test]
@@ -778,7 +786,10 @@ mod tests {
     #[test]
     fn partitioned_unlogged_inheriting_foreign_and_empty_tables() {
         let parted = "CREATE TABLE public.events (\n    id bigint,\n    at date NOT NULL\n)\nPARTITION BY RANGE (at);\n";
-        assert_eq!(names(&columns_of(parted)), vec![("id", "bigint"), ("at", "date")]);
+        assert_eq!(
+            names(&columns_of(parted)),
+            vec![("id", "bigint"), ("at", "date")]
+        );
         let part18 = "CREATE TABLE public.events_2025 (\n    id bigint,\n    at date CONSTRAINT events_at_not_null NOT NULL\n);\n";
         assert_eq!(
             names(&columns_of(part18)),
@@ -789,7 +800,10 @@ mod tests {
         let child = "CREATE TABLE public.child (\n    extra integer\n)\nINHERITS (public.notes);";
         assert_eq!(names(&columns_of(child)), vec![("extra", "integer")]);
         let foreign = "CREATE FOREIGN TABLE public.ft (\n    a integer OPTIONS (\n    column_name 'A'\n),\n    b text\n)\nSERVER s;";
-        assert_eq!(names(&columns_of(foreign)), vec![("a", "integer"), ("b", "text")]);
+        assert_eq!(
+            names(&columns_of(foreign)),
+            vec![("a", "integer"), ("b", "text")]
+        );
         assert!(columns_of("CREATE TABLE public.empty (\n);").is_empty());
         assert!(columns_of("ALTER TABLE ONLY public.t ADD CONSTRAINT c UNIQUE (a);").is_empty());
         assert!(columns_of("").is_empty());
@@ -881,7 +895,11 @@ mod tests {
         after[10].defn = "SELECT pg_catalog.setval('public.s1', 99, true);".into();
         // Grant statements reordered.
         after[8].defn = "GRANT SELECT ON TABLE public.notes TO reader;\n".into();
-        assert!(diff(&base(), &after).is_empty(), "{:?}", diff(&base(), &after));
+        assert!(
+            diff(&base(), &after).is_empty(),
+            "{:?}",
+            diff(&base(), &after)
+        );
     }
 
     #[test]
@@ -893,11 +911,35 @@ mod tests {
         // old dropped (its grant with it).
         after.retain(|o| o.name != "old" && o.name != "TABLE old");
         // function body changed; an overload added; a view and an index added.
-        after.push(SchemaObject::new("FUNCTION", "public", "f(text)", "CREATE FUNCTION public.f(a text) RETURNS text LANGUAGE sql AS $$SELECT a$$;"));
-        after.push(SchemaObject::new("VIEW", "public", "v", "CREATE VIEW public.v AS\n SELECT id\n   FROM public.notes;"));
-        after.push(SchemaObject::new("INDEX", "public", "notes_at", "CREATE INDEX notes_at ON public.notes USING btree (at);"));
-        after.push(table("sales", "orders", "CREATE TABLE sales.orders (\n    id integer NOT NULL\n);"));
-        after.push(SchemaObject::new("ACL", "sales", "TABLE orders", "GRANT SELECT ON TABLE sales.orders TO reader;\n"));
+        after.push(SchemaObject::new(
+            "FUNCTION",
+            "public",
+            "f(text)",
+            "CREATE FUNCTION public.f(a text) RETURNS text LANGUAGE sql AS $$SELECT a$$;",
+        ));
+        after.push(SchemaObject::new(
+            "VIEW",
+            "public",
+            "v",
+            "CREATE VIEW public.v AS\n SELECT id\n   FROM public.notes;",
+        ));
+        after.push(SchemaObject::new(
+            "INDEX",
+            "public",
+            "notes_at",
+            "CREATE INDEX notes_at ON public.notes USING btree (at);",
+        ));
+        after.push(table(
+            "sales",
+            "orders",
+            "CREATE TABLE sales.orders (\n    id integer NOT NULL\n);",
+        ));
+        after.push(SchemaObject::new(
+            "ACL",
+            "sales",
+            "TABLE orders",
+            "GRANT SELECT ON TABLE sales.orders TO reader;\n",
+        ));
         let f = after.iter_mut().find(|o| o.name == "f(integer)").unwrap();
         f.defn = f.defn.replace("a + 1", "a + 2");
 
@@ -917,7 +959,10 @@ mod tests {
             ]
         );
         assert_eq!(keys(&d.dropped), vec!["TABLE public.old"]);
-        assert_eq!(keys(&d.changed), vec!["TABLE public.notes", "FUNCTION public.f(integer)"]);
+        assert_eq!(
+            keys(&d.changed),
+            vec!["TABLE public.notes", "FUNCTION public.f(integer)"]
+        );
 
         // An added table lists its columns; a dropped one too.
         assert_eq!(names(&d.added[0].columns.added), vec![("id", "integer")]);
@@ -950,9 +995,19 @@ mod tests {
         // Grants revoked entirely on `old` (its ACL entry is gone).
         after.retain(|o| o.name != "TABLE old");
         // A grant on a function that had none.
-        after.push(SchemaObject::new("ACL", "public", "FUNCTION f(integer)", "REVOKE ALL ON FUNCTION public.f(a integer) FROM PUBLIC;\n"));
+        after.push(SchemaObject::new(
+            "ACL",
+            "public",
+            "FUNCTION f(integer)",
+            "REVOKE ALL ON FUNCTION public.f(a integer) FROM PUBLIC;\n",
+        ));
         // Default privileges.
-        after.push(SchemaObject::new("DEFAULT ACL", "public", "DEFAULT PRIVILEGES FOR TABLES", "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO reader;\n"));
+        after.push(SchemaObject::new(
+            "DEFAULT ACL",
+            "public",
+            "DEFAULT PRIVILEGES FOR TABLES",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO reader;\n",
+        ));
         let d = diff(&base(), &after);
         assert!(d.added.is_empty() && d.dropped.is_empty());
         let grants: Vec<(&str, Option<&str>, Option<&str>)> = d
@@ -961,7 +1016,11 @@ mod tests {
             .map(|c| {
                 assert_eq!(c.kind, GRANT);
                 assert_eq!(c.kind_label(), "grants");
-                (c.name.as_str(), c.old_defn.as_deref(), c.new_defn.as_deref())
+                (
+                    c.name.as_str(),
+                    c.old_defn.as_deref(),
+                    c.new_defn.as_deref(),
+                )
             })
             .collect();
         assert_eq!(
@@ -979,12 +1038,41 @@ mod tests {
     fn grants_of_added_or_dropped_objects_and_large_objects_are_silent() {
         let mut after = base();
         after.retain(|o| o.name != "old" && o.name != "TABLE old");
-        after.push(SchemaObject::new("SCHEMA", "", "extra", "CREATE SCHEMA extra;"));
-        after.push(SchemaObject::new("ACL", "", "SCHEMA extra", "GRANT USAGE ON SCHEMA extra TO reader;\n"));
-        after.push(table("public", "t2", "CREATE TABLE public.t2 (\n    a integer\n);"));
-        after.push(SchemaObject::new("ACL", "public", "COLUMN t2.a", "GRANT SELECT(a) ON TABLE public.t2 TO reader;\n"));
-        after.push(SchemaObject::new("ACL", "", "LARGE OBJECT 16500", "GRANT SELECT ON LARGE OBJECT 16500 TO reader;\n"));
-        after.push(SchemaObject::new("BLOB", "", "16500", "SELECT pg_catalog.lo_create('16500');"));
+        after.push(SchemaObject::new(
+            "SCHEMA",
+            "",
+            "extra",
+            "CREATE SCHEMA extra;",
+        ));
+        after.push(SchemaObject::new(
+            "ACL",
+            "",
+            "SCHEMA extra",
+            "GRANT USAGE ON SCHEMA extra TO reader;\n",
+        ));
+        after.push(table(
+            "public",
+            "t2",
+            "CREATE TABLE public.t2 (\n    a integer\n);",
+        ));
+        after.push(SchemaObject::new(
+            "ACL",
+            "public",
+            "COLUMN t2.a",
+            "GRANT SELECT(a) ON TABLE public.t2 TO reader;\n",
+        ));
+        after.push(SchemaObject::new(
+            "ACL",
+            "",
+            "LARGE OBJECT 16500",
+            "GRANT SELECT ON LARGE OBJECT 16500 TO reader;\n",
+        ));
+        after.push(SchemaObject::new(
+            "BLOB",
+            "",
+            "16500",
+            "SELECT pg_catalog.lo_create('16500');",
+        ));
         let d = diff(&base(), &after);
         assert!(d.changed.is_empty(), "{:?}", d.changed);
         assert_eq!(d.added.len(), 2);
@@ -1047,7 +1135,11 @@ mod tests {
 
     #[test]
     fn a_table_change_outside_its_columns_keeps_both_definitions() {
-        let before = vec![table("public", "t", "CREATE TABLE public.t (\n    a integer\n);")];
+        let before = vec![table(
+            "public",
+            "t",
+            "CREATE TABLE public.t (\n    a integer\n);",
+        )];
         let after = vec![table(
             "public",
             "t",
@@ -1064,13 +1156,20 @@ mod tests {
         assert_eq!(kind_label("FK CONSTRAINT"), "foreign key");
         assert_eq!(kind_label("MATERIALIZED VIEW"), "materialized view");
         assert_eq!(kind_label("DEFAULT"), "column default");
-        let c = change(&(String::from("SCHEMA"), String::new(), String::from("s")), None, None);
+        let c = change(
+            &(String::from("SCHEMA"), String::new(), String::from("s")),
+            None,
+            None,
+        );
         assert_eq!(c.qualified_name(), "s");
         assert_eq!(grant_target("COLUMN t2.a"), "t2");
         assert_eq!(grant_target("FOREIGN DATA WRAPPER w"), "w");
         assert_eq!(grant_target("odd"), "odd");
         assert_eq!(unquote("\"a\"\"b\""), "a\"b");
-        assert_eq!(grant_set("GRANT A;\nREVOKE B;\n"), grant_set("REVOKE B;\n  GRANT  A;"));
+        assert_eq!(
+            grant_set("GRANT A;\nREVOKE B;\n"),
+            grant_set("REVOKE B;\n  GRANT  A;")
+        );
     }
 
     #[test]
@@ -1079,7 +1178,11 @@ mod tests {
         assert!(!s.is_unchanged());
         s.basis = Basis::Previous;
         assert!(s.is_unchanged());
-        s.added.push(change(&(String::from("INDEX"), String::from("p"), String::from("i")), None, Some(&String::from("CREATE INDEX"))));
+        s.added.push(change(
+            &(String::from("INDEX"), String::from("p"), String::from("i")),
+            None,
+            Some(&String::from("CREATE INDEX")),
+        ));
         assert_eq!(s.counts(), (1, 0, 0));
         assert!(!s.is_unchanged());
         let json = serde_json::to_string(&s).unwrap();

@@ -91,16 +91,26 @@ fn item(c: SchemaChange, which: &'static str) -> impl IntoView {
     let name = c.qualified_name();
     let cols = &c.columns;
     let mut lines: Vec<(String, String)> = Vec::new();
-    let verb = |added: &str| if which == "changed" { added.to_owned() } else { String::new() };
+    let verb = |added: &str| {
+        if which == "changed" {
+            added.to_owned()
+        } else {
+            String::new()
+        }
+    };
     for col in &cols.added {
         lines.push((
-            format!("{} {}", verb("column added:"), col.name).trim().to_owned(),
+            format!("{} {}", verb("column added:"), col.name)
+                .trim()
+                .to_owned(),
             col.definition.clone(),
         ));
     }
     for col in &cols.dropped {
         lines.push((
-            format!("{} {}", verb("column dropped:"), col.name).trim().to_owned(),
+            format!("{} {}", verb("column dropped:"), col.name)
+                .trim()
+                .to_owned(),
             col.type_name.clone(),
         ));
     }
@@ -111,7 +121,10 @@ fn item(c: SchemaChange, which: &'static str) -> impl IntoView {
         ));
     }
     for a in &cols.altered {
-        lines.push((format!("column changed: {}", a.name), format!("{} → {}", a.old, a.new)));
+        lines.push((
+            format!("column changed: {}", a.name),
+            format!("{} → {}", a.old, a.new),
+        ));
     }
     let columns = (!lines.is_empty()).then(|| {
         view! {
