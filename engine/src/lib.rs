@@ -18,6 +18,8 @@
 //!   keys, pgshelf.toml), resolving a policy's names, a backup's copies, the copier, import.
 //! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
 //! - [`schedule`]: the scheduler worker (ticks with a controllable clock), schedule status.
+//! - [`schema_changes`]: what a backup's TOC adds, drops or changes against the
+//!   previous good backup's (tables and their columns, indexes, functions, grants, ...).
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
 //! - [`notify`]: alerts (Slack, signed webhook, email): incidents, deliveries, the `notifier` worker.
 //! - [`proof`]: test-restores (a backup restored into scratch and compared
@@ -57,6 +59,7 @@ pub mod recipe;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
+pub mod schema_changes;
 pub mod secrets;
 pub mod servers;
 pub mod storage;

@@ -21,6 +21,8 @@
 //! - [`cron`]: cron expressions and presets in a time zone: parsing,
 //!   next runs, missed-run and overdue rules.
 //! - [`schedule`]: schedule status and the policy preview, as shown.
+//! - [`schema_diff`]: what a backup's table of contents adds, drops or
+//!   changes against the previous one (columns read from `CREATE TABLE`).
 //! - [`tables`]: the tables a backup holds, with row counts and how each
 //!   count was taken (exact, or an estimate shown as one).
 //! - [`server`]: servers as shown (never a password), sslmodes, connection
@@ -42,6 +44,7 @@ pub mod proof;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
+pub mod schema_diff;
 pub mod server;
 pub mod tables;
 pub mod user;

@@ -225,3 +225,14 @@ pub async fn run_rebuild(
         .await
         .map_err(engine_error)
 }
+
+/// What a backup's table of contents adds, drops or changes against the
+/// previous good backup of the same database.
+#[server(prefix = "/api", endpoint = "restores/schema-changes")]
+pub async fn get_schema_changes(
+    id: i64,
+) -> Result<model::schema_diff::SchemaChanges, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
+    use crate::edge::{engine, engine_error};
+    engine()?.schema_changes(id).await.map_err(engine_error)
+}

@@ -1,4 +1,5 @@
-//! `/backups/:id`: one backup: its copies on each destination, what it holds (the stored table of contents,
+//! `/backups/:id`: one backup: its copies on each destination, its schema
+//! changes since the previous backup, what it holds (the stored table of contents,
 //! searchable), one or more tables into scratch, test-restore, a full
 //! restore, its files for download and the recipe to restore it without
 //! pgshelf.
@@ -11,6 +12,7 @@ use crate::not_found::NotFoundPage;
 use crate::restores::api::get_backup_page;
 use crate::restores::copies_panel::CopiesPanel;
 use crate::restores::full_restore_form::FullRestoreForm;
+use crate::restores::schema_changes_panel::SchemaChangesPanel;
 use crate::restores::table_restore_panel::TableRestorePanel;
 use crate::restores::test_restore_line::TestRestoreLine;
 use crate::restores::views::BackupPage as Page;
@@ -189,6 +191,7 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
         {reasons}
         {cause}
         <CopiesPanel copies=p.copies.clone()/>
+        {is_database.then(|| view! { <SchemaChangesPanel backup_id=b.id/> })}
         <section data-testid="backup-contents">
             <h2>"Contents"</h2>
             {contents}

@@ -11,6 +11,7 @@ pub mod database_proof;
 pub mod full_restore_form;
 pub mod rebuild_page;
 pub mod restored_table_card;
+pub mod schema_changes_panel;
 pub mod scratch_page;
 pub mod table_picker;
 pub mod table_restore_panel;
