@@ -12,6 +12,7 @@
 //! | [`servers`]     | `/` the servers list and add form; `/servers/:id` a server (connection, databases, schedules, globals, plan, recent backups) |
 //! | [`backups`]     | `/servers/:id/databases/:db` a database's backups; the backups table, "Back up now" |
 //! | [`restores`]    | `/backups/:id` a backup (contents, tables into scratch, test-restore, full restore, files, recipe); `/servers/:id/rebuild` a server rebuilt from its backups (plan, typed confirmation, each step's result); `/scratch` scratch databases; `/scratch/:name/compare` a restored table against production, put rows back |
+//! | [`alerts`]      | `/alerts` alert channels (add, send test, remove), recent deliveries, open incidents |
 //! | [`destinations`] | `/destinations` where backups are stored (add, test, edit, remove, SFTP host keys) |
 //! | [`schedules`]   | the schedules table, the server plan form, globals backups |
 //! | [`policies`]    | `/servers/:id/policy` and `/servers/:id/databases/:db/policy`: the policy editor with its live preview |
@@ -31,6 +32,7 @@
 //! `POST /api/servers/add`. The server provides an `engine::Engine` as
 //! context to page rendering and to server functions.
 
+pub mod alerts;
 pub mod backups;
 pub mod destinations;
 #[cfg(feature = "ssr")]
@@ -66,6 +68,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+use alerts::alerts_page::AlertsPage;
 use backups::database_page::DatabasePage;
 use destinations::destinations_page::DestinationsPage;
 use not_found::NotFoundPage;
@@ -136,6 +139,7 @@ pub fn App() -> impl IntoView {
                     <a href="/">"Servers"</a>
                     <a href="/destinations" data-testid="nav-destinations">"Destinations"</a>
                     <a href="/scratch" data-testid="nav-scratch">"Scratch"</a>
+                    <a href="/alerts" data-testid="nav-alerts">"Alerts"</a>
                 </nav>
                 <SignedInHeader/>
             </header>
@@ -153,6 +157,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/servers/:id/rebuild") view=RebuildPage ssr=SsrMode::Async/>
                     <Route path=path!("/destinations") view=DestinationsPage ssr=SsrMode::Async/>
                     <Route path=path!("/scratch") view=ScratchPage ssr=SsrMode::Async/>
+                    <Route path=path!("/alerts") view=AlertsPage ssr=SsrMode::Async/>
                     <Route path=path!("/scratch/:name/compare") view=ComparePage ssr=SsrMode::Async/>
                 </Routes>
             </main>

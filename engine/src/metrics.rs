@@ -4,16 +4,15 @@
 //! of the background workers.
 //!
 //! A scrape reads the catalog only (no PostgreSQL, no storage), in one
-//! transaction of six aggregate queries, plus the workers' in-memory
+//! transaction of eight aggregate queries, plus the workers' in-memory
 //! status: cheap enough for a 15 s scrape interval.
 //!
 //! Labels: `server` (its current name), `database` (`""` for globals) and
 //! `kind` (`database` or `globals`). Backups of deleted servers are left
-//! out.
-//!
-//! Alert deliveries by outcome are not exported: no catalog table records
-//! deliveries yet. When one exists, add a `pgshelf_alert_deliveries_total
-//! {channel, outcome}` family here from a query in `catalog::metrics`.
+//! out. Alert deliveries are labelled by `channel` (the name they were
+//! recorded under, so a removed channel's deliveries still count) and
+//! `status` (`sent`, `failed`: given up after its last attempt); those
+//! waiting (first try or a retry) are a gauge, `..._pending`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -394,6 +393,50 @@ pub fn render(rows: &MetricsRows, workers: &[WorkerStatus], now: DateTime<Utc>) 
         f.sample(&[("destination", d)], *b as f64);
     }
 
+    // Alert deliveries: every channel that exists or has deliveries, with
+    // zeros where it has none of a status.
+    let mut alerts: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
+    for c in &rows.channels {
+        alerts.entry(c.as_str()).or_default();
+    }
+    for d in &rows.deliveries {
+        let e = alerts.entry(d.channel.as_str()).or_default();
+        match d.status.as_str() {
+            "sent" => e[0] += d.deliveries,
+            "failed" => e[1] += d.deliveries,
+            _ => e[2] += d.deliveries,
+        }
+        e[3] += d.attempts;
+    }
+    let mut f = family(
+        &mut out,
+        "pgshelf_alert_deliveries_total",
+        "counter",
+        "Alert messages delivered to a channel (sent) or given up after the last attempt (failed), test messages included. Counts catalog rows.",
+    );
+    for (channel, n) in &alerts {
+        f.sample(&[("channel", channel), ("status", "sent")], n[0] as f64);
+        f.sample(&[("channel", channel), ("status", "failed")], n[1] as f64);
+    }
+    let mut f = family(
+        &mut out,
+        "pgshelf_alert_deliveries_pending",
+        "gauge",
+        "Alert messages not delivered yet: waiting for their first attempt or a retry.",
+    );
+    for (channel, n) in &alerts {
+        f.sample(&[("channel", channel)], n[2] as f64);
+    }
+    let mut f = family(
+        &mut out,
+        "pgshelf_alert_delivery_attempts_total",
+        "counter",
+        "Attempts to deliver alert messages to a channel, retries included.",
+    );
+    for (channel, n) in &alerts {
+        f.sample(&[("channel", channel)], n[3] as f64);
+    }
+
     let mut f = family(
         &mut out,
         "pgshelf_worker_running",
@@ -423,7 +466,9 @@ pub fn render(rows: &MetricsRows, workers: &[WorkerStatus], now: DateTime<Utc>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::metrics::{CopyCount, HeldRow, LastTestRestore, RunCount, TargetRow};
+    use crate::catalog::metrics::{
+        CopyCount, DeliveryCount, HeldRow, LastTestRestore, RunCount, TargetRow,
+    };
 
     #[tokio::test]
     async fn health_is_degraded_when_the_catalog_does_not_answer() {
@@ -529,6 +574,27 @@ mod tests {
                     bytes: 50,
                 },
             ],
+            deliveries: vec![
+                DeliveryCount {
+                    channel: "ops".into(),
+                    status: "sent".into(),
+                    deliveries: 3,
+                    attempts: 4,
+                },
+                DeliveryCount {
+                    channel: "removed".into(),
+                    status: "failed".into(),
+                    deliveries: 1,
+                    attempts: 3,
+                },
+                DeliveryCount {
+                    channel: "ops".into(),
+                    status: "pending".into(),
+                    deliveries: 1,
+                    attempts: 1,
+                },
+            ],
+            channels: vec!["ops".into(), "quiet".into()],
         };
         let text = render(&rows, &[], at + chrono::Duration::seconds(60));
         let l = r#"server="prod \"eu\"",database="app\nx",kind="database""#;
@@ -549,6 +615,14 @@ mod tests {
             "pgshelf_destination_copies{destination=\"local\",status=\"failed\"} 1\n".into(),
             "pgshelf_destination_stored_bytes{destination=\"local\"} 900\n".into(),
             "# TYPE pgshelf_backup_runs_total counter\n".into(),
+            "pgshelf_alert_deliveries_total{channel=\"ops\",status=\"sent\"} 3\n".into(),
+            "pgshelf_alert_deliveries_total{channel=\"ops\",status=\"failed\"} 0\n".into(),
+            "pgshelf_alert_deliveries_total{channel=\"removed\",status=\"failed\"} 1\n".into(),
+            "pgshelf_alert_deliveries_total{channel=\"quiet\",status=\"sent\"} 0\n".into(),
+            "pgshelf_alert_deliveries_pending{channel=\"ops\"} 1\n".into(),
+            "pgshelf_alert_deliveries_pending{channel=\"removed\"} 0\n".into(),
+            "pgshelf_alert_delivery_attempts_total{channel=\"ops\"} 5\n".into(),
+            "# TYPE pgshelf_alert_deliveries_total counter\n".into(),
         ] {
             assert!(text.contains(&want), "{want:?} not in\n{text}");
         }

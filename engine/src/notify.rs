@@ -34,7 +34,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use model::alert::{
-    AlertKind, AlertState, Channel, ChannelSettings, Delivery, DeliveryStatus, Incident,
+    AlertKind, AlertState, AlertsOverview, Channel, ChannelSettings, Delivery, DeliveryStatus,
+    Incident,
 };
 use model::backup::{BackupStatus, Target};
 use model::worker::{WorkerState, WorkerStatus};
@@ -129,129 +130,66 @@ pub struct ChannelInput {
     pub servers: Vec<String>,
 }
 
-fn is_loopback(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h == "localhost"
-        || h.parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
-}
-
-/// Checks an `http(s)://` URL without ever quoting it when `secret`.
-fn check_url(field: &str, url: &str, secret: bool) -> Result<(), NotifyError> {
-    let shown = |u: &str| {
-        if secret {
-            String::new()
-        } else {
-            format!(" {u:?}")
+impl From<model::alert::NewChannel> for ChannelInput {
+    /// The dashboard's input: its secret wrapped at once (empty: none).
+    fn from(c: model::alert::NewChannel) -> Self {
+        let secret = Some(c.secret.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .map(Secret::new);
+        ChannelInput {
+            name: c.name,
+            settings: c.settings,
+            secret,
+            events: c.events,
+            servers: c.servers,
         }
-    };
-    let parsed = url::Url::parse(url.trim()).map_err(|e| {
-        invalid(
-            field,
-            format!(
-                "is not a URL{} ({e}). Fix: paste the whole https:// URL",
-                shown(url)
-            ),
-        )
-    })?;
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if parsed.host_str().map(is_loopback).unwrap_or(false) => Ok(()),
-        _ => Err(invalid(
-            field,
-            format!(
-                "must be an https:// URL{}. Fix: use https (plain http only to 127.0.0.1 or localhost)",
-                shown(url)
-            ),
-        )),
     }
 }
 
-/// Checks a channel as entered (pure).
+/// Checks a channel as entered (pure): the rule the browser runs too
+/// ([`model::alert::channel_problems`], the first bad field), then the URL
+/// and the addresses parsed as they will be used.
 pub fn validate(input: &ChannelInput) -> Result<(), NotifyError> {
-    let name = input.name.trim();
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(invalid(
-            "name",
-            format!(
-                "{name:?} is not a channel name. Fix: use 1-64 letters, digits, '-', '_' or '.'"
-            ),
-        ));
-    }
     let secret = input
         .secret
         .as_ref()
         .map(|s| s.expose().trim())
         .unwrap_or("");
+    if let Some(p) = model::alert::channel_problems(&input.name, &input.settings, secret)
+        .into_iter()
+        .next()
+    {
+        return Err(invalid(p.field, p.message));
+    }
+    let parses = |field: &str, url: &str, shown: bool| {
+        url::Url::parse(url.trim()).map(|_| ()).map_err(|e| {
+            invalid(
+                field,
+                format!(
+                    "is not a URL{} ({e}). Fix: paste the whole https:// URL",
+                    if shown {
+                        format!(" {url:?}")
+                    } else {
+                        String::new()
+                    }
+                ),
+            )
+        })
+    };
     match &input.settings {
-        ChannelSettings::Slack {} => {
-            if secret.is_empty() {
-                return Err(invalid("secret", "a Slack channel needs its incoming webhook URL as the secret. Fix: pass it with --secret-file or --secret-stdin"));
-            }
-            check_url("webhook URL", secret, true)?;
-        }
-        ChannelSettings::Webhook { url } => {
-            check_url("url", url, false)?;
-            if secret.chars().count() < 16 {
-                return Err(invalid("secret", "a webhook needs an HMAC secret of at least 16 characters. Fix: generate one (`openssl rand -hex 32`) and pass it with --secret-file or --secret-stdin"));
-            }
-        }
-        ChannelSettings::Email {
-            host,
-            port,
-            tls,
-            username,
-            from,
-            to,
-        } => {
-            if host.trim().is_empty() {
-                return Err(invalid(
-                    "host",
-                    "is empty. Fix: give the SMTP server's host name",
-                ));
-            }
-            if *port == 0 {
-                return Err(invalid(
-                    "port",
-                    "is 0. Fix: use 587 for STARTTLS or 465 for TLS",
-                ));
-            }
-            match tls.as_str() {
-                "starttls" | "tls" => {}
-                "none" if is_loopback(host) => {}
-                "none" => {
-                    return Err(invalid(
-                        "tls",
-                        format!("none (plain SMTP) is allowed only to a loopback relay, not {host}. Fix: use starttls or tls"),
-                    ))
-                }
-                other => {
-                    return Err(invalid(
-                        "tls",
-                        format!("{other:?} is not starttls, tls or none. Fix: use starttls (port 587) or tls (port 465)"),
-                    ))
-                }
-            }
-            if !username.is_empty() && secret.is_empty() {
-                return Err(invalid("secret", "an SMTP user name needs its password. Fix: pass it with --secret-file or --secret-stdin"));
-            }
-            from.parse::<lettre::message::Mailbox>().map_err(|e| {
-                invalid(
-                    "from",
-                    format!("{from:?} is not an address ({e}). Fix: e.g. pgshelf@example.com"),
-                )
-            })?;
-            if to.is_empty() {
-                return Err(invalid("to", "is empty. Fix: give at least one address"));
-            }
-            for t in to {
-                t.parse::<lettre::message::Mailbox>().map_err(|e| {
+        ChannelSettings::Slack {} => parses("secret", secret, false)?,
+        ChannelSettings::Webhook { url } => parses("url", url, true)?,
+        ChannelSettings::Email { from, to, .. } => {
+            from.trim()
+                .parse::<lettre::message::Mailbox>()
+                .map_err(|e| {
+                    invalid(
+                        "from",
+                        format!("{from:?} is not an address ({e}). Fix: e.g. pgshelf@example.com"),
+                    )
+                })?;
+            for t in to.iter().filter(|t| !t.trim().is_empty()) {
+                t.trim().parse::<lettre::message::Mailbox>().map_err(|e| {
                     invalid(
                         "to",
                         format!("{t:?} is not an address ({e}). Fix: e.g. oncall@example.com"),
@@ -729,6 +667,7 @@ fn shown(row: &ChannelRow) -> Channel {
         events: row.events.clone(),
         servers: row.servers.clone(),
         created_at: row.created_at,
+        last_delivery: None,
     }
 }
 
@@ -797,16 +736,34 @@ impl crate::Engine {
         Ok(shown(&row))
     }
 
-    /// Every alert channel (never a secret).
+    /// Every alert channel (never a secret), each with its newest delivery.
     pub async fn channels(&self) -> Result<Vec<Channel>, NotifyError> {
-        Ok(self
-            .inner
-            .catalog
+        let catalog = &self.inner.catalog;
+        let mut last: HashMap<i64, Delivery> = catalog
+            .last_deliveries()
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.channel_id?, r.delivery)))
+            .collect();
+        Ok(catalog
             .channels()
             .await?
             .iter()
-            .map(shown)
+            .map(|row| Channel {
+                last_delivery: last.remove(&row.id),
+                ..shown(row)
+            })
             .collect())
+    }
+
+    /// `/alerts`: every channel with its newest delivery, the newest
+    /// `limit` deliveries and incidents (open or closed), newest first.
+    pub async fn alerts_overview(&self, limit: i64) -> Result<AlertsOverview, NotifyError> {
+        Ok(AlertsOverview {
+            channels: self.channels().await?,
+            deliveries: self.deliveries(limit).await?,
+            incidents: self.incidents(limit).await?,
+        })
     }
 
     /// Removes a channel; its deliveries stay listed, pending ones are not sent.

@@ -155,7 +155,16 @@ fn list_or_all<T: AsRef<str>>(v: &[T]) -> String {
 pub async fn run(engine: &Engine, cmd: AlertCommand) -> anyhow::Result<()> {
     match cmd {
         AlertCommand::Add(a) => {
-            let c = engine.add_channel(input(&a)?).await?;
+            let c = match engine.add_channel(input(&a)?).await {
+                // The rule is worded for the dashboard too: say how the
+                // command line takes a secret.
+                Err(engine::notify::NotifyError::Invalid { field, detail })
+                    if field == "secret" =>
+                {
+                    anyhow::bail!("alert channel secret: {detail} (on the command line: --secret-file PATH or --secret-stdin)")
+                }
+                r => r?,
+            };
             println!(
                 "added alert channel {} ({}{})",
                 c.name,

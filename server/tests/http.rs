@@ -281,6 +281,18 @@ fn state_changing_calls() -> Vec<(&'static str, String)> {
         ),
         ("/api/scratch/drop", "name=scratch_app_20260101_0000".into()),
         (
+            "/api/alerts/add",
+            json(serde_json::json!({"input": model::alert::NewChannel {
+                name: "hook".into(),
+                settings: model::alert::ChannelSettings::Webhook { url: "http://127.0.0.1:1/hook".into() },
+                secret: "0123456789abcdef0123".into(),
+                events: vec![],
+                servers: vec![],
+            }})),
+        ),
+        ("/api/alerts/test", "name=hook".into()),
+        ("/api/alerts/remove", "name=hook".into()),
+        (
             "/api/restores/rebuild-plan",
             json(
                 serde_json::json!({"source_server_id": 1, "target_server_id": 1, "databases": []}),
@@ -362,6 +374,7 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
         "/backups/1",
         "/destinations",
         "/scratch",
+        "/alerts",
         "/scratch/x/compare?table=public.t",
         "/backups/1/files/dump.zst",
         "/scratch/x/put-back.sql?table=public.t",

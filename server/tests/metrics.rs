@@ -201,6 +201,64 @@ async fn metrics_match_the_catalog_and_healthz_reports_catalog_and_workers() {
     };
     assert!(globals.status.is_good(), "{globals:?}");
 
+    // Alert deliveries: a test message a real receiver on loopback takes,
+    // one to a closed port, and a channel that sent nothing yet.
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", receiver.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = receiver.accept().await {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head, then as many body bytes as it announces.
+            loop {
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                seen.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&seen).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if seen.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                .await;
+        }
+    });
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let channel = |name: &str, url: String| engine::notify::ChannelInput {
+        name: name.into(),
+        settings: model::alert::ChannelSettings::Webhook { url },
+        secret: Some(Secret::new("0123456789abcdef0123")),
+        events: vec![],
+        servers: vec![],
+    };
+    engine.add_channel(channel("hook", hook_url)).await.unwrap();
+    engine
+        .add_channel(channel("down", format!("http://127.0.0.1:{closed}/hook")))
+        .await
+        .unwrap();
+    engine
+        .add_channel(channel("quiet", "https://hooks.example/x".into()))
+        .await
+        .unwrap();
+    let sent = engine.test_channel("hook").await.unwrap();
+    assert_eq!(sent.status, model::alert::DeliveryStatus::Sent, "{sent:?}");
+    let failed = engine.test_channel("down").await.unwrap();
+    assert_eq!(failed.status, model::alert::DeliveryStatus::Failed);
+    let deliveries = engine.deliveries(100).await.unwrap();
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -369,6 +427,65 @@ async fn metrics_match_the_catalog_and_healthz_reports_catalog_and_workers() {
             (c.bytes + g.bytes) as f64
         );
     }
+    // Alert deliveries by channel and outcome, as the catalog has them.
+    for channel in ["hook", "down", "quiet"] {
+        for status in [
+            model::alert::DeliveryStatus::Sent,
+            model::alert::DeliveryStatus::Failed,
+        ] {
+            let want = deliveries
+                .iter()
+                .filter(|d| d.channel == channel && d.status == status)
+                .count();
+            assert_eq!(
+                one(
+                    &samples,
+                    "pgshelf_alert_deliveries_total",
+                    &[("channel", channel), ("status", status.as_str())]
+                ),
+                want as f64,
+                "{channel} {status:?}"
+            );
+        }
+        let attempts: u32 = deliveries
+            .iter()
+            .filter(|d| d.channel == channel)
+            .map(|d| d.attempts)
+            .sum();
+        assert_eq!(
+            one(
+                &samples,
+                "pgshelf_alert_delivery_attempts_total",
+                &[("channel", channel)]
+            ),
+            attempts as f64
+        );
+        assert_eq!(
+            one(
+                &samples,
+                "pgshelf_alert_deliveries_pending",
+                &[("channel", channel)]
+            ),
+            0.0
+        );
+    }
+    assert_eq!(
+        one(
+            &samples,
+            "pgshelf_alert_deliveries_total",
+            &[("channel", "hook"), ("status", "sent")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        one(
+            &samples,
+            "pgshelf_alert_deliveries_total",
+            &[("channel", "down"), ("status", "failed")]
+        ),
+        1.0
+    );
+
     // Workers, from memory.
     assert_eq!(
         one(

@@ -1,5 +1,6 @@
 //! The catalog queries behind `/metrics` and `/healthz`: a handful of
-//! aggregates over `backups`, `test_restores` and `backup_copies`, cheap
+//! aggregates over `backups`, `test_restores`, `backup_copies` and
+//! `alert_deliveries`, cheap
 //! enough to run at every scrape. Only rows of servers that still exist
 //! are counted (a deleted server's backups are no longer watched), under
 //! the server's current name.
@@ -75,6 +76,16 @@ pub struct CopyCount {
     pub bytes: i64,
 }
 
+/// Alert deliveries to one channel (by the name they were recorded under)
+/// with one status (`pending`, `sent`, `failed`), and their attempts.
+#[derive(Debug, Clone, FromRow)]
+pub struct DeliveryCount {
+    pub channel: String,
+    pub status: String,
+    pub deliveries: i64,
+    pub attempts: i64,
+}
+
 /// Everything `/metrics` reads from the catalog, in one consistent read.
 #[derive(Debug, Clone, Default)]
 pub struct MetricsRows {
@@ -84,6 +95,10 @@ pub struct MetricsRows {
     pub test_restores: Vec<LastTestRestore>,
     pub test_restore_counts: Vec<TestRestoreCount>,
     pub copies: Vec<CopyCount>,
+    pub deliveries: Vec<DeliveryCount>,
+    /// The names of the alert channels that exist (listed with zeros
+    /// before their first delivery).
+    pub channels: Vec<String>,
 }
 
 impl Catalog {
@@ -168,8 +183,23 @@ impl Catalog {
         )
         .fetch_all(&mut *tx)
         .await?;
+        let deliveries = sqlx::query_as::<_, DeliveryCount>(
+            "SELECT channel_name AS channel, status, COUNT(*) AS deliveries,
+                    COALESCE(SUM(attempts), 0) AS attempts
+               FROM alert_deliveries
+              GROUP BY channel_name, status
+              ORDER BY channel_name, status",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let channels =
+            sqlx::query_scalar::<_, String>("SELECT name FROM alert_channels ORDER BY name")
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(MetricsRows {
+            deliveries,
+            channels,
             targets,
             runs,
             held,

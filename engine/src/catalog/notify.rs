@@ -503,6 +503,20 @@ impl Catalog {
         .collect()
     }
 
+    /// The newest delivery of every channel that still exists.
+    pub async fn last_deliveries(&self) -> Result<Vec<DeliveryRow>, CatalogError> {
+        sqlx::query_as::<_, DeliveryRecord>(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM alert_deliveries WHERE id IN (
+                SELECT max(id) FROM alert_deliveries
+                 WHERE channel_id IS NOT NULL GROUP BY channel_id)"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(DeliveryRecord::into_row)
+        .collect()
+    }
+
     // ---- what alerts are judged from ------------------------------------
 
     /// The newest finished run of every (server, target) whose server exists.
