@@ -36,7 +36,7 @@ pub fn BackupsTable(
     );
     refetch_on_change(move || backups.refetch());
     poll_while(
-        move || matches!(backups.get()?, Err(_)).then_some(POLL_RETRY),
+        move || backups.get()?.is_err().then_some(POLL_RETRY),
         move || backups.refetch(),
     );
     let listed_at = Signal::derive(move || {

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::backups::api::CancelBackup;
 use crate::not_found::NotFoundPage;
 use crate::restores::api::get_backup_page;
 use crate::restores::copies_panel::CopiesPanel;
@@ -15,7 +16,6 @@ use crate::restores::table_restore_panel::TableRestorePanel;
 use crate::restores::test_restore_line::TestRestoreLine;
 use crate::restores::views::BackupPage as Page;
 use crate::schedules::test_restore_button::TestRestoreButton;
-use crate::backups::api::CancelBackup;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::{database_href, duration_ms, human_size, server_href, utc};
 use crate::ui::live::Live;

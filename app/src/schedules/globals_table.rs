@@ -49,7 +49,7 @@ pub fn GlobalsTable(server_id: i64, limit: i64, changed: RwSignal<u64>) -> impl 
     );
     refetch_on_change(move || list.refetch());
     poll_while(
-        move || matches!(list.get()?, Err(_)).then_some(POLL_RETRY),
+        move || list.get()?.is_err().then_some(POLL_RETRY),
         move || list.refetch(),
     );
     let body = move || {
