@@ -18,7 +18,7 @@
 //! | [`policies`]    | `/servers/:id/policy` and `/servers/:id/databases/:db/policy`: the policy editor with its live preview |
 //! | [`users`]       | `/login`, `/setup` (the first admin), `/users` (admins: users and API tokens); who is signed in, in the header |
 //! | [`workers`]     | the worker status bar in the header                    |
-//! | [`ui`]          | what every feature shares: formatting, errors, polling, badges |
+//! | [`ui`]          | what every feature shares: formatting, errors, polling, live updates (`ui::live`, the only browser-only module) and the progress bar, badges |
 //! | [`not_found`]   | the 404 page                                           |
 //! | `edge` (server side only) | the engine from the request's context; engine errors mapped once to `ServerFnError` with their HTTP status |
 //!
@@ -79,6 +79,7 @@ use restores::rebuild_page::RebuildPage;
 use restores::scratch_page::ScratchPage;
 use servers::server_page::ServerPage;
 use servers::servers_page::ServersPage;
+use ui::live::{Live, LiveNotice};
 use users::login_page::LoginPage;
 use users::setup_page::SetupPage;
 use users::user_menu::UserMenu;
@@ -113,9 +114,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn SignedInHeader() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let signed_in_page = move || !matches!(location.pathname.get().as_str(), "/login" | "/setup");
+    // The live event stream needs a session: open it on the first signed-in page.
+    let live = Live::get();
+    Effect::new(move |_| {
+        if let (true, Some(live)) = (signed_in_page(), live) {
+            live.connect();
+        }
+    });
     view! {
         <Show when=signed_in_page>
             <WorkerStatusBar/>
+            <LiveNotice/>
             <UserMenu/>
         </Show>
     }
@@ -126,6 +135,7 @@ fn SignedInHeader() -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(WorkerStatusRefresh(RwSignal::new(0)));
+    Live::provide();
     // Effects run only in the browser: `data-hydrated="true"` on <main>
     // tells people (and browser tests) that buttons work from here on.
     let hydrated = RwSignal::new(false);

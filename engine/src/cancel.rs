@@ -72,6 +72,9 @@ impl crate::Engine {
             }
             if row.status == BackupStatus::Queued {
                 if self.cancel_queued(id, &queued_cause(who)).await? {
+                    self.inner
+                        .runner
+                        .notify(model::live::NoticeKind::Cancelled, Some(id));
                     tracing::info!(backup = id, "cancelled by {who} before it started");
                     return Ok(catalog.backup(id).await?);
                 }

@@ -9,6 +9,8 @@
 //!   encryptor and decryptor; identities never printed).
 //! - [`compare`]: a table restored into scratch compared with the live one (a streamed
 //!   merge by key), the put-back script, applying it (recorded).
+//! - [`live`]: live updates for the dashboard: a cheap snapshot of running work
+//!   (bytes, throughput, time left) and notices when a run is queued, starts, ends.
 //! - [`secrets`]: the instance key and sealed credentials; [`secrets::Secret`] never prints.
 //! - [`servers`]: server settings as users enter them (validation, `postgres://` URLs).
 //! - [`pg`]: client tools by major version, probing servers, argument vectors.
@@ -47,6 +49,7 @@ pub mod crypt;
 pub mod destinations;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
+pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod pg;

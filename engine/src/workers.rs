@@ -13,6 +13,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::pipeline::Progress;
+use model::live::{Notice, NoticeKind};
+
+/// How many live notices a slow listener may fall behind before it skips
+/// some (it then refetches everything: see [`crate::live`]).
+const NOTICES: usize = 256;
 
 pub use model::format::human_bytes;
 pub use model::worker::{WorkerState, WorkerStatus};
@@ -52,6 +57,8 @@ pub type RunFn = Arc<
 pub struct Tracked {
     backup_id: i64,
     state: Arc<Mutex<RunnerState>>,
+    notices: tokio::sync::broadcast::Sender<Notice>,
+    progress: Arc<Progress>,
 }
 
 impl Drop for Tracked {
@@ -59,7 +66,29 @@ impl Drop for Tracked {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.active.retain(|a| a.backup_id != self.backup_id);
         st.last_finished_at = Some(Utc::now());
+        drop(st);
+        let _ = self.notices.send(ended(self.backup_id, &self.progress));
     }
+}
+
+/// The notice of a run that ended: `cancelled` when a cancel stopped it.
+fn ended(backup_id: i64, progress: &Progress) -> Notice {
+    Notice {
+        kind: if progress.cancel.get().is_some() {
+            NoticeKind::Cancelled
+        } else {
+            NoticeKind::Finished
+        },
+        backup_id: Some(backup_id),
+    }
+}
+
+/// A fresh [`Progress`] for run `id`, taken now, announcing to `notices`.
+fn taken(notices: &tokio::sync::broadcast::Sender<Notice>) -> Arc<Progress> {
+    let progress = Arc::new(Progress::default());
+    let _ = progress.taken_at.set(std::time::Instant::now());
+    let _ = progress.notices.set(notices.clone());
+    progress
 }
 
 enum Msg {
@@ -76,6 +105,7 @@ enum Msg {
 pub struct BackupRunner {
     tx: mpsc::UnboundedSender<Msg>,
     state: Arc<Mutex<RunnerState>>,
+    notices: tokio::sync::broadcast::Sender<Notice>,
 }
 
 impl BackupRunner {
@@ -83,21 +113,41 @@ impl BackupRunner {
     pub fn start(run: RunFn, runs_per_server: usize, max_runs: usize) -> BackupRunner {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(Mutex::new(RunnerState::default()));
+        let (notices, _) = tokio::sync::broadcast::channel(NOTICES);
         tokio::spawn(runner_loop(
             rx,
             state.clone(),
             run,
             runs_per_server.max(1),
             max_runs.max(1),
+            notices.clone(),
         ));
-        BackupRunner { tx, state }
+        BackupRunner { tx, state, notices }
     }
 
     /// Queues a run. Fails only if the worker has stopped.
     pub fn enqueue(&self, job: Queued) -> Result<(), String> {
+        let id = job.backup_id;
         self.tx
             .send(Msg::Job(job))
-            .map_err(|_| "the backup runner has stopped; restart pgshelf".to_owned())
+            .map_err(|_| "the backup runner has stopped; restart pgshelf".to_owned())?;
+        self.notify(NoticeKind::Queued, Some(id));
+        Ok(())
+    }
+
+    /// Tells live listeners that something changed (see [`crate::live`]).
+    pub fn notify(&self, kind: NoticeKind, backup_id: Option<i64>) {
+        let _ = self.notices.send(Notice { kind, backup_id });
+    }
+
+    /// Live notices from now on: runs queued, started, finished, cancelled.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Notice> {
+        self.notices.subscribe()
+    }
+
+    /// Runs waiting for a slot.
+    pub fn queued(&self) -> usize {
+        self.state.lock().expect("runner state").queued
     }
 
     /// The live progress of a run, if it is running here.
@@ -123,7 +173,7 @@ impl BackupRunner {
     /// active, so the status lists it and a graceful stop reaches it; it
     /// leaves the list when the guard is dropped.
     pub fn track(&self, backup_id: i64, label: String) -> (Arc<Progress>, Tracked) {
-        let progress = Arc::new(Progress::default());
+        let progress = taken(&self.notices);
         self.state
             .lock()
             .expect("runner state")
@@ -134,10 +184,12 @@ impl BackupRunner {
                 progress: progress.clone(),
             });
         (
-            progress,
+            progress.clone(),
             Tracked {
                 backup_id,
                 state: self.state.clone(),
+                notices: self.notices.clone(),
+                progress,
             },
         )
     }
@@ -182,13 +234,14 @@ async fn runner_loop(
     run: RunFn,
     per_server: usize,
     max_runs: usize,
+    notices: tokio::sync::broadcast::Sender<Notice>,
 ) {
     let mut pending: VecDeque<Queued> = VecDeque::new();
     let mut per: HashMap<i64, usize> = HashMap::new();
     let mut tasks: JoinSet<Result<(), String>> = JoinSet::new();
     // Which job each task runs, so that a task that panicked or was aborted
     // still gives back its per-server and global slots.
-    let mut jobs: HashMap<tokio::task::Id, Queued> = HashMap::new();
+    let mut jobs: HashMap<tokio::task::Id, (Queued, Arc<Progress>)> = HashMap::new();
     let mut open = true;
     let mut draining = false;
     loop {
@@ -199,7 +252,7 @@ async fn runner_loop(
             if per.get(&sid).copied().unwrap_or(0) < per_server {
                 let job = pending.remove(i).expect("index in range");
                 *per.entry(sid).or_default() += 1;
-                let progress = Arc::new(Progress::default());
+                let progress = taken(&notices);
                 state.lock().expect("runner state").active.push(ActiveRun {
                     backup_id: job.backup_id,
                     label: job.label.clone(),
@@ -207,14 +260,15 @@ async fn runner_loop(
                 });
                 let f = run.clone();
                 let task_job = job.clone();
+                let task_progress = progress.clone();
                 let handle = tasks.spawn(async move {
                     use futures::FutureExt;
-                    std::panic::AssertUnwindSafe(f(task_job, progress))
+                    std::panic::AssertUnwindSafe(f(task_job, task_progress))
                         .catch_unwind()
                         .await
                         .unwrap_or_else(|p| Err(format!("the run panicked: {}", panic_text(&p))))
                 });
-                jobs.insert(handle.id(), job);
+                jobs.insert(handle.id(), (job, progress));
             } else {
                 i += 1;
             }
@@ -244,13 +298,14 @@ async fn runner_loop(
                     })),
                 };
                 let mut st = state.lock().expect("runner state");
-                if let Some(job) = jobs.remove(&id) {
+                if let Some((job, progress)) = jobs.remove(&id) {
                     if let Some(n) = per.get_mut(&job.server_id) { *n = n.saturating_sub(1); }
                     st.active.retain(|a| a.backup_id != job.backup_id);
                     st.last_finished_at = Some(Utc::now());
                     if let Err(e) = result {
                         st.last_error = Some(format!("backup {} of {}: {e}", job.backup_id, job.label));
                     }
+                    let _ = notices.send(ended(job.backup_id, &progress));
                 }
             }
         }

@@ -29,6 +29,8 @@
 //!   test results.
 //! - [`user`]: dashboard users and their roles.
 //! - [`worker`]: background worker status.
+//! - [`live`]: live updates pushed to the dashboard: the progress of running
+//!   work (throughput, time left: pure) and "something changed" notices.
 //! - [`format`]: sizes and durations in words.
 //! - [`names`]: `schema.table` quoted as PostgreSQL prints it.
 
@@ -38,6 +40,7 @@ pub mod compare;
 pub mod cron;
 pub mod destination;
 pub mod format;
+pub mod live;
 pub mod names;
 pub mod policy;
 pub mod proof;

@@ -18,6 +18,8 @@
 //!   cross-site requests refused.
 //! - [`downloads`]: streamed downloads (an artifact's files, a put-back
 //!   script), behind the guard, operators and up.
+//! - [`events`]: `GET /api/events`, live progress and change notices as
+//!   server-sent events (signed-in users; ends on shutdown).
 //! - [`metrics`]: `/metrics` (Prometheus text, optional bearer token) and
 //!   `/healthz` (catalog and workers, JSON), both without a session.
 //! - [`web`]: the axum router (Leptos pages, server functions, the routes of
@@ -35,6 +37,7 @@ pub mod cli_proof;
 pub mod cli_restore;
 pub mod config;
 pub mod downloads;
+pub mod events;
 pub mod guard;
 pub mod metrics;
 pub mod remote;

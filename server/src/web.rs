@@ -1,5 +1,6 @@
 //! The HTTP side: Leptos pages and server functions, `/healthz` and
-//! `/metrics` ([`crate::metrics`]), static files, all behind
+//! `/metrics` ([`crate::metrics`]), the live event stream
+//! ([`crate::events`]), static files, all behind
 //! [`crate::guard`] (sign-in, roles, CSRF). Takes its listener and a
 //! shutdown future, so tests run it on port 0 and stop it cleanly.
 
@@ -43,6 +44,18 @@ pub fn router(engine: engine::Engine, options: LeptosOptions) -> Router {
 /// The whole router: pages, server functions (with the engine in context),
 /// `/healthz`, `/metrics`, and the site's static files.
 pub fn router_with(engine: engine::Engine, options: LeptosOptions, web: WebSettings) -> Router {
+    router_stopping(engine, options, web, None)
+}
+
+/// [`router_with`] whose live event streams end when `stop` turns true
+/// (what [`serve_with`] does on shutdown, so open tabs do not hold up a
+/// graceful stop).
+pub fn router_stopping(
+    engine: engine::Engine,
+    options: LeptosOptions,
+    web: WebSettings,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Router {
     let routes = generate_route_list(app::App);
     let ctx_engine = engine.clone();
     let shell_opts = options.clone();
@@ -50,6 +63,7 @@ pub fn router_with(engine: engine::Engine, options: LeptosOptions, web: WebSetti
     Router::new()
         .merge(crate::metrics::routes(engine.clone(), web.metrics_token))
         .merge(crate::downloads::routes(engine.clone()))
+        .merge(crate::events::routes(engine.clone(), stop))
         .leptos_routes_with_context(
             &options,
             routes,
@@ -108,11 +122,17 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     let options = leptos_options(site_root, addr);
-    let app = router_with(engine, options, web);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let app = router_stopping(engine, options, web, Some(stopped));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // End the live event streams, or their connections would keep
+        // the graceful stop waiting forever.
+        let _ = stop.send(true);
+    })
     .await
 }

@@ -365,6 +365,10 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
             assert!(body.contains("Fix:"), "{body}");
         }
     }
+    // The live event stream is an `/api/` path: refused, not redirected.
+    let (status, _, body) = http(addr, "GET", "/api/events", &[], "").await;
+    assert_eq!(status, 401, "/api/events anonymously: {body}");
+    assert!(body.contains("Fix:"), "{body}");
     for page in [
         "/",
         "/servers/1",
@@ -878,4 +882,115 @@ async fn the_cli_drives_a_remote_pgshelf_with_a_token() {
     let o = cli(bad, words(&["server", "list"])).await.unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not valid"));
+}
+
+/// A GET whose response stays open: returns the stream after the head,
+/// with the head.
+async fn open_stream(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+) -> (tokio::net::TcpStream, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut byte))
+            .await
+            .expect("a response head")
+            .unwrap();
+        assert_eq!(n, 1, "the connection closed before the head ended");
+        head.push(byte[0]);
+    }
+    (s, String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Reads from `s` until `want` has arrived (or 10 s pass).
+async fn read_until(s: &mut tokio::net::TcpStream, seen: &mut String, want: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while !seen.contains(want) {
+        let n = tokio::time::timeout_at(deadline, s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("no {want:?} in {seen:?}"))
+            .unwrap();
+        assert!(n > 0, "the stream ended before {want:?}: {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+/// A signed-in viewer gets `text/event-stream` with the live snapshot at
+/// once, and a notice when a run is queued; a graceful stop ends the
+/// stream, so the server stops with a tab still open.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_stream_is_live_and_ends_on_shutdown() {
+    let s = start().await;
+    let viewer = signed_in(&s, Role::Viewer).await;
+    let (mut stream, head) = open_stream(s.addr, "/api/events", &viewer).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{head}"
+    );
+    assert!(
+        !head.to_lowercase().contains("content-encoding"),
+        "not compressed: {head}"
+    );
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "event: progress").await;
+    read_until(&mut stream, &mut seen, "\"runs\":[]").await;
+
+    // A queued run (its server does not exist, so it fails at once): the
+    // stream says it was queued and that it ended.
+    let server = s
+        .engine
+        .add_server(engine::servers::ServerInput {
+            name: "closed".into(),
+            host: "127.0.0.1".into(),
+            port: 9,
+            user: "u".into(),
+            password: None,
+            sslmode: "disable".into(),
+            maintenance_db: "postgres".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let run = s
+        .engine
+        .enqueue(
+            server.id,
+            &model::backup::Target::Database("app".into()),
+            "test",
+        )
+        .await
+        .unwrap();
+    read_until(&mut stream, &mut seen, "event: changed").await;
+    read_until(
+        &mut stream,
+        &mut seen,
+        &format!("{{\"kind\":\"queued\",\"backup_id\":{}}}", run.id),
+    )
+    .await;
+    read_until(
+        &mut stream,
+        &mut seen,
+        &format!("{{\"kind\":\"finished\",\"backup_id\":{}}}", run.id),
+    )
+    .await;
+
+    s.stop.send(()).unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest))
+        .await
+        .expect("the event stream ends when the server stops")
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), s.task)
+        .await
+        .expect("a graceful stop completes with an event stream open")
+        .unwrap()
+        .unwrap();
 }

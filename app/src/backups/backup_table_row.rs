@@ -9,6 +9,8 @@ use crate::backups::backup_details::BackupDetails;
 use crate::backups::views::BackupView;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::{ago, database_href, duration_ms, human_bytes, human_size, utc};
+use crate::ui::live::Live;
+use crate::ui::progress_bar::ProgressBar;
 use crate::ui::status_badge::StatusBadge;
 use model::backup::{BackupStatus, Target};
 
@@ -17,7 +19,8 @@ pub const BACKUP_COLUMNS: usize = 7;
 
 /// A `<tbody>` per backup: the run, then the cause of a failure with
 /// pg_dump's last output folded in a `<details>`. Queued and running runs
-/// have Cancel; finished runs have Delete (with a confirm step); a
+/// have Cancel and, while they run in the server's process, the live
+/// progress bar; finished runs have Delete (with a confirm step); a
 /// successful cancel or delete bumps `deleted`.
 #[component]
 pub fn BackupTableRow(
@@ -56,6 +59,8 @@ pub fn BackupTableRow(
             .map(|now| format!("{when_prefix}{}", ago(when, now)))
     };
 
+    // The live counters while it runs here (the listing's are a moment old).
+    let live = Live::get().filter(|_| state.is_active()).map(|l| l.run(id));
     let (size, size_detail, size_title) = match (state, b.live) {
         (BackupStatus::Queued, _) | (BackupStatus::Running, None) => {
             ("—".to_owned(), String::new(), String::new())
@@ -196,8 +201,16 @@ pub fn BackupTableRow(
                 {database_cell}
                 <td><StatusBadge state reasons=b.verification.clone()/> <BackupBadges backup=b.clone()/></td>
                 <td class="num" data-testid="backup-size" title=size_title>
-                    <span>{size}</span>
-                    <span class="sub">{size_detail}</span>
+                    {move || match live.and_then(|p| p.get()) {
+                        Some(p) => view! {
+                            <span>{format!("{} so far", human_bytes(p.stored))}</span>
+                            <span class="sub">{format!("{} read", human_bytes(p.raw))}</span>
+                        }.into_any(),
+                        None => view! {
+                            <span>{size.clone()}</span>
+                            <span class="sub">{size_detail.clone()}</span>
+                        }.into_any(),
+                    }}
                 </td>
                 <td class="num">{duration}</td>
                 <td class="mono small">{versions}</td>
@@ -206,6 +219,7 @@ pub fn BackupTableRow(
             </tr>
             <tr class="detail">
                 <td colspan=columns.to_string()>
+                    {live.map(|progress| view! { <ProgressBar progress/> })}
                     <BackupDetails backup=b.clone()/>
                     {failure}
                     {cancel_error}

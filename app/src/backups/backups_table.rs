@@ -1,6 +1,7 @@
-//! The backups table shared by the server and database pages. While any
-//! listed backup is queued or running it polls, so a new run shows up and
-//! turns green (or red) without reloading.
+//! The backups table shared by the server and database pages. It lists
+//! again when the server's live stream says a run was queued, started or
+//! ended (`ui::live`), so a new run shows up and turns green (or red)
+//! without reloading; running rows show their live progress.
 
 use std::time::Duration;
 
@@ -9,10 +10,9 @@ use leptos::prelude::*;
 use crate::backups::api::list_backups;
 use crate::backups::backup_table_row::BackupTableRow;
 use crate::ui::error_message::error_text;
+use crate::ui::live::refetch_on_change;
 use crate::ui::poll::poll_while;
 
-/// How often the table refreshes while a backup is queued or running.
-pub const POLL_ACTIVE: Duration = Duration::from_millis(1500);
 /// How soon it retries after the list itself failed to load.
 pub const POLL_RETRY: Duration = Duration::from_secs(5);
 
@@ -34,12 +34,9 @@ pub fn BackupsTable(
         move || (backups_changed.get(), deleted.get()),
         move |_| list_backups(server_id, database.clone(), Some(limit)),
     );
+    refetch_on_change(move || backups.refetch());
     poll_while(
-        move || match backups.get()? {
-            Ok(list) if list.any_active() => Some(POLL_ACTIVE),
-            Ok(_) => None,
-            Err(_) => Some(POLL_RETRY),
-        },
+        move || backups.get()?.is_err().then_some(POLL_RETRY),
         move || backups.refetch(),
     );
     let listed_at = Signal::derive(move || {

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::backups::api::CancelBackup;
 use crate::not_found::NotFoundPage;
 use crate::restores::api::get_backup_page;
 use crate::restores::copies_panel::CopiesPanel;
@@ -17,8 +18,10 @@ use crate::restores::table_restore_panel::TableRestorePanel;
 use crate::restores::test_restore_line::TestRestoreLine;
 use crate::restores::views::BackupPage as Page;
 use crate::schedules::test_restore_button::TestRestoreButton;
-use crate::ui::error_message::error_text;
+use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::{database_href, duration_ms, human_size, server_href, utc};
+use crate::ui::live::Live;
+use crate::ui::progress_bar::ProgressBar;
 use crate::ui::status_badge::StatusBadge;
 use model::backup::Target;
 
@@ -36,6 +39,19 @@ pub fn BackupPage() -> impl IntoView {
 fn backup_sections(id: i64) -> impl IntoView {
     let changed = RwSignal::new(0u64);
     let page = Resource::new(move || changed.get(), move |_| get_backup_page(id));
+    // While the backup is queued or running, the page follows it: loaded
+    // again when the live stream says a run changed.
+    if let Some(live) = Live::get() {
+        Effect::new(move |seen: Option<u64>| {
+            let n = live.changes.get();
+            let active =
+                page.with_untracked(|p| matches!(p, Some(Ok(p)) if p.backup.status.is_active()));
+            if seen.is_some_and(|s| s != n) && active {
+                changed.update(|c| *c += 1);
+            }
+            n
+        });
+    }
     view! {
         <Transition fallback=move || view! { <h1>"Backup #" {id}</h1> }>
             {move || page.get().map(|r| match r {
@@ -52,6 +68,37 @@ fn backup_sections(id: i64) -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// A queued or running backup's live progress and its Cancel button
+/// (operator and up; the server refuses others).
+fn live_run(id: i64, changed: RwSignal<u64>) -> impl IntoView {
+    let cancel = ServerAction::<CancelBackup>::new();
+    Effect::new(move |_| {
+        if cancel.value().with(|v| matches!(v, Some(Ok(_)))) {
+            changed.update(|n| *n += 1);
+        }
+    });
+    let pending = cancel.pending();
+    let error = move || {
+        cancel
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| view! { <ErrorMessage message=error_text(&e)/> })
+    };
+    view! {
+        <section class="live-run" data-testid="backup-live">
+            {Live::get().map(|l| view! { <ProgressBar progress=l.run(id)/> })}
+            <ActionForm action=cancel attr:class="inline">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <button type="submit" class="danger" data-testid="backup-cancel" disabled=move || pending.get()>
+                    {move || if pending.get() { "Cancelling…" } else { "Cancel this backup" }}
+                </button>
+            </ActionForm>
+            {error}
+        </section>
     }
 }
 
@@ -188,6 +235,7 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
             <StatusBadge state=b.status/>
         </div>
         <p class="subtitle">{facts}{took}</p>
+        {b.status.is_active().then(|| live_run(b.id, changed))}
         {reasons}
         {cause}
         <CopiesPanel copies=p.copies.clone()/>

@@ -13,11 +13,16 @@ use crate::restores::scratch_page::DropScratchButton;
 use crate::restores::table_picker::TablePicker;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::duration_ms;
+use crate::ui::live::{Link, Live};
 use crate::ui::poll::poll_while;
 use crate::workers::worker_status_bar::WorkerStatusRefresh;
 
-/// How often a running restore is asked for its step.
+/// How often a running restore is asked for its step while the live
+/// stream is not up (with it, the job is fetched when the restorer's step
+/// changes).
 const POLL: Duration = Duration::from_millis(400);
+/// How often it is asked anyway while the stream is up.
+const POLL_LIVE: Duration = Duration::from_secs(3);
 
 /// The picker, the target server, "bring referenced tables", Restore, and
 /// the outcome.
@@ -39,13 +44,32 @@ pub fn TableRestorePanel(contents: ArchiveContents, servers: Vec<(i64, String)>)
             None => None,
         }
     });
-    poll_while(
-        move || match job.get() {
+    let running_in = move |j: &Option<Option<Result<RestoreJob, ServerFnError>>>| {
+        matches!(
+            j,
             Some(Some(Ok(RestoreJob {
                 state: RestoreJobState::Running,
                 ..
-            }))) => Some(POLL),
-            _ => None,
+            })))
+        )
+    };
+    let running = move || job.with(running_in);
+    let live = Live::get();
+    // The restorer's "doing" lines, as the live stream shows them: each
+    // step of the job changes them.
+    let steps = Memo::new(move |_| live.map(|l| l.snapshot.with(|s| s.tasks.clone())));
+    Effect::new(move |seen: Option<()>| {
+        steps.track();
+        if seen.is_some() && job.with_untracked(running_in) {
+            job.refetch();
+        }
+    });
+    // A job quicker than one live sample leaves no trace in the stream:
+    // a slow poll stays as a safety net.
+    poll_while(
+        move || {
+            let stream_up = live.is_some_and(|l| l.link.get() == Link::Open);
+            running().then_some(if stream_up { POLL_LIVE } else { POLL })
         },
         move || job.refetch(),
     );

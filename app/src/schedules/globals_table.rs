@@ -1,14 +1,15 @@
 //! A server's globals backups (`pg_dumpall --globals-only`), newest first,
-//! live while one runs.
+//! listed again when the live stream says a run changed.
 
 use leptos::prelude::*;
 
 use crate::backups::backup_badges::BackupBadges;
-use crate::backups::backups_table::{POLL_ACTIVE, POLL_RETRY};
+use crate::backups::backups_table::POLL_RETRY;
 use crate::backups::views::BackupView;
 use crate::schedules::api::list_globals;
 use crate::ui::error_message::error_text;
 use crate::ui::format::{ago, duration_ms, human_size, utc};
+use crate::ui::live::refetch_on_change;
 use crate::ui::poll::poll_while;
 use crate::ui::status_badge::StatusBadge;
 
@@ -46,12 +47,9 @@ pub fn GlobalsTable(server_id: i64, limit: i64, changed: RwSignal<u64>) -> impl 
         move || changed.get(),
         move |_| list_globals(server_id, limit),
     );
+    refetch_on_change(move || list.refetch());
     poll_while(
-        move || match list.get()? {
-            Ok(l) if l.any_active() => Some(POLL_ACTIVE),
-            Ok(_) => None,
-            Err(_) => Some(POLL_RETRY),
-        },
+        move || list.get()?.is_err().then_some(POLL_RETRY),
         move || list.refetch(),
     );
     let body = move || {

@@ -11,15 +11,16 @@ use crate::schedules::api::schedule_status;
 use crate::schedules::test_restore_button::TestRestoreButton;
 use crate::ui::error_message::error_text;
 use crate::ui::format::{ago, database_href, policy_href, utc};
+use crate::ui::live::refetch_on_change;
 use crate::ui::poll::poll_while;
 use crate::ui::status_badge::StatusBadge;
 use model::backup::{Backup, Target};
 use model::proof::ProofFlag;
 use model::schedule::ScheduleStatus;
 
-/// How often the table refreshes while a last run is queued or running.
-pub const POLL_ACTIVE: Duration = Duration::from_secs(2);
-/// And otherwise (next runs come due, scheduled runs start).
+/// How often the table refreshes as time passes (next runs come due, a
+/// schedule turns overdue); runs starting and ending come from the live
+/// stream.
 pub const POLL_IDLE: Duration = Duration::from_secs(30);
 
 fn flag(kind: &'static str, text: String, title: String) -> AnyView {
@@ -180,7 +181,8 @@ fn until(t: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -
 }
 
 /// The schedules of a server. Lists again when `changed` moves (a plan was
-/// saved, a backup queued) and polls while a last run is active.
+/// saved, a backup queued), when the live stream says a run changed, and
+/// every 30 s as time passes.
 #[component]
 pub fn SchedulesTable(server_id: i64, #[prop(into)] changed: Signal<u64>) -> impl IntoView {
     // Bumped when a test-restore started here ends.
@@ -189,11 +191,9 @@ pub fn SchedulesTable(server_id: i64, #[prop(into)] changed: Signal<u64>) -> imp
         move || (changed.get(), proven.get()),
         move |_| schedule_status(server_id),
     );
+    refetch_on_change(move || status.refetch());
     poll_while(
-        move || match status.get()? {
-            Ok(s) if s.any_active() => Some(POLL_ACTIVE),
-            _ => Some(POLL_IDLE),
-        },
+        move || status.get().map(|_| POLL_IDLE),
         move || status.refetch(),
     );
     let body = move || {

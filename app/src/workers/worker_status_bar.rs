@@ -5,13 +5,15 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::ui::error_message::error_text;
+use crate::ui::live::{refetch_on_change, Live};
 use crate::ui::poll::poll_while;
 use crate::workers::api::worker_status;
 use crate::workers::worker_line::WorkerLine;
 
-/// How often the bar refreshes while a worker is busy, and when all are idle.
-pub const POLL_BUSY: Duration = Duration::from_secs(2);
-pub const POLL_IDLE: Duration = Duration::from_secs(10);
+/// How often the bar refreshes while a worker is busy (the scheduler,
+/// discovery and notifier send no live notices); runs and restores
+/// starting and ending come from the live stream.
+pub const POLL_BUSY: Duration = Duration::from_secs(10);
 
 /// Bumped by whatever just gave the workers work ("Back up now") so the bar
 /// looks again at once instead of at its next idle poll. [`crate::App`]
@@ -34,12 +36,15 @@ impl WorkerStatusRefresh {
 pub fn WorkerStatusBar() -> impl IntoView {
     let refresh = use_context::<WorkerStatusRefresh>();
     let status = Resource::new(move || refresh.map(|r| r.0.get()), |_| worker_status());
+    refetch_on_change(move || status.refetch());
+    // While a run goes, its "N read" figure follows the live progress.
+    let live_runs = Live::get().map(|l| l.snapshot);
+    let runs_moving = Memo::new(move |_| live_runs.is_some_and(|s| s.with(|s| !s.runs.is_empty())));
     poll_while(
-        move || {
-            Some(match status.get()? {
-                Ok(s) if s.busy() => POLL_BUSY,
-                _ => POLL_IDLE,
-            })
+        move || match status.get()? {
+            Ok(s) if s.busy() || runs_moving.get() => Some(POLL_BUSY),
+            Ok(_) => None,
+            Err(_) => Some(POLL_BUSY),
         },
         move || status.refetch(),
     );

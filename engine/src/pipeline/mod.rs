@@ -139,6 +139,16 @@ pub struct Progress {
     /// the run ([`crate::Engine::cancel_backup`]): the run then ends
     /// `cancelled` rather than `failed`.
     pub cancel: std::sync::OnceLock<String>,
+    /// When the runner took the run (for the elapsed time shown live).
+    pub taken_at: std::sync::OnceLock<std::time::Instant>,
+    /// Bytes the previous good backup of the same target read from its
+    /// dump program, when there is one (the live estimate of time left).
+    pub previous_raw: std::sync::OnceLock<u64>,
+    /// Set once the run's row is `running`.
+    pub running: std::sync::atomic::AtomicBool,
+    /// Where [`Progress::mark_running`] announces the start (the runner's
+    /// live notices, [`crate::live`]).
+    pub(crate) notices: std::sync::OnceLock<tokio::sync::broadcast::Sender<model::live::Notice>>,
 }
 
 impl Progress {
@@ -150,6 +160,18 @@ impl Progress {
                 BackupStatus::Cancelled
             }
             _ => BackupStatus::Failed,
+        }
+    }
+
+    /// Records that run `id`'s row is now `running` and says so to live
+    /// listeners.
+    pub fn mark_running(&self, id: i64) {
+        self.running.store(true, Ordering::Relaxed);
+        if let Some(tx) = self.notices.get() {
+            let _ = tx.send(model::live::Notice {
+                kind: model::live::NoticeKind::Started,
+                backup_id: Some(id),
+            });
         }
     }
 
@@ -505,6 +527,7 @@ async fn take_database(
     };
     let location = format!("{}/{dir}", ctx.destination.describe);
     ctx.catalog.mark_running(job.backup_id, &location).await?;
+    progress.mark_running(job.backup_id);
     copies_started(ctx, job.backup_id, dir).await?;
     facts.location = Some(location);
 
@@ -760,6 +783,7 @@ async fn take_globals(
     facts.format = Some("sql".into());
     let location = format!("{}/{dir}", ctx.destination.describe);
     ctx.catalog.mark_running(job.backup_id, &location).await?;
+    progress.mark_running(job.backup_id);
     copies_started(ctx, job.backup_id, dir).await?;
     facts.location = Some(location);
     let tls = tls_files(ctx, &job.spec)?;

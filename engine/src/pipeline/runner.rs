@@ -183,6 +183,9 @@ async fn run_to_end(
         .last_good_size(server.id, &row.target)
         .await
         .unwrap_or(0);
+    if let Some(raw) = crate::live::previous_raw(&ctx.catalog, server.id, &row.target).await {
+        let _ = progress.previous_raw.set(raw);
+    }
     let ctx = &RunContext {
         destination: dests[0].clone(),
         size_hint,
