@@ -1304,10 +1304,7 @@ mod tests {
 
     #[test]
     fn field_count_and_presets() {
-        assert_eq!(
-            err("   "),
-            "empty schedule"
-        );
+        assert_eq!(err("   "), "empty schedule");
         assert_eq!(
             err("* * * *"),
             "expected 5 fields (minute hour day-of-month month day-of-week) but found 4; \

@@ -695,7 +695,12 @@ mod tests {
         let fields: Vec<String> = p.problems().into_iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
-            ["schedule", "timezone", "stall_timeout_secs", "run_timeout_secs"]
+            [
+                "schedule",
+                "timezone",
+                "stall_timeout_secs",
+                "run_timeout_secs"
+            ]
         );
         let e = p.validate().unwrap_err();
         assert_eq!(e.field, "schedule");

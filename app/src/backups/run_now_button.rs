@@ -33,9 +33,11 @@ pub fn RunNowButton(server_id: i64, target: Target, changed: RwSignal<u64>) -> i
     let pending = start.pending();
     // The run this button queued last, looked at again while it is active.
     let queued = Memo::new(move |_| {
-        start
-            .value()
-            .with(|v| v.as_ref().and_then(|r| r.as_ref().ok()).map(|b| b.backup.id))
+        start.value().with(|v| {
+            v.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|b| b.backup.id)
+        })
     });
     let run = Resource::new(
         move || queued.get(),

@@ -436,7 +436,9 @@ pub fn plan_from_form(f: &ServerPlanForm) -> Result<ServerPlan, String> {
                 let parsed = p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
                     field_error(
                         "standby",
-                        format!("port {p:?} is not a port number. Fix: enter a number from 1 to 65535"),
+                        format!(
+                            "port {p:?} is not a port number. Fix: enter a number from 1 to 65535"
+                        ),
                     )
                 });
                 errs.take(parsed, 5432)
@@ -506,7 +508,12 @@ mod tests {
         // checks find in the rest.
         assert_eq!(
             fields,
-            ["stall_timeout_secs", "retention.daily", "schedule", "timezone"],
+            [
+                "stall_timeout_secs",
+                "retention.daily",
+                "schedule",
+                "timezone"
+            ],
             "{e}"
         );
         assert!(e.lines().all(|l| l.contains("Fix:")), "{e}");

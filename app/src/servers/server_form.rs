@@ -9,8 +9,8 @@ use crate::servers::api::{test_connection, AddServer, UpdateServer};
 use crate::servers::connection_result::ConnectionResult;
 use crate::servers::default_plan_note::DefaultPlanNote;
 use crate::servers::server_fields::ServerFields;
-use crate::ui::format::server_href;
 use crate::ui::error_message::error_text;
+use crate::ui::format::server_href;
 
 /// Which action the form posts to.
 #[derive(Clone, Copy)]

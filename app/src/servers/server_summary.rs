@@ -44,8 +44,7 @@ pub fn summarize(rows: &[ScheduleStatus]) -> Summary {
         if r.overdue {
             s.overdue += 1;
         }
-        if r
-            .last_run
+        if r.last_run
             .as_ref()
             .is_some_and(|b| b.status == BackupStatus::Failed)
         {
@@ -180,6 +179,9 @@ mod tests {
         assert_eq!(until(now + chrono::Duration::minutes(5), now), "in 5 min");
         assert_eq!(until(now + chrono::Duration::hours(3), now), "in 3 h");
         assert_eq!(until(now + chrono::Duration::days(2), now), "in 2 days");
-        assert_eq!(until(now - chrono::Duration::days(2), now), "in under a minute");
+        assert_eq!(
+            until(now - chrono::Duration::days(2), now),
+            "in under a minute"
+        );
     }
 }
