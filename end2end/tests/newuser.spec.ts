@@ -47,7 +47,9 @@ test('adding a server says what is scheduled, tests it, and leaves postgres out'
   await expect(check).toHaveAttribute('data-ok', 'true');
   await expect(check).toContainText(`PostgreSQL ${pg.major}`);
 
-  await page.locator('[data-testid="server-row"][data-name="fresh"]').getByTestId('server-link').click();
+  const fresh = page.locator('[data-testid="server-row"][data-name="fresh"]');
+  await expect(fresh.getByTestId('server-health')).toHaveAttribute('data-state', 'ok');
+  await fresh.getByTestId('server-link').click();
   await hydrated(page);
   const postgres = page.locator('[data-testid="schedule-row"][data-database="postgres"]');
   await expect(postgres).toContainText('not covered');
@@ -67,7 +69,13 @@ test('a wrong password is flagged when added, and the server page has Edit', asy
   await expect(check).toContainText('password authentication failed');
   await expect(check).toContainText('Saved anyway');
 
-  await page.locator('[data-testid="server-row"][data-name="typo"]').getByTestId('server-link').click();
+  const typo = page.locator('[data-testid="server-row"][data-name="typo"]');
+  // After a reload the list still tells it apart from a healthy server.
+  await page.reload();
+  await hydrated(page);
+  await expect(typo.getByTestId('server-health')).toHaveAttribute('data-state', 'error');
+  await expect(typo.getByTestId('server-health')).toHaveText('cannot connect');
+  await typo.getByTestId('server-link').click();
   await hydrated(page);
   await expect(page.getByTestId('connection-result').first()).toContainText('(Edit)');
   await page.getByTestId('server-edit').click();

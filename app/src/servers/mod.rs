@@ -9,6 +9,7 @@ pub mod default_plan_note;
 pub mod server_edit;
 pub mod server_fields;
 pub mod server_form;
+pub mod server_health;
 pub mod server_page;
 pub mod server_row;
 pub mod server_summary;
