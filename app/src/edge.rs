@@ -87,18 +87,15 @@ pub fn set_page_status(code: u16) {
     }
 }
 
-/// The port field: blank means 5432.
-pub fn parse_port(port: &str) -> Result<u16, ServerFnError> {
+/// The port field's number (blank means 5432), or what is wrong with it.
+fn port_number(port: &str) -> Result<u16, String> {
     let port = port.trim();
     if port.is_empty() {
         return Ok(5432);
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err(field_error(
-            "port",
-            format!("{port:?} is not a port number. Fix: enter a number from 1 to 65535 (PostgreSQL's default is 5432)"),
-        )),
+        _ => Err(format!("{port:?} is not a port number. Fix: enter a number from 1 to 65535 (PostgreSQL's default is 5432)")),
     }
 }
 
@@ -116,10 +113,11 @@ pub fn server_input(
     maintenance_db: String,
     tls: ServerTls,
 ) -> Result<ServerInput, ServerFnError> {
-    Ok(ServerInput {
+    let port = port_number(port);
+    let input = ServerInput {
         name,
         host,
-        port: parse_port(port)?,
+        port: *port.as_ref().unwrap_or(&5432),
         user,
         password: password.map(Secret::new),
         sslmode,
@@ -127,7 +125,20 @@ pub fn server_input(
         ssl_root_cert: tls.root_cert,
         ssl_client_cert: tls.client_cert,
         ssl_client_key: tls.client_key.map(Secret::new),
-    })
+    };
+    match port {
+        Ok(_) => Ok(input),
+        // A bad port, and every other field's problem with it (one line
+        // each), so the form shows them all at once.
+        Err(port) => {
+            let mut message = port;
+            if let Err(e) = input.validated() {
+                message.push('\n');
+                message.push_str(&e.to_string());
+            }
+            Err(field_error("port", message))
+        }
+    }
 }
 
 /// The certificate fields of the server form.
@@ -222,11 +233,27 @@ mod tests {
 
     #[test]
     fn parses_ports() {
-        assert_eq!(parse_port("").unwrap(), 5432);
-        assert_eq!(parse_port(" 6543 ").unwrap(), 6543);
+        assert_eq!(port_number("").unwrap(), 5432);
+        assert_eq!(port_number(" 6543 ").unwrap(), 6543);
         for bad in ["0", "65536", "abc", "-1"] {
-            let msg = parse_port(bad).unwrap_err().to_string();
-            assert!(msg.contains("port: "), "{msg}");
+            let msg = port_number(bad).unwrap_err();
+            assert!(msg.contains("Fix:"), "{msg}");
         }
+        // A bad port brings every other field's problem with it.
+        let tls = ServerTls::default();
+        let e = server_input(
+            "a b".into(),
+            "".into(),
+            "99999",
+            "u".into(),
+            None,
+            "prefer".into(),
+            String::new(),
+            tls,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("port: \"99999\" is not a port number"), "{e}");
+        assert!(e.contains("\nname: ") && e.contains("\nhost: "), "{e}");
     }
 }

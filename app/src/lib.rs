@@ -9,7 +9,7 @@
 //!
 //! | folder / file   | what                                                   |
 //! |-----------------|--------------------------------------------------------|
-//! | [`servers`]     | `/` the servers list and add form; `/servers/:id` a server (connection, databases, schedules, globals, plan, recent backups) |
+//! | [`servers`]     | `/` the servers list and add form (what gets scheduled by default; the new server's connection tested); `/servers/:id` a server (summary with Edit and the connection, a section nav, then databases, schedules, recent backups, globals, plan) |
 //! | [`backups`]     | `/servers/:id/databases/:db` a database's backups; the backups table, "Back up now" |
 //! | [`restores`]    | `/backups/:id` a backup (contents, tables into scratch, test-restore, full restore, files, recipe); `/servers/:id/rebuild` a server rebuilt from its backups (plan, typed confirmation, each step's result); `/scratch` scratch databases; `/scratch/:name/compare` a restored table against production, put rows back |
 //! | [`alerts`]      | `/alerts` alert channels (add, send test, remove), recent deliveries, open incidents |

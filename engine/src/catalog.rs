@@ -17,6 +17,7 @@ pub use destinations::{DestinationRow, ImportedBackup, NewDestination};
 mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
 mod identities;
+mod manual;
 pub mod metrics;
 mod notify;
 pub use notify::{ChannelRow, DeliveryRow, IncidentRow, NewDelivery, NewestCopy};

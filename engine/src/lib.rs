@@ -35,6 +35,8 @@
 //! - [`policy`]: backup policies and server plans; the pg_dump arguments they imply (pure).
 //! - [`restore`]: tables into scratch databases, full restores, rebuilds, downloads.
 //! - [`retention`], [`cron`]: pure planning for retention tiers and schedules.
+//! - [`run_now`]: "Back up now" (one run started by hand per target at a time); worker
+//!   errors about a deleted server forgotten.
 //! - [`toc`]: pg_dump archives (pure): header and TOC, streaming row counts
 //!   from data blocks, the entries that restore chosen tables whole.
 //!
@@ -61,6 +63,7 @@ pub mod prune;
 pub mod recipe;
 pub mod restore;
 pub mod retention;
+pub mod run_now;
 pub mod schedule;
 pub mod schema_changes;
 pub mod secrets;
@@ -509,7 +512,12 @@ impl Engine {
 
     /// Deletes a server; its backups stay listed and on storage.
     pub async fn delete_server(&self, id: i64) -> Result<(), Error> {
-        Ok(self.inner.catalog.delete_server(id).await?)
+        let name = self.inner.catalog.server(id).await.ok().map(|s| s.name);
+        self.inner.catalog.delete_server(id).await?;
+        if let Some(name) = name {
+            self.forget_errors_about(&name);
+        }
+        Ok(())
     }
 
     /// The fields to store: secrets sealed, `None` keeping what `old` has,

@@ -493,6 +493,33 @@ mod tests {
         let mut plan = ServerPlan::default();
         plan.validate().unwrap();
         assert!(plan.covers("anything"));
+        // Nobody chose the maintenance database or the templates.
+        assert!(!plan.covers("postgres"));
+        assert!(!plan.covers("template0") && !plan.covers("template1"));
+        assert_eq!(
+            plan.coverage_words(),
+            "every database except postgres and the templates (new ones picked up)"
+        );
+        // Plans stored before `exclude` existed read with the default.
+        let old: ServerPlan = serde_json::from_str(r#"{"coverage":{"mode":"all"}}"#).unwrap();
+        assert!(!old.covers("postgres") && old.covers("app"));
+        // Taken back in by emptying the list; the templates stay out.
+        plan.exclude.clear();
+        assert!(plan.covers("postgres") && !plan.covers("template1"));
+        plan.exclude = vec!["a".into(), "b".into()];
+        assert_eq!(
+            plan.coverage_words(),
+            "every database except a, b and the templates (new ones picked up)"
+        );
+        plan.exclude = vec![" ".into()];
+        assert_eq!(plan.validate().unwrap_err().field, "exclude");
+        plan.exclude.clear();
+        // Only: exactly those listed, the maintenance database too.
+        plan.coverage = Coverage::Only {
+            databases: vec!["postgres".into()],
+        };
+        assert!(plan.covers("postgres") && !plan.covers("app"));
+        assert_eq!(plan.coverage_words(), "only postgres");
         plan.coverage = Coverage::Only {
             databases: vec!["app".into()],
         };

@@ -120,6 +120,15 @@ impl TestRestorer {
     fn update(&self, f: impl FnOnce(&mut WorkerSt)) {
         f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
     }
+
+    /// Forgets the last error when `about` says it is about something gone.
+    pub(crate) fn forget_error_if(&self, about: impl Fn(&str) -> bool) {
+        self.update(|st| {
+            if st.last_error.as_deref().is_some_and(&about) {
+                st.last_error = None;
+            }
+        });
+    }
 }
 
 /// Ends the worker's "doing" line however the test-restore ends (also on panic).

@@ -25,6 +25,20 @@ impl InvalidInput {
     pub fn status(&self) -> u16 {
         422
     }
+
+    /// Several problems as one error: the first one's field, its message
+    /// going on with one `field: message` line per further problem, so the
+    /// text is one `field: message` line each and a form shows every line
+    /// beside its field. `None` when there are none.
+    pub fn combine(errors: Vec<InvalidInput>) -> Option<InvalidInput> {
+        let mut it = errors.into_iter();
+        let mut first = it.next()?;
+        for e in it {
+            first.message.push('\n');
+            first.message.push_str(&e.to_string());
+        }
+        Some(first)
+    }
 }
 
 /// A server as the user describes it.
@@ -50,47 +64,47 @@ pub struct ServerInput {
 }
 
 impl ServerInput {
-    /// Trims fields, fills defaults, and checks every field.
+    /// Trims fields, fills defaults, and checks every field; every problem
+    /// is reported at once (see [`InvalidInput::combine`]).
     pub fn validated(mut self) -> Result<ServerInput, InvalidInput> {
         self.name = self.name.trim().to_owned();
         self.host = self.host.trim().to_owned();
         self.user = self.user.trim().to_owned();
         self.sslmode = self.sslmode.trim().to_owned();
         self.maintenance_db = self.maintenance_db.trim().to_owned();
+        let mut errs = Vec::new();
         if self.name.is_empty() {
-            return Err(InvalidInput::new(
+            errs.push(InvalidInput::new(
                 "name",
                 "is empty. Fix: give the server a short name such as prod-main",
             ));
-        }
-        if self.name.len() > 64
+        } else if self.name.len() > 64
             || !self
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         {
-            return Err(InvalidInput::new(
+            errs.push(InvalidInput::new(
                 "name",
                 format!("{:?} may hold only letters, digits, '-', '_' and '.', up to 64 characters. Fix: rename it, e.g. prod-main", self.name),
             ));
         }
         if self.host.is_empty() {
-            return Err(InvalidInput::new(
+            errs.push(InvalidInput::new(
                 "host",
                 "is empty. Fix: enter a host name or IP address",
             ));
-        }
-        if self.host.chars().any(|c| c.is_whitespace() || c == '/') {
-            return Err(InvalidInput::new(
+        } else if self.host.chars().any(|c| c.is_whitespace() || c == '/') {
+            errs.push(InvalidInput::new(
                 "host",
-                format!("{:?} is not a host name or address", self.host),
+                format!("{:?} is not a host name or address. Fix: enter a name such as db.example.com or an address such as 10.0.0.5, without a scheme or path", self.host),
             ));
         }
         if self.port == 0 {
             self.port = 5432;
         }
         if self.user.is_empty() {
-            return Err(InvalidInput::new(
+            errs.push(InvalidInput::new(
                 "user",
                 "is empty. Fix: enter the role pgshelf connects as",
             ));
@@ -99,9 +113,13 @@ impl ServerInput {
             self.sslmode = "prefer".into();
         }
         if !SSLMODES.contains(&self.sslmode.as_str()) {
-            return Err(InvalidInput::new(
+            errs.push(InvalidInput::new(
                 "sslmode",
-                format!("{:?} is not one of {}", self.sslmode, SSLMODES.join(", ")),
+                format!(
+                    "{:?} is not one of {}. Fix: choose one of them (prefer when unsure)",
+                    self.sslmode,
+                    SSLMODES.join(", ")
+                ),
             ));
         }
         if self.maintenance_db.is_empty() {
@@ -114,17 +132,24 @@ impl ServerInput {
             if let Some(p) = pem {
                 *p = normalize_pem(p);
                 if !p.is_empty() {
-                    tls::check_cert_pem(p).map_err(|m| InvalidInput::new(field, m))?;
+                    if let Err(m) = tls::check_cert_pem(p) {
+                        errs.push(InvalidInput::new(field, m));
+                    }
                 }
             }
         }
         if let Some(k) = &mut self.ssl_client_key {
             *k = Secret::new(normalize_pem(k.expose()));
             if !k.is_empty() {
-                tls::check_key_pem(k).map_err(|m| InvalidInput::new("ssl_client_key", m))?;
+                if let Err(m) = tls::check_key_pem(k) {
+                    errs.push(InvalidInput::new("ssl_client_key", m));
+                }
             }
         }
-        Ok(self)
+        match InvalidInput::combine(errs) {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
     }
 
     /// Parses `postgres://USER@HOST:PORT/DBNAME[?sslmode=MODE]`. A password in
@@ -360,6 +385,27 @@ mod tests {
         ] {
             assert_eq!(bad.validated().unwrap_err().field, field);
         }
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let bad = ServerInput {
+            name: "a b".into(),
+            host: "".into(),
+            user: " ".into(),
+            sslmode: "sometimes".into(),
+            ..Default::default()
+        };
+        let e = bad.validated().unwrap_err();
+        assert_eq!(e.field, "name");
+        let text = e.to_string();
+        let fields: Vec<&str> = text
+            .lines()
+            .map(|l| l.split_once(": ").unwrap().0)
+            .collect();
+        assert_eq!(fields, ["name", "host", "user", "sslmode"], "{text}");
+        assert!(text.lines().all(|l| l.contains("Fix:")), "{text}");
+        assert!(InvalidInput::combine(Vec::new()).is_none());
     }
 
     const CERT: &str =

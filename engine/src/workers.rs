@@ -109,6 +109,14 @@ pub struct BackupRunner {
 }
 
 impl BackupRunner {
+    /// Forgets the last error when `about` says it is about something gone.
+    pub(crate) fn forget_error_if(&self, about: impl Fn(&str) -> bool) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.last_error.as_deref().is_some_and(&about) {
+            st.last_error = None;
+        }
+    }
+
     /// Starts the worker loop on the current runtime.
     pub fn start(run: RunFn, runs_per_server: usize, max_runs: usize) -> BackupRunner {
         let (tx, rx) = mpsc::unbounded_channel();

@@ -169,13 +169,14 @@ impl fmt::Display for Field {
 pub enum CronError {
     /// Nothing but blanks.
     #[error(
-        "empty schedule: write 5 fields (minute hour day-of-month month day-of-week), \
+        "empty schedule. Fix: write 5 fields (minute hour day-of-month month day-of-week), \
          e.g. \"30 3 * * *\", or a preset such as @daily"
     )]
     Empty,
     /// Not exactly five fields.
     #[error(
-        "expected 5 fields (minute hour day-of-month month day-of-week) but found {found}{}",
+        "expected 5 fields (minute hour day-of-month month day-of-week) but found {found}{}. \
+         Fix: write 5 fields separated by spaces, e.g. \"30 3 * * *\" (03:30 every day)",
         field_count_hint(*.found)
     )]
     FieldCount {
@@ -184,15 +185,15 @@ pub enum CronError {
     },
     /// An `@name` that is not a known preset.
     #[error(
-        "unknown preset {preset}: use one of @hourly, @daily, @midnight, @weekly, @monthly, \
-         @yearly, @annually, or 5 fields"
+        "unknown preset {preset}. Fix: use one of @hourly, @daily, @midnight, @weekly, \
+         @monthly, @yearly, @annually, or 5 fields"
     )]
     UnknownPreset {
         /// The preset as written.
         preset: String,
     },
     /// A number outside the field's range.
-    #[error("{field} field: {token} is out of range {}", .field.range())]
+    #[error("{field} field: {token} is out of range {}. Fix: use a value in {}", .field.range(), .field.range())]
     OutOfRange {
         /// The field.
         field: Field,
@@ -200,7 +201,7 @@ pub enum CronError {
         token: String,
     },
     /// A Quartz-style extension (`?`, `L`, `W`, `#`).
-    #[error("{field} field: {token} is not supported ({feature}); allowed: {}", .field.allowed())]
+    #[error("{field} field: {token} is not supported ({feature}); allowed: {}. Fix: write it with what the field allows, e.g. a list of days", .field.allowed())]
     Unsupported {
         /// The field.
         field: Field,
@@ -210,7 +211,7 @@ pub enum CronError {
         feature: &'static str,
     },
     /// Anything else that is not a value, name, range, step or list.
-    #[error("{field} field: {token:?} is not valid; allowed: {}", .field.allowed())]
+    #[error("{field} field: {token:?} is not valid; allowed: {}. Fix: write it with what the field allows", .field.allowed())]
     Invalid {
         /// The field.
         field: Field,
@@ -218,7 +219,7 @@ pub enum CronError {
         token: String,
     },
     /// A step of 0 or larger than the field's span.
-    #[error("{field} field: the step in {token} must be between 1 and {max}")]
+    #[error("{field} field: the step in {token} must be between 1 and {max}. Fix: use a step from 1 to {max}, e.g. */15")]
     BadStep {
         /// The field.
         field: Field,
@@ -229,8 +230,8 @@ pub enum CronError {
     },
     /// `a-b` with `a > b`.
     #[error(
-        "{field} field: range {token} goes backwards; write it low-high, or as a list of two \
-         ranges to wrap around (e.g. 22-23,0-2)"
+        "{field} field: range {token} goes backwards. Fix: write it low-high, or as a list of \
+         two ranges to wrap around (e.g. 22-23,0-2)"
     )]
     ReversedRange {
         /// The field.
@@ -239,7 +240,7 @@ pub enum CronError {
         token: String,
     },
     /// Valid fields that together never match a date.
-    #[error("schedule {expr:?} never runs: {why}")]
+    #[error("schedule {expr:?} never runs: {why}. Fix: pick days that exist in those months, or * for the day of month")]
     NeverRuns {
         /// The whole expression.
         expr: String,
@@ -1159,8 +1160,14 @@ mod tests {
         Schedule::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"))
     }
 
+    /// The error's cause, without its fix; every error must carry one.
     fn err(expr: &str) -> String {
-        Schedule::parse(expr).unwrap_err().to_string()
+        let e = Schedule::parse(expr).unwrap_err().to_string();
+        let (cause, fix) = e
+            .split_once(". Fix: ")
+            .unwrap_or_else(|| panic!("no \". Fix: \" in {e:?}"));
+        assert!(!fix.trim().is_empty(), "{e}");
+        cause.to_owned()
     }
 
     fn fmt_local(t: DateTime<Utc>, tz: Tz) -> String {
@@ -1290,19 +1297,14 @@ mod tests {
         assert!(err("0 0 * * 0x1").contains("\"0x1\" is not valid"));
         assert_eq!(
             err("30-10 * * * *"),
-            "minute field: range 30-10 goes backwards; write it low-high, or as a list of two \
-             ranges to wrap around (e.g. 22-23,0-2)"
+            "minute field: range 30-10 goes backwards"
         );
         assert!(err("0 0 * * FRI-MON").contains("range FRI-MON goes backwards"));
     }
 
     #[test]
     fn field_count_and_presets() {
-        assert_eq!(
-            err("   "),
-            "empty schedule: write 5 fields (minute hour day-of-month month day-of-week), \
-             e.g. \"30 3 * * *\", or a preset such as @daily"
-        );
+        assert_eq!(err("   "), "empty schedule");
         assert_eq!(
             err("* * * *"),
             "expected 5 fields (minute hour day-of-month month day-of-week) but found 4; \
@@ -1310,7 +1312,11 @@ mod tests {
         );
         assert!(err("0 0 3 * * *").ends_with("found 6; a seconds or year field is not supported"));
         assert!(err("0 0 3 * * * 2026").ends_with("seconds and year fields are not supported"));
-        assert!(err("@reboot").starts_with("unknown preset @reboot: use one of @hourly"));
+        assert_eq!(err("@reboot"), "unknown preset @reboot");
+        assert!(Schedule::parse("@reboot")
+            .unwrap_err()
+            .to_string()
+            .contains("Fix: use one of @hourly"));
         assert!(err("@every 5m").starts_with("unknown preset @every 5m"));
         for (preset, body) in PRESETS_EXPANSION {
             let a = s(preset);

@@ -30,6 +30,22 @@ impl PolicyError {
     pub fn status(&self) -> u16 {
         422
     }
+
+    /// Several problems as one error: the first one's field, and a message
+    /// that goes on with one `field: message` line per further problem, so
+    /// the whole text reads as one `field: message` line each (forms show
+    /// each line beside its field). `Ok` when there are none.
+    pub fn combine(errors: Vec<PolicyError>) -> Result<(), PolicyError> {
+        let mut it = errors.into_iter();
+        let Some(mut first) = it.next() else {
+            return Ok(());
+        };
+        for e in it {
+            first.message.push('\n');
+            first.message.push_str(&e.to_string());
+        }
+        Err(first)
+    }
 }
 
 /// Archive format.
@@ -225,24 +241,38 @@ impl Policy {
         Ok((s, parse_tz(&self.timezone)?))
     }
 
-    /// Checks every field; the first problem found is returned.
+    /// Checks every field; every problem found is returned, as one error
+    /// (see [`PolicyError::combine`]) so a form shows them all at once.
     pub fn validate(&self) -> Result<(), PolicyError> {
-        self.schedule()?;
-        self.test_restore_schedule()?;
+        PolicyError::combine(self.problems())
+    }
+
+    /// Every problem with this policy, in the order of the form's fields.
+    pub fn problems(&self) -> Vec<PolicyError> {
+        let mut errs = Vec::new();
+        if let Err(e) = Schedule::parse(&self.schedule) {
+            errs.push(PolicyError::new("schedule", e.to_string()));
+        }
+        if let Err(e) = parse_tz(&self.timezone) {
+            errs.push(e);
+        }
+        if let Err(e) = Schedule::parse(&self.test_restore.cron) {
+            errs.push(PolicyError::new("test_restore.cron", e.to_string()));
+        }
         if self
             .test_restore
             .restore_server
             .as_ref()
             .is_some_and(|s| s.trim().is_empty())
         {
-            return Err(PolicyError::new(
+            errs.push(PolicyError::new(
                 "test_restore.restore_server",
                 "is empty. Fix: name a configured server, or leave it unset to restore on the backup's own server",
             ));
         }
         for (i, r) in self.encryption.recipients.iter().enumerate() {
             if !looks_like_age_recipient(r) {
-                return Err(PolicyError::new(
+                errs.push(PolicyError::new(
                     format!("encryption.recipients[{i}]"),
                     format!("{r:?} is not an age public key. Fix: paste the line that starts with age1 (from `age-keygen -y key.txt`); never the AGE-SECRET-KEY line"),
                 ));
@@ -251,7 +281,7 @@ impl Policy {
         let mut seen = std::collections::BTreeSet::new();
         for d in &self.destinations {
             if !seen.insert(d.as_str()) {
-                return Err(PolicyError::new(
+                errs.push(PolicyError::new(
                     "destinations",
                     format!("{d:?} is named twice. Fix: name each destination once"),
                 ));
@@ -259,7 +289,7 @@ impl Policy {
         }
         if let Format::Directory { jobs } = self.format {
             if jobs == 0 || jobs > MAX_JOBS {
-                return Err(PolicyError::new(
+                errs.push(PolicyError::new(
                     "format.jobs",
                     format!("{jobs} parallel jobs is outside 1..={MAX_JOBS}. Fix: use about as many jobs as the server has spare cores"),
                 ));
@@ -267,13 +297,13 @@ impl Policy {
         }
         match self.compression {
             Compression::Pgshelf { level } if !(1..=19).contains(&level) => {
-                return Err(PolicyError::new(
+                errs.push(PolicyError::new(
                     "compression.level",
                     format!("zstd level {level} is outside 1..=19. Fix: 3 is fast, 19 is smallest"),
                 ))
             }
             Compression::PgDump { algorithm, level } if level > algorithm.max_level() => {
-                return Err(PolicyError::new(
+                errs.push(PolicyError::new(
                     "compression.level",
                     format!(
                         "{} level {level} is above {}. Fix: choose 1 to {}",
@@ -294,11 +324,13 @@ impl Policy {
             ("selection.exclude_table_data", &s.exclude_table_data),
         ] {
             for p in list {
-                check_pattern(p).map_err(|m| PolicyError::new(field, m))?;
+                if let Err(m) = check_pattern(p) {
+                    errs.push(PolicyError::new(field, m));
+                }
             }
         }
         if self.stall_timeout_secs < 10 {
-            return Err(PolicyError::new(
+            errs.push(PolicyError::new(
                 "stall_timeout_secs",
                 format!(
                     "{}s is too short to tell a stall from a pause. Fix: use at least 10",
@@ -307,21 +339,21 @@ impl Policy {
             ));
         }
         if self.run_timeout_secs == Some(0) {
-            return Err(PolicyError::new(
+            errs.push(PolicyError::new(
                 "run_timeout_secs",
                 "0 would fail every run. Fix: leave it empty for no limit",
             ));
         }
         if self.lock_wait_timeout_secs == Some(0) {
-            return Err(PolicyError::new(
+            errs.push(PolicyError::new(
                 "lock_wait_timeout_secs",
                 "0 would fail on any lock. Fix: leave it empty to wait",
             ));
         }
-        self.retention
-            .validate()
-            .map_err(|e| PolicyError::new("retention", e.to_string()))?;
-        Ok(())
+        if let Err(e) = self.retention.validate() {
+            errs.push(PolicyError::new("retention", e.to_string()));
+        }
+        errs
     }
 
     /// Whether pgshelf compresses the stream itself.
@@ -406,11 +438,24 @@ pub struct Standby {
     pub port: u16,
 }
 
+/// Databases [`Coverage::All`] leaves out unless the plan says otherwise:
+/// `postgres`, the maintenance database every server has and few people
+/// keep data in. Nobody chose to back it up daily, so it is not.
+pub const DEFAULT_LEFT_OUT: &[&str] = &["postgres"];
+
+/// Databases never backed up under [`Coverage::All`]: the templates (list
+/// one under [`Coverage::Only`] to back it up anyway).
+pub const TEMPLATES: &[&str] = &["template0", "template1"];
+
 /// Server-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerPlan {
     pub coverage: Coverage,
+    /// With [`Coverage::All`]: databases left out (default
+    /// [`DEFAULT_LEFT_OUT`]; the templates always are). Ignored with
+    /// [`Coverage::Only`], which names what it backs up.
+    pub exclude: Vec<String>,
     pub globals: GlobalsPolicy,
     pub standby: Option<Standby>,
 }
@@ -419,6 +464,7 @@ impl Default for ServerPlan {
     fn default() -> Self {
         ServerPlan {
             coverage: Coverage::All,
+            exclude: DEFAULT_LEFT_OUT.iter().map(|d| (*d).to_owned()).collect(),
             globals: GlobalsPolicy::default(),
             standby: None,
         }
@@ -426,18 +472,12 @@ impl Default for ServerPlan {
 }
 
 impl ServerPlan {
+    /// Checks every field; every problem at once (see [`PolicyError::combine`]).
     pub fn validate(&self) -> Result<(), PolicyError> {
-        Schedule::parse(&self.globals.schedule)
-            .map_err(|e| PolicyError::new("globals.schedule", e.to_string()))?;
-        parse_tz(&self.globals.timezone)
-            .map_err(|e| PolicyError::new("globals.timezone", e.message))?;
-        self.globals
-            .retention
-            .validate()
-            .map_err(|e| PolicyError::new("globals.retention", e.to_string()))?;
+        let mut errs = Vec::new();
         if let Some(s) = &self.standby {
             if s.host.trim().is_empty() || s.port == 0 {
-                return Err(PolicyError::new(
+                errs.push(PolicyError::new(
                     "standby",
                     "needs a host and a port. Fix: enter both, or remove the standby",
                 ));
@@ -445,20 +485,59 @@ impl ServerPlan {
         }
         if let Coverage::Only { databases } = &self.coverage {
             if databases.iter().any(|d| d.trim().is_empty()) {
-                return Err(PolicyError::new(
+                errs.push(PolicyError::new(
                     "coverage",
-                    "an empty database name is listed",
+                    "an empty database name is listed. Fix: remove the blank line",
                 ));
             }
         }
-        Ok(())
+        if self.exclude.iter().any(|d| d.trim().is_empty()) {
+            errs.push(PolicyError::new(
+                "exclude",
+                "an empty database name is listed. Fix: remove the blank line",
+            ));
+        }
+        if let Err(e) = Schedule::parse(&self.globals.schedule) {
+            errs.push(PolicyError::new("globals.schedule", e.to_string()));
+        }
+        if let Err(e) = parse_tz(&self.globals.timezone) {
+            errs.push(PolicyError::new("globals.timezone", e.message));
+        }
+        if let Err(e) = self.globals.retention.validate() {
+            errs.push(PolicyError::new("globals.retention", e.to_string()));
+        }
+        PolicyError::combine(errs)
     }
 
-    /// Whether `database` is backed up on schedule.
+    /// Whether `database` is backed up on schedule: under [`Coverage::All`]
+    /// every database but the templates and those in `exclude`; under
+    /// [`Coverage::Only`] exactly those listed.
     pub fn covers(&self, database: &str) -> bool {
         match &self.coverage {
-            Coverage::All => true,
+            Coverage::All => {
+                !TEMPLATES.contains(&database) && !self.exclude.iter().any(|d| d == database)
+            }
             Coverage::Only { databases } => databases.iter().any(|d| d == database),
+        }
+    }
+
+    /// In words, what this plan backs up on schedule, e.g. `every database
+    /// except postgres and the templates (new ones picked up)`.
+    pub fn coverage_words(&self) -> String {
+        match &self.coverage {
+            Coverage::All => {
+                let mut left: Vec<&str> = self.exclude.iter().map(String::as_str).collect();
+                left.push("the templates");
+                format!(
+                    "every database except {} (new ones picked up)",
+                    join_and(&left)
+                )
+            }
+            Coverage::Only { databases } if databases.is_empty() => "no database".into(),
+            Coverage::Only { databases } => {
+                let names: Vec<&str> = databases.iter().map(String::as_str).collect();
+                format!("only {}", join_and(&names))
+            }
         }
     }
 }
@@ -482,6 +561,15 @@ impl DumpCapabilities {
             PgDumpAlgorithm::Lz4 => self.lz4 && self.method_syntax,
             PgDumpAlgorithm::Zstd => self.zstd && self.method_syntax,
         }
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }
 
@@ -593,5 +681,57 @@ mod tests {
         assert!(e.message.contains("Fix:"));
         p.test_restore.restore_server = Some("scratch-host".into());
         p.validate().unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let p = Policy {
+            schedule: "61 * * * *".into(),
+            timezone: "Mars/Base".into(),
+            stall_timeout_secs: 1,
+            run_timeout_secs: Some(0),
+            ..Policy::default()
+        };
+        let fields: Vec<String> = p.problems().into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "schedule",
+                "timezone",
+                "stall_timeout_secs",
+                "run_timeout_secs"
+            ]
+        );
+        let e = p.validate().unwrap_err();
+        assert_eq!(e.field, "schedule");
+        let text = e.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].starts_with("schedule: minute field: 61 is out of range"));
+        assert!(lines[1].starts_with("timezone: \"Mars/Base\" is not an IANA time zone"));
+        assert!(lines[2].starts_with("stall_timeout_secs: 1s is too short"));
+        assert!(lines[3].starts_with("run_timeout_secs: 0 would fail every run"));
+        // Every line names its fix, the cron one too.
+        assert!(lines.iter().all(|l| l.contains("Fix:")), "{text}");
+        assert_eq!(PolicyError::combine(Vec::new()), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_of_a_server_plan_at_once() {
+        let plan = ServerPlan {
+            exclude: vec!["".into()],
+            globals: GlobalsPolicy {
+                schedule: "nope".into(),
+                timezone: "Nowhere".into(),
+                ..GlobalsPolicy::default()
+            },
+            ..ServerPlan::default()
+        };
+        let text = plan.validate().unwrap_err().to_string();
+        let fields: Vec<&str> = text
+            .lines()
+            .map(|l| l.split_once(": ").unwrap().0)
+            .collect();
+        assert_eq!(fields, ["exclude", "globals.schedule", "globals.timezone"]);
     }
 }

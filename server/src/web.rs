@@ -58,6 +58,7 @@ pub fn router_stopping(
 ) -> Router {
     let routes = generate_route_list(app::App);
     let ctx_engine = engine.clone();
+    let fallback_engine = engine.clone();
     let shell_opts = options.clone();
     let guard_engine = engine.clone();
     Router::new()
@@ -70,7 +71,12 @@ pub fn router_stopping(
             move || provide_context(ctx_engine.clone()),
             move || app::shell(shell_opts.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        // The 404 page renders the whole app (header and all), so its server
+        // calls need the engine in context like every other page.
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            move || provide_context(fallback_engine.clone()),
+            app::shell,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             guard_engine,
             crate::guard::guard,

@@ -28,7 +28,8 @@ pub async fn list_backups(
 }
 
 /// Queues a run (a database's `pg_dump`, or the server's globals) and
-/// returns it (status `queued`) at once.
+/// returns it (status `queued`) at once; refused (409) while a run started
+/// by hand of the same target is queued or running.
 #[server(prefix = "/api", endpoint = "backups/start")]
 pub async fn start_backup(
     server_id: i64,
@@ -43,7 +44,7 @@ pub async fn start_backup(
         BackupKind::Globals => Target::Globals,
     };
     let backup = engine()?
-        .enqueue(server_id, &target, "dashboard")
+        .run_now(server_id, &target, "dashboard")
         .await
         .map_err(engine_error)?;
     Ok(BackupView {
@@ -51,6 +52,14 @@ pub async fn start_backup(
         live: None,
         globals: None,
     })
+}
+
+/// One backup as recorded (its status, to follow a run "Back up now" queued).
+#[server(prefix = "/api", endpoint = "backups/get")]
+pub async fn get_backup(id: i64) -> Result<model::backup::Backup, ServerFnError> {
+    crate::edge::require(model::user::Role::Viewer)?;
+    use crate::edge::{engine, engine_error};
+    engine()?.backup(id).await.map_err(engine_error)
 }
 
 /// Cancels a queued or running backup (operator and up): a queued one ends

@@ -2,8 +2,8 @@
 //! text, pattern lists one per line) so a half-typed value can sit in its
 //! input with an error beside it; that is why these shapes exist beside
 //! `model::policy`. Here, in the browser and on the server alike, they turn
-//! into a [`Policy`] / [`ServerPlan`] (or the first field error, worded like
-//! the engine's: `field: message. Fix: ...`) and back.
+//! into a [`Policy`] / [`ServerPlan`] (or every field error, one line each,
+//! worded like the engine's: `field: message. Fix: ...`) and back.
 
 use model::policy::{
     looks_like_age_recipient, Compression, Coverage, EncryptionPolicy, Format, GlobalsPolicy,
@@ -102,6 +102,8 @@ pub struct ServerPlanForm {
     pub coverage: String,
     /// For `only`: one database per line.
     pub databases: String,
+    /// For `all`: databases left out, one per line.
+    pub exclude: String,
     pub globals_enabled: bool,
     pub globals_schedule: String,
     pub globals_timezone: String,
@@ -144,6 +146,48 @@ fn parse_u32(field: &str, s: &str, blank: Option<u32>) -> Result<Option<u32>, St
     })
 }
 
+/// Collects every field that does not parse, so the form reports them all
+/// at once; a field that does not parse reads as its default meanwhile.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    /// The value, or `fallback` with the error kept.
+    fn take<T>(&mut self, r: Result<T, String>, fallback: T) -> T {
+        r.unwrap_or_else(|e| {
+            self.0.push(e);
+            fallback
+        })
+    }
+
+    /// Whether a kept error is about `field` (or a field under it).
+    fn about(&self, field: &str) -> bool {
+        self.0.iter().any(|e| {
+            e.split_once(": ")
+                .is_some_and(|(f, _)| f == field || f.starts_with(&format!("{field}.")))
+        })
+    }
+
+    /// `Ok(value)` when nothing failed; otherwise every error, one line
+    /// each, then the problems `more` finds in the rest (fields that parsed).
+    fn finish<T>(
+        self,
+        value: T,
+        more: impl FnOnce(&T) -> Vec<(String, String)>,
+    ) -> Result<T, String> {
+        if self.0.is_empty() {
+            return Ok(value);
+        }
+        let mut lines = self.0.clone();
+        for (field, message) in more(&value) {
+            if !self.about(&field) && !self.about(field.split('[').next().unwrap_or(&field)) {
+                lines.push(field_error(&field, message));
+            }
+        }
+        Err(lines.join("\n"))
+    }
+}
+
 /// A policy's tiers as the form shows them.
 pub fn tiers_form(t: &Tiers) -> TiersForm {
     TiersForm {
@@ -155,17 +199,18 @@ pub fn tiers_form(t: &Tiers) -> TiersForm {
     }
 }
 
-fn tiers_from(prefix: &str, f: &TiersForm) -> Result<Tiers, String> {
-    let n = |tier: &str, s: &str| -> Result<u32, String> {
-        Ok(parse_u32(&format!("{prefix}.{tier}"), s, Some(0))?.unwrap_or(0))
+fn tiers_from(prefix: &str, f: &TiersForm, errs: &mut Problems) -> Tiers {
+    let mut n = |tier: &str, s: &str| -> u32 {
+        let r = parse_u32(&format!("{prefix}.{tier}"), s, Some(0));
+        errs.take(r, None).unwrap_or(0)
     };
-    Ok(Tiers {
-        hourly: n("hourly", &f.hourly)?,
-        daily: n("daily", &f.daily)?,
-        weekly: n("weekly", &f.weekly)?,
-        monthly: n("monthly", &f.monthly)?,
-        yearly: n("yearly", &f.yearly)?,
-    })
+    Tiers {
+        hourly: n("hourly", &f.hourly),
+        daily: n("daily", &f.daily),
+        weekly: n("weekly", &f.weekly),
+        monthly: n("monthly", &f.monthly),
+        yearly: n("yearly", &f.yearly),
+    }
 }
 
 /// A policy as the form shows it.
@@ -228,45 +273,75 @@ pub fn recipients_from(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// The form as an engine policy; the engine validates the rest on save.
+/// When a field does not parse, the error lists every field that does not,
+/// and every problem [`Policy::problems`] finds in the others, one
+/// `field: message` line each.
 pub fn policy_from_form(f: &PolicyForm) -> Result<Policy, String> {
+    let mut errs = Problems::default();
     let format = match f.format.as_str() {
         "custom" | "" => Format::Custom,
         "directory" => Format::Directory {
-            jobs: parse_u32("format.jobs", &f.jobs, Some(2))?.unwrap_or(2),
+            jobs: errs
+                .take(parse_u32("format.jobs", &f.jobs, Some(2)), None)
+                .unwrap_or(2),
         },
         other => {
-            return Err(field_error(
+            errs.0.push(field_error(
                 "format",
                 format!("{other:?} is not a format. Fix: choose custom or directory"),
-            ))
+            ));
+            Format::Custom
         }
     };
-    let level = |default: u32| parse_u32("compression.level", &f.level, Some(default));
+    let mut level = |default: u32| {
+        errs.take(
+            parse_u32("compression.level", &f.level, Some(default)),
+            None,
+        )
+        .unwrap_or(default)
+    };
     let compression = match f.compression.as_str() {
         "pgshelf" | "" => Compression::Pgshelf {
-            level: level(3)?.unwrap_or(3).min(i32::MAX as u32) as i32,
+            level: level(3).min(i32::MAX as u32) as i32,
         },
         "gzip" => Compression::PgDump {
             algorithm: PgDumpAlgorithm::Gzip,
-            level: level(6)?.unwrap_or(6),
+            level: level(6),
         },
         "lz4" => Compression::PgDump {
             algorithm: PgDumpAlgorithm::Lz4,
-            level: level(1)?.unwrap_or(1),
+            level: level(1),
         },
         "zstd" => Compression::PgDump {
             algorithm: PgDumpAlgorithm::Zstd,
-            level: level(3)?.unwrap_or(3),
+            level: level(3),
         },
         "none" => Compression::None,
         other => {
-            return Err(field_error(
+            errs.0.push(field_error(
                 "compression",
                 format!("{other:?} is not a compression method. Fix: choose one from the list"),
-            ))
+            ));
+            Compression::Pgshelf { level: 3 }
         }
     };
-    Ok(Policy {
+    let lock_wait_timeout_secs = errs.take(
+        parse_u32("lock_wait_timeout_secs", &f.lock_wait_timeout_secs, None),
+        None,
+    );
+    let run_timeout_secs = errs.take(
+        parse_u32("run_timeout_secs", &f.run_timeout_secs, None),
+        None,
+    );
+    let stall_timeout_secs = errs
+        .take(
+            parse_u32("stall_timeout_secs", &f.stall_timeout_secs, Some(900)),
+            None,
+        )
+        .unwrap_or(900);
+    let retention = tiers_from("retention", &f.retention, &mut errs);
+    let recipients = errs.take(recipients_from(&f.recipients), Vec::new());
+    let policy = Policy {
         enabled: f.enabled,
         schedule: f.schedule.trim().to_owned(),
         timezone: f.timezone.trim().to_owned(),
@@ -280,15 +355,10 @@ pub fn policy_from_form(f: &PolicyForm) -> Result<Policy, String> {
             exclude_table_data: split_lines(&f.exclude_table_data),
         },
         serializable_deferrable: f.serializable_deferrable,
-        lock_wait_timeout_secs: parse_u32(
-            "lock_wait_timeout_secs",
-            &f.lock_wait_timeout_secs,
-            None,
-        )?,
-        run_timeout_secs: parse_u32("run_timeout_secs", &f.run_timeout_secs, None)?,
-        stall_timeout_secs: parse_u32("stall_timeout_secs", &f.stall_timeout_secs, Some(900))?
-            .unwrap_or(900),
-        retention: tiers_from("retention", &f.retention)?,
+        lock_wait_timeout_secs,
+        run_timeout_secs,
+        stall_timeout_secs,
+        retention,
         test_restore: TestRestorePolicy {
             enabled: f.test_restore_enabled,
             cron: f.test_restore_cron.trim().to_owned(),
@@ -298,9 +368,13 @@ pub fn policy_from_form(f: &PolicyForm) -> Result<Policy, String> {
             with_globals: f.test_restore_globals,
         },
         destinations: f.destinations.clone(),
-        encryption: EncryptionPolicy {
-            recipients: recipients_from(&f.recipients)?,
-        },
+        encryption: EncryptionPolicy { recipients },
+    };
+    errs.finish(policy, |p| {
+        p.problems()
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect()
     })
 }
 
@@ -314,6 +388,7 @@ pub fn plan_form(p: &ServerPlan) -> ServerPlanForm {
     ServerPlanForm {
         coverage: coverage.into(),
         databases,
+        exclude: join_lines(&p.exclude),
         globals_enabled: g.enabled,
         globals_schedule: g.schedule.clone(),
         globals_timezone: g.timezone.clone(),
@@ -333,18 +408,22 @@ pub fn plan_form(p: &ServerPlan) -> ServerPlanForm {
     }
 }
 
-/// The form as a server plan; the engine validates the rest on save.
+/// The form as a server plan; the engine validates the rest on save. Like
+/// [`policy_from_form`], a field that does not parse brings every other
+/// problem with it.
 pub fn plan_from_form(f: &ServerPlanForm) -> Result<ServerPlan, String> {
+    let mut errs = Problems::default();
     let coverage = match f.coverage.as_str() {
         "all" | "" => Coverage::All,
         "only" => Coverage::Only {
             databases: split_lines(&f.databases),
         },
         other => {
-            return Err(field_error(
+            errs.0.push(field_error(
                 "coverage",
                 format!("{other:?} is not a coverage. Fix: choose all or only"),
-            ))
+            ));
+            Coverage::All
         }
     };
     let host = f.standby_host.trim();
@@ -353,29 +432,45 @@ pub fn plan_from_form(f: &ServerPlanForm) -> Result<ServerPlan, String> {
     } else {
         let port = match f.standby_port.trim() {
             "" => 5432,
-            p => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                field_error(
-                    "standby",
-                    format!("port {p:?} is not a port number. Fix: enter a number from 1 to 65535"),
-                )
-            })?,
+            p => {
+                let parsed = p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                    field_error(
+                        "standby",
+                        format!(
+                            "port {p:?} is not a port number. Fix: enter a number from 1 to 65535"
+                        ),
+                    )
+                });
+                errs.take(parsed, 5432)
+            }
         };
         Some(Standby {
             host: host.to_owned(),
             port,
         })
     };
-    Ok(ServerPlan {
+    let retention = tiers_from("globals.retention", &f.globals_retention, &mut errs);
+    let plan = ServerPlan {
         coverage,
+        exclude: split_lines(&f.exclude),
         globals: GlobalsPolicy {
             enabled: f.globals_enabled,
             schedule: f.globals_schedule.trim().to_owned(),
             timezone: f.globals_timezone.trim().to_owned(),
             no_role_passwords: f.no_role_passwords,
-            retention: tiers_from("globals.retention", &f.globals_retention)?,
+            retention,
             destinations: f.globals_destinations.clone(),
         },
         standby,
+    };
+    errs.finish(plan, |p| match p.validate() {
+        Ok(()) => Vec::new(),
+        Err(e) => e
+            .to_string()
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(f, m)| (f.to_owned(), m.to_owned()))
+            .collect(),
     })
 }
 
@@ -398,6 +493,45 @@ mod tests {
         let mut plan = ServerPlan::default();
         plan.globals.destinations = vec!["offsite-s3".into()];
         assert_eq!(plan_from_form(&plan_form(&plan)).unwrap(), plan);
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let mut f = policy_form(&Policy::default());
+        f.stall_timeout_secs = "soon".into();
+        f.retention.daily = "x".into();
+        f.schedule = "61 * * * *".into();
+        f.timezone = "Mars/Base".into();
+        let e = policy_from_form(&f).unwrap_err();
+        let fields: Vec<&str> = e.lines().map(|l| l.split_once(": ").unwrap().0).collect();
+        // The fields that do not parse first, then what the policy's own
+        // checks find in the rest.
+        assert_eq!(
+            fields,
+            [
+                "stall_timeout_secs",
+                "retention.daily",
+                "schedule",
+                "timezone"
+            ],
+            "{e}"
+        );
+        assert!(e.lines().all(|l| l.contains("Fix:")), "{e}");
+
+        let mut plan = plan_form(&ServerPlan::default());
+        plan.standby_host = "replica".into();
+        plan.standby_port = "99999".into();
+        plan.globals_retention.weekly = "-1".into();
+        plan.globals_schedule = "bad".into();
+        let e = plan_from_form(&plan).unwrap_err();
+        let fields: Vec<&str> = e.lines().map(|l| l.split_once(": ").unwrap().0).collect();
+        assert_eq!(
+            fields,
+            ["standby", "globals.retention.weekly", "globals.schedule"],
+            "{e}"
+        );
+        // Nothing wrong: the policy as typed.
+        assert!(policy_from_form(&policy_form(&Policy::default())).is_ok());
     }
 
     #[test]

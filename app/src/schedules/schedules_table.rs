@@ -55,7 +55,7 @@ fn flags(r: &ScheduleStatus) -> Vec<AnyView> {
         out.push(flag(
             "uncovered",
             "not covered".into(),
-            "the server plan backs up only other databases".into(),
+            "the server plan leaves it out (the maintenance database postgres is left out by default; change it under Server plan)".into(),
         ));
     }
     if let Some(t) = r.gone_since {

@@ -15,6 +15,7 @@ use model::policy::ServerPlan;
 
 const FIELDS: &[&str] = &[
     "coverage",
+    "exclude",
     "globals.schedule",
     "globals.timezone",
     "globals.retention*",
@@ -27,6 +28,7 @@ const FIELDS: &[&str] = &[
 struct Fields {
     coverage: RwSignal<String>,
     databases: RwSignal<String>,
+    exclude: RwSignal<String>,
     globals_enabled: RwSignal<bool>,
     globals_schedule: RwSignal<String>,
     globals_timezone: RwSignal<String>,
@@ -45,6 +47,7 @@ impl Fields {
         Fields {
             coverage: RwSignal::new(f.coverage.clone()),
             databases: RwSignal::new(f.databases.clone()),
+            exclude: RwSignal::new(f.exclude.clone()),
             globals_enabled: RwSignal::new(f.globals_enabled),
             globals_schedule: RwSignal::new(f.globals_schedule.clone()),
             globals_timezone: RwSignal::new(f.globals_timezone.clone()),
@@ -61,6 +64,7 @@ impl Fields {
         untrack(|| ServerPlanForm {
             coverage: self.coverage.get(),
             databases: self.databases.get(),
+            exclude: self.exclude.get(),
             globals_enabled: self.globals_enabled.get(),
             globals_schedule: self.globals_schedule.get(),
             globals_timezone: self.globals_timezone.get(),
@@ -148,6 +152,14 @@ fn plan_editor(
                         <label class="field">
                             <span class="label">"Only these (one per line)"</span>
                             <textarea rows="3" bind:value=f.databases data-testid="plan-databases">{f.databases.get_untracked()}</textarea>
+                        </label>
+                    </Show>
+                    <Show when=move || f.coverage.get() != "only">
+                        <label class="field">
+                            <span class="label">"Left out (one per line)"</span>
+                            <textarea rows="2" bind:value=f.exclude data-testid="plan-exclude" aria-invalid=invalid("exclude")>{f.exclude.get_untracked()}</textarea>
+                            <span class="hint">"the templates always are; empty the list to back up postgres too"</span>
+                            <FieldError error field="exclude"/>
                         </label>
                     </Show>
                 </div>

@@ -43,21 +43,32 @@ pub fn ServerFields(
         (true, false) => "none stored; leave blank for none",
     };
 
-    // The message for `field`, if the last error is about it.
+    // The messages for `field`: the last error's lines about it (an error
+    // may hold every field's problem, one line each).
     let about = move |field: &'static str| {
         move || {
             error.with(|e| {
-                e.as_deref()
-                    .and_then(split_field_error)
+                let lines: Vec<String> = e
+                    .as_deref()
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(split_field_error)
                     .filter(|(f, _)| *f == field)
                     .map(|(_, msg)| msg.to_owned())
+                    .collect();
+                (!lines.is_empty()).then_some(lines)
             })
         }
     };
     let field_error = move |field: &'static str| {
         let msg = about(field);
         move || {
-            msg().map(|m| view! { <span class="field-error" data-testid="form-error" role="alert">{m}</span> })
+            msg().map(|lines| {
+                lines
+                    .into_iter()
+                    .map(|m| view! { <span class="field-error" data-testid="form-error" role="alert">{m}</span> })
+                    .collect_view()
+            })
         }
     };
     let invalid = move |field: &'static str| {
@@ -65,10 +76,15 @@ pub fn ServerFields(
         move || if msg().is_some() { "true" } else { "false" }
     };
     let general_error = move || {
-        error
-            .get()
-            .filter(|m| split_field_error(m).is_none())
-            .map(|m| view! { <ErrorMessage message=m/> })
+        error.with(|e| {
+            let rest: Vec<&str> = e
+                .as_deref()
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| split_field_error(l).is_none())
+                .collect();
+            (!rest.is_empty()).then(|| view! { <ErrorMessage message=rest.join("\n")/> })
+        })
     };
 
     let sslmode = s.sslmode.clone();

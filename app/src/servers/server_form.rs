@@ -5,9 +5,12 @@ use leptos::html::Form;
 use leptos::prelude::*;
 use model::server::Server;
 
-use crate::servers::api::{AddServer, UpdateServer};
+use crate::servers::api::{test_connection, AddServer, UpdateServer};
+use crate::servers::connection_result::ConnectionResult;
+use crate::servers::default_plan_note::DefaultPlanNote;
 use crate::servers::server_fields::ServerFields;
 use crate::ui::error_message::error_text;
+use crate::ui::format::server_href;
 
 /// Which action the form posts to.
 #[derive(Clone, Copy)]
@@ -51,7 +54,32 @@ pub fn ServerForm(
                 action.value().with(|v| {
                     v.as_ref()
                         .and_then(|r| r.as_ref().ok())
-                        .map(|s| s.name.clone())
+                        .map(|s| (s.id, s.name.clone()))
+                })
+            };
+            // The new server's connection, tested at once: a wrong password
+            // or a dead port is saved (that is fine) but flagged here.
+            let added_id = Memo::new(move |_| added().map(|(id, _)| id));
+            let check = Resource::new(
+                move || added_id.get(),
+                |id| async move {
+                    match id {
+                        Some(id) => Some(test_connection(id).await),
+                        None => None,
+                    }
+                },
+            );
+            let check_view = move || {
+                check.get().flatten().map(|r| {
+                    let failed = r.is_err();
+                    view! {
+                        <div class="added-check" data-testid="added-connection" data-ok=(!failed).to_string()>
+                            <ConnectionResult result=r.map_err(|e| error_text(&e))/>
+                            {failed.then(|| view! {
+                                <p class="hint">"Saved anyway: its scheduled backups will fail until the connection works. Fix it with Edit on the server's page."</p>
+                            })}
+                        </div>
+                    }
                 })
             };
             Effect::new(move |_| {
@@ -68,8 +96,14 @@ pub fn ServerForm(
                         <button type="submit" class="primary" data-testid="server-submit" disabled=move || pending.get()>
                             {move || if pending.get() { "Adding…" } else { "Add server" }}
                         </button>
-                        {move || added().map(|name| view! { <span class="ok" role="status">"Added " {name} "."</span> })}
+                        {move || added().map(|(id, name)| view! {
+                            <span class="ok" role="status">"Added " <a href=server_href(id)>{name}</a> "."</span>
+                        })}
                     </div>
+                    <Transition fallback=|| view! { <p class="result pending" role="status">"Testing the new server's connection…"</p> }>
+                        {check_view}
+                    </Transition>
+                    <DefaultPlanNote/>
                 </ActionForm>
             }
             .into_any()

@@ -1,5 +1,7 @@
-//! `/servers/:id`: one server: its address, the connection test, its
-//! databases with "Back up now", and its recent backups.
+//! `/servers/:id`: one server. On top a summary (address, Edit, the
+//! connection, its schedules in figures), then a section nav (links to
+//! `#databases`, `#schedules`, `#backups`, `#globals`, `#server-plan`, so a
+//! link opens the page at a section) and the sections themselves.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,6 +16,8 @@ use crate::schedules::server_plan_form::ServerPlanEditor;
 use crate::servers::api::get_server;
 use crate::servers::connection_status::ConnectionStatus;
 use crate::servers::databases_table::DatabasesTable;
+use crate::servers::server_edit::ServerEdit;
+use crate::servers::server_summary::ServerSummary;
 use crate::servers::version_warning::VersionChangeWarning;
 use crate::ui::error_message::error_text;
 use crate::ui::format::policy_href;
@@ -23,6 +27,15 @@ use model::backup::Target;
 pub const RECENT_BACKUPS: i64 = 20;
 /// How many globals backups the server page lists.
 pub const GLOBALS_BACKUPS: i64 = 10;
+
+/// The page's sections: (id in the URL hash, title in the section nav).
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("databases", "Databases"),
+    ("schedules", "Schedules"),
+    ("backups", "Recent backups"),
+    ("globals", "Globals"),
+    ("server-plan", "Server plan"),
+];
 
 /// The server page; a non-numeric id is a 404.
 #[component]
@@ -40,10 +53,26 @@ pub fn ServerPage() -> impl IntoView {
     }
 }
 
-/// Header, connection, databases, recent backups. The sections hide when the
-/// server does not exist (the header says so).
+/// The links to the page's sections. Plain fragment links (`rel=external`
+/// leaves them to the browser): the browser scrolls, moves the keyboard
+/// focus there, and the address says which section is open.
+#[component]
+fn SectionNav() -> impl IntoView {
+    view! {
+        <nav class="section-nav" aria-label="Sections of this page" data-testid="section-nav">
+            {SECTIONS
+                .iter()
+                .map(|(id, title)| view! { <a href=format!("#{id}") rel="external" data-section=*id>{*title}</a> })
+                .collect_view()}
+        </nav>
+    }
+}
+
+/// Summary, section nav, sections. The sections hide when the server does
+/// not exist (the header says so).
 fn server_sections(id: i64) -> impl IntoView {
-    let server = Resource::new(|| (), move |_| get_server(id));
+    let saved = RwSignal::new(0u64);
+    let server = Resource::new(move || saved.get(), move |_| get_server(id));
     let backups_changed = RwSignal::new(0u64);
     let plan_saved = RwSignal::new(0u64);
     let globals_changed = RwSignal::new(0u64);
@@ -54,7 +83,10 @@ fn server_sections(id: i64) -> impl IntoView {
         server.get().map(|r| match r {
             Ok(s) => view! {
                 <Title text=s.name.clone()/>
-                <h1 data-testid="server-name-heading">{s.name.clone()}</h1>
+                <div class="page-head">
+                    <h1 data-testid="server-name-heading">{s.name.clone()}</h1>
+                    <ServerEdit server=s.clone() saved/>
+                </div>
                 <p class="subtitle">
                     <span class="mono">{format!("{}@{}", s.user, s.address())}</span>
                     " · sslmode " {s.sslmode.clone()}
@@ -71,21 +103,27 @@ fn server_sections(id: i64) -> impl IntoView {
             .into_any(),
         })
     };
+    // Tested again after an edit is saved.
+    let connection = move || {
+        saved.track();
+        view! { <ConnectionStatus server_id=id/> }
+    };
     view! {
         <nav class="crumbs"><a href="/">"Servers"</a> " /"</nav>
         <Transition fallback=move || view! { <h1>"Server " {id}</h1> }>{header}</Transition>
         <Transition fallback=|| ()>
             <div class:hidden=missing>
-                <section>
-                    <h2>"Connection"</h2>
-                    <ConnectionStatus server_id=id/>
+                <section class="summary card" data-testid="server-summary" aria-label="Summary">
+                    {connection}
                     <VersionChangeWarning server_id=id changed=backups_changed/>
+                    <ServerSummary server_id=id changed=schedules_changed/>
                 </section>
-                <section>
+                <SectionNav/>
+                <section id="databases" tabindex="-1">
                     <h2>"Databases"</h2>
                     <DatabasesTable server_id=id backups_changed/>
                 </section>
-                <section data-testid="schedules">
+                <section id="schedules" tabindex="-1" data-testid="schedules">
                     <h2>"Schedules"</h2>
                     <p class="subtitle">
                         "Databases without an override use the "
@@ -94,7 +132,11 @@ fn server_sections(id: i64) -> impl IntoView {
                     </p>
                     <SchedulesTable server_id=id changed=schedules_changed/>
                 </section>
-                <section data-testid="globals">
+                <section id="backups" tabindex="-1">
+                    <h2>"Recent backups"</h2>
+                    <BackupsTable server_id=id limit=RECENT_BACKUPS backups_changed show_database=true/>
+                </section>
+                <section id="globals" tabindex="-1" data-testid="globals">
                     <div class="section-head">
                         <h2>"Globals backups"</h2>
                         <RunNowButton server_id=id target=Target::Globals changed=globals_changed/>
@@ -102,13 +144,9 @@ fn server_sections(id: i64) -> impl IntoView {
                     </div>
                     <GlobalsTable server_id=id limit=GLOBALS_BACKUPS changed=globals_changed/>
                 </section>
-                <section id="server-plan">
+                <section id="server-plan" tabindex="-1">
                     <h2>"Server plan"</h2>
                     <ServerPlanEditor server_id=id saved=plan_saved/>
-                </section>
-                <section>
-                    <h2>"Recent backups"</h2>
-                    <BackupsTable server_id=id limit=RECENT_BACKUPS backups_changed show_database=true/>
                 </section>
             </div>
         </Transition>

@@ -6,12 +6,13 @@ use leptos::prelude::*;
 use crate::servers::api::{DeleteServer, TestConnection, UpdateServer};
 use crate::servers::connection_result::ConnectionResult;
 use crate::servers::server_form::{ServerForm, ServerFormAction};
+use crate::servers::server_health::ServerHealth;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::server_href;
 use model::server::Server;
 
 /// Columns of the servers table.
-pub const SERVER_COLUMNS: usize = 6;
+pub const SERVER_COLUMNS: usize = 7;
 
 /// A `<tbody>` per server: the row, then (when asked for) the connection
 /// result and the edit form beneath it. Bumps `servers_changed` after a
@@ -73,6 +74,7 @@ pub fn ServerRow(server: Server, servers_changed: RwSignal<u64>) -> impl IntoVie
                     <a href=server_href(id) data-testid="server-link" class="strong">{name.clone()}</a>
                 </td>
                 <td class="mono">{server.address()}</td>
+                <td class="health-cell"><ServerHealth server_id=id/></td>
                 <td class="mono">{server.user.clone()}</td>
                 <td>{server.sslmode.clone()}</td>
                 <td>

@@ -48,6 +48,7 @@ pub fn ServersPage() -> impl IntoView {
                     <tr>
                         <th>"Name"</th>
                         <th>"Address"</th>
+                        <th>"Connection"</th>
                         <th>"User"</th>
                         <th>"SSL mode"</th>
                         <th>"Password"</th>

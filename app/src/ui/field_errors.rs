@@ -14,10 +14,11 @@ pub fn field_of(msg: &str) -> Option<&str> {
         .then_some(field)
 }
 
-/// Whether `msg` is about `field`: the same name, or under it when `field`
-/// ends with `*` (`retention*` matches `retention` and `retention.daily`).
-pub fn is_about(msg: &str, field: &str) -> bool {
-    let Some(f) = field_of(msg) else {
+/// Whether the one-line message `line` is about `field`: the same name, or
+/// under it when `field` ends with `*` (`retention*` matches `retention` and
+/// `retention.daily`).
+fn line_is_about(line: &str, field: &str) -> bool {
+    let Some(f) = field_of(line) else {
         return false;
     };
     match field.strip_suffix('*') {
@@ -26,15 +27,28 @@ pub fn is_about(msg: &str, field: &str) -> bool {
     }
 }
 
-/// The error message if it is about `field` (see [`is_about`]).
+/// Whether `msg` is about `field`. A message may hold several problems, one
+/// `field: message` line each (every error of a form at once): then
+/// whether any line is.
+pub fn is_about(msg: &str, field: &str) -> bool {
+    msg.lines().any(|l| line_is_about(l, field))
+}
+
+/// The lines of `msg` about `field`, if any (see [`is_about`]).
+pub fn lines_about(msg: &str, field: &str) -> Option<String> {
+    let lines: Vec<&str> = msg.lines().filter(|l| line_is_about(l, field)).collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// The error's lines about `field` (see [`is_about`]).
 pub fn error_for(
     error: Signal<Option<String>>,
     field: &'static str,
 ) -> impl Fn() -> Option<String> + Copy {
-    move || error.get().filter(|m| is_about(m, field))
+    move || error.with(|e| e.as_deref().and_then(|m| lines_about(m, field)))
 }
 
-/// The message beside a field, when the last error is about it.
+/// The message beside a field: each line of the last error about it.
 #[component]
 pub fn FieldError(
     #[prop(into)] error: Signal<Option<String>>,
@@ -42,19 +56,28 @@ pub fn FieldError(
 ) -> impl IntoView {
     let msg = error_for(error, field);
     move || {
-        msg().map(|m| view! { <span class="field-error" data-testid="form-error" role="alert">{m}</span> })
+        msg().map(|m| {
+            m.lines()
+                .map(|l| view! { <span class="field-error" data-testid="form-error" role="alert">{l.to_owned()}</span> })
+                .collect_view()
+        })
     }
 }
 
-/// The message below the form when it is about none of `fields`.
+/// The lines of the error below the form: those about none of `fields`.
 pub fn general_error(
     error: Signal<Option<String>>,
     fields: &'static [&'static str],
 ) -> impl Fn() -> Option<String> + Copy {
     move || {
-        error
-            .get()
-            .filter(|m| !fields.iter().any(|f| is_about(m, f)))
+        error.with(|e| {
+            let e = e.as_deref()?;
+            let rest: Vec<&str> = e
+                .lines()
+                .filter(|l| !fields.iter().any(|f| line_is_about(l, f)))
+                .collect();
+            (!rest.is_empty()).then(|| rest.join("\n"))
+        })
     }
 }
 
@@ -80,5 +103,13 @@ mod tests {
             "encryption.recipients[1]: \"x\" is not an age public key",
             "encryption*"
         ));
+        // Several problems, one line each.
+        let many = "schedule: bad. Fix: a\ntimezone: bad. Fix: b\nretention.daily: bad. Fix: c";
+        assert!(is_about(many, "timezone") && is_about(many, "retention*"));
+        assert_eq!(
+            lines_about(many, "timezone").as_deref(),
+            Some("timezone: bad. Fix: b")
+        );
+        assert_eq!(lines_about(many, "format"), None);
     }
 }
