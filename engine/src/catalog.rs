@@ -19,6 +19,7 @@ pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
 mod identities;
 pub mod metrics;
 mod notify;
+pub mod overview;
 pub use notify::{ChannelRow, DeliveryRow, IncidentRow, NewDelivery, NewestCopy};
 mod put_backs;
 mod restores;

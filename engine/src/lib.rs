@@ -19,6 +19,8 @@
 //! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
 //! - [`schedule`]: the scheduler worker (ticks with a controllable clock), schedule status.
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
+//! - [`overview`]: the landing page's read: every database's health, recent problems,
+//!   running work, storage per destination and tier with a 30-day projection.
 //! - [`notify`]: alerts (Slack, signed webhook, email): incidents, deliveries, the `notifier` worker.
 //! - [`proof`]: test-restores (a backup restored into scratch and compared
 //!   with its manifest), their schedule, proof status, alertable events.
@@ -47,6 +49,7 @@ pub mod destinations;
 pub use model::cron;
 pub mod metrics;
 pub mod notify;
+pub mod overview;
 pub mod pg;
 pub mod pipeline;
 pub mod plans;

@@ -836,14 +836,7 @@ impl Engine {
             .catalog
             .last_test_restores(server_id, database)
             .await?;
-        let interval = if policy.test_restore.enabled {
-            policy
-                .test_restore_schedule()
-                .ok()
-                .and_then(|(s, tz)| proof_interval(&s, tz, now))
-        } else {
-            None
-        };
+        let interval = test_restore_interval(policy, now);
         Ok(DatabaseProof {
             server_id,
             database: database.to_owned(),
@@ -1091,6 +1084,19 @@ impl Engine {
     }
 }
 
+/// How long a database under `policy` may go without a passed
+/// test-restore at `now` (`None` when its test-restores are off or their
+/// schedule is unusable): [`proof_interval`] of its test-restore schedule.
+pub fn test_restore_interval(policy: &Policy, now: DateTime<Utc>) -> Option<chrono::Duration> {
+    if !policy.test_restore.enabled {
+        return None;
+    }
+    policy
+        .test_restore_schedule()
+        .ok()
+        .and_then(|(s, tz)| proof_interval(&s, tz, now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1192,3 +1198,4 @@ mod tests {
         assert!(m.note.contains("cannot be read"), "{m:?}");
     }
 }
+

@@ -28,6 +28,8 @@
 //! - [`user`]: dashboard users and their roles.
 //! - [`worker`]: background worker status.
 //! - [`format`]: sizes and durations in words.
+//! - [`overview`]: the landing page: every database's health, recent
+//!   problems, running work, storage and its projection (pure rules).
 //! - [`names`]: `schema.table` quoted as PostgreSQL prints it.
 
 pub mod alert;
@@ -37,6 +39,7 @@ pub mod cron;
 pub mod destination;
 pub mod format;
 pub mod names;
+pub mod overview;
 pub mod policy;
 pub mod proof;
 pub mod restore;

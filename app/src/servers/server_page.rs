@@ -72,7 +72,7 @@ fn server_sections(id: i64) -> impl IntoView {
         })
     };
     view! {
-        <nav class="crumbs"><a href="/">"Servers"</a> " /"</nav>
+        <nav class="crumbs"><a href="/servers">"Servers"</a> " /"</nav>
         <Transition fallback=move || view! { <h1>"Server " {id}</h1> }>{header}</Transition>
         <Transition fallback=|| ()>
             <div class:hidden=missing>
