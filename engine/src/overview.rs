@@ -25,6 +25,7 @@ use model::retention::Tier;
 use crate::catalog::overview::{OverviewRows, TargetIds, Windows};
 use crate::catalog::StoredBody;
 use crate::plans::{plan_of, policy_of};
+use crate::policy::{Policy, ServerPlan};
 use crate::proof::test_restore_interval;
 use crate::schedule::schedule_facts;
 use crate::{Engine, Error};
@@ -70,7 +71,13 @@ fn health_rows(
     now: DateTime<Utc>,
 ) -> Result<Vec<DatabaseHealth>, Error> {
     let backups: HashMap<i64, &Backup> = rows.backups.iter().map(|b| (b.id, b)).collect();
-    let plans: HashMap<i64, &StoredBody> = rows.plans.iter().map(|(id, b)| (*id, b)).collect();
+    let mut plans: HashMap<i64, ServerPlan> = HashMap::new();
+    for (id, body) in &rows.plans {
+        plans.insert(*id, plan_of(Some(body))?);
+    }
+    let default_plan = ServerPlan::default();
+    // Each server's default policy is read once, not once per database.
+    let mut server_policies: HashMap<i64, Policy> = HashMap::new();
     let policies: HashMap<(i64, &str), &StoredBody> = rows
         .policies
         .iter()
@@ -89,7 +96,7 @@ fn health_rows(
         let Some(server) = names.get(&t.server_id) else {
             continue;
         };
-        let plan = plan_of(plans.get(&t.server_id).copied())?;
+        let plan = plans.get(&t.server_id).unwrap_or(&default_plan);
         let finished = t.finished_id.and_then(|id| backups.get(&id).copied());
         let good = t.good_id.and_then(|id| backups.get(&id).copied());
         let success_at = good.and_then(|g| g.finished_at);
@@ -104,10 +111,17 @@ fn health_rows(
                 None,
             )
         } else {
-            let (policy, _) = policy_of(
-                policies.get(&(t.server_id, t.database.as_str())).copied(),
-                policies.get(&(t.server_id, "")).copied(),
-            )?;
+            let policy = match policies.get(&(t.server_id, t.database.as_str())) {
+                Some(own) => policy_of(Some(own), None)?.0,
+                None => match server_policies.get(&t.server_id) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = policy_of(None, policies.get(&(t.server_id, "")).copied())?.0;
+                        server_policies.insert(t.server_id, p.clone());
+                        p
+                    }
+                },
+            };
             (
                 Target::Database(t.database.clone()),
                 plan.covers(&t.database),

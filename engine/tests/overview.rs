@@ -161,3 +161,87 @@ async fn overview_lists_the_failing_database_first() {
     assert!(o.active.iter().any(|b| b.id == queued.id) || e.backup(queued.id).await.unwrap().status.is_good());
     finished(e, queued.id).await;
 }
+
+/// 200 servers, 5 databases each, 100 daily backups per database (100,000
+/// rows: some failed, some suspect, the older ones pruned): the overview
+/// stays an index read. Issue 12 measures the p99 under load in a release
+/// build; this guards against a query that walks every backup.
+#[tokio::test(flavor = "multi_thread")]
+async fn overview_stays_fast_with_100k_backups() {
+    let env = engine_for(&[]).await;
+    let pool = catalog_pool(&env).await;
+    let now = Utc::now();
+    let ts = "strftime('%Y-%m-%dT%H:%M:%S+00:00', ?1, '-' || n || ' days', '-' || d || ' minutes')";
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 200)
+         INSERT INTO servers (name, host, port, username, created_at, updated_at)
+         SELECT 'srv' || i, '127.0.0.1', 5432, 'u', strftime('%Y-%m-%dT%H:%M:%S+00:00', ?1, '-200 days'),
+                strftime('%Y-%m-%dT%H:%M:%S+00:00', ?1, '-200 days') FROM s",
+    )
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "WITH RECURSIVE d(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM d WHERE j < 5)
+         INSERT INTO known_databases (server_id, name, first_seen, last_seen)
+         SELECT s.id, 'db' || j, strftime('%Y-%m-%dT%H:%M:%S+00:00', ?1, '-200 days'),
+                strftime('%Y-%m-%dT%H:%M:%S+00:00', ?1) FROM servers s, d",
+    )
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "WITH RECURSIVE b(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM b WHERE n < 99)
+         INSERT INTO backups (server_id, server_name, database, kind, status, trigger, queued_at,
+                              started_at, finished_at, stored_bytes, raw_bytes, destination, tiers, pruned_at)
+         SELECT k.server_id, 'srv' || k.server_id, k.name, 'database',
+                CASE WHEN (n + k.server_id) % 37 = 0 THEN 'failed'
+                     WHEN (n + k.server_id) % 53 = 0 THEN 'suspect' ELSE 'verified' END,
+                'schedule', {ts}, {ts}, {ts}, 1000000 + (100 - n) * 1000, 3000000, 'local',
+                CASE WHEN n < 60 THEN 'daily' END,
+                CASE WHEN n >= 60 THEN strftime('%Y-%m-%dT%H:%M:%S+00:00', ?1, '-' || (n - 60) || ' days') END
+           FROM b, (SELECT server_id, name, CAST(substr(name, 3) AS INTEGER) AS d FROM known_databases) k"
+    ))
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM backups")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 100_000);
+    sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+
+    let mut slowest = std::time::Duration::ZERO;
+    let mut o = None;
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        o = Some(env.engine.overview(now).await.unwrap());
+        slowest = slowest.max(started.elapsed());
+    }
+    let o = o.unwrap();
+    eprintln!("overview of 100,000 backups: slowest of 5 took {slowest:?}");
+    assert_eq!(o.servers, 200);
+    // 1,000 databases and 200 globals rows (scheduled, never backed up).
+    assert_eq!(o.databases.len(), 1_200);
+    assert_eq!(o.databases[0].health, Health::Failing);
+    assert!(o.databases.iter().any(|d| d.vs_month.is_some()));
+    assert!(matches!(o.storage.projection, Projection::Trend { .. }));
+    assert_eq!(o.storage.backups, 60_000 - failed_held(&pool).await);
+    // A debug build on a shared machine: generous, but a scan of every
+    // backup per database (1,000 x 100,000 rows) would take minutes.
+    assert!(slowest < std::time::Duration::from_secs(3), "{slowest:?}");
+}
+
+/// Failed rows among the unpruned ones (they hold no storage).
+async fn failed_held(pool: &sqlx::SqlitePool) -> u64 {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM backups WHERE pruned_at IS NULL AND status = 'failed'")
+        .fetch_one(pool)
+        .await
+        .unwrap() as u64
+}
