@@ -75,8 +75,9 @@ fn row(r: DatabaseHealth, now: DateTime<Utc>) -> impl IntoView {
         view! { <span class="flag flag-gone" title=format!("not on the server since {}", utc(t))>"gone"</span> }
     });
     let health = r.health;
+    let data_database = name.clone();
     view! {
-        <tr data-testid="overview-row" data-server=r.server.clone() data-database=name.clone()
+        <tr data-testid="overview-row" data-server=r.server.clone() data-database=data_database
             data-health=health.as_str() class=format!("row-{}", health.as_str())>
             <td class="health-cell" data-label="Health">
                 <span class=format!("health health-{}", health.as_str())>{health.label()}</span>
