@@ -45,7 +45,10 @@ impl Engine {
                 compare_at: now - Duration::days(COMPARE_DAYS),
                 problems_since: now - Duration::days(PROBLEM_DAYS),
                 problems_limit: PROBLEM_LIMIT,
-                history_since: history_start.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+                history_since: history_start
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight")
+                    .and_utc(),
             })
             .await?;
         let destinations = self.destinations().await?;
@@ -195,15 +198,11 @@ fn row(
             finished.map(|b| b.id),
             finished.and_then(|b| b.cause.clone()),
         ),
-        Health::Suspect => (
-            good.map(|b| b.id),
-            good.map(|b| b.verification.join("; ")),
-        ),
+        Health::Suspect => (good.map(|b| b.id), good.map(|b| b.verification.join("; "))),
         _ => (None, None),
     };
-    let change = |id: Option<i64>, at: Option<DateTime<Utc>>, bytes: Option<i64>| {
-        Some((id?, at?, bytes?))
-    };
+    let change =
+        |id: Option<i64>, at: Option<DateTime<Utc>>, bytes: Option<i64>| Some((id?, at?, bytes?));
     let to_bytes = good.map(|g| g.stored_bytes);
     let size_change = |(from_id, from_at, from_bytes): (i64, DateTime<Utc>, i64)| {
         to_bytes.map(|to_bytes| SizeChange {
@@ -251,7 +250,11 @@ fn row(
 
 /// Storage: per destination (from [`Engine::destinations`]), per tier and
 /// the stored total's history and projection.
-fn storage(rows: &OverviewRows, destinations: Vec<model::destination::Destination>, now: DateTime<Utc>) -> Storage {
+fn storage(
+    rows: &OverviewRows,
+    destinations: Vec<model::destination::Destination>,
+    now: DateTime<Utc>,
+) -> Storage {
     let mut tiers: Vec<TierUsage> = Tier::ALL
         .iter()
         .map(|t| TierUsage {

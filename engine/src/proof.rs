@@ -1198,4 +1198,3 @@ mod tests {
         assert!(m.note.contains("cannot be read"), "{m:?}");
     }
 }
-

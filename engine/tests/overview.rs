@@ -58,12 +58,14 @@ async fn overview_lists_the_failing_database_first() {
     // The first backup of `ok` was taken 30 days ago (as far as the catalog knows).
     let pool = catalog_pool(&env).await;
     let month_ago = Utc::now() - Duration::days(30);
-    sqlx::query("UPDATE backups SET started_at = ?1, queued_at = ?1, finished_at = ?1 WHERE id = ?2")
-        .bind(month_ago)
-        .bind(first.id)
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE backups SET started_at = ?1, queued_at = ?1, finished_at = ?1 WHERE id = ?2",
+    )
+    .bind(month_ago)
+    .bind(first.id)
+    .execute(&pool)
+    .await
+    .unwrap();
 
     let now = Utc::now();
     let o = e.overview(now).await.unwrap();
@@ -158,7 +160,10 @@ async fn overview_lists_the_failing_database_first() {
     // Queued work shows as active.
     let queued = e.enqueue_backup(server.id, &ok, "test").await.unwrap();
     let o = e.overview(Utc::now()).await.unwrap();
-    assert!(o.active.iter().any(|b| b.id == queued.id) || e.backup(queued.id).await.unwrap().status.is_good());
+    assert!(
+        o.active.iter().any(|b| b.id == queued.id)
+            || e.backup(queued.id).await.unwrap().status.is_good()
+    );
     finished(e, queued.id).await;
 }
 
@@ -240,8 +245,10 @@ async fn overview_stays_fast_with_100k_backups() {
 
 /// Failed rows among the unpruned ones (they hold no storage).
 async fn failed_held(pool: &sqlx::SqlitePool) -> u64 {
-    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM backups WHERE pruned_at IS NULL AND status = 'failed'")
-        .fetch_one(pool)
-        .await
-        .unwrap() as u64
+    sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM backups WHERE pruned_at IS NULL AND status = 'failed'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap() as u64
 }

@@ -397,10 +397,7 @@ mod tests {
 
     #[test]
     fn no_history_is_not_enough() {
-        assert_eq!(
-            project(&[], 30),
-            Projection::NotEnoughHistory { days: 0 }
-        );
+        assert_eq!(project(&[], 30), Projection::NotEnoughHistory { days: 0 });
     }
 
     #[test]
@@ -524,21 +521,42 @@ mod tests {
         assert_eq!(daily_totals(5, day(10), 60, &[], &[]).len(), 60);
         assert!(daily_totals(0, day(10), 60, &[], &[]).is_empty());
         // A zero in the middle (everything pruned, then backed up again) stays.
-        let t = daily_totals(50, day(10), 4, &[(day(10), 50), (day(8), 70)], &[(day(9), 70)]);
+        let t = daily_totals(
+            50,
+            day(10),
+            4,
+            &[(day(10), 50), (day(8), 70)],
+            &[(day(9), 70)],
+        );
         assert_eq!(t, vec![pt(8, 70), pt(9, 0), pt(10, 50)]);
     }
 
     #[test]
     fn judge_worst_first() {
         use BackupStatus::*;
-        assert_eq!(Health::judge(Some(Failed), Some(Verified), false), Health::Failing);
+        assert_eq!(
+            Health::judge(Some(Failed), Some(Verified), false),
+            Health::Failing
+        );
         assert_eq!(Health::judge(Some(Failed), None, true), Health::Failing);
-        assert_eq!(Health::judge(Some(Suspect), Some(Suspect), true), Health::Suspect);
-        assert_eq!(Health::judge(Some(Verified), Some(Verified), true), Health::Overdue);
+        assert_eq!(
+            Health::judge(Some(Suspect), Some(Suspect), true),
+            Health::Suspect
+        );
+        assert_eq!(
+            Health::judge(Some(Verified), Some(Verified), true),
+            Health::Overdue
+        );
         assert_eq!(Health::judge(None, None, true), Health::Overdue);
         assert_eq!(Health::judge(None, None, false), Health::NeverBackedUp);
-        assert_eq!(Health::judge(Some(Verified), Some(Verified), false), Health::Healthy);
-        assert_eq!(Health::judge(Some(Succeeded), Some(Succeeded), false), Health::Healthy);
+        assert_eq!(
+            Health::judge(Some(Verified), Some(Verified), false),
+            Health::Healthy
+        );
+        assert_eq!(
+            Health::judge(Some(Succeeded), Some(Succeeded), false),
+            Health::Healthy
+        );
     }
 
     fn row(server: &str, target: Target, health: Health) -> DatabaseHealth {

@@ -11,7 +11,8 @@ use model::backup::{Backup, Target};
 #[component]
 pub fn ActiveList(active: Vec<Backup>, now: DateTime<Utc>) -> impl IntoView {
     if active.is_empty() {
-        return view! { <p class="muted" data-testid="no-active">"Nothing running or queued."</p> }.into_any();
+        return view! { <p class="muted" data-testid="no-active">"Nothing running or queued."</p> }
+            .into_any();
     }
     let items = active
         .into_iter()

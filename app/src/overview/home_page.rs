@@ -36,10 +36,7 @@ pub fn HomePage() -> impl IntoView {
         if let Some(Some(chosen)) = was {
             return Some(*chosen);
         }
-        overview
-            .get()
-            .and_then(Result::ok)
-            .map(|o| o.servers == 0)
+        overview.get().and_then(Result::ok).map(|o| o.servers == 0)
     });
     view! {
         <Transition fallback=|| view! { <h1>"Overview"</h1> <p class="muted">"Loading…"</p> }>

@@ -9,7 +9,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::FromRow;
 
-use super::{backups_of, Backup, BackupRecord, Catalog, CatalogError, StoredBody, BACKUP_COLUMNS, GOOD};
+use super::{
+    backups_of, Backup, BackupRecord, Catalog, CatalogError, StoredBody, BACKUP_COLUMNS, GOOD,
+};
 
 /// One database known on a server (gone ones too), or a server's globals
 /// (`kind = 'globals'`, `database = ''`), with the ids of its newest runs
@@ -109,7 +111,9 @@ impl Catalog {
         let mut tx = self.pool().begin().await?;
         // Same target: server, kind and database.
         let same = |a: &str| {
-            format!("{a}.server_id = t.server_id AND {a}.kind = t.kind AND {a}.database = t.database")
+            format!(
+                "{a}.server_id = t.server_id AND {a}.kind = t.kind AND {a}.database = t.database"
+            )
         };
         let targets = sqlx::query_as::<_, TargetIds>(&format!(
             "WITH t(server_id, kind, database, since, gone_since) AS (
