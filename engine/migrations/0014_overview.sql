@@ -11,7 +11,7 @@ CREATE INDEX backups_good_by_target ON backups (server_id, kind, database, finis
 CREATE INDEX backups_by_status_finished ON backups (status, finished_at, stored_bytes);
 
 -- Backups pruned per day (the stored total's history).
-CREATE INDEX backups_by_pruned ON backups (pruned_at, status, stored_bytes);
+CREATE INDEX backups_by_pruned ON backups (pruned_at, status, stored_bytes) WHERE pruned_at IS NOT NULL;
 
 -- What is held now, per tier: good backups not pruned, covering the bytes.
-CREATE INDEX backups_held ON backups (status, tiers, stored_bytes) WHERE pruned_at IS NULL;
+CREATE INDEX backups_held ON backups (status, tiers, stored_bytes, pruned_at) WHERE pruned_at IS NULL;

@@ -22,7 +22,7 @@ pub const PROBLEM_LIMIT: i64 = 50;
 /// many days ago.
 pub const COMPARE_DAYS: i64 = 30;
 /// Daily stored totals of this many days feed the projection.
-pub const HISTORY_DAYS: i64 = 60;
+pub const HISTORY_DAYS: i64 = 30;
 /// The projection looks this many days ahead.
 pub const PROJECTION_DAYS: i64 = 30;
 
