@@ -87,7 +87,7 @@ test('the overview lists the failing database first, then the healthy one, and t
 
   // Phone width: nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });
-  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  const width = await page.evaluate(() => document.querySelector('main')!.scrollWidth);
   expect(width).toBeLessThanOrEqual(390);
 
   // Rows lead to the failed backup and to the database page.
