@@ -9,7 +9,8 @@
 //!
 //! | folder / file   | what                                                   |
 //! |-----------------|--------------------------------------------------------|
-//! | [`servers`]     | `/` the servers list and add form (what gets scheduled by default; the new server's connection tested); `/servers/:id` a server (summary with Edit and the connection, a section nav, then databases, schedules, recent backups, globals, plan) |
+//! | [`servers`]     | `/servers` the servers list and add form (also `/` before the first server) (what gets scheduled by default; the new server's connection tested); `/servers/:id` a server (summary with Edit and the connection, a section nav, then databases, schedules, recent backups, globals, plan) |
+//! | [`overview`]    | `/` the overview once a server exists (health of every database, failing first; recent problems; running work; storage and its projection), else the servers page |
 //! | [`backups`]     | `/servers/:id/databases/:db` a database's backups; the backups table, "Back up now" |
 //! | [`restores`]    | `/backups/:id` a backup (contents, tables into scratch, test-restore, full restore, files, recipe); `/servers/:id/rebuild` a server rebuilt from its backups (plan, typed confirmation, each step's result); `/scratch` scratch databases; `/scratch/:name/compare` a restored table against production, put rows back |
 //! | [`alerts`]      | `/alerts` alert channels (add, send test, remove), recent deliveries, open incidents |
@@ -40,6 +41,7 @@ mod edge;
 #[cfg(feature = "ssr")]
 pub use edge::cookie_value;
 pub mod not_found;
+pub mod overview;
 pub mod policies;
 pub mod restores;
 pub mod schedules;
@@ -72,6 +74,7 @@ use alerts::alerts_page::AlertsPage;
 use backups::database_page::DatabasePage;
 use destinations::destinations_page::DestinationsPage;
 use not_found::NotFoundPage;
+use overview::home_page::HomePage;
 use policies::policy_page::{DatabasePolicyPage, ServerPolicyPage};
 use restores::backup_page::BackupPage;
 use restores::compare_page::ComparePage;
@@ -146,7 +149,8 @@ pub fn App() -> impl IntoView {
             <header class="top">
                 <a href="/" class="brand">"pgshelf"</a>
                 <nav>
-                    <a href="/">"Servers"</a>
+                    <a href="/" data-testid="nav-overview">"Overview"</a>
+                    <a href="/servers" data-testid="nav-servers">"Servers"</a>
                     <a href="/destinations" data-testid="nav-destinations">"Destinations"</a>
                     <a href="/scratch" data-testid="nav-scratch">"Scratch"</a>
                     <a href="/alerts" data-testid="nav-alerts">"Alerts"</a>
@@ -155,7 +159,8 @@ pub fn App() -> impl IntoView {
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=NotFoundPage>
-                    <Route path=path!("/") view=ServersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/servers") view=ServersPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async/>
                     <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>

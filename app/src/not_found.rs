@@ -13,7 +13,7 @@ pub fn NotFoundPage() -> impl IntoView {
         <Title text="Not found"/>
         <h1>"Not found"</h1>
         <p data-testid="not-found">
-            "There is no page at this address. " <a href="/">"Back to the servers"</a>
+            "There is no page at this address. " <a href="/servers">"Back to the servers"</a>
         </p>
     }
 }

@@ -15,7 +15,7 @@ test.afterAll(async () => {
 });
 
 test('add a server, back up a database, see it succeed without reloading', async ({ page }) => {
-  await page.goto('/');
+  await page.goto('/servers');
   await hydrated(page);
   await addServer(page, pg, 'local');
 
@@ -49,7 +49,7 @@ test('add a server, back up a database, see it succeed without reloading', async
 });
 
 test('a wrong password shows the cause and the fix', async ({ page }) => {
-  await page.goto('/');
+  await page.goto('/servers');
   await hydrated(page);
   await addServer(page, pg, 'wrongpw', 'not-the-password');
   const row = page.locator('[data-testid="server-row"][data-name="wrongpw"]');

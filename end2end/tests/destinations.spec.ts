@@ -27,7 +27,7 @@ test.afterAll(async () => {
 
 test('an S3 bucket and a WebDAV folder: tested, named by a policy, two complete copies', async ({ page }) => {
   test.setTimeout(180_000);
-  await page.goto('/');
+  await page.goto('/servers');
   await hydrated(page);
   await addServer(page, pg, 'db');
   const serverRow = page.locator('[data-testid="server-row"][data-name="db"]');
@@ -81,7 +81,7 @@ test('an S3 bucket and a WebDAV folder: tested, named by a policy, two complete 
   await expect(dav.getByTestId('dest-last-test')).toHaveAttribute('data-ok', 'true');
 
   // The database's policy writes to both.
-  await page.goto('/');
+  await page.goto('/servers');
   await hydrated(page);
   await serverRow.getByTestId('server-link').click();
   await expect(page).toHaveURL(/\/servers\/\d+$/);

@@ -17,7 +17,7 @@ test.afterAll(async () => {
 });
 
 test('hourly policy with tiers: preview, save, schedule row; globals now', async ({ page }) => {
-  await page.goto('/');
+  await page.goto('/servers');
   await hydrated(page);
   await addServer(page, pg, 'local');
 

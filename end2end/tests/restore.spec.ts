@@ -17,7 +17,7 @@ test.afterAll(async () => {
 
 test('one table into scratch with a click, then test-restore the database', async ({ page }) => {
   test.setTimeout(180_000);
-  await page.goto('/');
+  await page.goto('/servers');
   await hydrated(page);
   await addServer(page, pg, 'prod');
   const row = page.locator('[data-testid="server-row"][data-name="prod"]');
@@ -96,7 +96,7 @@ test('one table into scratch with a click, then test-restore the database', asyn
   await expect(page.locator(`[data-testid="scratch-row"][data-name="${scratch}"]`)).toHaveCount(0);
 
   // Test-restore now, from the database page.
-  await page.goto(`/`);
+  await page.goto('/servers');
   await hydrated(page);
   await page.locator('[data-testid="server-row"][data-name="prod"]').getByTestId('server-link').click();
   await hydrated(page);

@@ -20,6 +20,7 @@ mod identities;
 mod manual;
 pub mod metrics;
 mod notify;
+pub mod overview;
 pub use notify::{ChannelRow, DeliveryRow, IncidentRow, NewDelivery, NewestCopy};
 mod put_backs;
 mod restores;

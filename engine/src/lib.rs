@@ -23,6 +23,8 @@
 //! - [`schema_changes`]: what a backup's TOC adds, drops or changes against the
 //!   previous good backup's (tables and their columns, indexes, functions, grants, ...).
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
+//! - [`overview`]: the landing page's read: every database's health, recent problems,
+//!   running work, storage per destination and tier with a 30-day projection.
 //! - [`notify`]: alerts (Slack, signed webhook, email): incidents, deliveries, the `notifier` worker.
 //! - [`proof`]: test-restores (a backup restored into scratch and compared
 //!   with its manifest), their schedule, proof status, alertable events.
@@ -54,6 +56,7 @@ pub use model::cron;
 pub mod live;
 pub mod metrics;
 pub mod notify;
+pub mod overview;
 pub mod pg;
 pub mod pipeline;
 pub mod plans;

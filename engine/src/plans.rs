@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::Target;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, StoredBody};
 use crate::policy::{Policy, PolicyError, ServerPlan};
 use crate::{prune, Engine, Error, PolicySource};
 
@@ -350,7 +350,21 @@ pub async fn effective_policy(
     server_id: i64,
     database: &str,
 ) -> Result<(Policy, PolicySource), Error> {
-    if let Some(b) = catalog.policy(server_id, database).await? {
+    let own = catalog.policy(server_id, database).await?;
+    let server = match own {
+        Some(_) => None,
+        None => catalog.policy(server_id, "").await?,
+    };
+    policy_of(own.as_ref(), server.as_ref())
+}
+
+/// The policy in force from the stored bodies: the database's own, else
+/// the server default, else the built-in default (pure; see [`effective_policy`]).
+pub fn policy_of(
+    own: Option<&StoredBody>,
+    server: Option<&StoredBody>,
+) -> Result<(Policy, PolicySource), Error> {
+    if let Some(b) = own {
         return Ok((
             parse_body(&b.body)?,
             PolicySource::Database {
@@ -358,7 +372,7 @@ pub async fn effective_policy(
             },
         ));
     }
-    if let Some(b) = catalog.policy(server_id, "").await? {
+    if let Some(b) = server {
         return Ok((
             parse_body(&b.body)?,
             PolicySource::Server {
@@ -371,7 +385,12 @@ pub async fn effective_policy(
 
 /// The server-wide plan (coverage, globals, standby), or the default.
 pub async fn server_plan(catalog: &Catalog, server_id: i64) -> Result<ServerPlan, Error> {
-    match catalog.plan(server_id).await? {
+    plan_of(catalog.plan(server_id).await?.as_ref())
+}
+
+/// The server plan from its stored body, or the default (pure).
+pub fn plan_of(stored: Option<&StoredBody>) -> Result<ServerPlan, Error> {
+    match stored {
         Some(b) => parse_body(&b.body),
         None => Ok(ServerPlan::default()),
     }

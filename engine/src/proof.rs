@@ -845,14 +845,7 @@ impl Engine {
             .catalog
             .last_test_restores(server_id, database)
             .await?;
-        let interval = if policy.test_restore.enabled {
-            policy
-                .test_restore_schedule()
-                .ok()
-                .and_then(|(s, tz)| proof_interval(&s, tz, now))
-        } else {
-            None
-        };
+        let interval = test_restore_interval(policy, now);
         Ok(DatabaseProof {
             server_id,
             database: database.to_owned(),
@@ -1098,6 +1091,19 @@ impl Engine {
     async fn drop_test_scratch(&self, name: &str, server_id: i64) -> Result<(), Error> {
         self.drop_scratch(name, Some(server_id)).await.map(|_| ())
     }
+}
+
+/// How long a database under `policy` may go without a passed
+/// test-restore at `now` (`None` when its test-restores are off or their
+/// schedule is unusable): [`proof_interval`] of its test-restore schedule.
+pub fn test_restore_interval(policy: &Policy, now: DateTime<Utc>) -> Option<chrono::Duration> {
+    if !policy.test_restore.enabled {
+        return None;
+    }
+    policy
+        .test_restore_schedule()
+        .ok()
+        .and_then(|(s, tz)| proof_interval(&s, tz, now))
 }
 
 #[cfg(test)]

@@ -559,26 +559,14 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<ScheduleStatus, Error> {
         let (last_run, last_success) = self.inner.catalog.last_runs(server_id, &target).await?;
-        let parsed = cron::Schedule::parse(expr)
-            .map_err(|e| e.to_string())
-            .and_then(|s| {
-                crate::policy::parse_tz(timezone)
-                    .map(|tz| (s, tz))
-                    .map_err(|e| e.to_string())
-            });
-        let (describe, next_run, overdue, error) = match parsed {
-            Ok((s, tz)) => {
-                let active = covered && enabled && gone_since.is_none();
-                let success_at = last_success.as_ref().and_then(|r| r.finished_at);
-                (
-                    s.describe(),
-                    if active { s.next_after(now, tz) } else { None },
-                    active && cron::overdue(&s, tz, success_at, created, now),
-                    None,
-                )
-            }
-            Err(e) => (String::new(), None, false, Some(e)),
-        };
+        let active = covered && enabled && gone_since.is_none();
+        let success_at = last_success.as_ref().and_then(|r| r.finished_at);
+        let ScheduleFacts {
+            describe,
+            next_run,
+            overdue,
+            error,
+        } = schedule_facts(expr, timezone, active, success_at, created, now);
         Ok(ScheduleStatus {
             target,
             covered,
@@ -597,5 +585,49 @@ impl Engine {
             last_proof_ms: None,
             proof_flag: None,
         })
+    }
+}
+
+/// What a schedule says at `now` (pure): its words, the next run and the
+/// overdue flag (both only while it is `active`: covered, enabled, the
+/// database still there), or why it cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleFacts {
+    pub describe: String,
+    pub next_run: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    pub error: Option<String>,
+}
+
+/// [`ScheduleFacts`] of a cron expression in a time zone, given the last
+/// success and when the target appeared (see [`cron::overdue`]).
+pub fn schedule_facts(
+    expr: &str,
+    timezone: &str,
+    active: bool,
+    last_success: Option<DateTime<Utc>>,
+    created: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ScheduleFacts {
+    let parsed = cron::Schedule::parse(expr)
+        .map_err(|e| e.to_string())
+        .and_then(|s| {
+            crate::policy::parse_tz(timezone)
+                .map(|tz| (s, tz))
+                .map_err(|e| e.to_string())
+        });
+    match parsed {
+        Ok((s, tz)) => ScheduleFacts {
+            describe: s.describe(),
+            next_run: if active { s.next_after(now, tz) } else { None },
+            overdue: active && cron::overdue(&s, tz, last_success, created, now),
+            error: None,
+        },
+        Err(e) => ScheduleFacts {
+            describe: String::new(),
+            next_run: None,
+            overdue: false,
+            error: Some(e),
+        },
     }
 }

@@ -32,6 +32,8 @@
 //! - [`live`]: live updates pushed to the dashboard: the progress of running
 //!   work (throughput, time left: pure) and "something changed" notices.
 //! - [`format`]: sizes and durations in words.
+//! - [`overview`]: the landing page: every database's health, recent
+//!   problems, running work, storage and its projection (pure rules).
 //! - [`names`]: `schema.table` quoted as PostgreSQL prints it.
 
 pub mod alert;
@@ -42,6 +44,7 @@ pub mod destination;
 pub mod format;
 pub mod live;
 pub mod names;
+pub mod overview;
 pub mod policy;
 pub mod proof;
 pub mod restore;

@@ -371,6 +371,7 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
     assert!(body.contains("Fix:"), "{body}");
     for page in [
         "/",
+        "/servers",
         "/servers/1",
         "/servers/1/policy",
         "/servers/1/databases/app",
@@ -434,6 +435,15 @@ async fn nothing_is_reachable_without_a_session_or_the_right_role() {
     )
     .await;
     assert_eq!(status, 200, "a viewer lists servers: {text}");
+    let (status, _, text) = http(
+        addr,
+        "POST",
+        "/api/overview",
+        &[("Origin", &origin), ("Cookie", &viewer)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "a viewer reads the overview: {text}");
 
     // Cross-site: a form another site posts with the admin's cookie is refused
     // before it reaches anything.

@@ -47,7 +47,7 @@ fn database_sections(id: i64, database: String) -> impl IntoView {
             view! {
                 <Title text=title/>
                 <nav class="crumbs">
-                    <a href="/">"Servers"</a>
+                    <a href="/servers">"Servers"</a>
                     " / "
                     <a href=server_href(id) data-testid="server-link">{server_name}</a>
                     " /"

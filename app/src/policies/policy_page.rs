@@ -51,7 +51,7 @@ fn policy_sections(id: i64, database: Option<String>) -> impl IntoView {
         page.get().map(|r| match r {
             Err(e) => view! {
                 <Title text="Policy"/>
-                <nav class="crumbs"><a href="/">"Servers"</a> " /"</nav>
+                <nav class="crumbs"><a href="/servers">"Servers"</a> " /"</nav>
                 <h1>"Policy"</h1>
                 <p class="error" role="alert">{error_text(&e)}</p>
             }
@@ -86,7 +86,7 @@ fn policy_sections(id: i64, database: Option<String>) -> impl IntoView {
                 view! {
                     <Title text=title/>
                     <nav class="crumbs">
-                        <a href="/">"Servers"</a> " / "
+                        <a href="/servers">"Servers"</a> " / "
                         <a href=server_href(id) data-testid="server-link">{server_name.clone()}</a> " / "
                         {db_crumb}
                     </nav>

@@ -60,7 +60,7 @@ fn backup_sections(id: i64) -> impl IntoView {
                     crate::set_page_status(404);
                     view! {
                         <Title text=format!("Backup #{id}")/>
-                        <nav class="crumbs"><a href="/">"Servers"</a> " /"</nav>
+                        <nav class="crumbs"><a href="/servers">"Servers"</a> " /"</nav>
                         <h1>"Backup #" {id}</h1>
                         <p class="error" role="alert">{error_text(&e)}</p>
                     }
@@ -109,7 +109,7 @@ fn sections(p: Page, changed: RwSignal<u64>) -> impl IntoView {
     let title = format!("Backup #{}", b.id);
     let crumbs = view! {
         <nav class="crumbs">
-            <a href="/">"Servers"</a> " / "
+            <a href="/servers">"Servers"</a> " / "
             <a href=server_href(server_id)>{p.server_name.clone()}</a> " / "
             {database.clone().map(|db| view! { <a href=database_href(server_id, &db) data-testid="backup-database-link">{db.clone()}</a> " /" })}
         </nav>

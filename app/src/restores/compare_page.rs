@@ -26,7 +26,7 @@ pub fn ComparePage() -> impl IntoView {
     );
     view! {
         <Title text=move || format!("Compare {}", table.get())/>
-        <nav class="crumbs"><a href="/">"Servers"</a> " / " <a href="/scratch">"Scratch databases"</a> " /"</nav>
+        <nav class="crumbs"><a href="/servers">"Servers"</a> " / " <a href="/scratch">"Scratch databases"</a> " /"</nav>
         <h1>"Compare " <span class="mono">{move || table.get()}</span></h1>
         <p class="subtitle">
             "The copy in " <span class="mono">{move || scratch.get()}</span>

@@ -147,7 +147,7 @@ fn rebuild_sections(id: i64) -> impl IntoView {
     view! {
         <Title text="Rebuild"/>
         <nav class="crumbs">
-            <a href="/">"Servers"</a> " / "
+            <a href="/servers">"Servers"</a> " / "
             <a href=server_href(id)><Transition fallback=|| ()>{move || source_name()}</Transition></a> " /"
         </nav>
         <h1>"Rebuild from backups"</h1>

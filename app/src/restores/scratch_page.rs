@@ -119,7 +119,7 @@ pub fn ScratchPage() -> impl IntoView {
     };
     view! {
         <Title text="Scratch databases"/>
-        <nav class="crumbs"><a href="/">"Servers"</a> " /"</nav>
+        <nav class="crumbs"><a href="/servers">"Servers"</a> " /"</nav>
         <h1>"Scratch databases"</h1>
         <p class="subtitle">"Databases pgshelf restored tables into. They stay until you drop them."</p>
         <Transition fallback=|| ()>{rows}</Transition>

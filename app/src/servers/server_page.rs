@@ -109,7 +109,7 @@ fn server_sections(id: i64) -> impl IntoView {
         view! { <ConnectionStatus server_id=id/> }
     };
     view! {
-        <nav class="crumbs"><a href="/">"Servers"</a> " /"</nav>
+        <nav class="crumbs"><a href="/servers">"Servers"</a> " /"</nav>
         <Transition fallback=move || view! { <h1>"Server " {id}</h1> }>{header}</Transition>
         <Transition fallback=|| ()>
             <div class:hidden=missing>

@@ -1,4 +1,4 @@
-//! `/`: every server, with test / edit / delete, and the add-server form.
+//! `/servers` (and `/` before the first server): every server, with test / edit / delete, and the add-server form.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
