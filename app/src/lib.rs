@@ -11,13 +11,14 @@
 //! |-----------------|--------------------------------------------------------|
 //! | [`servers`]     | `/` the servers list and add form; `/servers/:id` a server (connection, databases, schedules, globals, plan, recent backups) |
 //! | [`backups`]     | `/servers/:id/databases/:db` a database's backups; the backups table, "Back up now" |
+//! | [`history`]     | the database page's history: size-trend chart with a range selector (`?range=`), largest tables' growth, failure log |
 //! | [`restores`]    | `/backups/:id` a backup (contents, tables into scratch, test-restore, full restore, files, recipe); `/servers/:id/rebuild` a server rebuilt from its backups (plan, typed confirmation, each step's result); `/scratch` scratch databases; `/scratch/:name/compare` a restored table against production, put rows back |
 //! | [`destinations`] | `/destinations` where backups are stored (add, test, edit, remove, SFTP host keys) |
 //! | [`schedules`]   | the schedules table, the server plan form, globals backups |
 //! | [`policies`]    | `/servers/:id/policy` and `/servers/:id/databases/:db/policy`: the policy editor with its live preview |
 //! | [`users`]       | `/login`, `/setup` (the first admin), `/users` (admins: users and API tokens); who is signed in, in the header |
 //! | [`workers`]     | the worker status bar in the header                    |
-//! | [`ui`]          | what every feature shares: formatting, errors, polling, badges |
+//! | [`ui`]          | what every feature shares: formatting, errors, polling, badges, the size chart, times in the viewer's zone |
 //! | [`not_found`]   | the 404 page                                           |
 //! | `edge` (server side only) | the engine from the request's context; engine errors mapped once to `ServerFnError` with their HTTP status |
 //!
@@ -35,6 +36,7 @@ pub mod backups;
 pub mod destinations;
 #[cfg(feature = "ssr")]
 mod edge;
+pub mod history;
 #[cfg(feature = "ssr")]
 pub use edge::cookie_value;
 pub mod not_found;

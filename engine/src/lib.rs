@@ -19,6 +19,8 @@
 //! - [`pipeline`]: one backup run, dump -> zstd -> destination -> manifest -> record.
 //! - [`schedule`]: the scheduler worker (ticks with a controllable clock), schedule status.
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
+//! - [`history`]: a database's history for its page: sizes over a range (downsampled),
+//!   its largest tables' growth (`backup_tables`), failed runs.
 //! - [`notify`]: alerts (Slack, signed webhook, email): incidents, deliveries, the `notifier` worker.
 //! - [`proof`]: test-restores (a backup restored into scratch and compared
 //!   with its manifest), their schedule, proof status, alertable events.
@@ -45,6 +47,7 @@ pub mod crypt;
 pub mod destinations;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
+pub mod history;
 pub mod metrics;
 pub mod notify;
 pub mod pg;

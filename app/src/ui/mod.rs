@@ -1,10 +1,14 @@
 //! What every feature shares: formatting, error messages and field errors,
-//! polling, status and tier badges, the time zones the forms suggest.
+//! polling, status and tier badges, the time zones the forms suggest; the
+//! size chart, times in the viewer's zone, and the few browser calls they need.
 
+pub mod browser;
 pub mod error_message;
 pub mod field_errors;
 pub mod format;
 pub mod poll;
+pub mod size_chart;
 pub mod status_badge;
 pub mod tier_badges;
 pub mod timezones;
+pub mod viewer_time;
