@@ -7,7 +7,7 @@ use model::history::DatabaseHistory;
 /// else reads as 30 days): its good backups' sizes (downsampled), its
 /// largest tables' growth, its failed runs.
 #[server(prefix = "/api", endpoint = "backups/history")]
-pub async fn database_history(
+pub async fn read_history(
     server_id: i64,
     database: String,
     range: String,

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use model::history::{DatabaseHistory, HistoryRange, TOP_TABLES};
 
-use crate::history::api::database_history;
+use crate::history::api::read_history;
 use crate::history::failure_log::FailureLog;
 use crate::history::views::{change_words, grew_most, size_chart, tables_chart};
 use crate::ui::error_message::{error_text, ErrorMessage};
@@ -66,7 +66,7 @@ pub fn HistoryPanel(server_id: i64, database: String) -> impl IntoView {
     let db = database.clone();
     let history = Resource::new(
         move || range.get(),
-        move |r| database_history(server_id, db.clone(), r.as_str().to_owned()),
+        move |r| read_history(server_id, db.clone(), r.as_str().to_owned()),
     );
     let body = move || {
         history.get().map(|r| match r {

@@ -274,9 +274,9 @@ pub fn SizeChart(data: ChartData, #[prop(into)] label: String, testid: &'static 
                             let y = (*y)?;
                             let v = d.columns[i].values[s]?;
                             let title = format!("{name}: {} · {}", size_words(v), short_utc(d.columns[i].at));
+                            let r = if g.xs.len() > 60 { "2" } else { "3.5" };
                             Some(view! {
-                                <circle class=format!("chart-point series-{s}") cx=format!("{:.1}", g.xs[i]) cy=format!("{y:.1}")
-                                    r=if g.xs.len() > 60 { "2" } else { "3.5" }>
+                                <circle class=format!("chart-point series-{s}") cx=format!("{:.1}", g.xs[i]) cy=format!("{y:.1}") r=r>
                                     <title>{title}</title>
                                 </circle>
                             })
@@ -371,7 +371,7 @@ pub fn SizeChart(data: ChartData, #[prop(into)] label: String, testid: &'static 
                 .collect_view();
             view! {
                 <span class="chart-readout-when" data-backup=c.backup_id.to_string()>
-                    {if active.get().is_none() { "Newest: " } else { "" }}
+                    {move || if active.get().is_none() { "Newest: " } else { "" }}
                     <ViewerTime at=c.at/>
                 </span>
                 {values}
