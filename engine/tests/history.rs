@@ -85,7 +85,10 @@ async fn sizes_tables_and_failures_of_a_growing_database() {
         assert_eq!(p.at, row.taken_at());
         assert!(p.stored_bytes > 0);
     }
-    assert!(h.sizes.windows(2).all(|w| w[0].at <= w[1].at), "oldest first");
+    assert!(
+        h.sizes.windows(2).all(|w| w[0].at <= w[1].at),
+        "oldest first"
+    );
     assert!(
         h.sizes.windows(2).all(|w| w[0].raw_bytes < w[1].raw_bytes),
         "the dump grows with the table: {:?}",
@@ -95,7 +98,10 @@ async fn sizes_tables_and_failures_of_a_growing_database() {
     // The growing table leads the largest tables, with every backup's size.
     assert_eq!(h.tables.len(), 2, "{:?}", h.tables);
     let events = &h.tables[0];
-    assert_eq!((events.schema.as_str(), events.name.as_str()), ("public", "events"));
+    assert_eq!(
+        (events.schema.as_str(), events.name.as_str()),
+        ("public", "events")
+    );
     assert_eq!(events.points.len(), 4);
     let rows: Vec<i64> = events.points.iter().map(|p| p.rows).collect();
     assert_eq!(rows, [2000, 6000, 12000, 20000], "rows from each manifest");
@@ -107,9 +113,10 @@ async fn sizes_tables_and_failures_of_a_growing_database() {
     assert_eq!(events.latest_bytes, events.points[3].bytes);
     assert_eq!(events.first_bytes, events.points[0].bytes);
     // The sizes are the manifests' own.
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(artifact_dir(&env, &taken[3]).join("manifest.json")).unwrap())
-            .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(artifact_dir(&env, &taken[3]).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
     let in_manifest = manifest["tables"]
         .as_array()
         .unwrap()
@@ -128,7 +135,11 @@ async fn sizes_tables_and_failures_of_a_growing_database() {
     assert_eq!(f.backup_id, failed_row.id);
     assert_eq!(f.trigger, "test");
     assert_eq!(f.cause.as_deref(), Some(failed.to_string().as_str()));
-    assert!(f.cause.as_deref().unwrap().contains("hist_no_such_database"));
+    assert!(f
+        .cause
+        .as_deref()
+        .unwrap()
+        .contains("hist_no_such_database"));
 
     // 30 days leave the backdated backup out, of sizes and of tables.
     let m = env
@@ -224,7 +235,11 @@ async fn history_stays_fast_at_100000_backups() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(rows, 98_000 * 8, "filled by the trigger as rows were recorded");
+    assert_eq!(
+        rows,
+        98_000 * 8,
+        "filled by the trigger as rows were recorded"
+    );
     eprintln!("100,000 backups recorded in {:?}", started.elapsed());
 
     for range in HistoryRange::ALL {

@@ -366,7 +366,10 @@ mod tests {
     fn check_bounded(values: &[f64], max: usize) -> Vec<usize> {
         let keep = downsample(values, max);
         assert!(keep.len() <= max, "{} > {max}", keep.len());
-        assert!(keep.windows(2).all(|w| w[0] < w[1]), "ascending, no repeats: {keep:?}");
+        assert!(
+            keep.windows(2).all(|w| w[0] < w[1]),
+            "ascending, no repeats: {keep:?}"
+        );
         assert!(keep.iter().all(|&i| i < values.len()));
         keep
     }
@@ -385,16 +388,25 @@ mod tests {
         let v = [1.0, 9.0, 2.0, 3.0];
         assert_eq!(downsample(&v, 1), vec![3], "the newest point");
         assert_eq!(downsample(&v, 2), vec![0, 3], "the ends");
-        assert_eq!(downsample(&v, 3), vec![0, 1, 3], "the ends and the furthest off their line");
+        assert_eq!(
+            downsample(&v, 3),
+            vec![0, 1, 3],
+            "the ends and the furthest off their line"
+        );
         assert_eq!(downsample(&[0.0, 1.0, 2.0, -5.0, 4.0], 3), vec![0, 3, 4]);
         // 4: one run between the ends keeps its lowest and highest.
-        assert_eq!(downsample(&[5.0, 1.0, 9.0, 4.0, 5.0, 6.0], 4), vec![0, 1, 2, 5]);
+        assert_eq!(
+            downsample(&[5.0, 1.0, 9.0, 4.0, 5.0, 6.0], 4),
+            vec![0, 1, 2, 5]
+        );
     }
 
     #[test]
     fn ten_thousand_points_keep_ends_and_extremes() {
         let n = 10_000;
-        let mut v: Vec<f64> = (0..n).map(|i| 1000.0 + (i as f64 / 50.0).sin() * 100.0).collect();
+        let mut v: Vec<f64> = (0..n)
+            .map(|i| 1000.0 + (i as f64 / 50.0).sin() * 100.0)
+            .collect();
         v[4321] = 99_999.0; // a spike
         v[777] = -3.0; // a dip
         for max in [2, 3, 4, 5, 10, 11, 100, MAX_POINTS, 9_999, 10_000, 20_000] {
@@ -470,13 +482,19 @@ mod tests {
     fn size_axes_in_binary_units() {
         let mib = 1024 * 1024;
         let a = size_axis(0, 900 * mib, 4);
-        assert_eq!(labels(&a), ["0 MiB", "250 MiB", "500 MiB", "750 MiB", "1000 MiB"]);
+        assert_eq!(
+            labels(&a),
+            ["0 MiB", "250 MiB", "500 MiB", "750 MiB", "1000 MiB"]
+        );
         assert_eq!(a.min, 0.0);
         assert_eq!(a.max, 1000.0 * mib as f64);
         assert_eq!(a.ticks[1].value, 250.0 * mib as f64);
 
         let a = size_axis(0, 5 * 1024 * mib / 2, 5);
-        assert_eq!(labels(&a), ["0.0 GiB", "0.5 GiB", "1.0 GiB", "1.5 GiB", "2.0 GiB", "2.5 GiB"]);
+        assert_eq!(
+            labels(&a),
+            ["0.0 GiB", "0.5 GiB", "1.0 GiB", "1.5 GiB", "2.0 GiB", "2.5 GiB"]
+        );
 
         // Bytes: whole numbers only.
         let a = size_axis(0, 3, 5);
@@ -507,15 +525,23 @@ mod tests {
     fn size_axes_hold_the_data_and_few_ticks() {
         let mut x: i64 = 1;
         for _ in 0..2000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let a = (x >> 20).rem_euclid(1 << 43);
             let b = (x >> 3).rem_euclid(1 << 43);
             for target in [2, 4, 6] {
                 let axis = size_axis(a, b, target);
                 let (lo, hi) = (a.min(b) as f64, a.max(b) as f64);
                 assert!(axis.min <= lo && axis.max >= hi, "{a} {b}: {axis:?}");
-                assert!(axis.ticks.len() >= 2 && axis.ticks.len() <= target + 2, "{a} {b} {target}: {axis:?}");
-                assert!(axis.ticks.iter().all(|t| t.value >= axis.min - 1.0 && t.value <= axis.max + 1.0));
+                assert!(
+                    axis.ticks.len() >= 2 && axis.ticks.len() <= target + 2,
+                    "{a} {b} {target}: {axis:?}"
+                );
+                assert!(axis
+                    .ticks
+                    .iter()
+                    .all(|t| t.value >= axis.min - 1.0 && t.value <= axis.max + 1.0));
                 let mut l: Vec<_> = labels(&axis);
                 l.dedup();
                 assert_eq!(l.len(), axis.ticks.len(), "distinct labels: {axis:?}");
@@ -524,7 +550,9 @@ mod tests {
     }
 
     fn ms(y: i32, m: u32, d: u32, h: u32) -> i64 {
-        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
+            .unwrap()
+            .timestamp_millis()
     }
 
     fn tick_labels(t: &[Tick]) -> Vec<&str> {
@@ -551,7 +579,10 @@ mod tests {
         assert_eq!(tick_labels(&t), ["21:00", "Nov 2", "03:00", "06:00"]);
         // Years.
         let t = time_axis(ms(2015, 3, 1, 0), ms(2026, 3, 1, 0), 6, 0);
-        assert_eq!(tick_labels(&t), ["2016", "2018", "2020", "2022", "2024", "2026"]);
+        assert_eq!(
+            tick_labels(&t),
+            ["2016", "2018", "2020", "2022", "2024", "2026"]
+        );
         // Single moment: a day either side.
         let (a, b) = time_domain(ms(2026, 11, 1, 0), ms(2026, 11, 1, 0));
         assert_eq!(b - a, 2 * DAY);
@@ -575,13 +606,24 @@ mod tests {
     #[test]
     fn time_axes_stay_within_bounds_and_count() {
         let start = ms(2020, 1, 1, 0);
-        for span_h in [1i64, 5, 30, 24 * 9, 24 * 40, 24 * 400, 24 * 3000, 24 * 40_000] {
+        for span_h in [
+            1i64,
+            5,
+            30,
+            24 * 9,
+            24 * 40,
+            24 * 400,
+            24 * 3000,
+            24 * 40_000,
+        ] {
             for target in [2usize, 4, 8] {
                 for off in [-720, 0, 330, 840] {
                     let end = start + span_h * HOUR;
                     let t = time_axis(start, end, target, off);
                     assert!(t.len() <= target, "{span_h} h, {target}: {t:?}");
-                    assert!(t.iter().all(|x| x.value >= start as f64 && x.value <= end as f64));
+                    assert!(t
+                        .iter()
+                        .all(|x| x.value >= start as f64 && x.value <= end as f64));
                     assert!(t.windows(2).all(|w| w[0].value < w[1].value));
                 }
             }

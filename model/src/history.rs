@@ -179,7 +179,10 @@ mod tests {
         }
         assert_eq!(HistoryRange::from_query(None), HistoryRange::Month);
         assert_eq!(HistoryRange::from_query(Some("5y")), HistoryRange::Month);
-        assert!("5y".parse::<HistoryRange>().unwrap_err().contains("7d, 30d, 1y or all"));
+        assert!("5y"
+            .parse::<HistoryRange>()
+            .unwrap_err()
+            .contains("7d, 30d, 1y or all"));
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
         assert_eq!(
             HistoryRange::Week.since(now),

@@ -42,7 +42,9 @@ fn size_summary(h: &DatabaseHistory) -> String {
         _ => format!("{n} good backups in this range"),
     };
     if drawn < n {
-        s.push_str(&format!(" ({drawn} drawn: the first, the last and every peak and dip)"));
+        s.push_str(&format!(
+            " ({drawn} drawn: the first, the last and every peak and dip)"
+        ));
     }
     if let (Some(a), Some(b)) = (h.sizes.first(), h.sizes.last()) {
         if n > 1 {

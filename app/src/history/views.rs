@@ -8,7 +8,9 @@ use model::names::qualified;
 use crate::ui::size_chart::{group_digits, ChartColumn, ChartData, ChartSeries};
 
 /// The x axis of a range: its start and end; all of time: the backups' own.
-fn domain(h: &DatabaseHistory) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+fn domain(
+    h: &DatabaseHistory,
+) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
     h.since.map(|s| (s, h.until))
 }
 
@@ -75,7 +77,10 @@ pub fn tables_chart(h: &DatabaseHistory) -> ChartData {
                 values: cells.iter().map(|c| c.map(|(b, _)| b)).collect(),
                 notes: cells
                     .iter()
-                    .map(|c| c.map(|(_, r)| format!("{} rows", group_digits(r))).unwrap_or_default())
+                    .map(|c| {
+                        c.map(|(_, r)| format!("{} rows", group_digits(r)))
+                            .unwrap_or_default()
+                    })
                     .collect(),
             }
         })
@@ -99,7 +104,12 @@ pub fn tables_chart(h: &DatabaseHistory) -> ChartData {
 pub fn grew_most(h: &DatabaseHistory) -> Option<(String, i64)> {
     h.tables
         .iter()
-        .map(|t| (qualified(&t.schema, &t.name), t.latest_bytes - t.first_bytes))
+        .map(|t| {
+            (
+                qualified(&t.schema, &t.name),
+                t.latest_bytes - t.first_bytes,
+            )
+        })
         .filter(|(_, d)| *d > 0)
         .max_by_key(|(_, d)| *d)
 }

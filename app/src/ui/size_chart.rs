@@ -83,7 +83,11 @@ pub fn geometry(data: &ChartData, width: f64, offset_minutes: i32) -> Geometry {
     let width = width.max(MIN_WIDTH);
     let (x0, x1) = (LEFT, width - RIGHT);
     let (y0, y1) = (HEIGHT - BOTTOM, TOP);
-    let ms: Vec<i64> = data.columns.iter().map(|c| c.at.timestamp_millis()).collect();
+    let ms: Vec<i64> = data
+        .columns
+        .iter()
+        .map(|c| c.at.timestamp_millis())
+        .collect();
     let first = ms.first().copied().unwrap_or_default();
     let last = ms.last().copied().unwrap_or_default();
     let (d0, d1) = match data.domain {
@@ -113,8 +117,16 @@ pub fn geometry(data: &ChartData, width: f64, offset_minutes: i32) -> Geometry {
         .collect();
     let bands = (0..xs.len())
         .map(|i| {
-            let from = if i == 0 { x0 } else { (xs[i - 1] + xs[i]) / 2.0 };
-            let to = if i + 1 == xs.len() { x1 } else { (xs[i] + xs[i + 1]) / 2.0 };
+            let from = if i == 0 {
+                x0
+            } else {
+                (xs[i - 1] + xs[i]) / 2.0
+            };
+            let to = if i + 1 == xs.len() {
+                x1
+            } else {
+                (xs[i] + xs[i + 1]) / 2.0
+            };
             (from, to)
         })
         .collect();
@@ -185,7 +197,12 @@ fn line_path(g: &Geometry, s: usize) -> String {
     for (i, y) in g.ys[s].iter().enumerate() {
         match y {
             Some(y) => {
-                d.push_str(&format!("{}{:.1} {:.1} ", if pen_down { "L" } else { "M" }, g.xs[i], y));
+                d.push_str(&format!(
+                    "{}{:.1} {:.1} ",
+                    if pen_down { "L" } else { "M" },
+                    g.xs[i],
+                    y
+                ));
                 pen_down = true;
             }
             None => pen_down = false,
@@ -197,7 +214,11 @@ fn line_path(g: &Geometry, s: usize) -> String {
 /// The chart. `testid` names it for tests (`-readout`, `-empty`, `-col`);
 /// `label` is what a screen reader announces for the whole drawing.
 #[component]
-pub fn SizeChart(data: ChartData, #[prop(into)] label: String, testid: &'static str) -> impl IntoView {
+pub fn SizeChart(
+    data: ChartData,
+    #[prop(into)] label: String,
+    testid: &'static str,
+) -> impl IntoView {
     if data.columns.is_empty() {
         return view! {
             <p class="chart-empty muted" data-testid=format!("{testid}-empty")>"No backups in this range."</p>
@@ -475,16 +496,28 @@ mod tests {
             let g = geometry(&d, w, 60);
             let (x0, x1) = (LEFT, g.width - RIGHT);
             assert!(g.width >= MIN_WIDTH);
-            assert!((g.xs[0] - x0).abs() < 0.01 && (g.xs[3] - x1).abs() < 0.01, "{g:?}");
+            assert!(
+                (g.xs[0] - x0).abs() < 0.01 && (g.xs[3] - x1).abs() < 0.01,
+                "{g:?}"
+            );
             assert!(g.xs.windows(2).all(|p| p[0] < p[1]));
             assert_eq!(g.bands[0].0, x0);
             assert_eq!(g.bands[3].1, x1);
             assert!(g.bands.windows(2).all(|b| b[0].1 == b[1].0));
             assert_eq!(g.ys[0][2], None);
             let top = g.ys[0][1].unwrap();
-            assert!(top >= TOP - 0.01 && top < g.ys[0][3].unwrap(), "larger is higher");
-            assert!(g.y_ticks.iter().all(|(y, _)| *y >= TOP - 0.01 && *y <= HEIGHT - BOTTOM + 0.01));
-            assert!(g.x_ticks.iter().all(|(x, _)| *x >= x0 - 0.01 && *x <= x1 + 0.01));
+            assert!(
+                top >= TOP - 0.01 && top < g.ys[0][3].unwrap(),
+                "larger is higher"
+            );
+            assert!(g
+                .y_ticks
+                .iter()
+                .all(|(y, _)| *y >= TOP - 0.01 && *y <= HEIGHT - BOTTOM + 0.01));
+            assert!(g
+                .x_ticks
+                .iter()
+                .all(|(x, _)| *x >= x0 - 0.01 && *x <= x1 + 0.01));
         }
         let g = geometry(&d, 720.0, 0);
         // A gap breaks the line.
@@ -499,7 +532,10 @@ mod tests {
         let mut d = data(&[(10, Some(1)), (12, Some(2))]);
         d.domain = Some((at(1), at(30)));
         let g = geometry(&d, 720.0, 0);
-        assert!(g.xs[0] > LEFT + 100.0, "the range starts before the first backup");
+        assert!(
+            g.xs[0] > LEFT + 100.0,
+            "the range starts before the first backup"
+        );
         assert!(g.xs[1] < 720.0 - RIGHT - 100.0);
     }
 }

@@ -74,7 +74,10 @@ mod tests {
     fn local_times() {
         let t = Utc.with_ymd_and_hms(2026, 11, 25, 3, 4, 5).unwrap();
         assert_eq!(short_utc(t), "2026-11-25 03:04 UTC");
-        assert_eq!(local_text(t, 60, Some("Europe/Paris")), "2026-11-25 04:04 Europe/Paris");
+        assert_eq!(
+            local_text(t, 60, Some("Europe/Paris")),
+            "2026-11-25 04:04 Europe/Paris"
+        );
         assert_eq!(local_text(t, -300, None), "2026-11-24 22:04 UTC-05:00");
         assert_eq!(local_text(t, 330, None), "2026-11-25 08:34 UTC+05:30");
         assert_eq!(local_text(t, 0, None), "2026-11-25 03:04 UTC+00:00");
