@@ -155,7 +155,7 @@ pub fn group_digits(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -482,7 +482,7 @@ mod tests {
         let mid = (LEFT + 720.0 - RIGHT) / 2.0;
         assert!((g.xs[0] - mid).abs() < 0.01, "{g:?}");
         let y = g.ys[0][0].unwrap();
-        assert!(y >= TOP && y <= HEIGHT - BOTTOM);
+        assert!((TOP..=HEIGHT - BOTTOM).contains(&y));
         assert_eq!(g.bands, vec![(LEFT, 720.0 - RIGHT)]);
         assert!(g.y_ticks.iter().any(|(_, l)| l == "3 MiB"));
         assert!(!g.x_ticks.is_empty());
