@@ -12,6 +12,7 @@
 //! | [`servers`]     | `/servers` the servers list and add form (also `/` before the first server) (what gets scheduled by default; the new server's connection tested); `/servers/:id` a server (summary with Edit and the connection, a section nav, then databases, schedules, recent backups, globals, plan) |
 //! | [`overview`]    | `/` the overview once a server exists (health of every database, failing first; recent problems; running work; storage and its projection), else the servers page |
 //! | [`backups`]     | `/servers/:id/databases/:db` a database's backups; the backups table, "Back up now" |
+//! | [`history`]     | the database page's history: size-trend chart with a range selector (`?range=`), largest tables' growth, failure log |
 //! | [`restores`]    | `/backups/:id` a backup (contents, tables into scratch, test-restore, full restore, files, recipe); `/servers/:id/rebuild` a server rebuilt from its backups (plan, typed confirmation, each step's result); `/scratch` scratch databases; `/scratch/:name/compare` a restored table against production, put rows back |
 //! | [`alerts`]      | `/alerts` alert channels (add, send test, remove), recent deliveries, open incidents |
 //! | [`destinations`] | `/destinations` where backups are stored (add, test, edit, remove, SFTP host keys) |
@@ -19,7 +20,7 @@
 //! | [`policies`]    | `/servers/:id/policy` and `/servers/:id/databases/:db/policy`: the policy editor with its live preview |
 //! | [`users`]       | `/login`, `/setup` (the first admin), `/users` (admins: users and API tokens); who is signed in, in the header |
 //! | [`workers`]     | the worker status bar in the header                    |
-//! | [`ui`]          | what every feature shares: formatting, errors, polling, live updates (`ui::live`, the only browser-only module) and the progress bar, badges |
+//! | [`ui`]          | what every feature shares: formatting, errors, polling, live updates (`ui::live`) and the progress bar, badges, the size chart, times in the viewer's zone; browser-only calls live in `ui::live` and `ui::browser` alone |
 //! | [`not_found`]   | the 404 page                                           |
 //! | `edge` (server side only) | the engine from the request's context; engine errors mapped once to `ServerFnError` with their HTTP status |
 //!
@@ -38,6 +39,7 @@ pub mod backups;
 pub mod destinations;
 #[cfg(feature = "ssr")]
 mod edge;
+pub mod history;
 #[cfg(feature = "ssr")]
 pub use edge::cookie_value;
 pub mod not_found;

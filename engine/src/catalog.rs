@@ -14,6 +14,8 @@ use sqlx::{FromRow, SqlitePool};
 
 mod destinations;
 pub use destinations::{DestinationRow, ImportedBackup, NewDestination};
+mod history;
+pub use history::BackupTableRow;
 mod proofs;
 pub use proofs::{NewEvent, NewTestRestore, TestRestoreEnd};
 mod identities;

@@ -25,6 +25,8 @@
 //! - [`plans`]: the policy side of the facade (read, preview, save, declared in pgshelf.toml).
 //! - [`overview`]: the landing page's read: every database's health, recent problems,
 //!   running work, storage per destination and tier with a 30-day projection.
+//! - [`history`]: a database's history for its page: sizes over a range (downsampled),
+//!   its largest tables' growth (`backup_tables`), failed runs.
 //! - [`notify`]: alerts (Slack, signed webhook, email): incidents, deliveries, the `notifier` worker.
 //! - [`proof`]: test-restores (a backup restored into scratch and compared
 //!   with its manifest), their schedule, proof status, alertable events.
@@ -53,6 +55,7 @@ pub mod crypt;
 pub mod destinations;
 /// Cron parsing and evaluation (pure; lives in `model` so the browser shares it).
 pub use model::cron;
+pub mod history;
 pub mod live;
 pub mod metrics;
 pub mod notify;

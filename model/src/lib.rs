@@ -7,6 +7,10 @@
 //! - [`backup`]: a recorded run ([`backup::Backup`]), its [`backup::Target`]
 //!   (a database or the globals), [`backup::BackupKind`] and
 //!   [`backup::BackupStatus`]; the nearest-globals rule.
+//! - [`chart`]: charts, pure: downsampling a long series, nice size and
+//!   time axis ticks, scales.
+//! - [`history`]: a database's history as its page charts it (sizes over a
+//!   range, its largest tables' growth, failed runs).
 //! - [`compare`]: a scratch table compared with the live one, and putting
 //!   rows back (what is picked, what the script holds, how it was recorded).
 //! - [`policy`]: backup policies and server plans with their validation,
@@ -38,10 +42,12 @@
 
 pub mod alert;
 pub mod backup;
+pub mod chart;
 pub mod compare;
 pub mod cron;
 pub mod destination;
 pub mod format;
+pub mod history;
 pub mod live;
 pub mod names;
 pub mod overview;

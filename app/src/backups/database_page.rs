@@ -1,5 +1,6 @@
 //! `/servers/:id/databases/:db`: one database's backups, with "Back up now";
-//! the table follows running backups live.
+//! its history (size trend, largest tables, failure log; `?range=`); the
+//! table follows running backups live.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -7,6 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::backups::backups_table::BackupsTable;
 use crate::backups::run_now_button::RunNowButton;
+use crate::history::history_panel::HistoryPanel;
 use crate::not_found::NotFoundPage;
 use crate::restores::database_proof::DatabaseProofPanel;
 use crate::servers::api::get_server;
@@ -32,7 +34,7 @@ pub fn DatabasePage() -> impl IntoView {
     }
 }
 
-/// Breadcrumbs, title, "Back up now" and the backups table.
+/// Breadcrumbs, title, "Back up now", proof, history and the backups table.
 fn database_sections(id: i64, database: String) -> impl IntoView {
     let server = Resource::new(|| (), move |_| get_server(id));
     let backups_changed = RwSignal::new(0u64);
@@ -63,6 +65,7 @@ fn database_sections(id: i64, database: String) -> impl IntoView {
             <a href=policy_href(id, Some(&database)) data-testid="database-policy-link">"Backup policy →"</a>
         </div>
         <DatabaseProofPanel server_id=id database=database.clone()/>
+        <HistoryPanel server_id=id database=database.clone()/>
         <BackupsTable server_id=id database=database limit=DATABASE_BACKUPS backups_changed/>
     }
 }
