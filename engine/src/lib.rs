@@ -575,9 +575,15 @@ impl Engine {
         Ok((row, spec))
     }
 
-    /// Connects to the maintenance database and reports version and tools.
+    /// Connects to the maintenance database and reports the server's version and the pg_dump its runs
+    /// would use. A connection that works also refreshes the server's
+    /// database list, so a server tested as it is added shows its databases'
+    /// schedules at once instead of after the next discovery.
     pub async fn test_connection(&self, id: i64) -> Result<ConnectionReport, Error> {
         let (info, tools) = self.probe_tools(id).await?;
+        if let Err(e) = self.discover(id).await {
+            tracing::warn!(server = id, "connected, but cannot list its databases: {e}");
+        }
         Ok(ConnectionReport {
             server_version: info.version,
             major: info.major,
