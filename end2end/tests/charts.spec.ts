@@ -47,13 +47,15 @@ test('a database page charts its backups with the catalog\'s figures', async ({ 
   await expect(page.getByTestId('failure-log-empty')).toBeVisible();
 
   // Three backups, the table growing between them.
-  for (const rows of [20_000, 60_000, 120_000]) {
+  for (const [i, rows] of [20_000, 60_000, 120_000].entries()) {
     runSql(
       pg,
       'shop',
       `INSERT INTO public.growing SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, ${rows}) g`,
     );
     await page.getByTestId('backup-now').first().click();
+    // The new run's row, not the previous (already verified) one.
+    await expect(page.getByTestId('backup-row')).toHaveCount(i + 1, { timeout: 30_000 });
     const newest = page.getByTestId('backup-row').first();
     await expect(newest).toHaveAttribute('data-status', /verified|suspect/, { timeout: 90_000 });
     await page.goto(dbUrl);

@@ -70,8 +70,9 @@ test('a wrong password is flagged when added, and the server page has Edit', asy
   await expect(check).toContainText('Saved anyway');
 
   const typo = page.locator('[data-testid="server-row"][data-name="typo"]');
-  // After a reload the list still tells it apart from a healthy server.
-  await page.reload();
+  // After a reload the list still tells it apart from a healthy server
+  // (`/` is the overview once a server exists: the list is at /servers).
+  await page.goto('/servers');
   await hydrated(page);
   await expect(typo.getByTestId('server-health')).toHaveAttribute('data-state', 'error');
   await expect(typo.getByTestId('server-health')).toHaveText('cannot connect');
@@ -212,7 +213,7 @@ test("a deleted server's last error leaves the header", async ({ page }) => {
   const runner = page.locator('[data-testid="worker"][data-name="backup-runner"]');
   await expect(runner).toContainText('doomed', { timeout: 15_000 });
 
-  await page.goto('/');
+  await page.goto('/servers');
   await hydrated(page);
   const row = page.locator('[data-testid="server-row"][data-name="doomed"]');
   await row.getByTestId('server-delete').click();

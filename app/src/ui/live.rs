@@ -8,8 +8,9 @@
 //! The `EventSource` itself is browser-only and lives in this module alone
 //! (the `hydrate` feature); on the server the signals just keep their
 //! initial values. While the stream is down, lists fall back to fetching
-//! every [`FALLBACK`] and [`LiveNotice`] says so; when it comes back, every
-//! list fetches once (notices may have been missed meanwhile).
+//! every [`FALLBACK`] and [`LiveNotice`] says so; whenever it opens (the
+//! first time too), every list fetches once: notices may have been missed
+//! meanwhile.
 
 use std::time::Duration;
 
@@ -151,12 +152,11 @@ mod browser {
             return;
         };
         listen(&source, "open", move |_| {
-            let was = live.link.get_untracked();
             live.link.set(Link::Open);
-            if was == Link::Down {
-                // Notices may have been missed while it was down.
-                live.changes.update(|n| *n += 1);
-            }
+            // Notices may have been missed: while the stream was down, or,
+            // on the first open, between the server rendering this page
+            // and the stream starting (a run that finished meanwhile).
+            live.changes.update(|n| *n += 1);
         });
         let failed = source.clone();
         listen(&source, "error", move |_| {

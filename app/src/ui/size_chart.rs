@@ -25,6 +25,8 @@ use crate::ui::viewer_time::{short_utc, use_hydrated, ViewerTime};
 
 /// Height of the drawing, in `viewBox` units (CSS pixels once measured).
 const HEIGHT: f64 = 240.0;
+/// The narrowest hover band (in chart units) before bands are shared out equally.
+const MIN_BAND: f64 = 6.0;
 const LEFT: f64 = 76.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 12.0;
@@ -115,7 +117,7 @@ pub fn geometry(data: &ChartData, width: f64, offset_minutes: i32) -> Geometry {
                 .collect()
         })
         .collect();
-    let bands = (0..xs.len())
+    let by_time: Vec<(f64, f64)> = (0..xs.len())
         .map(|i| {
             let from = if i == 0 {
                 x0
@@ -130,6 +132,19 @@ pub fn geometry(data: &ChartData, width: f64, offset_minutes: i32) -> Geometry {
             (from, to)
         })
         .collect();
+    // Hover bands reach halfway to the neighbours; backups close together in
+    // a long range (three taken in a minute, seen over 30 days) would get
+    // bands too thin to point at, so then every backup gets an equal share
+    // of the width, in order (the guide line still marks its real time).
+    let n = xs.len();
+    let bands = if n > 1 && by_time.iter().any(|(a, b)| b - a < MIN_BAND) {
+        let w = (x1 - x0) / n as f64;
+        (0..n)
+            .map(|i| (x0 + w * i as f64, x0 + w * (i + 1) as f64))
+            .collect()
+    } else {
+        by_time
+    };
     let x_target = (((x1 - x0) / 110.0).floor() as usize).max(2);
     let x_ticks = time_axis(d0, d1, x_target, offset_minutes)
         .into_iter()
@@ -537,5 +552,23 @@ mod tests {
             "the range starts before the first backup"
         );
         assert!(g.xs[1] < 720.0 - RIGHT - 100.0);
+    }
+
+    #[test]
+    fn close_backups_in_a_long_range_share_the_width_to_point_at() {
+        let mut d = data(&[(29, Some(1)), (29, Some(2)), (29, Some(3))]);
+        for (i, c) in d.columns.iter_mut().enumerate() {
+            c.at += chrono::Duration::seconds(10 * i as i64);
+        }
+        d.domain = Some((at(1), at(30)));
+        let g = geometry(&d, 720.0, 0);
+        assert!(g.xs.windows(2).all(|p| p[1] - p[0] < 1.0), "{g:?}");
+        let (x0, x1) = (LEFT, g.width - RIGHT);
+        assert_eq!(g.bands[0].0, x0);
+        assert!((g.bands[2].1 - x1).abs() < 0.01);
+        for (a, b) in &g.bands {
+            assert!((b - a - (x1 - x0) / 3.0).abs() < 0.01, "{g:?}");
+        }
+        assert!(g.bands.windows(2).all(|b| (b[0].1 - b[1].0).abs() < 0.01));
     }
 }
