@@ -824,7 +824,7 @@ fn json_logs_give_one_line_per_run_with_its_figures() {
         &db,
         "CREATE TABLE t AS SELECT generate_series(1, 500) AS id",
     );
-    let (_dir, data) = data_with_main(&pg);
+    let (_dir, data) = data_with_main(pg);
     let json = [("PGSHELF_LOG_FORMAT", "json"), ("PGSHELF_LOG", "info")];
     let runs = |o: &std::process::Output| -> Vec<serde_json::Value> {
         let stderr = String::from_utf8_lossy(&o.stderr);

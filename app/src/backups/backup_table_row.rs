@@ -8,10 +8,11 @@ use crate::backups::backup_badges::BackupBadges;
 use crate::backups::backup_details::BackupDetails;
 use crate::backups::views::BackupView;
 use crate::ui::error_message::{error_text, ErrorMessage};
-use crate::ui::format::{ago, database_href, duration_ms, human_bytes, human_size, utc};
+use crate::ui::format::{ago, database_href, duration_ms, human_bytes, human_size};
 use crate::ui::live::Live;
 use crate::ui::progress_bar::ProgressBar;
 use crate::ui::status_badge::StatusBadge;
+use crate::ui::viewer_time::ViewerTime;
 use model::backup::{BackupStatus, Target};
 
 /// Columns of the backups table without the database column.
@@ -195,7 +196,7 @@ pub fn BackupTableRow(
         <tbody class=format!("backup state-{}", state.as_str()) class:pruned=pruned>
             <tr data-testid="backup-row" data-status=state.as_str() data-id=id.to_string()>
                 <td class="when">
-                    <a href=format!("/backups/{id}") class="mono" data-testid="backup-link">{utc(when)}</a>
+                    <a href=format!("/backups/{id}") class="mono" data-testid="backup-link"><ViewerTime at=when/></a>
                     <span class="sub">{when_ago}</span>
                 </td>
                 {database_cell}

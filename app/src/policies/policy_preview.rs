@@ -8,6 +8,7 @@ use crate::policies::api::PreviewPolicy;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::utc;
 use crate::ui::tier_badges::TierBadges;
+use crate::ui::viewer_time::ViewerTime;
 use model::schedule::{PolicyPreview, RetainedBackup};
 
 fn taken(b: &RetainedBackup) -> String {
@@ -23,7 +24,7 @@ fn preview_body(p: PolicyPreview) -> impl IntoView {
         .map(|r| {
             view! {
                 <li data-testid="policy-next-run">
-                    <span class="mono">{utc(r.utc)}</span>
+                    <span class="mono"><ViewerTime at=r.utc/></span>
                     {show_local.then(|| view! { <span class="sub mono">{r.local.clone()}</span> })}
                 </li>
             }

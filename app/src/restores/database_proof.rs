@@ -7,7 +7,8 @@ use crate::restores::api::database_proof;
 use crate::restores::test_restore_line::TestRestoreLine;
 use crate::schedules::test_restore_button::TestRestoreButton;
 use crate::ui::error_message::{error_text, ErrorMessage};
-use crate::ui::format::{duration_ms, utc};
+use crate::ui::format::duration_ms;
+use crate::ui::viewer_time::ViewerTime;
 
 /// The proof section of the database page.
 #[component]
@@ -26,7 +27,7 @@ pub fn DatabaseProofPanel(server_id: i64, database: String) -> impl IntoView {
                 let last = match p.last_passed.clone() {
                     Some(t) => view! {
                         <p data-testid="last-proven">
-                            "Last proven by a real restore " {utc(t.started_at)}
+                            "Last proven by a real restore " <ViewerTime at=t.started_at/>
                             {t.duration_ms.map(|ms| format!(", in {}", duration_ms(ms)))}
                             " (backup #" {t.backup_id} ")."
                         </p>

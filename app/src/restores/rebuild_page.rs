@@ -12,7 +12,8 @@ use crate::not_found::NotFoundPage;
 use crate::restores::api::{MakeRebuildPlan, RunRebuild};
 use crate::servers::api::list_servers;
 use crate::ui::error_message::{error_text, ErrorMessage};
-use crate::ui::format::{duration_ms, human_size, server_href, utc};
+use crate::ui::format::{duration_ms, human_size, server_href};
+use crate::ui::viewer_time::ViewerTime;
 
 /// The rebuild page; a non-numeric id is a 404.
 #[component]
@@ -37,7 +38,7 @@ fn plan_table(plan: &RebuildPlan) -> impl IntoView {
                 view! {
                     <li data-testid="rebuild-step">
                         {what} " from " <a href=format!("/backups/{}", s.backup_id)>"backup #" {s.backup_id}</a>
-                        <span class="muted small">" (" {utc(s.taken_at)} ", " {human_size(s.stored_bytes)} ")"</span>
+                        <span class="muted small">" (" <ViewerTime at=s.taken_at/> ", " {human_size(s.stored_bytes)} ")"</span>
                     </li>
                 }
             }).collect_view()}

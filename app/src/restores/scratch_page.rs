@@ -8,7 +8,7 @@ use leptos_meta::Title;
 
 use crate::restores::api::{list_restore_runs, list_scratch, DropScratch};
 use crate::ui::error_message::{error_text, ErrorMessage};
-use crate::ui::format::utc;
+use crate::ui::viewer_time::ViewerTime;
 
 /// Drops one scratch database after a confirm step; bumps `dropped` when it
 /// is gone.
@@ -76,7 +76,7 @@ pub fn ScratchPage() -> impl IntoView {
                                     " of " <span class="mono">{s.database.clone()}</span>
                                     <span class="muted small">" (" {s.purpose.clone()} ")"</span>
                                 </td>
-                                <td class="small">{utc(s.created_at)} " by " {s.created_by.clone()}</td>
+                                <td class="small"><ViewerTime at=s.created_at/> " by " {s.created_by.clone()}</td>
                                 <td><code class="mono small" data-testid="scratch-connection">{s.connection.clone()}</code></td>
                                 <td class="actions"><DropScratchButton name=s.name.clone() dropped/></td>
                             </tr>
@@ -100,7 +100,7 @@ pub fn ScratchPage() -> impl IntoView {
                     <tbody>
                         {l.into_iter().map(|r| view! {
                             <tr data-testid="restore-run" data-status=r.status.clone()>
-                                <td class="mono small">{utc(r.started_at)}</td>
+                                <td class="mono small"><ViewerTime at=r.started_at/></td>
                                 <td>{r.kind.clone()}</td>
                                 <td><a href=format!("/backups/{}", r.backup_id)>"#" {r.backup_id}</a></td>
                                 <td class="mono small">{r.database.clone()}</td>

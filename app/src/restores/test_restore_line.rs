@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 use model::proof::TestRestore;
 
-use crate::ui::format::{duration_ms, utc};
+use crate::ui::format::duration_ms;
+use crate::ui::viewer_time::ViewerTime;
 
 /// One test-restore: passed or failed, when, how long, and each mismatch.
 #[component]
@@ -13,7 +14,7 @@ pub fn TestRestoreLine(test: TestRestore) -> impl IntoView {
     let took = test.duration_ms.map(duration_ms).unwrap_or_default();
     view! {
         <span class=format!("badge badge-{status}") data-testid="test-restore-status">{status}</span>
-        " " {utc(test.started_at)} " · backup #" {test.backup_id} " · " {took}
+        " " <ViewerTime at=test.started_at/> " · backup #" {test.backup_id} " · " {took}
         {test.error.clone().map(|e| view! { <p class="cause small">{e}</p> })}
         {(!test.mismatches.is_empty()).then(|| view! {
             <ul class="warnings small" data-testid="test-restore-mismatches">

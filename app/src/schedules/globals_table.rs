@@ -8,10 +8,11 @@ use crate::backups::backups_table::POLL_RETRY;
 use crate::backups::views::BackupView;
 use crate::schedules::api::list_globals;
 use crate::ui::error_message::error_text;
-use crate::ui::format::{ago, duration_ms, human_size, utc};
+use crate::ui::format::{ago, duration_ms, human_size};
 use crate::ui::live::refetch_on_change;
 use crate::ui::poll::poll_while;
 use crate::ui::status_badge::StatusBadge;
+use crate::ui::viewer_time::ViewerTime;
 
 fn globals_row(b: BackupView, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
     let when = b.started_at.unwrap_or(b.queued_at);
@@ -28,7 +29,7 @@ fn globals_row(b: BackupView, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
     view! {
         <tr data-testid="globals-row" data-status=b.status.as_str() data-id=b.id.to_string() class:pruned=pruned>
             <td class="when">
-                <span class="mono">{utc(when)}</span>
+                <span class="mono"><ViewerTime at=when/></span>
                 <span class="sub">{ago(when, now)} " · " {b.trigger.clone()}</span>
             </td>
             <td><StatusBadge state=b.status reasons=b.verification.clone()/> " " <BackupBadges backup=b.clone()/></td>

@@ -14,6 +14,7 @@ use crate::ui::format::{ago, database_href, policy_href, utc};
 use crate::ui::live::refetch_on_change;
 use crate::ui::poll::poll_while;
 use crate::ui::status_badge::StatusBadge;
+use crate::ui::viewer_time::ViewerTime;
 use model::backup::{Backup, Target};
 use model::proof::ProofFlag;
 use model::schedule::ScheduleStatus;
@@ -144,7 +145,7 @@ fn row(
     let tz = (r.timezone != "UTC").then(|| format!(" ({})", r.timezone));
     let next = match r.next_run {
         Some(t) => view! {
-            <span class="mono">{utc(t)}</span>
+            <span class="mono"><ViewerTime at=t/></span>
             <span class="sub">{format!("in {}", until(t, now))}</span>
         }
         .into_any(),

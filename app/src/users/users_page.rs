@@ -8,7 +8,7 @@ use model::user::{Role, User};
 
 use super::api::{list_users, AddUser, CreateApiToken, DeleteUser, SetUserRole};
 use crate::ui::error_message::{error_text, ErrorMessage};
-use crate::ui::format::utc;
+use crate::ui::viewer_time::ViewerTime;
 
 fn role_options(selected: Role) -> impl IntoView {
     Role::ALL
@@ -54,7 +54,7 @@ fn user_row(u: User, changed: RwSignal<u64>) -> impl IntoView {
                     <button type="submit" data-testid="user-role-save">"Change"</button>
                 </ActionForm>
             </td>
-            <td class="mono small">{utc(u.created_at)}</td>
+            <td class="mono small"><ViewerTime at=u.created_at/></td>
             <td>
                 <ActionForm action=delete attr:class="inline">
                     <input type="hidden" name="id" value=id/>
