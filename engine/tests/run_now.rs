@@ -61,7 +61,8 @@ async fn a_double_click_makes_one_run() {
     let scheduled = e.enqueue_backup(s.id, &db, "test").await.unwrap();
     assert_ne!(again.id, scheduled.id);
     for id in [again.id, scheduled.id] {
-        assert!(finished(e, id).await.status.is_good());
+        let done = finished(e, id).await;
+        assert!(done.status.is_good(), "{done:?}");
     }
     assert!(e
         .run_now(s.id, &Target::Database(" ".into()), "x")

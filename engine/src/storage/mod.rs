@@ -275,7 +275,13 @@ impl Destination {
     /// anything when the destination cannot take it.
     pub async fn preflight(&self) -> Result<(), StorageError> {
         let op = self.operator()?;
-        let path = format!(".pgshelf-probe-{}", std::process::id());
+        // Unique per call: two runs starting together (a database and its
+        // server's globals) must not delete each other's probe.
+        let path = format!(
+            ".pgshelf-probe-{}-{}",
+            std::process::id(),
+            crate::auth::random_hex(8)
+        );
         op.write(&path, b"pgshelf".to_vec())
             .await
             .map_err(|e| self.error(e))?;
