@@ -529,25 +529,9 @@ fn column_list(defn: &str) -> Option<&str> {
     let create = find_word(&upper, "CREATE", 0)?;
     let table = find_word(&upper, "TABLE", create)?;
     // The first '(' outside quotes after the keyword opens the list.
-    let bytes = defn.as_bytes();
-    let mut i = table + "TABLE".len();
-    let mut quote: Option<u8> = None;
-    while i < bytes.len() {
-        let c = bytes[i];
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == b'"' || c == b'\'' => quote = Some(c),
-            None if c == b'(' => break,
-            None if c == b';' => return None,
-            None => {}
-        }
-        i += 1;
-    }
-    if i >= bytes.len() {
-        return None;
-    }
-    let open = i;
+    let open = unquoted(defn, table + "TABLE".len())
+        .find(|&(_, c)| c == '(' || c == ';')
+        .and_then(|(i, c)| (c == '(').then_some(i))?;
     let close = matching_paren(defn, open)?;
     Some(&defn[open + 1..close])
 }
@@ -571,26 +555,11 @@ fn find_word(upper: &str, word: &str, from: usize) -> Option<usize> {
 /// The index of the ')' closing the '(' at `open`, skipping quoted text.
 fn matching_paren(text: &str, open: usize) -> Option<usize> {
     let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in text[open..].char_indices() {
-        let i = i + open;
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' && q == 'E' {
-                escaped = true;
-            } else if c == '\'' && (q == '\'' || q == 'E') || c == '"' && q == '"' {
-                quote = None;
-            }
-            continue;
-        }
+    for (i, c) in unquoted(text, open) {
         match c {
-            '"' => quote = Some('"'),
-            '\'' => quote = Some(if e_string(text, i) { 'E' } else { '\'' }),
             '(' | '[' => depth += 1,
             ')' | ']' => {
-                depth -= 1;
+                depth = depth.checked_sub(1)?;
                 if depth == 0 {
                     return Some(i);
                 }
@@ -599,6 +568,34 @@ fn matching_paren(text: &str, open: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// The characters of `text` from byte `from` on that stand outside quoted
+/// text (`'...'`, `E'...'` with backslash escapes, `"..."`), with their byte
+/// index; the quotes themselves are left out. A doubled quote inside a
+/// quoted part (`''`, `""`) reads as closing and reopening it.
+fn unquoted(text: &str, from: usize) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    text[from..].char_indices().filter_map(move |(i, c)| {
+        let i = i + from;
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q == 'E' {
+                escaped = true;
+            } else if c == '\'' && (q == '\'' || q == 'E') || c == '"' && q == '"' {
+                quote = None;
+            }
+            return None;
+        }
+        match c {
+            '"' => quote = Some('"'),
+            '\'' => quote = Some(if e_string(text, i) { 'E' } else { '\'' }),
+            _ => return Some((i, c)),
+        }
+        None
+    })
 }
 
 /// Whether the quote at `i` opens an `E'...'` string (backslash escapes).
@@ -617,30 +614,12 @@ fn e_string(text: &str, i: usize) -> bool {
 fn split_top_level(text: &str, sep: char) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
     let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' && q == 'E' {
-                escaped = true;
-            } else if c == '\'' && (q == '\'' || q == 'E') || c == '"' && q == '"' {
-                quote = None;
-            }
-            continue;
-        }
+    for (i, c) in unquoted(text, 0) {
         match c {
-            '"' => quote = Some('"'),
-            '\'' => quote = Some(if e_string(text, i) { 'E' } else { '\'' }),
             '(' | '[' => depth += 1,
             ')' | ']' => depth -= 1,
-            c if c == sep && depth == 0 => {
-                parts.push(&text[start..i]);
-                start = i + c.len_utf8();
-            }
-            c if sep == ' ' && c.is_whitespace() && depth == 0 => {
+            c if depth == 0 && (c == sep || sep == ' ' && c.is_whitespace()) => {
                 parts.push(&text[start..i]);
                 start = i + c.len_utf8();
             }
