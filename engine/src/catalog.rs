@@ -661,6 +661,28 @@ impl Catalog {
         self.backup(id).await
     }
 
+    /// Bytes the newest good backup of `target` read from its dump program
+    /// (`raw_bytes`), when there is one with a size: what a running backup's
+    /// time left is estimated from.
+    pub async fn previous_raw(&self, server_id: i64, target: &Target) -> Option<u64> {
+        let (kind, database) = match target {
+            Target::Globals => ("globals", ""),
+            Target::Database(d) => ("database", d.as_str()),
+        };
+        let raw: Option<i64> = sqlx::query_scalar(
+            "SELECT raw_bytes FROM backups WHERE server_id = ? AND kind = ? AND database = ? \
+             AND status IN ('succeeded', 'verified', 'suspect') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(server_id)
+        .bind(kind)
+        .bind(database)
+        .fetch_optional(&self.pool)
+        .await
+        .ok()
+        .flatten();
+        raw.filter(|r| *r > 0).map(|r| r as u64)
+    }
+
     pub async fn backup(&self, id: i64) -> Result<Backup, CatalogError> {
         sqlx::query_as::<_, BackupRecord>(&format!(
             "SELECT {BACKUP_COLUMNS} FROM backups WHERE id = ?"

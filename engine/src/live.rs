@@ -12,13 +12,11 @@
 
 use std::sync::atomic::Ordering;
 
-use model::backup::Target;
 pub use model::live::{
     estimate_left, task_notices, throughput, LiveSnapshot, LiveTask, Notice, NoticeKind, RunPhase,
     RunProgress, TaskKind, TimeLeft,
 };
 
-use crate::catalog::Catalog;
 use crate::pipeline::Progress;
 
 /// The phase a run's counters show.
@@ -49,31 +47,6 @@ pub fn run_progress(backup_id: i64, label: &str, p: &Progress) -> RunProgress {
         elapsed_ms,
         p.previous_raw.get().copied(),
     )
-}
-
-/// Bytes the newest good backup of `target` read from its dump program
-/// (`raw_bytes`), when there is one with a size.
-pub(crate) async fn previous_raw(
-    catalog: &Catalog,
-    server_id: i64,
-    target: &Target,
-) -> Option<u64> {
-    let (kind, database) = match target {
-        Target::Globals => ("globals", ""),
-        Target::Database(d) => ("database", d.as_str()),
-    };
-    let raw: Option<i64> = sqlx::query_scalar(
-        "SELECT raw_bytes FROM backups WHERE server_id = ? AND kind = ? AND database = ? \
-         AND status IN ('succeeded', 'verified', 'suspect') ORDER BY id DESC LIMIT 1",
-    )
-    .bind(server_id)
-    .bind(kind)
-    .bind(database)
-    .fetch_optional(catalog.pool())
-    .await
-    .ok()
-    .flatten();
-    raw.filter(|r| *r > 0).map(|r| r as u64)
 }
 
 /// The worker names whose "doing" lines are live tasks.

@@ -183,7 +183,7 @@ async fn run_to_end(
         .last_good_size(server.id, &row.target)
         .await
         .unwrap_or(0);
-    if let Some(raw) = crate::live::previous_raw(&ctx.catalog, server.id, &row.target).await {
+    if let Some(raw) = ctx.catalog.previous_raw(server.id, &row.target).await {
         let _ = progress.previous_raw.set(raw);
     }
     let ctx = &RunContext {
