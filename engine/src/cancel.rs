@@ -127,29 +127,43 @@ impl crate::Engine {
     /// Ends a row that is still queued (by whichever process) as cancelled;
     /// false when it is no longer queued.
     async fn cancel_queued(&self, id: i64, cause: &str) -> Result<bool, Error> {
-        let now = chrono::Utc::now();
+        Ok(self.inner.catalog.cancel_queued(id, cause).await?)
+    }
+
+    /// The instance id of the process that owns run `id`.
+    async fn runner_of(&self, id: i64) -> Result<Option<String>, Error> {
+        Ok(self.inner.catalog.runner_of(id).await?)
+    }
+}
+
+impl crate::catalog::Catalog {
+    /// Ends row `id` as cancelled with `cause` if it is still queued;
+    /// false when it is no longer queued.
+    pub async fn cancel_queued(
+        &self,
+        id: i64,
+        cause: &str,
+    ) -> Result<bool, crate::catalog::CatalogError> {
         let res = sqlx::query(
             "UPDATE backups SET status = 'cancelled', finished_at = ?, duration_ms = 0,
                  cause = ?, lease_until = NULL
               WHERE id = ? AND status = 'queued'",
         )
-        .bind(now)
+        .bind(chrono::Utc::now())
         .bind(cause)
         .bind(id)
-        .execute(self.inner.catalog.pool())
-        .await
-        .map_err(crate::catalog::CatalogError::from)?;
+        .execute(self.pool())
+        .await?;
         Ok(res.rows_affected() == 1)
     }
 
-    /// The instance id of the process that owns run `id`.
-    async fn runner_of(&self, id: i64) -> Result<Option<String>, Error> {
+    /// The instance id of the process that owns run `id`, if any.
+    pub async fn runner_of(&self, id: i64) -> Result<Option<String>, crate::catalog::CatalogError> {
         let owner: Option<Option<String>> =
             sqlx::query_scalar("SELECT runner FROM backups WHERE id = ?")
                 .bind(id)
-                .fetch_optional(self.inner.catalog.pool())
-                .await
-                .map_err(crate::catalog::CatalogError::from)?;
+                .fetch_optional(self.pool())
+                .await?;
         Ok(owner.flatten())
     }
 }
