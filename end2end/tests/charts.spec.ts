@@ -58,9 +58,11 @@ test('a database page charts its backups with the catalog\'s figures', async ({ 
     await expect(page.getByTestId('backup-row')).toHaveCount(i + 1, { timeout: 30_000 });
     const newest = page.getByTestId('backup-row').first();
     await expect(newest).toHaveAttribute('data-status', /verified|suspect/, { timeout: 90_000 });
-    await page.goto(dbUrl);
-    await hydrated(page);
+    // The chart takes in each finished run without a reload.
+    await expect(page.getByTestId('size-chart').getByTestId('size-chart-col')).toHaveCount(i + 1);
   }
+  await page.goto(dbUrl);
+  await hydrated(page);
 
   // The catalog's figures, from the JSON the app itself serves.
   const res = await page.request.post(`${baseURL}/api/backups/list`, {

@@ -12,7 +12,9 @@ use crate::history::failure_log::FailureLog;
 use crate::history::views::{change_words, grew_most, size_chart, tables_chart};
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::{database_href, human_size};
+use crate::ui::live::Live;
 use crate::ui::size_chart::SizeChart;
+use model::live::NoticeKind;
 
 /// The links that pick a range; the current one is marked.
 #[component]
@@ -70,6 +72,21 @@ pub fn HistoryPanel(server_id: i64, database: String) -> impl IntoView {
         move || range.get(),
         move |r| read_history(server_id, db.clone(), r.as_str().to_owned()),
     );
+    // A run that ends adds a point (or a failure): read the history again
+    // then, and only then (progress and queue notices change nothing here).
+    if let Some(live) = Live::get() {
+        Effect::new(move |seen: Option<u64>| {
+            let n = live.changes.get();
+            let ended = live.last_notices.with_untracked(|ns| {
+                ns.iter()
+                    .any(|x| matches!(x.kind, NoticeKind::Finished | NoticeKind::Cancelled))
+            });
+            if seen.is_some_and(|s| s != n) && ended {
+                history.refetch();
+            }
+            n
+        });
+    }
     let body = move || {
         history.get().map(|r| match r {
             Err(e) => view! { <ErrorMessage message=error_text(&e)/> }.into_any(),
