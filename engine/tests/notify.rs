@@ -6,8 +6,6 @@
 //! interval is driven without waiting. Signatures are checked with stock
 //! `openssl dgst -hmac`, not with pgshelf's own code.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, Utc};
@@ -154,21 +152,6 @@ async fn smtp_receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, seen)
 }
 
-/// `sha256=<hex>` of `body` as stock `openssl dgst -sha256 -hmac` computes it.
-fn openssl_hmac(secret: &str, body: &[u8]) -> String {
-    let mut child = Command::new("openssl")
-        .args(["dgst", "-sha256", "-hmac", secret, "-r"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("openssl is installed");
-    child.stdin.take().unwrap().write_all(body).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    format!("sha256={}", text.split_whitespace().next().unwrap())
-}
-
 fn webhook(name: &str, port: u16, path: &str, events: Vec<AlertKind>) -> ChannelInput {
     ChannelInput {
         name: name.into(),
@@ -277,7 +260,7 @@ async fn a_failed_backup_alerts_once_and_recovers_once() {
     let first = &got[0];
     assert_eq!(
         first.header("x-pgshelf-signature").unwrap(),
-        openssl_hmac(SECRET, &first.body)
+        testkit::openssl_hmac(SECRET, &first.body)
     );
     assert_eq!(
         first.header("x-pgshelf-timestamp").unwrap(),
@@ -356,7 +339,7 @@ async fn a_failed_backup_alerts_once_and_recovers_once() {
     assert_eq!(rec["event"], "backup_failed");
     assert_eq!(
         all[2].header("x-pgshelf-signature").unwrap(),
-        openssl_hmac(SECRET, &all[2].body)
+        testkit::openssl_hmac(SECRET, &all[2].body)
     );
     e.notify_tick(t0 + Duration::hours(28)).await.unwrap();
     assert_eq!(hooks("/hook").len(), 3);

@@ -8,7 +8,6 @@ mod common;
 use common::{pgshelf, text};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 const SECRET: &str = "cli-webhook-secret-never-shown-0123";
@@ -63,19 +62,6 @@ fn receiver() -> (u16, Seen) {
         }
     });
     (port, seen)
-}
-
-fn openssl_hmac(secret: &str, body: &[u8]) -> String {
-    let mut child = Command::new("openssl")
-        .args(["dgst", "-sha256", "-hmac", secret, "-r"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("openssl is installed");
-    child.stdin.take().unwrap().write_all(body).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    format!("sha256={}", text.split_whitespace().next().unwrap())
 }
 
 fn run(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool, String) {
@@ -161,7 +147,7 @@ fn webhook_channel_added_tested_listed_and_removed() {
     assert_eq!(got.len(), 1);
     let (path, sig, body) = &got[0];
     assert_eq!(path, "/hook");
-    assert_eq!(sig, &openssl_hmac(SECRET, body));
+    assert_eq!(sig, &testkit::openssl_hmac(SECRET, body));
     let json: serde_json::Value = serde_json::from_slice(body).unwrap();
     assert_eq!(json["state"], "test");
 

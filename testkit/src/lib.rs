@@ -14,6 +14,7 @@
 //! | [`PgServer::start_standby`] | a private streaming replica of a server, stopped when dropped |
 //! | [`PgServer::wait_replayed`] | waits until a standby has replayed its primary's WAL so far |
 //! | [`closed_port`] | a loopback port nothing listens on |
+//! | [`openssl_hmac`] | `sha256=<hex>` of a body as stock `openssl dgst -hmac` signs it (for signed webhooks) |
 //! | [`pki`] | test certificates: a CA, server certificates for `localhost`, a client certificate, an unrelated CA |
 //! | [`start_ssl`] | a private SSL-only server (`hostssl` lines only), stopped when dropped |
 //! | [`storage`] (`storage.rs`) | S3 (rclone), WebDAV (wsgidav), SFTP (sshd), Azure Blob (azurite), GCS (fake-gcs-server) servers on loopback, and the opendal settings each needs |
@@ -429,6 +430,24 @@ fn launch(
 /// A loopback TCP port on which nothing listens (bound and released at once).
 pub fn closed_port() -> u16 {
     free_port()
+}
+
+/// `sha256=<hex>` of `body` as stock `openssl dgst -sha256 -hmac` computes
+/// it: what a signed webhook's `X-Pgshelf-Signature` must equal, checked
+/// with a tool that is not pgshelf's own code.
+pub fn openssl_hmac(secret: &str, body: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-hmac", secret, "-r"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl is installed");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "openssl dgst failed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    format!("sha256={}", text.split_whitespace().next().unwrap())
 }
 
 fn free_port() -> u16 {

@@ -11,6 +11,7 @@ use model::alert::{AlertKind, Channel};
 use crate::alerts::api::AddChannel;
 use crate::alerts::draft::{default_port, secret_label, ChannelDraft, FIELDS, KINDS, TLS_MODES};
 use crate::servers::api::list_servers;
+use crate::ui::draft_text_field::draft_text_field;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::field_errors::is_about;
 
@@ -52,21 +53,18 @@ fn text_field(
     hint: &'static str,
     errors: Signal<Vec<String>>,
 ) -> AnyView {
-    let initial = draft.with_untracked(|d| get(d).clone());
-    view! {
-        <label class="field">
-            <span class="label">{label}</span>
-            <input type="text" value=initial data-testid=testid placeholder=placeholder
-                autocomplete="off" spellcheck="false" aria-invalid=invalid(errors, field)
-                on:input=move |ev| {
-                    let v = event_target_value(&ev);
-                    draft.update(|d| *set(d) = v);
-                }/>
-            {(!hint.is_empty()).then(|| view! { <span class="hint">{hint}</span> })}
-            {field_errors(errors, field)}
-        </label>
-    }
-    .into_any()
+    let bad = Signal::derive(move || errors.with(|e| e.iter().any(|m| is_about(m, field))));
+    draft_text_field(
+        draft,
+        label,
+        testid,
+        get,
+        set,
+        placeholder,
+        hint,
+        bad,
+        field_errors(errors, field).into_any(),
+    )
 }
 
 /// The secret of the chosen kind: a password input, never filled.

@@ -10,6 +10,7 @@ use crate::destinations::api::{AddDestination, UpdateDestination};
 use crate::destinations::draft::{
     secret_is_multiline, secret_label, DestinationDraft, FIELDS, KINDS,
 };
+use crate::ui::draft_text_field::draft_text_field;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::field_errors::{general_error, is_about, FieldError};
 use model::destination::Destination;
@@ -30,28 +31,18 @@ fn text_field(
     hint: &'static str,
     error: Signal<Option<String>>,
 ) -> AnyView {
-    let initial = draft.with_untracked(|d| get(d).clone());
-    let invalid = move || {
-        if error.get().is_some_and(|m| is_about(&m, field)) {
-            "true"
-        } else {
-            "false"
-        }
-    };
-    view! {
-        <label class="field">
-            <span class="label">{label}</span>
-            <input type="text" value=initial data-testid=testid placeholder=placeholder
-                autocomplete="off" spellcheck="false" aria-invalid=invalid
-                on:input=move |ev| {
-                    let v = event_target_value(&ev);
-                    draft.update(|d| *set(d) = v);
-                }/>
-            {(!hint.is_empty()).then(|| view! { <span class="hint">{hint}</span> })}
-            <FieldError error field/>
-        </label>
-    }
-    .into_any()
+    let bad = Signal::derive(move || error.get().is_some_and(|m| is_about(&m, field)));
+    draft_text_field(
+        draft,
+        label,
+        testid,
+        get,
+        set,
+        placeholder,
+        hint,
+        bad,
+        view! { <FieldError error field/> }.into_any(),
+    )
 }
 
 /// A checkbox bound to one flag of the draft.

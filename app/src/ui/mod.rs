@@ -4,6 +4,7 @@
 //! the viewer's zone, and the few browser calls they need (`browser`).
 
 pub mod browser;
+pub mod draft_text_field;
 pub mod error_message;
 pub mod field_errors;
 pub mod format;
