@@ -11,6 +11,8 @@
 //!   merge by key), the put-back script, applying it (recorded).
 //! - [`live`]: live updates for the dashboard: a cheap snapshot of running work
 //!   (bytes, throughput, time left) and notices when a run is queued, starts, ends.
+//! - [`seekable`]: custom archives compressed in zstd frames aligned to their data
+//!   blocks, with a block index (manifest + seek table) for restores that fetch by range.
 //! - [`secrets`]: the instance key and sealed credentials; [`secrets::Secret`] never prints.
 //! - [`servers`]: server settings as users enter them (validation, `postgres://` URLs).
 //! - [`pg`]: client tools by major version, probing servers, argument vectors.
@@ -73,6 +75,7 @@ pub mod run_now;
 pub mod schedule;
 pub mod schema_changes;
 pub mod secrets;
+pub mod seekable;
 pub mod servers;
 pub mod storage;
 pub mod toc;

@@ -1194,6 +1194,7 @@ mod tests {
             size: 100,
             sha256: "a".repeat(64),
             raw_size: 300,
+            index: None,
         };
         assert!(file_mismatch(&f, Ok((100, "a".repeat(64)))).is_none());
         let m = file_mismatch(&f, Ok((60, "b".repeat(64)))).unwrap();

@@ -211,6 +211,7 @@ mod tests {
                     size: 1,
                     sha256: "ab".repeat(32),
                     raw_size: 2,
+                    index: None,
                 })
                 .collect(),
             tables: Vec::new(),

@@ -744,6 +744,7 @@ mod tests {
             size,
             sha256: sha.into(),
             raw_size: 10,
+            index: None,
         }
     }
 

@@ -120,6 +120,10 @@ pub struct TableRestoreResult {
     #[serde(default)]
     pub errors: Vec<String>,
     pub duration_ms: i64,
+    /// Bytes read from storage (a custom archive's blocks by range, a
+    /// directory archive's files: only what the tables need).
+    #[serde(default)]
+    pub bytes_read: u64,
 }
 
 /// Where a restore job is.
@@ -170,6 +174,9 @@ pub struct RestoreResult {
     pub tables: Vec<(String, String, i64)>,
     /// Errors pg_restore reported and went past (e.g. a missing role).
     pub warnings: Vec<String>,
+    /// Bytes read from storage.
+    #[serde(default)]
+    pub bytes_read: u64,
 }
 
 /// One step of a server rebuild.

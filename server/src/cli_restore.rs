@@ -64,6 +64,9 @@ pub enum RestoreCommand {
         /// read for this restore only.
         #[arg(long, value_name = "FILE")]
         identity: Option<std::path::PathBuf>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Scratch databases pgshelf created.
     #[command(subcommand)]
@@ -116,6 +119,8 @@ struct TableRestoreJson<'a> {
     skipped: &'a [engine::restore::SkippedObject],
     errors: &'a [String],
     duration_ms: i64,
+    /// Bytes read from storage.
+    bytes_read: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,6 +152,7 @@ fn table_json(r: &TableRestoreResult) -> TableRestoreJson<'_> {
         skipped: &r.skipped,
         errors: &r.errors,
         duration_ms: r.duration_ms,
+        bytes_read: r.bytes_read,
     }
 }
 
@@ -222,6 +228,7 @@ pub async fn run(engine: &Engine, cmd: RestoreCommand) -> anyhow::Result<()> {
             confirm,
             jobs,
             identity: identity_file,
+            json,
         } => {
             let identity = identity(identity_file.as_deref())?;
             let req = RestoreRequest {
@@ -233,6 +240,10 @@ pub async fn run(engine: &Engine, cmd: RestoreCommand) -> anyhow::Result<()> {
                 jobs,
             };
             let r = engine.restore_with(&req, WHO, identity).await?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+                return Ok(());
+            }
             println!(
                 "restored backup {} into {} on {} in {:.1}s: {} table(s), {} rows",
                 backup,

@@ -247,6 +247,11 @@ pub struct ManifestFile {
     pub sha256: String,
     /// Bytes before compression.
     pub raw_size: u64,
+    /// A custom archive compressed by pgshelf (not encrypted): where its
+    /// zstd frames and data blocks start ([`crate::seekable`]), so one
+    /// table's data can be fetched by range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<crate::seekable::BlockIndex>,
 }
 
 /// A manifest's record of encryption: enough to know which key opens it.

@@ -23,6 +23,7 @@ use super::{ManifestFile, PipelineError, Progress, RunContext};
 use crate::crypt::{Encryptor, Recipients};
 use crate::pg::passfile::PassFile;
 use crate::pg::{args, ConnSpec};
+use crate::seekable::{BlockIndex, FramedEncoder};
 use crate::storage::fanout::FanOut;
 
 /// Bytes per chunk handed from the compressor to the writer.
@@ -327,16 +328,25 @@ pub(crate) async fn upload_counting(
     let threads = ctx.zstd.threads;
     let raw_counter = progress.clone();
     let encrypt = encrypt.cloned();
-    let compressor =
-        tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Option<RowTap>)> {
+    let compressor = tokio::task::spawn_blocking(
+        move || -> std::io::Result<(u64, Option<RowTap>, Option<BlockIndex>)> {
             let mut reader = Counting {
                 inner: std::fs::File::from(input.into()),
                 progress: raw_counter,
                 tap,
             };
+            // A custom archive pgshelf compresses and does not encrypt is
+            // written seekable: frames aligned to its data blocks.
+            if let (Some(level), None, Some(RowTap::Custom(..))) =
+                (zstd_level, &encrypt, &reader.tap)
+            {
+                let (n, index) = compress_indexed(&mut reader, level, threads, tx)?;
+                return Ok((n, reader.tap, index));
+            }
             let n = compress(&mut reader, zstd_level, threads, encrypt.as_ref(), tx)?;
-            Ok((n, reader.tap))
-        });
+            Ok((n, reader.tap, None))
+        },
+    );
 
     // Every live copy gets each chunk (bounded: one chunk in flight per
     // copy, plus each writer's part buffers).
@@ -368,7 +378,7 @@ pub(crate) async fn upload_counting(
         // Every copy failed (FanOut aborted each as it failed).
         return Err(e.into());
     }
-    let (raw_size, tap) = match compressed {
+    let (raw_size, tap, index) = match compressed {
         Ok(Ok(n)) => n,
         Ok(Err(e)) => {
             out.abort().await;
@@ -386,6 +396,7 @@ pub(crate) async fn upload_counting(
             size: written,
             sha256: hex::encode(hasher.finalize()),
             raw_size,
+            index,
         },
         tap,
     ))
@@ -415,6 +426,84 @@ pub(crate) fn compress(
     };
     sink.flush()?;
     Ok(n)
+}
+
+/// zstd in frames that begin where the custom archive's header and TOC
+/// end and where each data block begins ([`crate::seekable`]): the block
+/// starts come from the row counter in `reader`'s tap as the bytes pass.
+/// Returns the bytes read and the block index (`None` when the archive
+/// could not be followed: the file is then still one valid zstd stream).
+fn compress_indexed<R: Read>(
+    reader: &mut Counting<R>,
+    level: i32,
+    threads: u32,
+    tx: mpsc::Sender<Vec<u8>>,
+) -> std::io::Result<(u64, Option<BlockIndex>)> {
+    let sink = ChunkSink {
+        buf: Vec::with_capacity(CHUNK),
+        tx,
+    };
+    let mut enc = FramedEncoder::new(sink, level, threads)?;
+    let mut buf = vec![0u8; CHUNK];
+    // Bytes held back until the counter has parsed the header and TOC, so
+    // the first frame ends exactly where they do.
+    let mut held: Vec<u8> = Vec::new();
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let head_pending =
+            matches!(&reader.tap, Some(RowTap::Custom(c, None)) if c.archive().is_none());
+        if n > 0 && head_pending && held.len() < HOLD_MAX {
+            held.extend_from_slice(&buf[..n]);
+            continue;
+        }
+        let starts = match &mut reader.tap {
+            Some(RowTap::Custom(c, None)) => c.take_starts(),
+            _ => Vec::new(),
+        };
+        if held.is_empty() {
+            write_framed(&mut enc, &buf[..n], starts)?;
+        } else {
+            held.extend_from_slice(&buf[..n]);
+            write_framed(&mut enc, &held, starts)?;
+            held = Vec::new();
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    let raw = enc.raw();
+    let head = match &reader.tap {
+        Some(RowTap::Custom(c, None)) => c.archive().map(|a| (a.toc_len, c.blocks().to_vec())),
+        _ => None,
+    };
+    let (mut sink, index) = enc.finish(head)?;
+    sink.flush()?;
+    Ok((raw, index))
+}
+
+/// Most bytes held back waiting for a custom archive's TOC to end.
+const HOLD_MAX: usize = 64 << 20;
+
+/// Writes `data` (the raw bytes after what `enc` has taken) to `enc`,
+/// ending a frame at each of `starts` (raw offsets).
+fn write_framed<W: Write>(
+    enc: &mut FramedEncoder<W>,
+    data: &[u8],
+    starts: Vec<u64>,
+) -> std::io::Result<()> {
+    let from = enc.raw();
+    let mut at = 0usize;
+    for s in starts {
+        let cut = (s.saturating_sub(from) as usize).clamp(at, data.len());
+        enc.write_all(&data[at..cut])?;
+        enc.end_frame()?;
+        at = cut;
+    }
+    enc.write_all(&data[at..])
 }
 
 /// zstd (or a plain copy when `level` is `None`) from `reader` into `out`;

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use super::{RestoreError, RestoreManifest};
 use crate::crypt::{self, Identity};
 use crate::pipeline::ManifestFile;
+use crate::seekable::{self, BlockIndex};
 use crate::storage::Destination;
 use crate::toc::{self, Archive, TocError};
 
@@ -96,8 +97,11 @@ pub fn check_identity(
 pub struct Fetched {
     /// What to hand pg_restore (or psql): a file or a directory.
     pub archive: PathBuf,
-    /// Storage paths read (relative to the artifact directory), in order.
+    /// Storage paths read (relative to the artifact directory), in order;
+    /// a range read says which bytes (`dump.zst [0..4096)`).
     pub read: Vec<String>,
+    /// Bytes read from storage.
+    pub bytes_read: u64,
     /// In tolerant mode: what went wrong (damaged data, a checksum that
     /// does not match); what could be read is kept.
     pub errors: Vec<String>,
@@ -168,6 +172,12 @@ pub async fn fetch_all(
             };
             let local = work.join(name);
             get(src, f, &local, zstd, tolerant, &mut out).await?;
+            if let Some((_, index)) = seekable_custom(m).filter(|_| out.errors.is_empty()) {
+                // The whole raw archive: every block is where the index says.
+                let at: Vec<(i32, u64)> =
+                    index.blocks.iter().map(|b| (b[0] as i32, b[1])).collect();
+                set_offsets(&local, &at)?;
+            }
             out.archive = local;
         }
     }
@@ -193,6 +203,18 @@ pub async fn fetch_toc(src: Source<'_>, work: &Path) -> Result<(Archive, Fetched
     let m = src.manifest;
     check_identity(m, src.identity)?;
     if m.format != "directory" {
+        if let Some((file, index)) = seekable_custom(m) {
+            // The header and TOC only; the chosen blocks follow
+            // (fetch_table_data).
+            let local = work.join("dump.custom");
+            let mut out = Fetched {
+                archive: local.clone(),
+                ..Fetched::default()
+            };
+            get_span(src, file, &index.head(), &local, &mut out).await?;
+            let archive = read_toc_file(&local)?;
+            return Ok((archive, out));
+        }
         let fetched = fetch_all(src, work, false).await?;
         let archive = read_toc_file(&fetched.archive)?;
         return Ok((archive, fetched));
@@ -262,6 +284,207 @@ pub async fn fetch_data_files(
     Ok(())
 }
 
+/// The one file of a custom archive pgshelf compressed seekably (not
+/// encrypted), with its block index.
+fn seekable_custom(m: &RestoreManifest) -> Option<(&ManifestFile, &BlockIndex)> {
+    if m.format != "custom" {
+        return None;
+    }
+    let f = single_file(m).ok()?;
+    let index = f.index.as_ref()?;
+    (f.path == "dump.zst" && index.check().is_ok()).then_some((f, index))
+}
+
+/// Whatever data the chosen entries need, beside the TOC [`fetch_toc`]
+/// fetched: a directory archive's data files; a seekable custom archive's
+/// data blocks, fetched by range and appended to the local archive, whose
+/// TOC then points at them. (A custom archive without an index was fetched
+/// whole already.)
+pub async fn fetch_table_data(
+    src: Source<'_>,
+    selection: &toc::Selection,
+    fetched: &mut Fetched,
+) -> Result<(), RestoreError> {
+    let m = src.manifest;
+    if m.format == "directory" {
+        return fetch_data_files(src, &selection.data_files, fetched).await;
+    }
+    let Some((file, index)) = seekable_custom(m) else {
+        return Ok(());
+    };
+    let mut wanted: Vec<(u64, i32)> = selection
+        .entries
+        .iter()
+        .filter_map(|id| index.block_range(*id).map(|r| (r.start, *id)))
+        .collect();
+    wanted.sort_unstable();
+    let local = fetched.archive.clone();
+    let mut at = Vec::new();
+    for (_, id) in wanted {
+        let offset = std::fs::metadata(&local)
+            .map_err(|e| RestoreError::Local {
+                path: local.display().to_string(),
+                detail: e.to_string(),
+            })?
+            .len();
+        let span = index.block(id).expect("listed in the index");
+        get_span(src, file, &span, &local, fetched).await?;
+        at.push((id, offset));
+    }
+    set_offsets(&local, &at)
+}
+
+/// Marks the data of entries `(dump ID, offset)` as at those offsets of the
+/// local custom archive `path` (its TOC rewritten in place), so pg_restore
+/// seeks to them, also with `-j N`.
+fn set_offsets(path: &Path, at: &[(i32, u64)]) -> Result<(), RestoreError> {
+    use std::io::{Seek, SeekFrom};
+    let local = |e: std::io::Error| RestoreError::Local {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    };
+    let archive = read_toc_file(path)?;
+    let mut head = vec![0u8; archive.toc_len as usize];
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(local)?;
+    f.read_exact(&mut head).map_err(local)?;
+    for (id, offset) in at {
+        let Some(pos) = archive.entry(*id).and_then(|e| e.offset_at) else {
+            continue;
+        };
+        if !seekable::patch_offset(&mut head, pos as usize, archive.off_size as usize, *offset) {
+            return Err(RestoreError::Damaged {
+                path: path.display().to_string(),
+                detail: format!("the TOC entry {id} lies outside its header"),
+            });
+        }
+    }
+    f.seek(SeekFrom::Start(0)).map_err(local)?;
+    f.write_all(&head).map_err(local)?;
+    f.sync_data().map_err(local)?;
+    Ok(())
+}
+
+/// Fetches the stored bytes of `span` of `file` by range, decompresses
+/// them and appends the raw bytes the span keeps to `local`. Each zstd
+/// frame carries its own checksum, which the decoder checks.
+async fn get_span(
+    src: Source<'_>,
+    file: &ManifestFile,
+    span: &seekable::Span,
+    local: &Path,
+    out: &mut Fetched,
+) -> Result<(), RestoreError> {
+    let path = format!("{}{}", src.dir, file.path);
+    let range = span.stored.clone();
+    out.read
+        .push(format!("{} [{}..{})", file.path, range.start, range.end));
+    let dest = src.destination;
+    let fetch_err = |detail: String| RestoreError::Fetch {
+        path: path.clone(),
+        detail,
+    };
+    if range.end > file.size {
+        return Err(RestoreError::Damaged {
+            path,
+            detail: format!(
+                "its block index reaches byte {}, but {} bytes are recorded",
+                range.end, file.size
+            ),
+        });
+    }
+    let op = dest.operator()?;
+    let reader = op
+        .reader_with(&path)
+        .chunk(CHUNK)
+        .await
+        .map_err(|e| fetch_err(dest.error(e).to_string()))?;
+    let mut stream = reader
+        .into_bytes_stream(range.clone())
+        .await
+        .map_err(|e| fetch_err(dest.error(e).to_string()))?;
+    let (tx, rx) = mpsc::channel::<bytes::Bytes>(4);
+    let target = local.to_owned();
+    let (skip, take) = (span.skip, span.take);
+    let writer = tokio::task::spawn_blocking(move || append_span(rx, &target, skip, take));
+    let mut size: u64 = 0;
+    let mut read_err = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(b) => {
+                size += b.len() as u64;
+                if tx.send(b).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                read_err = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    drop(tx);
+    out.bytes_read += size;
+    let written = writer
+        .await
+        .map_err(|e| fetch_err(format!("the local writer failed: {e}")))?;
+    if let Some(e) = read_err {
+        return Err(fetch_err(e));
+    }
+    match written {
+        Ok(n) if n == take => Ok(()),
+        Ok(n) => Err(RestoreError::Damaged {
+            path,
+            detail: format!(
+                "bytes {}..{} decompress to {n} bytes of the archive, not the {take} its block index records",
+                range.start, range.end
+            ),
+        }),
+        Err(WriteFailure::Local(e)) => Err(RestoreError::Local {
+            path: local.display().to_string(),
+            detail: e.to_string(),
+        }),
+        Err(WriteFailure::Decode(e)) => {
+            Err(RestoreError::Damaged {
+                path,
+                detail: format!("zstd cannot decompress bytes {}..{}: {e}", range.start, range.end),
+            })
+        }
+        Err(WriteFailure::Crypt(e)) => Err(e.into()),
+    }
+}
+
+/// Decompresses the frames arriving on `rx`, drops the first `skip` raw
+/// bytes and appends the next `take` to `path`; returns how many were
+/// appended.
+fn append_span(
+    rx: mpsc::Receiver<bytes::Bytes>,
+    path: &Path,
+    skip: u64,
+    take: u64,
+) -> Result<u64, WriteFailure> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(WriteFailure::Local)?;
+    let mut out = std::io::BufWriter::with_capacity(CHUNK, file);
+    let channel = ChannelReader {
+        rx,
+        current: bytes::Bytes::new(),
+    };
+    let dec = zstd::stream::read::Decoder::new(channel).map_err(WriteFailure::Decode)?;
+    let mut dec = dec.take(skip + take);
+    std::io::copy(&mut (&mut dec).take(skip), &mut std::io::sink())
+        .map_err(WriteFailure::Decode)?;
+    let n = std::io::copy(&mut dec, &mut out).map_err(WriteFailure::Decode)?;
+    out.flush().map_err(WriteFailure::Local)?;
+    Ok(n)
+}
+
 /// Reads the header and TOC at the start of a local custom archive, reading
 /// only as much of the file as they take.
 pub fn read_toc_file(path: &Path) -> Result<Archive, RestoreError> {
@@ -307,7 +530,10 @@ async fn get(
 ) -> Result<(), RestoreError> {
     out.read.push(file.path.clone());
     match download(src, file, local, zstd).await {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            out.bytes_read += file.size;
+            Ok(())
+        }
         Err(e @ (RestoreError::Damaged { .. } | RestoreError::Fetch { .. })) if tolerant => {
             out.errors.push(e.to_string());
             Ok(())
@@ -528,6 +754,7 @@ mod tests {
             size: bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(bytes)),
             raw_size: 0,
+            index: None,
         }
     }
 

@@ -457,6 +457,7 @@ pub async fn restore_full(
         duration_ms: started.elapsed().as_millis() as i64,
         tables,
         warnings: run.errors,
+        bytes_read: fetched.bytes_read,
     })
 }
 

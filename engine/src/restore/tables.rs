@@ -100,9 +100,7 @@ pub(crate) async fn restore_tables(
     let (archive, mut fetched) = fetch::fetch_toc(src, work.path()).await?;
     let selection =
         toc::select_tables(&archive, &wanted, req.with_referenced).map_err(RestoreError::from)?;
-    if art.manifest.format == "directory" {
-        fetch::fetch_data_files(src, &selection.data_files, &mut fetched).await?;
-    }
+    fetch::fetch_table_data(src, &selection, &mut fetched).await?;
     tracing::info!(
         backup = req.backup_id,
         "table restore read from storage: {}",
@@ -183,6 +181,7 @@ pub(crate) async fn restore_tables(
             .collect(),
         errors,
         duration_ms: started.elapsed().as_millis() as i64,
+        bytes_read: fetched.bytes_read,
     })
 }
 

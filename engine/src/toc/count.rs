@@ -121,6 +121,13 @@ pub struct RowCounter {
     /// The entry whose data block is being read, and whether it is counted.
     current: Option<(usize, bool)>,
     line: LineCounter,
+    /// Where data blocks began since [`RowCounter::take_starts`] last ran
+    /// (raw offsets), for a compressor that ends its frames there.
+    starts: Vec<u64>,
+    /// Where the block being read began.
+    block_at: u64,
+    /// `[dump ID, raw start]` of every data block so far.
+    blocks: Vec<[u64; 2]>,
 }
 
 impl Default for RowCounter {
@@ -142,7 +149,21 @@ impl RowCounter {
             rows: Vec::new(),
             current: None,
             line: LineCounter::new(),
+            starts: Vec::new(),
+            block_at: 0,
+            blocks: Vec::new(),
         }
+    }
+
+    /// Raw offsets where data blocks began since the last call (the first is
+    /// where the header and TOC end).
+    pub fn take_starts(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.starts)
+    }
+
+    /// `[dump ID, raw start]` of every data block seen, in archive order.
+    pub fn blocks(&self) -> &[[u64; 2]] {
+        &self.blocks
     }
 
     /// The header and TOC, once they have streamed past.
@@ -227,6 +248,8 @@ impl RowCounter {
             match self.state {
                 State::Head => unreachable!("data follows the head"),
                 State::BlockType => {
+                    self.block_at = self.offset;
+                    self.starts.push(self.offset);
                     let t = chunk[0];
                     chunk = &chunk[1..];
                     self.offset += 1;
@@ -250,6 +273,7 @@ impl RowCounter {
                         return Err(self.corrupt(format!("a second data block for entry {id}")));
                     }
                     let e = &archive.entries[i];
+                    self.blocks.push([id as u64, self.block_at]);
                     if blobs {
                         self.current = Some((i, false));
                         self.state = State::BlobOid;

@@ -89,6 +89,11 @@ pub struct TocEntry {
     pub deps: Vec<i32>,
     /// Directory format: the entry's data file, e.g. `3345.dat`.
     pub data_file: Option<String>,
+    /// Custom format: where this entry's data offset field is in the
+    /// archive (a flag byte, then the offset), for
+    /// [`crate::seekable::patch_offset`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_at: Option<u64>,
 }
 
 impl TocEntry {

@@ -297,8 +297,10 @@ pub fn read_archive(bytes: &[u8]) -> Result<Archive, TocError> {
                 .map_err(|_| TocError::Corrupt(format!("dependency `{d}` of entry {dump_id}")))?;
             deps.push(id);
         }
+        let mut offset_at = None;
         let data_file = match format {
             ArchiveFormat::Custom => {
+                offset_at = Some(r.pos as u64);
                 r.offset()?;
                 None
             }
@@ -323,6 +325,7 @@ pub fn read_archive(bytes: &[u8]) -> Result<Archive, TocError> {
             owner,
             deps,
             data_file,
+            offset_at,
         });
     }
     Ok(Archive {
@@ -468,6 +471,7 @@ pub(crate) mod tests {
             owner: "postgres".into(),
             deps: deps.to_vec(),
             data_file: None,
+            offset_at: None,
         }
     }
 
@@ -499,7 +503,15 @@ pub(crate) mod tests {
                 let bytes = archive_bytes(minor, format, &want);
                 let a = read_archive(&bytes).unwrap();
                 assert_eq!(a.version, (1, minor, 0));
-                assert_eq!(a.entries, want, "1.{minor} format {format}");
+                let mut got = a.entries.clone();
+                for e in &mut got {
+                    // Custom format: where the data offset's flag byte is.
+                    match e.offset_at.take() {
+                        Some(at) => assert!((1..=3).contains(&bytes[at as usize])),
+                        None => assert_eq!(format, 3),
+                    }
+                }
+                assert_eq!(got, want, "1.{minor} format {format}");
                 assert_eq!(a.toc_len, bytes.len() as u64);
                 assert_eq!(a.compression, "none");
                 assert_eq!(
