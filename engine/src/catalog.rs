@@ -299,6 +299,10 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pool: SqlitePool,
+    /// One connection that never writes: its `PRAGMA data_version` changes
+    /// whenever any other connection (this process's or another's)
+    /// commits, which tells caches that the catalog changed.
+    watch: SqlitePool,
     instance: Arc<str>,
     lease: Duration,
 }
@@ -336,18 +340,39 @@ impl Catalog {
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
             .map_err(|source| CatalogError::Open {
                 path: path.display().to_string(),
                 source,
             })?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let watch = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts)
+            .await
+            .map_err(|source| CatalogError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
         Ok(Catalog {
             pool,
+            watch,
             instance: crate::secrets::random_id().into(),
             lease: DEFAULT_LEASE,
         })
+    }
+
+    /// A number that changes whenever anything commits to the catalog (any
+    /// connection, any process): equal values mean nothing changed between
+    /// the two reads.
+    pub async fn data_version(&self) -> Result<i64, CatalogError> {
+        Ok(sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&self.watch)
+            .await?)
     }
 
     /// The same catalog with another lease length (tests use seconds).

@@ -269,6 +269,8 @@ pub(crate) struct Inner {
     copier: destinations::Copier,
     /// The `notifier` worker (alerts) and its settings.
     notifier: notify::Notifier,
+    /// The last overview read, reused while the catalog is unchanged.
+    overview_cache: overview::Cache,
 }
 
 impl Engine {
@@ -373,6 +375,7 @@ impl Engine {
                 restore: restore::facade::RestoreState::new(&cfg.restore_maintenance_work_mem),
                 copier: destinations::Copier::default(),
                 notifier: notify::Notifier::new(cfg.notify.clone()),
+                overview_cache: overview::Cache::default(),
             }),
         };
         engine.recover_interrupted().await?;

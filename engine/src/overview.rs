@@ -35,7 +35,31 @@ impl Engine {
     /// server's globals) that is scheduled or has backups, worst health
     /// first; failures and suspect backups of the last 7 days; runs queued
     /// or running; storage per destination and tier with a 30-day projection.
+    ///
+    /// The result is reused for later calls while the catalog has not
+    /// changed ([`crate::catalog::Catalog::data_version`]) and for at most [`CACHE_FOR`]
+    /// (the schedule's "next run" and "overdue" move with the clock): a
+    /// fleet's dashboards polling at once cost one read, not one each.
+    /// Concurrent callers wait for the one read under way.
     pub async fn overview(&self, now: DateTime<Utc>) -> Result<Overview, Error> {
+        let mut cache = self.inner.overview_cache.0.lock().await;
+        let version = self.inner.catalog.data_version().await?;
+        if let Some(c) = cache.as_ref() {
+            let age = now - c.now;
+            if c.version == version && age >= Duration::zero() && age < CACHE_FOR {
+                return Ok(c.overview.clone());
+            }
+        }
+        let fresh = self.read_overview(now).await?;
+        *cache = Some(Cached {
+            version,
+            now,
+            overview: fresh.clone(),
+        });
+        Ok(fresh)
+    }
+
+    async fn read_overview(&self, now: DateTime<Utc>) -> Result<Overview, Error> {
         let catalog = &self.inner.catalog;
         let servers = catalog.servers().await?;
         let today = now.date_naive();
@@ -65,6 +89,20 @@ impl Engine {
             storage,
         })
     }
+}
+
+/// How long an overview is reused while the catalog is unchanged.
+pub const CACHE_FOR: Duration = Duration::seconds(5);
+
+/// The last overview read ([`Engine::overview`]).
+#[derive(Default)]
+pub(crate) struct Cache(tokio::sync::Mutex<Option<Cached>>);
+
+struct Cached {
+    /// [`crate::catalog::Catalog::data_version`] before it was read.
+    version: i64,
+    now: DateTime<Utc>,
+    overview: Overview,
 }
 
 /// One row per target worth watching, in [`sort_rows`] order.
