@@ -237,6 +237,11 @@ impl<W: Write> FramedEncoder<W> {
         mut self,
         head: Option<(u64, Vec<[u64; 2]>)>,
     ) -> std::io::Result<(W, Option<BlockIndex>)> {
+        if self.raw == 0 {
+            // Nothing came: one empty frame, so the file is still valid zstd.
+            self.frames.push([0, 0]);
+            self.in_frame = 1;
+        }
         self.end_frame()?;
         let mut frames = self.frames;
         frames.push([self.raw, self.stored]);
@@ -379,6 +384,15 @@ mod tests {
         let table = index.seek_table();
         assert!(out.ends_with(&table));
         assert_eq!(out.len() as u64, index.frames[3][1] + table.len() as u64);
+    }
+
+    #[test]
+    fn no_input_is_one_empty_frame() {
+        let enc = FramedEncoder::new(Vec::new(), 3, 1).unwrap();
+        let (out, index) = enc.finish(Some((0, Vec::new()))).unwrap();
+        assert!(index.is_none());
+        assert!(!out.is_empty());
+        assert!(zstd::stream::decode_all(&out[..]).unwrap().is_empty());
     }
 
     #[test]

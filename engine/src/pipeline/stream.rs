@@ -327,6 +327,19 @@ pub(crate) async fn upload_counting(
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
     let threads = ctx.zstd.threads;
     let raw_counter = progress.clone();
+    // pgshelf's own zstd, unencrypted: every chunk is also decoded as it
+    // leaves (a thread of its own), so verification needs only to re-read
+    // and hash the stored bytes: equal bytes decode alike.
+    let (mut decode_tx, decoder) = match (zstd_level, encrypt) {
+        (Some(_), None) => {
+            let (dtx, drx) = mpsc::channel::<bytes::Bytes>(CHANNEL_DEPTH);
+            (
+                Some(dtx),
+                Some(tokio::task::spawn_blocking(move || decode_count(drx))),
+            )
+        }
+        _ => (None, None),
+    };
     let encrypt = encrypt.cloned();
     let compressor = tokio::task::spawn_blocking(
         move || -> std::io::Result<(u64, Option<RowTap>, Option<BlockIndex>)> {
@@ -359,7 +372,14 @@ pub(crate) async fn upload_counting(
         hasher.update(&chunk);
         let len = chunk.len() as u64;
         written += len;
-        if let Err(e) = out.write(bytes::Bytes::from(chunk)).await {
+        let chunk = bytes::Bytes::from(chunk);
+        if let Some(d) = &decode_tx {
+            if d.send(chunk.clone()).await.is_err() {
+                // The decoder stopped on bad data: its error is reported below.
+                decode_tx = None;
+            }
+        }
+        if let Err(e) = out.write(chunk).await {
             write_err = Some(e);
             break;
         }
@@ -389,6 +409,21 @@ pub(crate) async fn upload_counting(
             return Err(e);
         }
     };
+    drop(decode_tx);
+    if let Some(decoder) = decoder {
+        let decoded = match decoder.await {
+            Ok(Ok(n)) if n == raw_size => Ok(()),
+            Ok(Ok(n)) => Err(format!(
+                "the compressed stream decodes to {n} bytes, but {raw_size} were read"
+            )),
+            Ok(Err(e)) => Err(format!("the compressed stream does not decode: {e}")),
+            Err(e) => Err(format!("the decoding thread failed: {e}")),
+        };
+        if let Err(e) = decoded {
+            out.abort().await;
+            return Err(PipelineError::Compress(e));
+        }
+    }
     out.close(written).await?;
     Ok((
         ManifestFile {
@@ -483,6 +518,34 @@ fn compress_indexed<R: Read>(
     let (mut sink, index) = enc.finish(head)?;
     sink.flush()?;
     Ok((raw, index))
+}
+
+/// Decodes the zstd chunks arriving on `rx` (every frame, its checksum
+/// checked) and returns how many bytes they hold.
+fn decode_count(rx: mpsc::Receiver<bytes::Bytes>) -> std::io::Result<u64> {
+    struct Chunks {
+        rx: mpsc::Receiver<bytes::Bytes>,
+        current: bytes::Bytes,
+    }
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            while self.current.is_empty() {
+                match self.rx.blocking_recv() {
+                    Some(b) => self.current = b,
+                    None => return Ok(0),
+                }
+            }
+            let n = buf.len().min(self.current.len());
+            buf[..n].copy_from_slice(&self.current[..n]);
+            self.current = self.current.slice(n..);
+            Ok(n)
+        }
+    }
+    let mut d = zstd::stream::read::Decoder::new(Chunks {
+        rx,
+        current: bytes::Bytes::new(),
+    })?;
+    std::io::copy(&mut d, &mut std::io::sink())
 }
 
 /// Most bytes held back waiting for a custom archive's TOC to end.
