@@ -30,7 +30,7 @@ impl LineCounter {
     /// Takes the next bytes of the data.
     pub fn feed(&mut self, mut chunk: &[u8]) {
         while !self.ended && !chunk.is_empty() {
-            match chunk.iter().position(|b| *b == b'\n') {
+            match memchr::memchr(b'\n', chunk) {
                 None => {
                     self.note(chunk);
                     return;
