@@ -55,6 +55,8 @@ test('one table into scratch with a click, then test-restore the database', asyn
   const scratch = (await page.getByTestId('scratch-name').innerText()).trim();
   expect(scratch).toMatch(/^scratch_shop_\d{8}_\d{4}/);
   await expect(page.getByTestId('scratch-connection')).not.toContainText(pg.password);
+  // The custom archive was read by range: the header, the TOC and one block.
+  await expect(page.getByTestId('restore-bytes-read')).toHaveText(/^[0-9.]+ (B|KiB)$/);
   const restored = page.getByTestId('restored-table');
   await expect(restored).toHaveCount(1);
   await expect(restored.getByTestId('rows-restored')).toHaveText('42');

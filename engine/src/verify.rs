@@ -910,7 +910,7 @@ mod tests {
             tx.try_send(c.to_vec()).unwrap();
         }
         drop(tx);
-        let (n, t) = decode(rx, true, None, Tee::new(None, 10)).unwrap();
+        let (n, t) = decode(rx, true, None, Tee::new(None, 10), false).unwrap();
         assert_eq!(n, 100_000);
         assert_eq!(t.kept, vec![7u8; 10]);
         let mut bad = z.clone();
@@ -919,6 +919,6 @@ mod tests {
         let (tx, rx) = mpsc::channel(64);
         tx.try_send(bad).unwrap();
         drop(tx);
-        assert!(decode(rx, true, None, Tee::new(None, 0)).is_err());
+        assert!(decode(rx, true, None, Tee::new(None, 0), false).is_err());
     }
 }

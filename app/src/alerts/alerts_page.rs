@@ -15,6 +15,7 @@ use crate::alerts::deliveries_table::DeliveriesTable;
 use crate::alerts::incidents_table::IncidentsTable;
 use crate::ui::error_message::error_text;
 use crate::ui::poll::poll_while;
+use crate::ui::resource::page_resource;
 
 /// How often the page reads again while a delivery waits for its retry.
 const POLL: Duration = Duration::from_secs(10);
@@ -26,7 +27,7 @@ pub fn AlertsPage() -> impl IntoView {
     // Bumped after an add: a fresh, empty add form.
     let form_key = RwSignal::new(0u64);
     let added = RwSignal::new(None::<String>);
-    let page = Resource::new(move || changed.get(), |_| alerts_page());
+    let page = page_resource(move || changed.get(), |_| alerts_page());
     let actions = RowActions {
         test: ServerAction::<TestChannel>::new(),
         tested: RwSignal::new(None),

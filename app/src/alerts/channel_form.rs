@@ -14,6 +14,7 @@ use crate::servers::api::list_servers;
 use crate::ui::draft_text_field::draft_text_field;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::field_errors::is_about;
+use crate::ui::resource::page_resource;
 
 type StrOf = fn(&ChannelDraft) -> &String;
 type StrOfMut = fn(&mut ChannelDraft) -> &mut String;
@@ -191,7 +192,7 @@ fn event_checks(draft: RwSignal<ChannelDraft>, errors: Signal<Vec<String>>) -> i
 
 /// All servers, or the chosen ones.
 fn server_choice(draft: RwSignal<ChannelDraft>, errors: Signal<Vec<String>>) -> impl IntoView {
-    let servers = Resource::new(|| (), |_| list_servers());
+    let servers = page_resource(|| (), |_| list_servers());
     let all = Memo::new(move |_| draft.with(|d| d.all_servers));
     let all_initial = draft.with_untracked(|d| d.all_servers);
     let list = move || {

@@ -12,6 +12,7 @@ use crate::backups::backup_table_row::BackupTableRow;
 use crate::ui::error_message::error_text;
 use crate::ui::live::refetch_on_change;
 use crate::ui::poll::poll_while;
+use crate::ui::resource::page_resource;
 
 /// How soon it retries after the list itself failed to load.
 pub const POLL_RETRY: Duration = Duration::from_secs(5);
@@ -30,7 +31,7 @@ pub fn BackupsTable(
     show_database: bool,
 ) -> impl IntoView {
     let deleted = RwSignal::new(0u64);
-    let backups = Resource::new(
+    let backups = page_resource(
         move || (backups_changed.get(), deleted.get()),
         move |_| list_backups(server_id, database.clone(), Some(limit)),
     );

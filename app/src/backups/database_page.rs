@@ -13,6 +13,7 @@ use crate::not_found::NotFoundPage;
 use crate::restores::database_proof::DatabaseProofPanel;
 use crate::servers::api::get_server;
 use crate::ui::format::{decode_segment, policy_href, server_href};
+use crate::ui::resource::page_resource;
 use model::backup::Target;
 
 /// How many backups the database page lists.
@@ -36,7 +37,7 @@ pub fn DatabasePage() -> impl IntoView {
 
 /// Breadcrumbs, title, "Back up now", proof, history and the backups table.
 fn database_sections(id: i64, database: String) -> impl IntoView {
-    let server = Resource::new(|| (), move |_| get_server(id));
+    let server = page_resource(|| (), move |_| get_server(id));
     let backups_changed = RwSignal::new(0u64);
     let crumbs = {
         let database = database.clone();

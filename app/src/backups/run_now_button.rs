@@ -8,6 +8,7 @@ use model::backup::{Backup, BackupKind, BackupStatus, Target};
 use crate::backups::api::{get_backup, StartBackup};
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::poll::poll_while;
+use crate::ui::resource::page_resource;
 use crate::ui::status_badge::StatusBadge;
 use crate::workers::worker_status_bar::WorkerStatusRefresh;
 
@@ -39,7 +40,7 @@ pub fn RunNowButton(server_id: i64, target: Target, changed: RwSignal<u64>) -> i
                 .map(|b| b.backup.id)
         })
     });
-    let run = Resource::new(
+    let run = page_resource(
         move || queued.get(),
         |id| async move {
             match id {

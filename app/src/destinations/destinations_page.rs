@@ -9,6 +9,7 @@ use crate::destinations::destination_form::DestinationForm;
 use crate::destinations::destination_row::{host_key_unconfirmed, DestinationRow};
 use crate::destinations::stored_identities_panel::StoredIdentitiesPanel;
 use crate::ui::error_message::error_text;
+use crate::ui::resource::page_resource;
 
 /// The destinations page.
 #[component]
@@ -17,7 +18,7 @@ pub fn DestinationsPage() -> impl IntoView {
     // Bumped after an add: a fresh, empty add form.
     let form_key = RwSignal::new(0u64);
     let added = RwSignal::new(None::<(String, bool)>);
-    let page = Resource::new(move || changed.get(), |_| list_destinations());
+    let page = page_resource(move || changed.get(), |_| list_destinations());
 
     let body = move || {
         page.get().map(|r| match r {

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::destinations::api::{list_identities, ForgetIdentity, StoreIdentity};
 use crate::ui::error_message::{error_text, ErrorMessage};
+use crate::ui::resource::page_resource;
 use model::destination::STORED_IDENTITY_RISK;
 
 /// The panel on `/destinations`.
@@ -14,7 +15,7 @@ use model::destination::STORED_IDENTITY_RISK;
 pub fn StoredIdentitiesPanel(admin: bool) -> impl IntoView {
     let store = ServerAction::<StoreIdentity>::new();
     let forget = ServerAction::<ForgetIdentity>::new();
-    let list = Resource::new(
+    let list = page_resource(
         move || (store.version().get(), forget.version().get()),
         |_| list_identities(),
     );

@@ -13,6 +13,7 @@ use crate::history::views::{change_words, grew_most, size_chart, tables_chart};
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::{database_href, human_size};
 use crate::ui::live::Live;
+use crate::ui::resource::page_resource;
 use crate::ui::size_chart::SizeChart;
 use model::live::NoticeKind;
 
@@ -68,7 +69,7 @@ pub fn HistoryPanel(server_id: i64, database: String) -> impl IntoView {
     let query = use_query_map();
     let range = Memo::new(move |_| HistoryRange::from_query(query.read().get("range").as_deref()));
     let db = database.clone();
-    let history = Resource::new(
+    let history = page_resource(
         move || range.get(),
         move |r| read_history(server_id, db.clone(), r.as_str().to_owned()),
     );

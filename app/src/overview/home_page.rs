@@ -11,6 +11,7 @@ use crate::overview::overview_page::OverviewPage;
 use crate::servers::servers_page::ServersPage;
 use crate::ui::error_message::error_text;
 use crate::ui::poll::poll_while;
+use crate::ui::resource::page_resource;
 
 /// How often the overview refreshes while work is queued or running.
 pub const POLL_ACTIVE: Duration = Duration::from_secs(2);
@@ -20,7 +21,7 @@ pub const POLL_IDLE: Duration = Duration::from_secs(60);
 /// The landing page.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| get_overview());
+    let overview = page_resource(|| (), |_| get_overview());
     poll_while(
         move || match overview.get()? {
             // The servers page has a form: never reload it under the user.

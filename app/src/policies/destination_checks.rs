@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::destinations::api::list_destinations;
 use crate::ui::error_message::error_text;
+use crate::ui::resource::page_resource;
 
 /// `options` in their order, keeping only the ticked ones.
 fn ticked(options: &[String], selected: &[String], name: &str, on: bool) -> Vec<String> {
@@ -26,7 +27,7 @@ fn ticked(options: &[String], selected: &[String], name: &str, on: bool) -> Vec<
 /// The checkboxes, bound to `selected`. `testid` names the group.
 #[component]
 pub fn DestinationChecks(selected: RwSignal<Vec<String>>, testid: &'static str) -> impl IntoView {
-    let list = Resource::new(|| (), |_| list_destinations());
+    let list = page_resource(|| (), |_| list_destinations());
     let body = move || {
         list.get().map(|r| match r {
             Err(e) => view! { <p class="warn small">{error_text(&e)}</p> }.into_any(),

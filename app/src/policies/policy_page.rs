@@ -11,6 +11,7 @@ use crate::policies::api::get_policy;
 use crate::policies::policy_editor::PolicyEditor;
 use crate::ui::error_message::error_text;
 use crate::ui::format::{database_href, decode_segment, server_href};
+use crate::ui::resource::page_resource;
 
 /// The server default policy page; a non-numeric id is a 404.
 #[component]
@@ -42,7 +43,7 @@ fn policy_sections(id: i64, database: Option<String>) -> impl IntoView {
     let reload = RwSignal::new(0u64);
     let page = {
         let database = database.clone();
-        Resource::new(
+        page_resource(
             move || reload.get(),
             move |_| get_policy(id, database.clone()),
         )

@@ -22,6 +22,7 @@ use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::{database_href, duration_ms, human_size, server_href, utc};
 use crate::ui::live::Live;
 use crate::ui::progress_bar::ProgressBar;
+use crate::ui::resource::page_resource;
 use crate::ui::status_badge::StatusBadge;
 use model::backup::Target;
 
@@ -38,7 +39,7 @@ pub fn BackupPage() -> impl IntoView {
 
 fn backup_sections(id: i64) -> impl IntoView {
     let changed = RwSignal::new(0u64);
-    let page = Resource::new(move || changed.get(), move |_| get_backup_page(id));
+    let page = page_resource(move || changed.get(), move |_| get_backup_page(id));
     // While the backup is queued or running, the page follows it: loaded
     // again when the live stream says a run changed.
     if let Some(live) = Live::get() {

@@ -11,6 +11,7 @@ use model::compare::{Comparison, DiffSet, PutBack};
 use crate::restores::api::{compare_table, ApplyPutBack};
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::{decode_segment, encode_segment};
+use crate::ui::resource::page_resource;
 
 /// The compare page.
 #[component]
@@ -20,7 +21,7 @@ pub fn ComparePage() -> impl IntoView {
     let scratch =
         Memo::new(move |_| decode_segment(&params.read().get("name").unwrap_or_default()));
     let table = Memo::new(move |_| query.read().get("table").unwrap_or_default());
-    let result = Resource::new(
+    let result = page_resource(
         move || (scratch.get(), table.get()),
         |(s, t)| compare_table(s, t),
     );

@@ -8,6 +8,7 @@ use crate::restores::test_restore_line::TestRestoreLine;
 use crate::schedules::test_restore_button::TestRestoreButton;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::duration_ms;
+use crate::ui::resource::page_resource;
 use crate::ui::viewer_time::ViewerTime;
 
 /// The proof section of the database page.
@@ -15,7 +16,7 @@ use crate::ui::viewer_time::ViewerTime;
 pub fn DatabaseProofPanel(server_id: i64, database: String) -> impl IntoView {
     let changed = RwSignal::new(0u64);
     let db = database.clone();
-    let proof = Resource::new(
+    let proof = page_resource(
         move || changed.get(),
         move |_| database_proof(server_id, db.clone()),
     );

@@ -13,6 +13,7 @@ use crate::restores::api::{MakeRebuildPlan, RunRebuild};
 use crate::servers::api::list_servers;
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::{duration_ms, human_size, server_href};
+use crate::ui::resource::page_resource;
 use crate::ui::viewer_time::ViewerTime;
 
 /// The rebuild page; a non-numeric id is a 404.
@@ -52,7 +53,7 @@ fn plan_table(plan: &RebuildPlan) -> impl IntoView {
 }
 
 fn rebuild_sections(id: i64) -> impl IntoView {
-    let servers = Resource::new(|| (), |_| list_servers());
+    let servers = page_resource(|| (), |_| list_servers());
     // A rebuild goes onto another (fresh) server; the same one is only the
     // fallback when no other is configured.
     let target = RwSignal::new(id);

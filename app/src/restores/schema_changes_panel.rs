@@ -11,11 +11,12 @@ use model::schema_diff::{Basis, SchemaChange, SchemaChanges};
 use crate::restores::api::get_schema_changes;
 use crate::ui::error_message::error_text;
 use crate::ui::format::utc;
+use crate::ui::resource::page_resource;
 
 /// The panel; loads its own comparison (it reads two TOCs from the catalog).
 #[component]
 pub fn SchemaChangesPanel(backup_id: i64) -> impl IntoView {
-    let changes = Resource::new(|| (), move |_| get_schema_changes(backup_id));
+    let changes = page_resource(|| (), move |_| get_schema_changes(backup_id));
     view! {
         <section data-testid="schema-changes" class="schema-changes" id="schema-changes">
             <Transition fallback=|| view! { <h2>"Schema changes"</h2><p class="muted">"Comparing with the previous backup…"</p> }>

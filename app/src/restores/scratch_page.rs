@@ -8,6 +8,7 @@ use leptos_meta::Title;
 
 use crate::restores::api::{list_restore_runs, list_scratch, DropScratch};
 use crate::ui::error_message::{error_text, ErrorMessage};
+use crate::ui::resource::page_resource;
 use crate::ui::viewer_time::ViewerTime;
 
 /// Drops one scratch database after a confirm step; bumps `dropped` when it
@@ -53,7 +54,7 @@ pub fn DropScratchButton(name: String, dropped: RwSignal<u64>) -> impl IntoView 
 #[component]
 pub fn ScratchPage() -> impl IntoView {
     let dropped = RwSignal::new(0u64);
-    let list = Resource::new(move || dropped.get(), |_| list_scratch());
+    let list = page_resource(move || dropped.get(), |_| list_scratch());
     let rows = move || {
         list.get().map(|r| match r {
             Err(e) => view! { <ErrorMessage message=error_text(&e)/> }.into_any(),
@@ -87,7 +88,7 @@ pub fn ScratchPage() -> impl IntoView {
             .into_any(),
         })
     };
-    let runs = Resource::new(move || dropped.get(), |_| list_restore_runs());
+    let runs = page_resource(move || dropped.get(), |_| list_restore_runs());
     let history = move || {
         runs.get().map(|r| match r {
             Err(e) => view! { <ErrorMessage message=error_text(&e)/> }.into_any(),

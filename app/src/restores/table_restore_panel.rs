@@ -15,6 +15,7 @@ use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::format::duration_ms;
 use crate::ui::live::{Link, Live};
 use crate::ui::poll::poll_while;
+use crate::ui::resource::page_resource;
 use crate::workers::worker_status_bar::WorkerStatusRefresh;
 
 /// How often a running restore is asked for its step while the live
@@ -38,7 +39,7 @@ pub fn TableRestorePanel(contents: ArchiveContents, servers: Vec<(i64, String)>)
     let start = ServerAction::<StartTableRestore>::new();
     let workers = use_context::<WorkerStatusRefresh>();
     let job_id = move || start.value().get().and_then(Result::ok);
-    let job = Resource::new(job_id, |id| async move {
+    let job = page_resource(job_id, |id| async move {
         match id {
             Some(id) => Some(get_restore_job(id).await),
             None => None,
@@ -127,7 +128,8 @@ pub fn TableRestorePanel(contents: ArchiveContents, servers: Vec<(i64, String)>)
                         <div class="restore-result" data-testid="restore-result">
                             <p class="ok" role="status">
                                 "Restored into " <span class="mono strong" data-testid="scratch-name">{scratch.clone()}</span>
-                                " on " {r.scratch.server_name.clone()} " in " {duration_ms(r.duration_ms)} "."
+                                " on " {r.scratch.server_name.clone()} " in " {duration_ms(r.duration_ms)}
+                                ", reading " <span data-testid="restore-bytes-read">{model::format::human_bytes(r.bytes_read)}</span> " from storage."
                             </p>
                             <p class="small">
                                 "Connect: " <code class="mono" data-testid="scratch-connection">{r.scratch.connection.clone()}</code>

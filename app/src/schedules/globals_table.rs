@@ -11,6 +11,7 @@ use crate::ui::error_message::error_text;
 use crate::ui::format::{ago, duration_ms, human_size};
 use crate::ui::live::refetch_on_change;
 use crate::ui::poll::poll_while;
+use crate::ui::resource::page_resource;
 use crate::ui::status_badge::StatusBadge;
 use crate::ui::viewer_time::ViewerTime;
 
@@ -44,7 +45,7 @@ fn globals_row(b: BackupView, now: chrono::DateTime<chrono::Utc>) -> impl IntoVi
 /// `changed` moves ("Back up globals now").
 #[component]
 pub fn GlobalsTable(server_id: i64, limit: i64, changed: RwSignal<u64>) -> impl IntoView {
-    let list = Resource::new(
+    let list = page_resource(
         move || changed.get(),
         move |_| list_globals(server_id, limit),
     );

@@ -13,6 +13,7 @@ use crate::ui::error_message::error_text;
 use crate::ui::format::{ago, database_href, policy_href, utc};
 use crate::ui::live::refetch_on_change;
 use crate::ui::poll::poll_while;
+use crate::ui::resource::page_resource;
 use crate::ui::status_badge::StatusBadge;
 use crate::ui::viewer_time::ViewerTime;
 use model::backup::{Backup, Target};
@@ -188,7 +189,7 @@ fn until(t: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -
 pub fn SchedulesTable(server_id: i64, #[prop(into)] changed: Signal<u64>) -> impl IntoView {
     // Bumped when a test-restore started here ends.
     let proven = RwSignal::new(0u64);
-    let status = Resource::new(
+    let status = page_resource(
         move || (changed.get(), proven.get()),
         move |_| schedule_status(server_id),
     );

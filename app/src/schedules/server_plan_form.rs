@@ -10,6 +10,7 @@ use crate::policies::tier_inputs::{TierInputs, TierSignals};
 use crate::schedules::api::{get_server_plan, SaveServerPlan};
 use crate::ui::error_message::{error_text, ErrorMessage};
 use crate::ui::field_errors::{general_error, is_about, FieldError};
+use crate::ui::resource::page_resource;
 use crate::ui::timezones::COMMON_TIMEZONES;
 use model::policy::ServerPlan;
 
@@ -233,7 +234,7 @@ fn plan_editor(
 /// Loads the plan and shows its form; bumps `saved` after a save.
 #[component]
 pub fn ServerPlanEditor(server_id: i64, saved: RwSignal<u64>) -> impl IntoView {
-    let plan = Resource::new(|| (), move |_| get_server_plan(server_id));
+    let plan = page_resource(|| (), move |_| get_server_plan(server_id));
     let body = move || {
         plan.get().map(|r| match r {
             Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),

@@ -6,13 +6,14 @@ use leptos::prelude::*;
 use crate::servers::api::test_connection;
 use crate::servers::connection_result::ConnectionResult;
 use crate::ui::error_message::error_text;
+use crate::ui::resource::page_resource;
 
 /// Tests the connection as the page renders (so it shows without
 /// JavaScript) and again with "Test again".
 #[component]
 pub fn ConnectionStatus(server_id: i64) -> impl IntoView {
     let attempt = RwSignal::new(0u32);
-    let result = Resource::new(move || attempt.get(), move |_| test_connection(server_id));
+    let result = page_resource(move || attempt.get(), move |_| test_connection(server_id));
     let testing = RwSignal::new(false);
     view! {
         <div class="connection">

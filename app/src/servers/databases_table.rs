@@ -6,6 +6,7 @@ use crate::backups::run_now_button::RunNowButton;
 use crate::servers::api::list_databases;
 use crate::ui::error_message::error_text;
 use crate::ui::format::{database_href, human_size};
+use crate::ui::resource::page_resource;
 use model::backup::Target;
 
 /// Lists the server's databases with their sizes (asked of the server as the
@@ -13,7 +14,7 @@ use model::backup::Target;
 #[component]
 pub fn DatabasesTable(server_id: i64, backups_changed: RwSignal<u64>) -> impl IntoView {
     let attempt = RwSignal::new(0u32);
-    let databases = Resource::new(move || attempt.get(), move |_| list_databases(server_id));
+    let databases = page_resource(move || attempt.get(), move |_| list_databases(server_id));
     let rows = move || {
         databases.get().map(|r| match r {
             Err(e) => view! {

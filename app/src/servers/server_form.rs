@@ -11,6 +11,7 @@ use crate::servers::default_plan_note::DefaultPlanNote;
 use crate::servers::server_fields::ServerFields;
 use crate::ui::error_message::error_text;
 use crate::ui::format::server_href;
+use crate::ui::resource::page_resource;
 
 /// Which action the form posts to.
 #[derive(Clone, Copy)]
@@ -60,7 +61,7 @@ pub fn ServerForm(
             // The new server's connection, tested at once: a wrong password
             // or a dead port is saved (that is fine) but flagged here.
             let added_id = Memo::new(move |_| added().map(|(id, _)| id));
-            let check = Resource::new(
+            let check = page_resource(
                 move || added_id.get(),
                 |id| async move {
                     match id {

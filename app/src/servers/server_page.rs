@@ -21,6 +21,7 @@ use crate::servers::server_summary::ServerSummary;
 use crate::servers::version_warning::VersionChangeWarning;
 use crate::ui::error_message::error_text;
 use crate::ui::format::policy_href;
+use crate::ui::resource::page_resource;
 use model::backup::Target;
 
 /// How many backups the server page lists.
@@ -72,7 +73,7 @@ fn SectionNav() -> impl IntoView {
 /// not exist (the header says so).
 fn server_sections(id: i64) -> impl IntoView {
     let saved = RwSignal::new(0u64);
-    let server = Resource::new(move || saved.get(), move |_| get_server(id));
+    let server = page_resource(move || saved.get(), move |_| get_server(id));
     let backups_changed = RwSignal::new(0u64);
     let plan_saved = RwSignal::new(0u64);
     let globals_changed = RwSignal::new(0u64);

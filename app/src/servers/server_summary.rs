@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use crate::schedules::api::schedule_status;
 use crate::ui::error_message::error_text;
 use crate::ui::format::{ago, utc};
+use crate::ui::resource::page_resource;
 use model::backup::{BackupStatus, Target};
 use model::schedule::ScheduleStatus;
 
@@ -68,7 +69,7 @@ pub fn summarize(rows: &[ScheduleStatus]) -> Summary {
 /// The figures as a row of labelled values; `changed` makes it look again.
 #[component]
 pub fn ServerSummary(server_id: i64, #[prop(into)] changed: Signal<u64>) -> impl IntoView {
-    let status = Resource::new(move || changed.get(), move |_| schedule_status(server_id));
+    let status = page_resource(move || changed.get(), move |_| schedule_status(server_id));
     let body = move || {
         status.get().map(|r| match r {
             Err(e) => view! { <p class="error" role="alert">{error_text(&e)}</p> }.into_any(),

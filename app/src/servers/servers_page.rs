@@ -7,13 +7,14 @@ use crate::servers::api::{list_servers, AddServer};
 use crate::servers::server_form::{ServerForm, ServerFormAction};
 use crate::servers::server_row::ServerRow;
 use crate::ui::error_message::error_text;
+use crate::ui::resource::page_resource;
 
 /// The servers page.
 #[component]
 pub fn ServersPage() -> impl IntoView {
     let servers_changed = RwSignal::new(0u64);
     let add = ServerAction::<AddServer>::new();
-    let servers = Resource::new(
+    let servers = page_resource(
         move || (servers_changed.get(), add.version().get()),
         |_| list_servers(),
     );

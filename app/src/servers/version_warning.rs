@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::backups::api::list_backups;
 use crate::ui::format::utc;
+use crate::ui::resource::page_resource;
 
 /// How many recent backups are looked through for the newest success.
 const LOOK_BACK: i64 = 20;
@@ -12,7 +13,7 @@ const LOOK_BACK: i64 = 20;
 /// Nothing, or `PostgreSQL version changed to 18.1 (backup #12, ...)`.
 #[component]
 pub fn VersionChangeWarning(server_id: i64, #[prop(into)] changed: Signal<u64>) -> impl IntoView {
-    let recent = Resource::new(
+    let recent = page_resource(
         move || changed.get(),
         move |_| list_backups(server_id, None, Some(LOOK_BACK)),
     );

@@ -167,14 +167,18 @@ mod browser {
                 set_timeout(move || subscribe(live), RETRY);
             }
         });
+        // `from_slice`, as server functions read their answers: one copy of
+        // serde_json's parser in the wasm (see `ui::resource`).
         listen(&source, PROGRESS_EVENT, move |e| {
-            if let Some(s) = data(&e).and_then(|d| serde_json::from_str::<LiveSnapshot>(&d).ok()) {
+            if let Some(s) =
+                data(&e).and_then(|d| serde_json::from_slice::<LiveSnapshot>(d.as_bytes()).ok())
+            {
                 live.snapshot.set(s);
             }
         });
         listen(&source, CHANGED_EVENT, move |e| {
             let notices = data(&e)
-                .and_then(|d| serde_json::from_str::<Vec<Notice>>(&d).ok())
+                .and_then(|d| serde_json::from_slice::<Vec<Notice>>(d.as_bytes()).ok())
                 .unwrap_or_default();
             live.last_notices.set(notices);
             live.changes.update(|n| *n += 1);

@@ -11,6 +11,7 @@ pub mod format;
 pub mod live;
 pub mod poll;
 pub mod progress_bar;
+pub mod resource;
 pub mod size_chart;
 pub mod status_badge;
 pub mod tier_badges;

@@ -5,10 +5,12 @@ use model::user::Role;
 
 use super::api::{current_user, Logout};
 
+use crate::ui::resource::page_resource;
+
 /// The signed-in user's name and role; nothing on the sign-in pages.
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    let me = Resource::new(|| (), |_| current_user());
+    let me = page_resource(|| (), |_| current_user());
     let logout = ServerAction::<Logout>::new();
     let body = move || {
         me.get().and_then(Result::ok).flatten().map(|u| {

@@ -8,6 +8,7 @@ use model::user::{Role, User};
 
 use super::api::{list_users, AddUser, CreateApiToken, DeleteUser, SetUserRole};
 use crate::ui::error_message::{error_text, ErrorMessage};
+use crate::ui::resource::page_resource;
 use crate::ui::viewer_time::ViewerTime;
 
 fn role_options(selected: Role) -> impl IntoView {
@@ -72,7 +73,7 @@ pub fn UsersPage() -> impl IntoView {
     let changed = RwSignal::new(0u64);
     let add = ServerAction::<AddUser>::new();
     let token = ServerAction::<CreateApiToken>::new();
-    let users = Resource::new(
+    let users = page_resource(
         move || (changed.get(), add.version().get()),
         |_| list_users(),
     );

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::ui::error_message::error_text;
 use crate::ui::live::{refetch_on_change, Live};
 use crate::ui::poll::poll_while;
+use crate::ui::resource::page_resource;
 use crate::workers::api::worker_status;
 use crate::workers::worker_line::WorkerLine;
 
@@ -35,7 +36,7 @@ impl WorkerStatusRefresh {
 #[component]
 pub fn WorkerStatusBar() -> impl IntoView {
     let refresh = use_context::<WorkerStatusRefresh>();
-    let status = Resource::new(move || refresh.map(|r| r.0.get()), |_| worker_status());
+    let status = page_resource(move || refresh.map(|r| r.0.get()), |_| worker_status());
     refetch_on_change(move || status.refetch());
     // While a run goes, its "N read" figure follows the live progress.
     let live_runs = Live::get().map(|l| l.snapshot);
