@@ -83,6 +83,8 @@ impl Engine {
         Ok(Overview {
             generated_at: now,
             servers: servers.len(),
+            total_databases: databases.len(),
+            health_counts: model::overview::count_health(&databases),
             databases,
             problems: rows.problems,
             active: rows.active,

@@ -259,6 +259,14 @@ async fn overview_stays_fast_with_100k_backups() {
     assert_eq!(o.servers, 200);
     // 1,000 databases and 200 globals rows (scheduled, never backed up).
     assert_eq!(o.databases.len(), 1_200);
+    assert_eq!(o.total_databases, 1_200);
+    assert_eq!(o.health_counts.iter().map(|(_, n)| n).sum::<usize>(), 1_200);
+    // The page's first rows: the worst, with the totals of all.
+    let top = o.clone().first(model::overview::OVERVIEW_ROWS);
+    assert_eq!(top.databases.len(), 100);
+    assert_eq!(top.rows_left_out(), 1_100);
+    assert_eq!(top.health_counts, o.health_counts);
+    assert_eq!(top.databases[0], o.databases[0]);
     assert_eq!(o.databases[0].health, Health::Failing);
     assert!(o.databases.iter().any(|d| d.vs_month.is_some()));
     assert!(matches!(o.storage.projection, Projection::Trend { .. }));

@@ -347,8 +347,15 @@ pub struct Overview {
     pub generated_at: DateTime<Utc>,
     pub servers: usize,
     /// Every database worth watching (scheduled, or with backups), and
-    /// each server's globals, in [`sort_rows`] order.
+    /// each server's globals, in [`sort_rows`] order; only the first of
+    /// them after [`Overview::first`].
     pub databases: Vec<DatabaseHealth>,
+    /// How many rows there are in all, and in each state (worst first,
+    /// states with none left out), whether or not `databases` holds them all.
+    #[serde(default)]
+    pub total_databases: usize,
+    #[serde(default)]
+    pub health_counts: Vec<(Health, usize)>,
     /// Failed runs and suspect backups of the last [`PROBLEM_DAYS`] days,
     /// newest first (at most [`PROBLEM_LIMIT`]).
     pub problems: Vec<Backup>,
@@ -357,14 +364,31 @@ pub struct Overview {
     pub storage: Storage,
 }
 
+/// How many of `rows` are in each state, worst first (states with none
+/// left out).
+pub fn count_health(rows: &[DatabaseHealth]) -> Vec<(Health, usize)> {
+    Health::ALL
+        .iter()
+        .map(|h| (*h, rows.iter().filter(|d| d.health == *h).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// Rows the overview page shows unless asked for all: the ones that need
+/// attention come first, so a fleet's healthy tail is what is left out.
+pub const OVERVIEW_ROWS: usize = 100;
+
 impl Overview {
-    /// How many rows are in each state, worst first (states with none left out).
-    pub fn counts(&self) -> Vec<(Health, usize)> {
-        Health::ALL
-            .iter()
-            .map(|h| (*h, self.databases.iter().filter(|d| d.health == *h).count()))
-            .filter(|(_, n)| *n > 0)
-            .collect()
+    /// The same overview with only the first `n` rows of `databases` (the
+    /// totals keep counting all of them).
+    pub fn first(mut self, n: usize) -> Overview {
+        self.databases.truncate(n);
+        self
+    }
+
+    /// Rows left out by [`Overview::first`].
+    pub fn rows_left_out(&self) -> usize {
+        self.total_databases.saturating_sub(self.databases.len())
     }
 }
 

@@ -3,13 +3,20 @@
 use leptos::prelude::*;
 use model::overview::Overview;
 
-/// The overview at the server's clock.
+/// The overview at the server's clock: its first
+/// [`model::overview::OVERVIEW_ROWS`] rows (those needing attention come
+/// first), or every row with `all`.
 #[server(prefix = "/api", endpoint = "overview")]
-pub async fn get_overview() -> Result<Overview, ServerFnError> {
+pub async fn get_overview(all: bool) -> Result<Overview, ServerFnError> {
     crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
-    engine()?
+    let o = engine()?
         .overview(chrono::Utc::now())
         .await
-        .map_err(engine_error)
+        .map_err(engine_error)?;
+    Ok(if all {
+        o
+    } else {
+        o.first(model::overview::OVERVIEW_ROWS)
+    })
 }

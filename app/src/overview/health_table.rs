@@ -109,8 +109,15 @@ fn row(r: DatabaseHealth, now: DateTime<Utc>) -> impl IntoView {
 
 /// The databases table (a line when there is none yet).
 #[component]
-pub fn HealthTable(rows: Vec<DatabaseHealth>, now: DateTime<Utc>) -> impl IntoView {
+pub fn HealthTable(
+    rows: Vec<DatabaseHealth>,
+    now: DateTime<Utc>,
+    /// Rows not sent (the healthy tail of a large fleet), of `total`.
+    left_out: usize,
+    total: usize,
+) -> impl IntoView {
     let empty = rows.is_empty();
+    let shown = rows.len();
     let body = rows.into_iter().map(|r| row(r, now)).collect_view();
     view! {
         <section class="card" aria-labelledby="databases-h">
@@ -131,6 +138,12 @@ pub fn HealthTable(rows: Vec<DatabaseHealth>, now: DateTime<Utc>) -> impl IntoVi
                 </thead>
                 <tbody>{body}</tbody>
             </table>
+            {(left_out > 0).then(|| view! {
+                <p class="muted" data-testid="overview-left-out">
+                    {format!("Showing the {shown} of {total} that need attention first; the other {left_out} follow in the same order. ")}
+                    <a href="/?all=1" data-testid="overview-show-all">"Show all"</a>
+                </p>
+            })}
         </section>
     }
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::overview::api::get_overview;
 use crate::overview::overview_page::OverviewPage;
@@ -21,7 +22,10 @@ pub const POLL_IDLE: Duration = Duration::from_secs(60);
 /// The landing page.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let overview = page_resource(|| (), |_| get_overview());
+    // `?all=1`: every row, not only the first ones.
+    let query = use_query_map();
+    let all = move || query.with(|q| q.get("all").is_some_and(|v| v == "1"));
+    let overview = page_resource(all, get_overview);
     poll_while(
         move || match overview.get()? {
             // The servers page has a form: never reload it under the user.

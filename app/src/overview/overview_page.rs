@@ -16,7 +16,8 @@ use model::overview::Overview;
 #[component]
 pub fn OverviewPage(overview: Overview) -> impl IntoView {
     let counts = overview
-        .counts()
+        .health_counts
+        .clone()
         .into_iter()
         .map(|(h, n)| {
             view! {
@@ -38,7 +39,7 @@ pub fn OverviewPage(overview: Overview) -> impl IntoView {
         </div>
         <ProblemsList problems=overview.problems.clone() now/>
         <ActiveList active=overview.active.clone() now/>
-        <HealthTable rows=overview.databases.clone() now/>
+        <HealthTable rows=overview.databases.clone() now left_out=overview.rows_left_out() total=overview.total_databases/>
         <StoragePanel storage=overview.storage.clone()/>
     }
 }
