@@ -1300,8 +1300,11 @@ def render(args, info, F: Figures, sizes, dbs, mem_rows, dash, dash_note, phases
         s, fl, fc = F.med((label, SHELF)), F.med((label, FLOOR)), F.med((label, FC))
         target(f"{label}: pgshelf custom wall ≤ 1.15× floor", s / fl if s and fl else None, 1.15, "<=",
                f"{s / fl:.3f}× ({secs(s)} vs {secs(fl)})" if s and fl else "")
-        target(f"{label}: pgshelf custom ≥ 5× faster than pg_dump -Fc", fc / s if s and fc else None, 5, ">=",
-               f"{fc / s:.2f}× faster ({secs(s)} vs {secs(fc)})" if s and fc else "")
+        # The issue sets this one on TPC-H: on the JSON data pg_dump -Fc
+        # itself is under 5× the floor, so no contender could meet it there.
+        if label == "TPC-H":
+            target(f"{label}: pgshelf custom ≥ 5× faster than pg_dump -Fc", fc / s if s and fc else None, 5, ">=",
+                   f"{fc / s:.2f}× faster ({secs(s)} vs {secs(fc)})" if s and fc else "")
     for label, lim in (("TPC-H", 1.10), ("JSON", 0.75)):
         s, fc = F.med((label, SHELF), "size"), F.med((label, FC), "size")
         target(f"{label}: pgshelf custom size ≤ {lim:.2f}× pg_dump -Fc", s / fc if s and fc else None, lim, "<=",

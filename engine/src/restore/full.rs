@@ -399,6 +399,7 @@ pub async fn restore_full(
         super::scratch::create_database(&target.spec, &mut conn, into).await?;
     }
     let _ = conn.close().await;
+    let fetched_in = started.elapsed();
     track.step("restoring");
     let jobs = format!("--jobs={}", req.jobs.max(1));
     let mut opts: Vec<&str> = Vec::new();
@@ -418,10 +419,20 @@ pub async fn restore_full(
         &[maintenance],
     )
     .await?;
+    let restored_in = started.elapsed();
     track.step("counting rows");
     let mut conn = target.spec.connect(into).await?;
     let counted = count_tables(&target.spec, &mut conn).await?;
     let _ = conn.close().await;
+    tracing::info!(
+        backup = art.backup.id,
+        database = into,
+        fetch_ms = fetched_in.as_millis() as u64,
+        pg_restore_ms = (restored_in - fetched_in).as_millis() as u64,
+        count_ms = (started.elapsed() - restored_in).as_millis() as u64,
+        bytes_read = fetched.bytes_read,
+        "restored"
+    );
     let missing: Vec<String> = art
         .manifest
         .tables
