@@ -88,6 +88,18 @@ async fn directory_format(engine: &Engine, server: i64) {
     engine.set_policy(server, None, &p).await.unwrap();
 }
 
+/// Where a backup's artifact directory `dir` is for a `fetch::Source`: its
+/// path under the local destination (ending in `/`), and that destination.
+fn local_artifact(env: &Env, dir: &std::path::Path) -> (String, engine::storage::Destination) {
+    (
+        format!(
+            "{}/",
+            dir.strip_prefix(&env.backups).unwrap().to_str().unwrap()
+        ),
+        engine::storage::Destination::local(&env.backups),
+    )
+}
+
 /// `schema.table=rows` of a database, as `common::counts` (plain tables).
 fn rows(pg: &PgServer, db: &str) -> std::collections::BTreeMap<String, i64> {
     counts(pg, db)
@@ -700,13 +712,9 @@ async fn directory_format_reads_only_the_needed_files() {
         let manifest: engine::restore::RestoreManifest =
             serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
         assert_eq!(manifest.format, "directory");
-        let rel = format!(
-            "{}/",
-            dir.strip_prefix(&env.backups).unwrap().to_str().unwrap()
-        );
 
         // What the fetch reads, recorded by the fetch itself.
-        let dest = engine::storage::Destination::local(&env.backups);
+        let (rel, dest) = local_artifact(&env, &dir);
         let src = Source {
             destination: &dest,
             dir: &rel,
@@ -814,11 +822,7 @@ async fn custom_format_reads_only_the_needed_blocks() {
         }
 
         // What the fetch reads: the header and TOC, then one block by range.
-        let rel = format!(
-            "{}/",
-            dir.strip_prefix(&env.backups).unwrap().to_str().unwrap()
-        );
-        let dest = engine::storage::Destination::local(&env.backups);
+        let (rel, dest) = local_artifact(&env, &dir);
         let src = Source {
             destination: &dest,
             dir: &rel,

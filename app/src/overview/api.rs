@@ -5,9 +5,10 @@ use model::overview::Overview;
 
 /// The overview at the server's clock: its first
 /// [`model::overview::OVERVIEW_ROWS`] rows (those needing attention come
-/// first), or every row with `all`.
+/// first), or every row with `all` (default false: an API client may
+/// leave it out).
 #[server(prefix = "/api", endpoint = "overview")]
-pub async fn get_overview(all: bool) -> Result<Overview, ServerFnError> {
+pub async fn get_overview(#[server(default)] all: bool) -> Result<Overview, ServerFnError> {
     crate::edge::require(model::user::Role::Viewer)?;
     use crate::edge::{engine, engine_error};
     let o = engine()?

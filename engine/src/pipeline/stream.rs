@@ -534,28 +534,7 @@ fn compress_indexed<R: Read>(
 /// Decodes the zstd chunks arriving on `rx` (every frame, its checksum
 /// checked) and returns how many bytes they hold.
 fn decode_count(rx: mpsc::Receiver<bytes::Bytes>) -> std::io::Result<u64> {
-    struct Chunks {
-        rx: mpsc::Receiver<bytes::Bytes>,
-        current: bytes::Bytes,
-    }
-    impl Read for Chunks {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            while self.current.is_empty() {
-                match self.rx.blocking_recv() {
-                    Some(b) => self.current = b,
-                    None => return Ok(0),
-                }
-            }
-            let n = buf.len().min(self.current.len());
-            buf[..n].copy_from_slice(&self.current[..n]);
-            self.current = self.current.slice(n..);
-            Ok(n)
-        }
-    }
-    let mut d = zstd::stream::read::Decoder::new(Chunks {
-        rx,
-        current: bytes::Bytes::new(),
-    })?;
+    let mut d = zstd::stream::read::Decoder::new(crate::restore::fetch::ChannelReader::new(rx))?;
     std::io::copy(&mut d, &mut std::io::sink())
 }
 

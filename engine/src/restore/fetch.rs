@@ -410,23 +410,7 @@ async fn get_span(
     let target = local.to_owned();
     let (skip, take) = (span.skip, span.take);
     let writer = tokio::task::spawn_blocking(move || append_span(rx, &target, skip, take));
-    let mut size: u64 = 0;
-    let mut read_err = None;
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(b) => {
-                size += b.len() as u64;
-                if tx.send(b).await.is_err() {
-                    break;
-                }
-            }
-            Err(e) => {
-                read_err = Some(e.to_string());
-                break;
-            }
-        }
-    }
-    drop(tx);
+    let (size, read_err) = pump(&mut stream, tx, None).await;
     out.bytes_read += size;
     let written = writer
         .await
@@ -472,10 +456,7 @@ fn append_span(
         .open(path)
         .map_err(WriteFailure::Local)?;
     let mut out = std::io::BufWriter::with_capacity(CHUNK, file);
-    let channel = ChannelReader {
-        rx,
-        current: bytes::Bytes::new(),
-    };
+    let channel = ChannelReader::new(rx);
     let dec = zstd::stream::read::Decoder::new(channel).map_err(WriteFailure::Decode)?;
     let mut dec = dec.take(skip + take);
     std::io::copy(&mut (&mut dec).take(skip), &mut std::io::sink())
@@ -583,25 +564,7 @@ async fn download(
     };
     let writer = tokio::task::spawn_blocking(move || write_local(rx, &target, age, zstd));
     let mut hasher = Sha256::new();
-    let mut size: u64 = 0;
-    let mut read_err = None;
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(b) => {
-                hasher.update(&b);
-                size += b.len() as u64;
-                if tx.send(b).await.is_err() {
-                    // The writer stopped (its error is reported below).
-                    break;
-                }
-            }
-            Err(e) => {
-                read_err = Some(e.to_string());
-                break;
-            }
-        }
-    }
-    drop(tx);
+    let (size, read_err) = pump(&mut stream, tx, Some(&mut hasher)).await;
     let written = writer
         .await
         .map_err(|e| fetch_err(format!("the local writer failed: {e}")))?;
@@ -646,6 +609,33 @@ async fn download(
     Ok(())
 }
 
+/// Moves the chunks of `stream` to `tx` (hashing them into `hasher`)
+/// until the stream ends, fails, or the receiving writer stops (its error
+/// is then reported by whoever awaits it). Returns the bytes read and the
+/// read error, if any.
+async fn pump(
+    stream: &mut (impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Unpin),
+    tx: mpsc::Sender<bytes::Bytes>,
+    mut hasher: Option<&mut Sha256>,
+) -> (u64, Option<String>) {
+    let mut size: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(b) => {
+                if let Some(h) = hasher.as_deref_mut() {
+                    h.update(&b);
+                }
+                size += b.len() as u64;
+                if tx.send(b).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => return (size, Some(e.to_string())),
+        }
+    }
+    (size, None)
+}
+
 enum WriteFailure {
     Local(std::io::Error),
     Decode(std::io::Error),
@@ -669,10 +659,7 @@ fn write_local(
 ) -> Result<(), WriteFailure> {
     let file = std::fs::File::create(path).map_err(WriteFailure::Local)?;
     let mut out = std::io::BufWriter::with_capacity(CHUNK, file);
-    let channel = ChannelReader {
-        rx,
-        current: bytes::Bytes::new(),
-    };
+    let channel = ChannelReader::new(rx);
     let input: Box<dyn Read> = match age {
         Some(a) => Box::new(
             crypt::Decryptor::new(channel, &a.identity, &a.recipients, &a.path)
@@ -705,9 +692,18 @@ fn write_local(
 }
 
 /// A blocking `Read` over chunks arriving on a channel.
-struct ChannelReader {
+pub(crate) struct ChannelReader {
     rx: mpsc::Receiver<bytes::Bytes>,
     current: bytes::Bytes,
+}
+
+impl ChannelReader {
+    pub(crate) fn new(rx: mpsc::Receiver<bytes::Bytes>) -> ChannelReader {
+        ChannelReader {
+            rx,
+            current: bytes::Bytes::new(),
+        }
+    }
 }
 
 impl Read for ChannelReader {
