@@ -168,6 +168,13 @@ struct BackupRecord {
 }
 
 /// The `kind` and `database` columns of a target (globals: `database = ''`).
+/// Which size [`Catalog::newest_good`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NewestGood {
+    RawBytes,
+    StoredBytes,
+}
+
 fn target_columns(t: &Target) -> (&'static str, &str) {
     (t.kind().as_str(), t.database().unwrap_or(""))
 }
@@ -693,22 +700,36 @@ impl Catalog {
     /// (`raw_bytes`), when there is one with a size: what a running backup's
     /// time left is estimated from.
     pub async fn previous_raw(&self, server_id: i64, target: &Target) -> Option<u64> {
-        let (kind, database) = match target {
-            Target::Globals => ("globals", ""),
-            Target::Database(d) => ("database", d.as_str()),
+        let raw = self
+            .newest_good(NewestGood::RawBytes, server_id, target)
+            .await
+            .ok()
+            .flatten();
+        raw.filter(|r| *r > 0).map(|r| r as u64)
+    }
+
+    /// One size of the newest good backup of `target`, if there is one.
+    pub(crate) async fn newest_good(
+        &self,
+        column: NewestGood,
+        server_id: i64,
+        target: &Target,
+    ) -> Result<Option<i64>, CatalogError> {
+        let (kind, database) = target_columns(target);
+        let column = match column {
+            NewestGood::RawBytes => "raw_bytes",
+            NewestGood::StoredBytes => "stored_bytes",
         };
-        let raw: Option<i64> = sqlx::query_scalar(
-            "SELECT raw_bytes FROM backups WHERE server_id = ? AND kind = ? AND database = ? \
-             AND status IN ('succeeded', 'verified', 'suspect') ORDER BY id DESC LIMIT 1",
-        )
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT {column} FROM backups WHERE server_id = ? AND kind = ? AND database = ? \
+             AND status IN ('succeeded', 'verified', 'suspect') ORDER BY id DESC LIMIT 1"
+        ))
         .bind(server_id)
         .bind(kind)
         .bind(database)
         .fetch_optional(&self.pool)
-        .await
-        .ok()
-        .flatten();
-        raw.filter(|r| *r > 0).map(|r| r as u64)
+        .await?
+        .flatten())
     }
 
     pub async fn backup(&self, id: i64) -> Result<Backup, CatalogError> {

@@ -373,19 +373,9 @@ impl Catalog {
         server_id: i64,
         target: &model::backup::Target,
     ) -> Result<u64, CatalogError> {
-        let (kind, database) = match target {
-            model::backup::Target::Globals => ("globals", ""),
-            model::backup::Target::Database(d) => ("database", d.as_str()),
-        };
-        let size: Option<i64> = sqlx::query_scalar(
-            "SELECT stored_bytes FROM backups WHERE server_id = ? AND kind = ? AND database = ? \
-             AND status IN ('succeeded', 'verified', 'suspect') ORDER BY id DESC LIMIT 1",
-        )
-        .bind(server_id)
-        .bind(kind)
-        .bind(database)
-        .fetch_optional(self.pool())
-        .await?;
+        let size = self
+            .newest_good(super::NewestGood::StoredBytes, server_id, target)
+            .await?;
         Ok(size.unwrap_or(0).max(0) as u64)
     }
 

@@ -319,17 +319,15 @@ pub async fn fetch_table_data(
         .collect();
     wanted.sort_unstable();
     let local = fetched.archive.clone();
+    // The local file holds the header and TOC (fetch_toc), then each block
+    // as it is appended.
+    let mut offset = index.head;
     let mut at = Vec::new();
     for (_, id) in wanted {
-        let offset = std::fs::metadata(&local)
-            .map_err(|e| RestoreError::Local {
-                path: local.display().to_string(),
-                detail: e.to_string(),
-            })?
-            .len();
         let span = index.block(id).expect("listed in the index");
         get_span(src, file, &span, &local, fetched).await?;
         at.push((id, offset));
+        offset += span.take;
     }
     set_offsets(&local, &at)
 }
@@ -396,16 +394,7 @@ async fn get_span(
             ),
         });
     }
-    let op = dest.operator()?;
-    let reader = op
-        .reader_with(&path)
-        .chunk(CHUNK)
-        .await
-        .map_err(|e| fetch_err(dest.error(e).to_string()))?;
-    let mut stream = reader
-        .into_bytes_stream(range.clone())
-        .await
-        .map_err(|e| fetch_err(dest.error(e).to_string()))?;
+    let mut stream = open_stream(dest, &path, range.clone()).await?;
     let (tx, rx) = mpsc::channel::<bytes::Bytes>(4);
     let target = local.to_owned();
     let (skip, take) = (span.skip, span.take);
@@ -535,16 +524,7 @@ async fn download(
         path: path.clone(),
         detail,
     };
-    let op = dest.operator()?;
-    let reader = op
-        .reader_with(&path)
-        .chunk(CHUNK)
-        .await
-        .map_err(|e| fetch_err(dest.error(e).to_string()))?;
-    let mut stream = reader
-        .into_bytes_stream(..)
-        .await
-        .map_err(|e| fetch_err(dest.error(e).to_string()))?;
+    let mut stream = open_stream(dest, &path, ..).await?;
 
     let (tx, rx) = mpsc::channel::<bytes::Bytes>(4);
     let target = local.to_owned();
@@ -607,6 +587,21 @@ async fn download(
         });
     }
     Ok(())
+}
+
+/// Opens `path` on `dest` as a stream of [`CHUNK`]-sized pieces of `range`.
+async fn open_stream(
+    dest: &Destination,
+    path: &str,
+    range: impl Into<opendal::BytesRange>,
+) -> Result<opendal::FuturesBytesStream, RestoreError> {
+    let fetch_err = |e: opendal::Error| RestoreError::Fetch {
+        path: path.to_owned(),
+        detail: dest.error(e).to_string(),
+    };
+    let op = dest.operator()?;
+    let reader = op.reader_with(path).chunk(CHUNK).await.map_err(fetch_err)?;
+    reader.into_bytes_stream(range).await.map_err(fetch_err)
 }
 
 /// Moves the chunks of `stream` to `tx` (hashing them into `hasher`)
