@@ -38,11 +38,20 @@ async fn cancel_running(format: Format, with_s3: bool) {
     let major = major();
     let pg = testkit::server(major);
     let db = pg.fresh_database("cancel");
-    // ~60 MB of barely compressible rows: a dump that takes a while.
+    // Barely compressible rows: a dump that takes a while. The custom
+    // format streams through a pipeline that keeps pace with pg_dump, so it
+    // gets ~150 MB (the cancel must come while it runs); the directory
+    // format spools, ~60 MB.
+    let rows = match format {
+        Format::Custom => 1_500_000,
+        Format::Directory { .. } => 600_000,
+    };
     pg.psql(
         &db,
-        "CREATE TABLE blob (id int PRIMARY KEY, b text);
-         INSERT INTO blob SELECT g, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) FROM generate_series(1, 600000) g;",
+        &format!(
+            "CREATE TABLE blob (id int PRIMARY KEY, b text);
+             INSERT INTO blob SELECT g, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text) FROM generate_series(1, {rows}) g;"
+        ),
     );
     let s3 = with_s3.then(S3Server::start);
     let env = engine_for(&[major]).await;
