@@ -215,7 +215,13 @@ async fn killed_mid_dump(format: Format, in_pid_namespace: bool) {
         row.cause.as_deref().unwrap().starts_with("interrupted"),
         "{row:?}"
     );
-    assert!(!spool.exists(), "spool removed");
+    // The run is claimed (recorded failed) first, by exactly one process,
+    // and its leftovers removed right after: the partial artifact, then
+    // the spool.
+    wait_for("the spool to be removed", 10, async || {
+        (!spool.exists()).then_some(())
+    })
+    .await;
     let backups = data.join("backups");
     assert!(files_under(&backups).is_empty(), "partial artifact removed");
     assert!(testkit::pg_dumps_of(&db).is_empty(), "no pg_dump left");
